@@ -1,0 +1,217 @@
+//! Phase 4, checks: infers every node's shape and enforces the whole-graph
+//! rules that need shapes.
+//!
+//! Takes the lowered [`Graph`] and fills in `Node::shape`; reports each shape
+//! error once, on the node that first goes wrong, and stays quiet about nodes
+//! downstream of it. Also checks annotations, variable shapes, updates, and
+//! that the generated methods have distinct names.
+
+use std::collections::HashMap;
+
+use crate::diag::{Diagnostics, SpanRange};
+use crate::ir::Graph;
+use crate::shape::{self, Shape};
+
+/// Methods every generated type has; outputs and variable accessors must not
+/// take these names.
+const RESERVED_METHODS: &[(&str, &str)] = &[
+    ("new", "the constructor"),
+    ("zeros", "the zero-initialised constructor"),
+    ("run", "the method computing every output"),
+    ("update", "the method applying the variable updates"),
+];
+
+pub fn check(graph: &mut Graph, diagnostics: &mut Diagnostics) {
+    check_variables(graph, diagnostics);
+    infer_shapes(graph, diagnostics);
+    check_annotations(graph, diagnostics);
+    check_updates(graph, diagnostics);
+    check_method_names(graph, diagnostics);
+    if graph.outputs.is_empty() && graph.updates.is_empty() && !diagnostics.has_errors() {
+        diagnostics.push(syn::Error::new(
+            graph.name.span(),
+            format!(
+                "graph `{}` has no `output` and no update: declare at least one, e.g. `output y = ...;`",
+                graph.name
+            ),
+        ));
+    }
+}
+
+/// Variables are struct fields of a fixed size: no symbolic dims.
+fn check_variables(graph: &Graph, diagnostics: &mut Diagnostics) {
+    for &id in &graph.variables {
+        let node = graph.node(id);
+        let Some(shape) = &node.shape else { continue };
+        if let Some(symbol) = shape.symbols().next() {
+            let name = node
+                .name
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            diagnostics.push(node.span.error(format!(
+                "variable `{name}` has the symbolic dim `{symbol}` in {shape}: variables are stored \
+                 in the graph's struct and need a fixed shape"
+            )));
+        }
+    }
+}
+
+fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
+    for index in 0..graph.nodes.len() {
+        let node = &graph.nodes[index];
+        if node.op.is_leaf() {
+            continue;
+        }
+        let operands: Option<Vec<&Shape>> = node
+            .operands
+            .iter()
+            .map(|operand| graph.nodes[operand.0].shape.as_ref())
+            .collect();
+        // An operand in error was reported where it went wrong.
+        let Some(operands) = operands else { continue };
+        match shape::infer(&node.op, &operands) {
+            Ok(shape) => graph.nodes[index].shape = Some(shape),
+            Err(error) => diagnostics.push(node.span.error(error.message(node.op.symbol()))),
+        }
+    }
+}
+
+fn check_annotations(graph: &Graph, diagnostics: &mut Diagnostics) {
+    for annotation in &graph.annotations {
+        let Some(actual) = &graph.node(annotation.node).shape else {
+            continue;
+        };
+        if *actual != annotation.shape {
+            diagnostics.push(annotation.span.error(format!(
+                "`{}` is annotated {} but its value has shape {actual}",
+                annotation.name, annotation.shape
+            )));
+        }
+    }
+}
+
+/// A variable's new value must have the variable's shape exactly.
+fn check_updates(graph: &Graph, diagnostics: &mut Diagnostics) {
+    for update in &graph.updates {
+        let variable = graph.node(update.variable);
+        let (Some(expected), Some(actual)) = (&variable.shape, &graph.node(update.value).shape)
+        else {
+            continue;
+        };
+        if expected != actual {
+            let name = variable
+                .name
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            diagnostics.push(graph.node(update.value).span.error(format!(
+                "the new value of variable `{name}` has shape {actual}, but `{name}` is {expected}"
+            )));
+        }
+    }
+}
+
+/// Outputs become methods, and so do variable accessors (`w`, `w_mut`,
+/// `set_w`): no two may share a name, nor take a reserved one.
+fn check_method_names(graph: &Graph, diagnostics: &mut Diagnostics) {
+    let mut taken: HashMap<String, String> = RESERVED_METHODS
+        .iter()
+        .map(|(name, what)| ((*name).to_string(), (*what).to_string()))
+        .collect();
+    let mut claim = |method: String, what: String, span: SpanRange| {
+        if let Some(owner) = taken.get(&method) {
+            diagnostics.push(span.error(format!(
+                "{what} would generate the method `{method}`, which is already {owner}; rename it"
+            )));
+        } else {
+            taken.insert(method, what);
+        }
+    };
+    for &id in &graph.variables {
+        let node = graph.node(id);
+        let Some(name) = &node.name else { continue };
+        let span = SpanRange::single(name.span());
+        claim(
+            name.to_string(),
+            format!("the accessor of variable `{name}`"),
+            span,
+        );
+        claim(
+            format!("{name}_mut"),
+            format!("the mutable accessor of variable `{name}`"),
+            span,
+        );
+        claim(
+            format!("set_{name}"),
+            format!("the setter of variable `{name}`"),
+            span,
+        );
+    }
+    for output in &graph.outputs {
+        let span = SpanRange::single(output.name.span());
+        claim(
+            output.name.to_string(),
+            format!("output `{}`", output.name),
+            span,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diag::Diagnostics;
+    use crate::ir::Op;
+    use crate::shape::Shape;
+
+    fn checked(tokens: proc_macro2::TokenStream) -> (crate::ir::Graph, Diagnostics) {
+        let syntax = crate::parse::parse(tokens).expect("test graphs parse");
+        let mut diagnostics = Diagnostics::new();
+        let resolution = crate::resolve::resolve(&syntax, &mut diagnostics).expect("acyclic");
+        let mut graph = crate::lower::lower(&syntax, &resolution, &mut diagnostics);
+        super::check(&mut graph, &mut diagnostics);
+        (graph, diagnostics)
+    }
+
+    #[test]
+    fn infers_every_shape_in_topological_order() {
+        let (graph, diagnostics) = checked(quote::quote! {
+            struct Affine {
+                output y = h * 2.0;
+                let h = matmul(x, w) + b;
+                input x: [n, 3];
+                var w: [3, 4];
+                var b: [4];
+            }
+        });
+        assert!(!diagnostics.has_errors());
+        graph.validate().unwrap();
+        let y = graph.outputs[0].node;
+        assert_eq!(graph.shape(y).to_string(), "[n, 4]");
+        let mul = graph.node(y);
+        assert_eq!(mul.op, Op::Mul);
+        assert_eq!(*graph.shape(mul.operands[1]), Shape::scalar());
+    }
+
+    #[test]
+    fn reports_each_error_once_and_not_downstream() {
+        let (_, diagnostics) = checked(quote::quote! {
+            struct Bad {
+                input x: [2, 3];
+                input y: [3, 2];
+                let s = x + y;
+                output z = s * 2.0 + s;
+                output m = matmul(x, x);
+            }
+        });
+        let message = diagnostics
+            .finish()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>();
+        assert_eq!(message.len(), 2, "{message:?}");
+        assert!(message[0].starts_with("`+` cannot broadcast [2, 3] with [3, 2]"));
+        assert!(message[1].starts_with("`matmul` inner dimensions differ"));
+    }
+}

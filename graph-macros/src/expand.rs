@@ -1,0 +1,61 @@
+//! The macro's pipeline, in order: parse → resolve → lower → check →
+//! optimize → emit. Each phase is one module; this file is their table of
+//! contents.
+
+use proc_macro2::TokenStream;
+
+use crate::diag::Diagnostics;
+use crate::ir::Graph;
+use crate::{check, emit, lower, optimize, parse, resolve};
+
+/// Expands the body of a `graph!` call. Never panics: every problem in the
+/// input becomes a `compile_error!` in the output, next to a fallback
+/// expansion of the item the user declared.
+pub fn expand(input: TokenStream) -> TokenStream {
+    match expand_checked(input) {
+        Ok(tokens) => tokens,
+        Err(tokens) => tokens,
+    }
+}
+
+/// Like [`expand`], but tells success from failure: `Err` holds the errors
+/// (and the fallback item, when the input got far enough to have one).
+pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
+    let syntax = parse::parse(input).map_err(|error| error.to_compile_error())?;
+    let mut diagnostics = Diagnostics::new();
+    let Some(resolution) = resolve::resolve(&syntax, &mut diagnostics) else {
+        return Err(finish_with_errors(diagnostics, None));
+    };
+    let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
+    check::check(&mut graph, &mut diagnostics);
+    if diagnostics.has_errors() {
+        return Err(finish_with_errors(diagnostics, Some(&graph)));
+    }
+    optimize::run(&mut graph);
+    Ok(emit::emit(&graph))
+}
+
+/// Runs every phase up to and including `check`, returning the checked IR.
+#[cfg(test)]
+pub fn build_graph(input: TokenStream) -> syn::Result<Graph> {
+    let syntax = parse::parse(input)?;
+    let mut diagnostics = Diagnostics::new();
+    let resolution = resolve::resolve(&syntax, &mut diagnostics);
+    let graph = resolution.map(|resolution| {
+        let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
+        check::check(&mut graph, &mut diagnostics);
+        graph
+    });
+    diagnostics.finish()?;
+    Ok(graph.expect("a graph without a cycle is lowered"))
+}
+
+fn finish_with_errors(diagnostics: Diagnostics, graph: Option<&Graph>) -> TokenStream {
+    let errors = diagnostics
+        .finish()
+        .err()
+        .map(|error| error.to_compile_error())
+        .unwrap_or_default();
+    let fallback = graph.map(emit::fallback).unwrap_or_default();
+    quote::quote! { #errors #fallback }
+}

@@ -1,0 +1,234 @@
+//! The graph IR that every phase after lowering works on.
+//!
+//! A [`Graph`] is a list of [`Node`]s in topological order: a node's operands
+//! always come before it. Each node records the op, its operands, its shape
+//! (filled in by `check`), the user's name for it if it has one, and the span
+//! of the source it came from, so passes can rewrite the graph and still
+//! report errors on the user's tokens.
+
+use std::hash::{Hash, Hasher};
+
+use proc_macro2::Ident;
+use syn::{Attribute, Visibility};
+
+use crate::diag::SpanRange;
+use crate::shape::Shape;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct NodeId(pub usize);
+
+pub struct Graph {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub nodes: Vec<Node>,
+    /// Input nodes in declaration order: the parameter order of every entry
+    /// point.
+    pub inputs: Vec<NodeId>,
+    /// Variable nodes in declaration order: the struct's fields and the
+    /// constructor's parameters.
+    pub variables: Vec<NodeId>,
+    pub outputs: Vec<Output>,
+    pub updates: Vec<Update>,
+    /// Shapes the user wrote on `let`, `const` and `output`, to be checked.
+    pub annotations: Vec<Annotation>,
+}
+
+pub struct Node {
+    pub op: Op,
+    pub operands: Vec<NodeId>,
+    /// `None` until `check` infers it, and for nodes whose shape cannot be
+    /// known because an operand is in error.
+    pub shape: Option<Shape>,
+    /// The user's name, for inputs, variables, constants and the root of
+    /// every `let` and `output`.
+    pub name: Option<Ident>,
+    pub span: SpanRange,
+}
+
+pub struct Output {
+    pub attrs: Vec<Attribute>,
+    pub name: Ident,
+    pub node: NodeId,
+}
+
+/// `variable = value;`: the variable takes the value when the graph's
+/// `update` method runs.
+pub struct Update {
+    pub variable: NodeId,
+    pub value: NodeId,
+}
+
+pub struct Annotation {
+    pub node: NodeId,
+    pub name: Ident,
+    pub shape: Shape,
+    pub span: SpanRange,
+}
+
+/// The closed set of operations. Every phase matches it exhaustively.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Op {
+    /// A placeholder fed at each run.
+    Input,
+    /// Persistent state owned by the generated struct.
+    Variable,
+    /// An immutable literal.
+    Constant(Tensor),
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Neg,
+    MatMul,
+}
+
+impl Op {
+    /// The op a call `name(..)` or method `x.name(..)` stands for.
+    pub fn from_call_name(name: &str) -> Option<Op> {
+        Some(match name {
+            "add" => Op::Add,
+            "sub" => Op::Sub,
+            "mul" => Op::Mul,
+            "div" => Op::Div,
+            "neg" => Op::Neg,
+            "matmul" => Op::MatMul,
+            _ => return None,
+        })
+    }
+
+    /// Every name accepted by [`Op::from_call_name`], for suggestions.
+    pub const CALL_NAMES: &'static [&'static str] = &["add", "sub", "mul", "div", "neg", "matmul"];
+
+    /// How many tensor operands the op takes.
+    pub fn arity(&self) -> usize {
+        match self {
+            Op::Input | Op::Variable | Op::Constant(_) => 0,
+            Op::Neg => 1,
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::MatMul => 2,
+        }
+    }
+
+    /// How the op is named in messages: its operator where it has one.
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            Op::Input => "input",
+            Op::Variable => "var",
+            Op::Constant(_) => "const",
+            Op::Add => "+",
+            Op::Sub => "-",
+            Op::Mul => "*",
+            Op::Div => "/",
+            Op::Neg => "neg",
+            Op::MatMul => "matmul",
+        }
+    }
+
+    /// A short lowercase word for generated local names.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Op::Input => "input",
+            Op::Variable => "var",
+            Op::Constant(_) => "const",
+            Op::Add => "add",
+            Op::Sub => "sub",
+            Op::Mul => "mul",
+            Op::Div => "div",
+            Op::Neg => "neg",
+            Op::MatMul => "matmul",
+        }
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        self.arity() == 0
+    }
+}
+
+/// A literal tensor, row-major.
+#[derive(Clone, Debug)]
+pub struct Tensor {
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+// Constants compare by bit pattern, so that CSE merges only literals that are
+// the same `f32` (and `-0.0` stays distinct from `0.0`).
+impl PartialEq for Tensor {
+    fn eq(&self, other: &Self) -> bool {
+        self.shape == other.shape
+            && self.values.len() == other.values.len()
+            && self
+                .values
+                .iter()
+                .zip(&other.values)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+}
+
+impl Eq for Tensor {}
+
+impl Hash for Tensor {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.shape.hash(state);
+        for value in &self.values {
+            value.to_bits().hash(state);
+        }
+    }
+}
+
+impl Graph {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0]
+    }
+
+    /// The shape of a node whose shape was inferred.
+    pub fn shape(&self, id: NodeId) -> &Shape {
+        self.nodes[id.0]
+            .shape
+            .as_ref()
+            .expect("emission and passes run only on graphs whose every shape was inferred")
+    }
+
+    /// Every node that `roots` depend on, themselves included, as a mask.
+    pub fn reachable(&self, roots: impl IntoIterator<Item = NodeId>) -> Vec<bool> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack: Vec<NodeId> = roots.into_iter().collect();
+        while let Some(id) = stack.pop() {
+            if !std::mem::replace(&mut seen[id.0], true) {
+                stack.extend(self.nodes[id.0].operands.iter().copied());
+            }
+        }
+        seen
+    }
+
+    /// The graph's invariants, checked after every pass in tests: operands
+    /// come before their users, arities match, and every shape is known.
+    #[cfg(test)]
+    pub fn validate(&self) -> Result<(), String> {
+        for (index, node) in self.nodes.iter().enumerate() {
+            if node.operands.len() != node.op.arity() {
+                return Err(format!("node {index} has {} operands", node.operands.len()));
+            }
+            if let Some(bad) = node.operands.iter().find(|operand| operand.0 >= index) {
+                return Err(format!(
+                    "node {index} uses node {} before it is defined",
+                    bad.0
+                ));
+            }
+            if node.shape.is_none() {
+                return Err(format!("node {index} has no shape"));
+            }
+        }
+        let roots = self
+            .outputs
+            .iter()
+            .map(|o| o.node)
+            .chain(self.updates.iter().flat_map(|u| [u.variable, u.value]))
+            .chain(self.inputs.iter().copied())
+            .chain(self.variables.iter().copied());
+        if let Some(bad) = roots.into_iter().find(|id| id.0 >= self.nodes.len()) {
+            return Err(format!("a root refers to missing node {}", bad.0));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,260 @@
+//! Phase 3, lowering: syntax to the graph IR.
+//!
+//! Declarations are lowered in the order `resolve` computed, so every name a
+//! value refers to already has its node. Expressions become one node per
+//! operation; a name becomes an edge to its declaration's node; numeric and
+//! array literals become constant nodes. Spans travel into the IR. Shapes of
+//! leaves come from their declarations; all other shapes are left to `check`.
+
+use std::collections::HashMap;
+
+use crate::diag::{Diagnostics, SpanRange};
+use crate::ir::{Annotation, Graph, Node, NodeId, Op, Output, Tensor, Update};
+use crate::parse::{BinaryOp, DeclKind, DimSyntax, Expr, GraphSyntax, ShapeSyntax};
+use crate::resolve::Resolution;
+use crate::shape::{Dim, Shape};
+
+pub fn lower(
+    syntax: &GraphSyntax,
+    resolution: &Resolution,
+    diagnostics: &mut Diagnostics,
+) -> Graph {
+    let mut lowering = Lowering {
+        graph: Graph {
+            attrs: syntax.attrs.clone(),
+            vis: syntax.vis.clone(),
+            name: syntax.name.clone(),
+            nodes: Vec::new(),
+            inputs: Vec::new(),
+            variables: Vec::new(),
+            outputs: Vec::new(),
+            updates: Vec::new(),
+            annotations: Vec::new(),
+        },
+        resolution,
+        decl_nodes: HashMap::new(),
+        diagnostics,
+    };
+    for &index in &resolution.order {
+        lowering.declaration(syntax, index);
+    }
+    // Parameters and fields follow declaration order, not dependency order.
+    let position = |id: &NodeId| {
+        lowering
+            .decl_nodes
+            .iter()
+            .find(|(_, node)| **node == *id)
+            .map_or(usize::MAX, |(decl, _)| *decl)
+    };
+    let mut inputs = std::mem::take(&mut lowering.graph.inputs);
+    inputs.sort_by_key(position);
+    let mut variables = std::mem::take(&mut lowering.graph.variables);
+    variables.sort_by_key(position);
+    let mut outputs = std::mem::take(&mut lowering.graph.outputs);
+    outputs.sort_by_key(|output| resolution.names.get(&output.name.to_string()).copied());
+    lowering.graph.inputs = inputs;
+    lowering.graph.variables = variables;
+    lowering.graph.outputs = outputs;
+    lowering.graph
+}
+
+struct Lowering<'a> {
+    graph: Graph,
+    resolution: &'a Resolution,
+    /// Declaration index to the node holding its value; missing where the
+    /// declaration had an error already reported.
+    decl_nodes: HashMap<usize, NodeId>,
+    diagnostics: &'a mut Diagnostics,
+}
+
+impl Lowering<'_> {
+    fn declaration(&mut self, syntax: &GraphSyntax, index: usize) {
+        let decl = &syntax.decls[index];
+        let name_span = SpanRange::single(decl.name.span());
+        let node = match decl.kind {
+            DeclKind::Input | DeclKind::Var => {
+                let Some(shape) = &decl.shape else { return };
+                let op = if decl.kind == DeclKind::Input {
+                    Op::Input
+                } else {
+                    Op::Variable
+                };
+                let id = self.push(op, Vec::new(), Some(shape_of(shape)), name_span);
+                if decl.kind == DeclKind::Input {
+                    self.graph.inputs.push(id);
+                } else {
+                    self.graph.variables.push(id);
+                }
+                Some(id)
+            }
+            DeclKind::Const => {
+                let value = decl.value.as_ref().and_then(|value| self.literal(value));
+                value.map(|tensor| self.constant(tensor, name_span))
+            }
+            DeclKind::Let | DeclKind::Output | DeclKind::Assign => {
+                decl.value.as_ref().and_then(|value| self.expression(value))
+            }
+        };
+        let Some(node) = node else { return };
+        if decl.kind == DeclKind::Assign {
+            if let Some(&variable) = self
+                .resolution
+                .names
+                .get(&decl.name.to_string())
+                .and_then(|target| self.decl_nodes.get(target))
+            {
+                if self.graph.node(variable).op == Op::Variable {
+                    self.graph.updates.push(Update {
+                        variable,
+                        value: node,
+                    });
+                }
+            }
+            return;
+        }
+        self.decl_nodes.insert(index, node);
+        let slot = &mut self.graph.nodes[node.0];
+        if slot.name.is_none() {
+            slot.name = Some(decl.name.clone());
+        }
+        if let Some(shape) = &decl.shape {
+            if !matches!(decl.kind, DeclKind::Input | DeclKind::Var) {
+                self.graph.annotations.push(Annotation {
+                    node,
+                    name: decl.name.clone(),
+                    shape: shape_of(shape),
+                    span: shape.span,
+                });
+            }
+        }
+        if decl.kind == DeclKind::Output {
+            self.graph.outputs.push(Output {
+                attrs: decl.attrs.clone(),
+                name: decl.name.clone(),
+                node,
+            });
+        }
+    }
+
+    fn push(
+        &mut self,
+        op: Op,
+        operands: Vec<NodeId>,
+        shape: Option<Shape>,
+        span: SpanRange,
+    ) -> NodeId {
+        let id = NodeId(self.graph.nodes.len());
+        self.graph.nodes.push(Node {
+            op,
+            operands,
+            shape,
+            name: None,
+            span,
+        });
+        id
+    }
+
+    fn constant(&mut self, tensor: Tensor, span: SpanRange) -> NodeId {
+        let shape = Shape::fixed(&tensor.shape);
+        self.push(Op::Constant(tensor), Vec::new(), Some(shape), span)
+    }
+
+    /// Lowers an expression, returning `None` where an error was reported.
+    fn expression(&mut self, expr: &Expr) -> Option<NodeId> {
+        match expr {
+            Expr::Name(name) => {
+                let decl = self.resolution.names.get(&name.to_string())?;
+                self.decl_nodes.get(decl).copied()
+            }
+            Expr::Number(..) | Expr::Array(..) => {
+                let tensor = self.literal(expr)?;
+                Some(self.constant(tensor, expr.span()))
+            }
+            Expr::Binary(op, left, right, span) => {
+                let left = self.expression(left);
+                let right = self.expression(right);
+                let op = match op {
+                    BinaryOp::Add => Op::Add,
+                    BinaryOp::Sub => Op::Sub,
+                    BinaryOp::Mul => Op::Mul,
+                    BinaryOp::Div => Op::Div,
+                };
+                Some(self.push(op, vec![left?, right?], None, *span))
+            }
+            Expr::Neg(operand, span) => {
+                let operand = self.expression(operand)?;
+                Some(self.push(Op::Neg, vec![operand], None, *span))
+            }
+            Expr::Call(name, args, span) => {
+                let operands: Vec<Option<NodeId>> =
+                    args.iter().map(|arg| self.expression(arg)).collect();
+                // Unknown ops and wrong arities were reported by `resolve`.
+                let op = Op::from_call_name(&name.to_string())?;
+                if op.arity() != operands.len() {
+                    return None;
+                }
+                let operands = operands.into_iter().collect::<Option<Vec<_>>>()?;
+                Some(self.push(op, operands, None, *span))
+            }
+        }
+    }
+
+    /// Evaluates a literal: a number or a rectangular nested array of numbers.
+    fn literal(&mut self, expr: &Expr) -> Option<Tensor> {
+        match expr {
+            Expr::Number(value, _) => Some(Tensor {
+                shape: Vec::new(),
+                values: vec![*value],
+            }),
+            Expr::Array(elements, span) => {
+                if elements.is_empty() {
+                    self.diagnostics.push(
+                        span.error("empty array literal: a constant needs at least one element"),
+                    );
+                    return None;
+                }
+                let rows: Vec<Tensor> = elements
+                    .iter()
+                    .map(|element| self.literal(element))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .collect::<Option<_>>()?;
+                let first = &rows[0].shape;
+                if let Some((index, row)) =
+                    rows.iter().enumerate().find(|(_, row)| row.shape != *first)
+                {
+                    self.diagnostics.push(elements[index].span().error(format!(
+                        "array literal is not rectangular: element {index} has shape {}, element 0 has shape {}",
+                        Shape::fixed(&row.shape),
+                        Shape::fixed(first)
+                    )));
+                    return None;
+                }
+                let mut shape = vec![rows.len()];
+                shape.extend_from_slice(first);
+                let values = rows.into_iter().flat_map(|row| row.values).collect();
+                Some(Tensor { shape, values })
+            }
+            other => {
+                self.diagnostics.push(other.span().error(
+                    "a constant's value must be a literal, such as `2.0` or `[[1.0, 2.0], [3.0, 4.0]]`; \
+                     use `let` for a computed value",
+                ));
+                None
+            }
+        }
+    }
+}
+
+pub fn shape_of(syntax: &ShapeSyntax) -> Shape {
+    Shape(
+        syntax
+            .dims
+            .iter()
+            .map(|dim| match dim {
+                DimSyntax::Fixed(size) => Dim::Fixed(*size),
+                DimSyntax::Symbol(name) => Dim::Symbol(name.to_string()),
+            })
+            .collect(),
+    )
+}

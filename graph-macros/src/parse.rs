@@ -1,0 +1,408 @@
+//! Phase 1, syntax: the tokens of a `graph!` call into [`GraphSyntax`].
+//!
+//! Expressions are read with syn's Rust expression grammar and then narrowed to
+//! the small [`Expr`] language the graph understands, so later phases never
+//! look at syn trees. Nothing semantic happens here: names are not resolved and
+//! shapes are not checked.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{bracketed, Attribute, Ident, LitFloat, LitInt, Token, Visibility};
+
+use crate::diag::{Diagnostics, SpanRange};
+
+mod kw {
+    syn::custom_keyword!(input);
+    syn::custom_keyword!(var);
+    syn::custom_keyword!(output);
+}
+
+/// A whole `graph!` invocation: one struct-like item.
+pub struct GraphSyntax {
+    /// Attributes on the item, doc comments included; copied to the struct.
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub decls: Vec<Decl>,
+}
+
+/// One `;`-terminated declaration inside the graph body.
+pub struct Decl {
+    pub attrs: Vec<Attribute>,
+    pub kind: DeclKind,
+    pub name: Ident,
+    /// The `: [..]` annotation, if written.
+    pub shape: Option<ShapeSyntax>,
+    /// The `= ..` part: required for `const`, `let`, `output` and assignments.
+    pub value: Option<Expr>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DeclKind {
+    Input,
+    Var,
+    Const,
+    Let,
+    Output,
+    /// `name = expr;`: an update of a variable.
+    Assign,
+}
+
+impl DeclKind {
+    /// How error messages call a declaration of this kind.
+    pub fn noun(self) -> &'static str {
+        match self {
+            DeclKind::Input => "input",
+            DeclKind::Var => "variable",
+            DeclKind::Const => "constant",
+            DeclKind::Let => "binding",
+            DeclKind::Output => "output",
+            DeclKind::Assign => "assignment",
+        }
+    }
+}
+
+/// A shape annotation such as `[n, 784]`.
+#[derive(Clone)]
+pub struct ShapeSyntax {
+    pub dims: Vec<DimSyntax>,
+    pub span: SpanRange,
+}
+
+#[derive(Clone)]
+pub enum DimSyntax {
+    Fixed(usize),
+    Symbol(Ident),
+}
+
+/// The expression language of the graph body.
+#[derive(Clone)]
+pub enum Expr {
+    /// A reference to a declared name.
+    Name(Ident),
+    /// A numeric literal, always a scalar `f32` in the graph.
+    Number(f32, SpanRange),
+    /// A nested array literal such as `[[1.0, 2.0], [3.0, 4.0]]`.
+    Array(Vec<Expr>, SpanRange),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>, SpanRange),
+    Neg(Box<Expr>, SpanRange),
+    /// `op(a, b)` or `a.op(b)`, normalised to the call form.
+    Call(Ident, Vec<Expr>, SpanRange),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl Expr {
+    pub fn span(&self) -> SpanRange {
+        match self {
+            Expr::Name(ident) => SpanRange::single(ident.span()),
+            Expr::Number(_, span)
+            | Expr::Array(_, span)
+            | Expr::Binary(_, _, _, span)
+            | Expr::Neg(_, span)
+            | Expr::Call(_, _, span) => *span,
+        }
+    }
+}
+
+impl Parse for GraphSyntax {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        if !input.peek(Token![struct]) {
+            return Err(input.error(
+                "expected `struct`: a graph is written as `struct Name { ... }`, optionally with `pub`",
+            ));
+        }
+        input.parse::<Token![struct]>()?;
+        let name: Ident = input.parse()?;
+        let body;
+        syn::braced!(body in input);
+        let mut decls = Vec::new();
+        while !body.is_empty() {
+            decls.push(body.parse()?);
+        }
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the graph's closing brace"));
+        }
+        Ok(GraphSyntax {
+            attrs,
+            vis,
+            name,
+            decls,
+        })
+    }
+}
+
+impl Parse for Decl {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let lookahead = input.lookahead1();
+        let kind = if lookahead.peek(kw::input) {
+            input.parse::<kw::input>()?;
+            DeclKind::Input
+        } else if lookahead.peek(kw::var) {
+            input.parse::<kw::var>()?;
+            DeclKind::Var
+        } else if lookahead.peek(Token![const]) {
+            input.parse::<Token![const]>()?;
+            DeclKind::Const
+        } else if lookahead.peek(Token![let]) {
+            input.parse::<Token![let]>()?;
+            DeclKind::Let
+        } else if lookahead.peek(kw::output) {
+            input.parse::<kw::output>()?;
+            DeclKind::Output
+        } else if lookahead.peek(Ident) && input.peek2(Token![=]) {
+            DeclKind::Assign
+        } else {
+            return Err(lookahead.error());
+        };
+        let name: Ident = input.parse()?;
+        let shape = if kind != DeclKind::Assign && input.peek(Token![:]) {
+            input.parse::<Token![:]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        let value = match kind {
+            DeclKind::Input | DeclKind::Var => {
+                if input.peek(Token![=]) {
+                    let eq = input.parse::<Token![=]>()?;
+                    return Err(syn::Error::new(
+                        eq.span,
+                        format!(
+                            "{} `{name}` cannot have a value in the graph: {}",
+                            kind.noun(),
+                            if kind == DeclKind::Input {
+                                "inputs are fed at each run"
+                            } else {
+                                "variables are given to the constructor"
+                            }
+                        ),
+                    ));
+                }
+                if shape.is_none() {
+                    return Err(input.error(format!(
+                        "expected a shape such as `: [n, 3]` after {} `{name}`",
+                        kind.noun()
+                    )));
+                }
+                None
+            }
+            _ => {
+                input.parse::<Token![=]>()?;
+                let expr: syn::Expr = input.parse()?;
+                Some(Expr::from_syn(&expr)?)
+            }
+        };
+        input.parse::<Token![;]>()?;
+        Ok(Decl {
+            attrs,
+            kind,
+            name,
+            shape,
+            value,
+        })
+    }
+}
+
+impl Parse for ShapeSyntax {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let content;
+        let brackets = bracketed!(content in input);
+        let dims = Punctuated::<DimSyntax, Token![,]>::parse_terminated(&content)?;
+        let span = brackets.span;
+        Ok(ShapeSyntax {
+            dims: dims.into_iter().collect(),
+            span: SpanRange::new(span.open(), span.close()),
+        })
+    }
+}
+
+impl Parse for DimSyntax {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(LitInt) {
+            let lit: LitInt = input.parse()?;
+            let size = lit
+                .base10_parse::<usize>()
+                .map_err(|_| syn::Error::new(lit.span(), "dimension does not fit in a `usize`"))?;
+            Ok(DimSyntax::Fixed(size))
+        } else if input.peek(Ident) {
+            Ok(DimSyntax::Symbol(input.parse()?))
+        } else {
+            Err(input.error("expected a dimension: a size such as `784` or a name such as `n`"))
+        }
+    }
+}
+
+impl Expr {
+    /// Narrows a syn expression to the graph language, reporting every
+    /// construct it does not support.
+    fn from_syn(expr: &syn::Expr) -> syn::Result<Expr> {
+        let mut diagnostics = Diagnostics::new();
+        let lowered = Self::convert(expr, &mut diagnostics);
+        diagnostics.finish()?;
+        // `convert` only returns `None` after recording an error.
+        lowered.ok_or_else(|| syn::Error::new_spanned(expr, "unsupported expression"))
+    }
+
+    fn convert(expr: &syn::Expr, diagnostics: &mut Diagnostics) -> Option<Expr> {
+        let span = SpanRange::of(expr);
+        match expr {
+            syn::Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+                match path.path.get_ident() {
+                    Some(ident) => Some(Expr::Name(ident.clone())),
+                    None => {
+                        diagnostics
+                            .push(span.error("expected a name declared in this graph, not a path"));
+                        None
+                    }
+                }
+            }
+            syn::Expr::Lit(lit) => match &lit.lit {
+                syn::Lit::Float(float) => number(float, span, diagnostics),
+                syn::Lit::Int(int) if int.suffix().is_empty() => {
+                    finite(int.base10_parse::<f32>(), span, diagnostics)
+                }
+                syn::Lit::Int(_) => {
+                    diagnostics.push(
+                        span.error("numeric literals in a graph are `f32` and take no suffix"),
+                    );
+                    None
+                }
+                _ => {
+                    diagnostics.push(span.error("expected a numeric literal"));
+                    None
+                }
+            },
+            syn::Expr::Paren(inner) => Self::convert(&inner.expr, diagnostics),
+            syn::Expr::Group(inner) => Self::convert(&inner.expr, diagnostics),
+            syn::Expr::Unary(unary) => match unary.op {
+                syn::UnOp::Neg(_) => {
+                    let operand = Self::convert(&unary.expr, diagnostics)?;
+                    Some(match operand {
+                        Expr::Number(value, _) => Expr::Number(-value, span),
+                        other => Expr::Neg(Box::new(other), span),
+                    })
+                }
+                _ => {
+                    diagnostics.push(span.error(format!(
+                        "unsupported operator `{}`: a graph has `+ - * /`, unary `-` and named ops",
+                        unary.op.to_token_stream()
+                    )));
+                    None
+                }
+            },
+            syn::Expr::Binary(binary) => {
+                let op = match binary.op {
+                    syn::BinOp::Add(_) => Some(BinaryOp::Add),
+                    syn::BinOp::Sub(_) => Some(BinaryOp::Sub),
+                    syn::BinOp::Mul(_) => Some(BinaryOp::Mul),
+                    syn::BinOp::Div(_) => Some(BinaryOp::Div),
+                    _ => None,
+                };
+                let left = Self::convert(&binary.left, diagnostics);
+                let right = Self::convert(&binary.right, diagnostics);
+                let Some(op) = op else {
+                    diagnostics.push(SpanRange::of(&binary.op).error(format!(
+                        "unsupported operator `{}`: a graph has `+ - * /`, unary `-` and named ops",
+                        binary.op.to_token_stream()
+                    )));
+                    return None;
+                };
+                Some(Expr::Binary(op, Box::new(left?), Box::new(right?), span))
+            }
+            syn::Expr::Call(call) => {
+                let callee = match &*call.func {
+                    syn::Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
+                    _ => None,
+                };
+                let Some(op) = callee else {
+                    diagnostics.push(
+                        SpanRange::of(&call.func)
+                            .error("expected the name of an op, such as `matmul`"),
+                    );
+                    return None;
+                };
+                let args = Self::convert_all(call.args.iter(), diagnostics)?;
+                Some(Expr::Call(op.clone(), args, span))
+            }
+            syn::Expr::MethodCall(call) => {
+                if let Some(turbofish) = &call.turbofish {
+                    diagnostics.push(SpanRange::of(turbofish).error("ops take no type arguments"));
+                }
+                let receiver = Self::convert(&call.receiver, diagnostics);
+                let args = Self::convert_all(call.args.iter(), diagnostics);
+                let mut all = vec![receiver?];
+                all.extend(args?);
+                Some(Expr::Call(call.method.clone(), all, span))
+            }
+            syn::Expr::Array(array) => {
+                let elements = Self::convert_all(array.elems.iter(), diagnostics)?;
+                Some(Expr::Array(elements, span))
+            }
+            other => {
+                diagnostics.push(span.error(format!(
+                    "unsupported expression `{}`: a graph expression is built from names, numbers, \
+                     array literals, `+ - * /`, unary `-`, parentheses and op calls",
+                    other.to_token_stream()
+                )));
+                None
+            }
+        }
+    }
+
+    fn convert_all<'a>(
+        exprs: impl Iterator<Item = &'a syn::Expr>,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<Vec<Expr>> {
+        // Convert every element, so each unsupported one is reported.
+        let converted: Vec<Option<Expr>> = exprs.map(|e| Self::convert(e, diagnostics)).collect();
+        converted.into_iter().collect()
+    }
+}
+
+fn number(float: &LitFloat, span: SpanRange, diagnostics: &mut Diagnostics) -> Option<Expr> {
+    if !float.suffix().is_empty() && float.suffix() != "f32" {
+        diagnostics.push(span.error(format!(
+            "numeric literals in a graph are `f32`; remove the `{}` suffix",
+            float.suffix()
+        )));
+        return None;
+    }
+    finite(float.base10_parse::<f32>(), span, diagnostics)
+}
+
+/// A literal parsed straight to `f32` (as rustc rounds it), rejecting values
+/// too large for `f32`.
+fn finite(
+    parsed: syn::Result<f32>,
+    span: SpanRange,
+    diagnostics: &mut Diagnostics,
+) -> Option<Expr> {
+    match parsed {
+        Ok(value) if value.is_finite() => Some(Expr::Number(value, span)),
+        Ok(_) => {
+            diagnostics.push(span.error("literal out of range for `f32`"));
+            None
+        }
+        Err(err) => {
+            diagnostics.push(span.error(err));
+            None
+        }
+    }
+}
+
+/// Parses the body of `graph!`.
+pub fn parse(tokens: TokenStream) -> syn::Result<GraphSyntax> {
+    syn::parse2(tokens)
+}

@@ -1,0 +1,255 @@
+//! Phase 2, names: every name declared once, every reference and op known,
+//! no cycles; and the order in which declarations must be lowered.
+//!
+//! Takes the [`GraphSyntax`] and returns a [`Resolution`]. Errors about names
+//! are collected and lowering still runs (so shape errors elsewhere are
+//! reported in the same compile); a cycle stops the pipeline, since every
+//! shape on it would be an error too.
+
+use std::collections::HashMap;
+
+use proc_macro2::Ident;
+
+use crate::diag::{closest, Diagnostics};
+use crate::ir::Op;
+use crate::parse::{DeclKind, Expr, GraphSyntax};
+
+pub struct Resolution {
+    /// Declared name to the index of its declaration in `GraphSyntax::decls`.
+    pub names: HashMap<String, usize>,
+    /// Every declaration index, each after the declarations it refers to.
+    pub order: Vec<usize>,
+}
+
+/// A reference from one declaration's value to another declaration.
+struct Edge {
+    target: usize,
+    reference: Ident,
+}
+
+pub fn resolve(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> Option<Resolution> {
+    let names = declare(syntax, diagnostics);
+    check_assignments(syntax, &names, diagnostics);
+    let edges: Vec<Vec<Edge>> = syntax
+        .decls
+        .iter()
+        .map(|decl| {
+            let mut edges = Vec::new();
+            if let Some(value) = &decl.value {
+                if decl.kind == DeclKind::Const {
+                    // A constant's value is a literal; `lower` reports anything else.
+                    return edges;
+                }
+                references(value, &names, syntax, &mut edges, diagnostics);
+            }
+            edges
+        })
+        .collect();
+    let order = order_acyclic(syntax, &edges, diagnostics)?;
+    Some(Resolution { names, order })
+}
+
+/// Builds the name table, reporting duplicates at their second declaration.
+fn declare(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> HashMap<String, usize> {
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (index, decl) in syntax.decls.iter().enumerate() {
+        if decl.kind == DeclKind::Assign {
+            continue;
+        }
+        let name = decl.name.to_string();
+        if let Some(&first) = names.get(&name) {
+            let first_kind = syntax.decls[first].kind;
+            let message = match first_kind {
+                DeclKind::Const => format!("cannot redefine constant `{name}`: constants are immutable"),
+                DeclKind::Input => format!(
+                    "cannot redefine input `{name}`: inputs are fed at each run; give the new value its own name"
+                ),
+                _ => format!(
+                    "`{name}` is declared twice (first as a {}); every name in a graph is declared once",
+                    first_kind.noun()
+                ),
+            };
+            diagnostics.push(syn::Error::new(decl.name.span(), message));
+        } else {
+            names.insert(name, index);
+        }
+    }
+    names
+}
+
+/// Only variables may be assigned, each at most once.
+fn check_assignments(
+    syntax: &GraphSyntax,
+    names: &HashMap<String, usize>,
+    diagnostics: &mut Diagnostics,
+) {
+    let mut assigned: HashMap<String, ()> = HashMap::new();
+    for decl in syntax.decls.iter().filter(|d| d.kind == DeclKind::Assign) {
+        let name = decl.name.to_string();
+        let Some(&target) = names.get(&name) else {
+            diagnostics.push(unknown_name(&decl.name, names));
+            continue;
+        };
+        let why = match syntax.decls[target].kind {
+            DeclKind::Var => {
+                if assigned.insert(name.clone(), ()).is_some() {
+                    diagnostics.push(syn::Error::new(
+                        decl.name.span(),
+                        format!("variable `{name}` is assigned twice; a graph updates each variable at most once"),
+                    ));
+                }
+                continue;
+            }
+            DeclKind::Const => "constants are immutable".to_string(),
+            DeclKind::Input => {
+                "inputs are fed at each run; declare a `var` for state that changes".to_string()
+            }
+            kind => format!(
+                "only variables can be assigned; `{name}` is a {}, declare a new `let` for a new value",
+                kind.noun()
+            ),
+        };
+        let noun = syntax.decls[target].kind.noun();
+        diagnostics.push(syn::Error::new(
+            decl.name.span(),
+            format!("cannot assign to {noun} `{name}`: {why}"),
+        ));
+    }
+}
+
+fn unknown_name(name: &Ident, names: &HashMap<String, usize>) -> syn::Error {
+    let text = name.to_string();
+    let mut message = format!("cannot find `{text}` in this graph");
+    if let Some(suggestion) = closest(&text, names.keys().map(String::as_str)) {
+        message.push_str(&format!("; did you mean `{suggestion}`?"));
+    }
+    syn::Error::new(name.span(), message)
+}
+
+/// Collects the declarations `expr` refers to, reporting unknown names and
+/// ops and calls with the wrong number of operands.
+fn references(
+    expr: &Expr,
+    names: &HashMap<String, usize>,
+    syntax: &GraphSyntax,
+    edges: &mut Vec<Edge>,
+    diagnostics: &mut Diagnostics,
+) {
+    match expr {
+        Expr::Name(name) => match names.get(&name.to_string()) {
+            Some(&target) => edges.push(Edge {
+                target,
+                reference: name.clone(),
+            }),
+            None => diagnostics.push(unknown_name(name, names)),
+        },
+        Expr::Number(..) => {}
+        Expr::Array(elements, _) => {
+            for element in elements {
+                references(element, names, syntax, edges, diagnostics);
+            }
+        }
+        Expr::Binary(_, left, right, _) => {
+            references(left, names, syntax, edges, diagnostics);
+            references(right, names, syntax, edges, diagnostics);
+        }
+        Expr::Neg(operand, _) => references(operand, names, syntax, edges, diagnostics),
+        Expr::Call(op_name, args, span) => {
+            match Op::from_call_name(&op_name.to_string()) {
+                None => diagnostics.push(unknown_op(op_name)),
+                Some(op) if op.arity() != args.len() => diagnostics.push(span.error(format!(
+                    "`{op_name}` takes {} operand{}, but {} {} given",
+                    op.arity(),
+                    if op.arity() == 1 { "" } else { "s" },
+                    args.len(),
+                    if args.len() == 1 { "was" } else { "were" },
+                ))),
+                Some(_) => {}
+            }
+            for arg in args {
+                references(arg, names, syntax, edges, diagnostics);
+            }
+        }
+    }
+}
+
+fn unknown_op(name: &Ident) -> syn::Error {
+    let text = name.to_string();
+    let message = match closest(&text, Op::CALL_NAMES.iter().copied()) {
+        Some(suggestion) => format!("unknown op `{text}`; did you mean `{suggestion}`?"),
+        None => format!(
+            "unknown op `{text}`; the ops are {}",
+            Op::CALL_NAMES.join(", ")
+        ),
+    };
+    syn::Error::new(name.span(), message)
+}
+
+/// Orders declarations so each follows those it refers to (post-order
+/// depth-first search, as a session would sort its nodes), reporting every
+/// cycle found with all its members in order.
+fn order_acyclic(
+    syntax: &GraphSyntax,
+    edges: &[Vec<Edge>],
+    diagnostics: &mut Diagnostics,
+) -> Option<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        New,
+        Active,
+        Done,
+    }
+    let count = syntax.decls.len();
+    let mut state = vec![State::New; count];
+    let mut order = Vec::with_capacity(count);
+    let mut found_cycle = false;
+    // Iterative DFS: (declaration, index of the next edge to follow). Deep
+    // chains of bindings must not overflow the macro's stack.
+    for root in 0..count {
+        if state[root] != State::New {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        state[root] = State::Active;
+        while let Some(&(decl, next)) = stack.last() {
+            if let Some(edge) = edges[decl].get(next) {
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
+                match state[edge.target] {
+                    State::New => {
+                        state[edge.target] = State::Active;
+                        stack.push((edge.target, 0));
+                    }
+                    State::Active => {
+                        found_cycle = true;
+                        let start = stack
+                            .iter()
+                            .position(|(d, _)| *d == edge.target)
+                            .unwrap_or(0);
+                        let path: Vec<String> = stack[start..]
+                            .iter()
+                            .map(|(d, _)| format!("`{}`", syntax.decls[*d].name))
+                            .chain(std::iter::once(format!("`{}`", edge.reference)))
+                            .collect();
+                        let message = if path.len() == 2 {
+                            format!("`{}` depends on itself", edge.reference)
+                        } else {
+                            format!("cycle in the graph: {}", path.join(" -> "))
+                        };
+                        diagnostics.push(syn::Error::new(
+                            edge.reference.span(),
+                            format!("{message}; a graph cannot feed a value back into itself"),
+                        ));
+                    }
+                    State::Done => {}
+                }
+            } else {
+                state[decl] = State::Done;
+                order.push(decl);
+                stack.pop();
+            }
+        }
+    }
+    (!found_cycle).then_some(order)
+}

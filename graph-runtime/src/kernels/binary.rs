@@ -1,0 +1,333 @@
+//! Elementwise kernels of two or three operands beyond arithmetic: extrema,
+//! comparisons and selection, all with numpy broadcasting.
+//!
+//! Shapes are aligned at their last axis; each pair of sizes must be equal or
+//! contain a 1, which stretches (see
+//! [`elementwise::broadcast_shape`](super::elementwise::broadcast_shape)). A
+//! scalar operand is a rank-0 view. The output rank `O` is chosen by the
+//! caller, usually through a type annotation on the result.
+
+// Views are cheap handles; kernels take them by value like `elementwise`.
+#![allow(clippy::needless_pass_by_value)]
+
+use ndarray::{Array, ArrayView, Dimension, Zip};
+
+use super::elementwise::broadcast_shape;
+use super::shape_panic;
+
+/// Elementwise maximum with broadcasting: `out = max(a, b)`, NaN if either
+/// operand is NaN (as `numpy.maximum`).
+///
+/// # Panics
+/// If the shapes do not broadcast together, or `O` is not their broadcast rank.
+///
+/// ```
+/// use graph_runtime::kernels::binary::maximum;
+/// use ndarray::{array, aview0, Array1};
+///
+/// let y: Array1<f32> = maximum(array![-1.0_f32, 2.0].view(), aview0(&0.0));
+/// assert_eq!(y, array![0.0, 2.0]);
+/// ```
+#[track_caller]
+pub fn maximum<O: Dimension>(
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+) -> Array<f32, O> {
+    zip_with("maximum", a, b, |x, y| {
+        if x.is_nan() || x > y {
+            x
+        } else {
+            // `y` is the larger, equal, or NaN.
+            y
+        }
+    })
+}
+
+/// Elementwise minimum with broadcasting: `out = min(a, b)`, NaN if either
+/// operand is NaN (as `numpy.minimum`).
+///
+/// # Panics
+/// As [`maximum`].
+///
+/// ```
+/// use graph_runtime::kernels::binary::minimum;
+/// use ndarray::{array, Array2};
+///
+/// let column = array![[1.0_f32], [5.0]];
+/// let row = array![2.0_f32, 4.0];
+/// let y: Array2<f32> = minimum(column.view(), row.view());
+/// assert_eq!(y, array![[1.0, 1.0], [2.0, 4.0]]);
+/// ```
+#[track_caller]
+pub fn minimum<O: Dimension>(
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+) -> Array<f32, O> {
+    zip_with(
+        "minimum",
+        a,
+        b,
+        |x, y| if x.is_nan() || x < y { x } else { y },
+    )
+}
+
+/// Elementwise `a > b` with broadcasting. Any comparison with NaN is false.
+///
+/// # Panics
+/// As [`maximum`].
+///
+/// ```
+/// use graph_runtime::kernels::binary::gt;
+/// use ndarray::{array, aview0, Array1};
+///
+/// let y: Array1<bool> = gt(array![1.0_f32, 2.0, 3.0].view(), aview0(&2.0));
+/// assert_eq!(y, array![false, false, true]);
+/// ```
+#[track_caller]
+pub fn gt<O: Dimension>(
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+) -> Array<bool, O> {
+    zip_with("gt", a, b, |x, y| x > y)
+}
+
+/// Elementwise `a ≥ b` with broadcasting. Any comparison with NaN is false.
+///
+/// # Panics
+/// As [`maximum`].
+///
+/// ```
+/// use graph_runtime::kernels::binary::ge;
+/// use ndarray::{array, aview0, Array1};
+///
+/// let y: Array1<bool> = ge(array![1.0_f32, 2.0, 3.0].view(), aview0(&2.0));
+/// assert_eq!(y, array![false, true, true]);
+/// ```
+#[track_caller]
+pub fn ge<O: Dimension>(
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+) -> Array<bool, O> {
+    zip_with("ge", a, b, |x, y| x >= y)
+}
+
+/// Elementwise `a < b` with broadcasting. Any comparison with NaN is false.
+///
+/// # Panics
+/// As [`maximum`].
+///
+/// ```
+/// use graph_runtime::kernels::binary::lt;
+/// use ndarray::{array, aview0, Array1};
+///
+/// let y: Array1<bool> = lt(array![1.0_f32, 2.0, 3.0].view(), aview0(&2.0));
+/// assert_eq!(y, array![true, false, false]);
+/// ```
+#[track_caller]
+pub fn lt<O: Dimension>(
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+) -> Array<bool, O> {
+    zip_with("lt", a, b, |x, y| x < y)
+}
+
+/// Elementwise `a ≤ b` with broadcasting. Any comparison with NaN is false.
+///
+/// # Panics
+/// As [`maximum`].
+///
+/// ```
+/// use graph_runtime::kernels::binary::le;
+/// use ndarray::{array, aview0, Array1};
+///
+/// let y: Array1<bool> = le(array![1.0_f32, 2.0, 3.0].view(), aview0(&2.0));
+/// assert_eq!(y, array![true, true, false]);
+/// ```
+#[track_caller]
+pub fn le<O: Dimension>(
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+) -> Array<bool, O> {
+    zip_with("le", a, b, |x, y| x <= y)
+}
+
+/// Elementwise exact equality `a == b` with broadcasting, IEEE-754 style:
+/// NaN equals nothing, and `0.0 == -0.0`.
+///
+/// # Panics
+/// As [`maximum`].
+///
+/// ```
+/// use graph_runtime::kernels::binary::eq;
+/// use ndarray::{array, aview0, Array1};
+///
+/// let y: Array1<bool> = eq(array![1.0_f32, 2.0, f32::NAN].view(), aview0(&2.0));
+/// assert_eq!(y, array![false, true, false]);
+/// ```
+#[track_caller]
+pub fn eq<O: Dimension>(
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+) -> Array<bool, O> {
+    #[allow(clippy::float_cmp)] // Exact comparison is what `eq` means.
+    zip_with("eq", a, b, |x, y| x == y)
+}
+
+/// Elementwise choice with broadcasting of all three operands:
+/// `out = if mask { a } else { b }` (as `numpy.where`).
+///
+/// # Panics
+/// If the three shapes do not broadcast together, or `O` is not their
+/// broadcast rank.
+///
+/// ```
+/// use graph_runtime::kernels::binary::select;
+/// use ndarray::{array, aview0, Array2};
+///
+/// let mask = array![[true], [false]];
+/// let a = array![1.0_f32, 2.0];
+/// let y: Array2<f32> = select(mask.view(), a.view(), aview0(&0.0));
+/// assert_eq!(y, array![[1.0, 2.0], [0.0, 0.0]]);
+/// ```
+#[track_caller]
+pub fn select<O: Dimension>(
+    mask: ArrayView<'_, bool, impl Dimension>,
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+) -> Array<f32, O> {
+    let shapes = [mask.shape(), a.shape(), b.shape()];
+    let dim: O = broadcast_dim("select", &shapes);
+    let mask = stretch("select", &shapes, &mask, &dim);
+    let a = stretch("select", &shapes, &a, &dim);
+    let b = stretch("select", &shapes, &b, &dim);
+    Zip::from(&mask)
+        .and(&a)
+        .and(&b)
+        .map_collect(|&m, &x, &y| if m { x } else { y })
+}
+
+/// The broadcast shape of `shapes` as a dimension of type `O`.
+///
+/// Shared by the kernels of this family and by others that broadcast.
+#[track_caller]
+pub(crate) fn broadcast_dim<O: Dimension>(kernel: &str, shapes: &[&[usize]]) -> O {
+    let mut shape = Vec::new();
+    for operand in shapes {
+        match broadcast_shape(&shape, operand) {
+            Some(joined) => shape = joined,
+            None => shape_panic(kernel, shapes),
+        }
+    }
+    dim_from_shape(kernel, shapes, &shape)
+}
+
+/// `shape` as a dimension of type `O`, panicking through [`shape_panic`] with
+/// `operands` if `O` has another rank.
+#[track_caller]
+pub(crate) fn dim_from_shape<O: Dimension>(
+    kernel: &str,
+    operands: &[&[usize]],
+    shape: &[usize],
+) -> O {
+    if O::NDIM.is_some_and(|rank| rank != shape.len()) {
+        shape_panic(kernel, operands);
+    }
+    let mut dim = O::zeros(shape.len());
+    dim.slice_mut().copy_from_slice(shape);
+    dim
+}
+
+/// A broadcast view of `x` with shape `dim`.
+#[track_caller]
+pub(crate) fn stretch<'a, T, D: Dimension, O: Dimension>(
+    kernel: &str,
+    shapes: &[&[usize]],
+    x: &'a ArrayView<'_, T, D>,
+    dim: &O,
+) -> ArrayView<'a, T, O> {
+    match x.broadcast(dim.clone()) {
+        Some(view) => view,
+        None => shape_panic(kernel, shapes),
+    }
+}
+
+#[track_caller]
+fn zip_with<R, O: Dimension>(
+    kernel: &str,
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+    op: impl Fn(f32, f32) -> R,
+) -> Array<R, O> {
+    let shapes = [a.shape(), b.shape()];
+    let dim: O = broadcast_dim(kernel, &shapes);
+    let a = stretch(kernel, &shapes, &a, &dim);
+    let b = stretch(kernel, &shapes, &b, &dim);
+    Zip::from(&a).and(&b).map_collect(|&x, &y| op(x, y))
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // Expected values are exact by construction.
+mod tests {
+    use super::*;
+    use ndarray::{array, aview0, Array0, Array1, Array2, Array3};
+
+    #[test]
+    fn extrema_propagate_nan_from_either_side() {
+        let a = array![f32::NAN, 1.0, 2.0];
+        let b = array![0.0_f32, f32::NAN, 1.0];
+        let hi: Array1<f32> = maximum(a.view(), b.view());
+        let lo: Array1<f32> = minimum(a.view(), b.view());
+        assert!(hi[0].is_nan() && hi[1].is_nan() && lo[0].is_nan() && lo[1].is_nan());
+        assert_eq!((hi[2], lo[2]), (2.0, 1.0));
+    }
+
+    #[test]
+    fn comparisons_with_nan_are_false() {
+        let a = array![f32::NAN];
+        let b = array![f32::NAN];
+        for y in [
+            gt::<ndarray::Ix1>(a.view(), b.view()),
+            ge(a.view(), b.view()),
+            lt(a.view(), b.view()),
+            le(a.view(), b.view()),
+            eq(a.view(), b.view()),
+        ] {
+            assert_eq!(y, array![false]);
+        }
+    }
+
+    #[test]
+    fn select_broadcasts_all_three() {
+        let mask = array![true, false, true];
+        let a = array![[1.0_f32], [2.0]];
+        let y: Array2<f32> = select(mask.view(), a.view(), aview0(&-1.0));
+        assert_eq!(y, array![[1.0, -1.0, 1.0], [2.0, -1.0, 2.0]]);
+        let s: Array0<f32> = select(aview0(&false), aview0(&1.0), aview0(&2.0));
+        assert_eq!(s.into_scalar(), 2.0);
+    }
+
+    #[test]
+    fn transposed_operands() {
+        let a = array![[1.0_f32, 5.0], [3.0, 2.0]];
+        let y: Array2<bool> = gt(a.t(), a.view());
+        assert_eq!(y, array![[false, false], [true, false]]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "kernel `select` called with operands of incompatible shapes [[2], [3], []]"
+    )]
+    fn mismatched_mask_panics() {
+        let _: Array1<f32> = select(
+            array![true, false].view(),
+            Array1::<f32>::zeros(3).view(),
+            aview0(&0.0),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "kernel `maximum` called with operands")]
+    fn wrong_output_rank_panics() {
+        let _: Array3<f32> = maximum(array![1.0_f32].view(), aview0(&0.0));
+    }
+}

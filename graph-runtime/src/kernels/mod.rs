@@ -1,0 +1,23 @@
+//! Tensor kernels, grouped by family.
+//!
+//! Kernels trust their callers about shapes: `graph!` proves at compile time
+//! that every operand fits, and checks fed inputs on entry. A kernel handed
+//! operands that do not fit panics through [`shape_panic`], naming itself and
+//! every shape, which can only mean a bug in the caller.
+
+pub mod binary;
+pub mod constant;
+pub mod elementwise;
+pub mod linalg;
+pub mod reduce;
+pub mod unary;
+
+/// Reports operands whose shapes a kernel cannot work with.
+///
+/// # Panics
+/// Always: that is its purpose.
+#[cold]
+#[track_caller]
+pub fn shape_panic(kernel: &str, shapes: &[&[usize]]) -> ! {
+    panic!("kernel `{kernel}` called with operands of incompatible shapes {shapes:?}")
+}

@@ -1,0 +1,26 @@
+//! Kernels and run-time checks behind `staticflow`'s generated code.
+//!
+//! This crate knows nothing about graphs: it is a small library of tensor
+//! kernels on [`ndarray`], plus the typed [`Error`] that generated code returns
+//! when a caller feeds data that disagrees with the graph's declared shapes.
+//! Code emitted by `graph!` calls it through `staticflow::__private`, so users
+//! rarely name it directly; it is useful on its own for testing kernels.
+//!
+//! ```
+//! use graph_runtime::kernels::elementwise;
+//! use ndarray::array;
+//!
+//! let column = array![[1.0_f32], [2.0], [3.0]];
+//! let row = array![10.0_f32, 20.0];
+//! let sum: ndarray::Array2<f32> = elementwise::add(column.view(), row.view());
+//! assert_eq!(sum, array![[11.0, 21.0], [12.0, 22.0], [13.0, 23.0]]);
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod check;
+mod error;
+pub mod kernels;
+
+pub use check::{Dim, DimBindings};
+pub use error::Error;
