@@ -1,6 +1,10 @@
 //! Graphs written with `graph!`, run, and compared with values computed by
 //! hand (each expected value is worked out in a comment or is exact in f32).
 
+// Exact comparisons are intended: every expected value here is exactly
+// representable and the operations on it are exact in f32.
+#![allow(clippy::float_cmp)]
+
 use ndarray::{array, Array1, Array2};
 use staticflow::{graph, Dim, Error};
 
@@ -137,12 +141,12 @@ graph! {
 
 #[test]
 fn matmul_of_every_rank_pair() {
-    let g = Products::new();
+    let products = Products::new();
     let m = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
     let n = array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
     let v = array![1.0, -1.0, 2.0];
     let u = array![1.0, 2.0];
-    let out = g.run(m.view(), v.view(), u.view(), n.view()).unwrap();
+    let out = products.run(m.view(), v.view(), u.view(), n.view()).unwrap();
     // Rows of m times the columns of n: [1+3, 2+3], [4+6, 5+6].
     assert_eq!(out.mm, array![[4.0, 5.0], [10.0, 11.0]]);
     // [1 - 2 + 6, 4 - 5 + 12].

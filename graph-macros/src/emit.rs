@@ -674,15 +674,13 @@ pub fn fallback(graph: &Graph) -> TokenStream {
         .variables
         .iter()
         .map(|&id| {
-            let name = local(graph, id);
             let ty = type_of(id);
-            quote! { #name: #ty }
+            quote! { _: #ty }
         })
         .collect();
     let methods = graph.outputs.iter().map(|output| {
         let needed = graph.reachable([output.node]);
         let params = graph.inputs.iter().filter(|id| needed[id.0]).map(|&id| {
-            let name = local(graph, id);
             let ty = graph
                 .node(id)
                 .shape
@@ -694,7 +692,7 @@ pub fn fallback(graph: &Graph) -> TokenStream {
                         view_type(shape, false)
                     }
                 });
-            quote! { #name: #ty }
+            quote! { _: #ty }
         });
         let method = &output.name;
         let ty = type_of(output.node);

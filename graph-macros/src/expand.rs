@@ -12,10 +12,7 @@ use crate::{check, emit, lower, optimize, parse, resolve};
 /// input becomes a `compile_error!` in the output, next to a fallback
 /// expansion of the item the user declared.
 pub fn expand(input: TokenStream) -> TokenStream {
-    match expand_checked(input) {
-        Ok(tokens) => tokens,
-        Err(tokens) => tokens,
-    }
+    expand_checked(input).unwrap_or_else(|errors| errors)
 }
 
 /// Like [`expand`], but tells success from failure: `Err` holds the errors

@@ -259,73 +259,35 @@ impl Expr {
         let span = SpanRange::of(expr);
         match expr {
             syn::Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
-                match path.path.get_ident() {
-                    Some(ident) => Some(Expr::Name(ident.clone())),
-                    None => {
-                        diagnostics
-                            .push(span.error("expected a name declared in this graph, not a path"));
-                        None
-                    }
+                if let Some(ident) = path.path.get_ident() {
+                    Some(Expr::Name(ident.clone()))
+                } else {
+                    diagnostics
+                        .push(span.error("expected a name declared in this graph, not a path"));
+                    None
                 }
             }
-            syn::Expr::Lit(lit) => match &lit.lit {
-                syn::Lit::Float(float) => number(float, span, diagnostics),
-                syn::Lit::Int(int) if int.suffix().is_empty() => {
-                    finite(int.base10_parse::<f32>(), span, diagnostics)
-                }
-                syn::Lit::Int(_) => {
-                    diagnostics.push(
-                        span.error("numeric literals in a graph are `f32` and take no suffix"),
-                    );
-                    None
-                }
-                _ => {
-                    diagnostics.push(span.error("expected a numeric literal"));
-                    None
-                }
-            },
+            syn::Expr::Lit(lit) => literal(&lit.lit, span, diagnostics),
             syn::Expr::Paren(inner) => Self::convert(&inner.expr, diagnostics),
             syn::Expr::Group(inner) => Self::convert(&inner.expr, diagnostics),
-            syn::Expr::Unary(unary) => match unary.op {
-                syn::UnOp::Neg(_) => {
-                    let operand = Self::convert(&unary.expr, diagnostics)?;
-                    Some(match operand {
+            syn::Expr::Unary(unary) => {
+                if let syn::UnOp::Neg(_) = unary.op {
+                    Some(match Self::convert(&unary.expr, diagnostics)? {
                         Expr::Number(value, _) => Expr::Number(-value, span),
                         other => Expr::Neg(Box::new(other), span),
                     })
-                }
-                _ => {
-                    diagnostics.push(span.error(format!(
-                        "unsupported operator `{}`: a graph has `+ - * /`, unary `-` and named ops",
-                        unary.op.to_token_stream()
-                    )));
+                } else {
+                    diagnostics.push(unsupported_operator(&unary.op, span));
                     None
                 }
-            },
-            syn::Expr::Binary(binary) => {
-                let op = match binary.op {
-                    syn::BinOp::Add(_) => Some(BinaryOp::Add),
-                    syn::BinOp::Sub(_) => Some(BinaryOp::Sub),
-                    syn::BinOp::Mul(_) => Some(BinaryOp::Mul),
-                    syn::BinOp::Div(_) => Some(BinaryOp::Div),
-                    _ => None,
-                };
-                let left = Self::convert(&binary.left, diagnostics);
-                let right = Self::convert(&binary.right, diagnostics);
-                let Some(op) = op else {
-                    diagnostics.push(SpanRange::of(&binary.op).error(format!(
-                        "unsupported operator `{}`: a graph has `+ - * /`, unary `-` and named ops",
-                        binary.op.to_token_stream()
-                    )));
-                    return None;
-                };
-                Some(Expr::Binary(op, Box::new(left?), Box::new(right?), span))
             }
+            syn::Expr::Binary(binary) => Self::binary(binary, span, diagnostics),
             syn::Expr::Call(call) => {
                 let callee = match &*call.func {
                     syn::Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
                     _ => None,
                 };
+                let args = Self::convert_all(call.args.iter(), diagnostics);
                 let Some(op) = callee else {
                     diagnostics.push(
                         SpanRange::of(&call.func)
@@ -333,8 +295,7 @@ impl Expr {
                     );
                     return None;
                 };
-                let args = Self::convert_all(call.args.iter(), diagnostics)?;
-                Some(Expr::Call(op.clone(), args, span))
+                Some(Expr::Call(op.clone(), args?, span))
             }
             syn::Expr::MethodCall(call) => {
                 if let Some(turbofish) = &call.turbofish {
@@ -361,6 +322,28 @@ impl Expr {
         }
     }
 
+    fn binary(
+        binary: &syn::ExprBinary,
+        span: SpanRange,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<Expr> {
+        let op = match binary.op {
+            syn::BinOp::Add(_) => Some(BinaryOp::Add),
+            syn::BinOp::Sub(_) => Some(BinaryOp::Sub),
+            syn::BinOp::Mul(_) => Some(BinaryOp::Mul),
+            syn::BinOp::Div(_) => Some(BinaryOp::Div),
+            _ => None,
+        };
+        // Convert both sides first, so their own errors are reported too.
+        let left = Self::convert(&binary.left, diagnostics);
+        let right = Self::convert(&binary.right, diagnostics);
+        let Some(op) = op else {
+            diagnostics.push(unsupported_operator(&binary.op, SpanRange::of(&binary.op)));
+            return None;
+        };
+        Some(Expr::Binary(op, Box::new(left?), Box::new(right?), span))
+    }
+
     fn convert_all<'a>(
         exprs: impl Iterator<Item = &'a syn::Expr>,
         diagnostics: &mut Diagnostics,
@@ -368,6 +351,31 @@ impl Expr {
         // Convert every element, so each unsupported one is reported.
         let converted: Vec<Option<Expr>> = exprs.map(|e| Self::convert(e, diagnostics)).collect();
         converted.into_iter().collect()
+    }
+}
+
+fn unsupported_operator(op: &impl ToTokens, span: SpanRange) -> syn::Error {
+    span.error(format!(
+        "unsupported operator `{}`: a graph has `+ - * /`, unary `-` and named ops",
+        op.to_token_stream()
+    ))
+}
+
+fn literal(lit: &syn::Lit, span: SpanRange, diagnostics: &mut Diagnostics) -> Option<Expr> {
+    match lit {
+        syn::Lit::Float(float) => number(float, span, diagnostics),
+        syn::Lit::Int(int) if int.suffix().is_empty() => {
+            finite(int.base10_parse::<f32>(), span, diagnostics)
+        }
+        syn::Lit::Int(_) => {
+            diagnostics
+                .push(span.error("numeric literals in a graph are `f32` and take no suffix"));
+            None
+        }
+        _ => {
+            diagnostics.push(span.error("expected a numeric literal"));
+            None
+        }
     }
 }
 

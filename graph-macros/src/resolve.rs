@@ -6,7 +6,7 @@
 //! reported in the same compile); a cycle stops the pipeline, since every
 //! shape on it would be an error too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use proc_macro2::Ident;
 
@@ -40,7 +40,7 @@ pub fn resolve(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> Option<Re
                     // A constant's value is a literal; `lower` reports anything else.
                     return edges;
                 }
-                references(value, &names, syntax, &mut edges, diagnostics);
+                references(value, &names, &mut edges, diagnostics);
             }
             edges
         })
@@ -83,7 +83,7 @@ fn check_assignments(
     names: &HashMap<String, usize>,
     diagnostics: &mut Diagnostics,
 ) {
-    let mut assigned: HashMap<String, ()> = HashMap::new();
+    let mut assigned: HashSet<String> = HashSet::new();
     for decl in syntax.decls.iter().filter(|d| d.kind == DeclKind::Assign) {
         let name = decl.name.to_string();
         let Some(&target) = names.get(&name) else {
@@ -92,7 +92,7 @@ fn check_assignments(
         };
         let why = match syntax.decls[target].kind {
             DeclKind::Var => {
-                if assigned.insert(name.clone(), ()).is_some() {
+                if !assigned.insert(name.clone()) {
                     diagnostics.push(syn::Error::new(
                         decl.name.span(),
                         format!("variable `{name}` is assigned twice; a graph updates each variable at most once"),
@@ -119,10 +119,12 @@ fn check_assignments(
 
 fn unknown_name(name: &Ident, names: &HashMap<String, usize>) -> syn::Error {
     let text = name.to_string();
-    let mut message = format!("cannot find `{text}` in this graph");
-    if let Some(suggestion) = closest(&text, names.keys().map(String::as_str)) {
-        message.push_str(&format!("; did you mean `{suggestion}`?"));
-    }
+    let message = match closest(&text, names.keys().map(String::as_str)) {
+        Some(suggestion) => {
+            format!("cannot find `{text}` in this graph; did you mean `{suggestion}`?")
+        }
+        None => format!("cannot find `{text}` in this graph"),
+    };
     syn::Error::new(name.span(), message)
 }
 
@@ -131,7 +133,6 @@ fn unknown_name(name: &Ident, names: &HashMap<String, usize>) -> syn::Error {
 fn references(
     expr: &Expr,
     names: &HashMap<String, usize>,
-    syntax: &GraphSyntax,
     edges: &mut Vec<Edge>,
     diagnostics: &mut Diagnostics,
 ) {
@@ -146,14 +147,14 @@ fn references(
         Expr::Number(..) => {}
         Expr::Array(elements, _) => {
             for element in elements {
-                references(element, names, syntax, edges, diagnostics);
+                references(element, names, edges, diagnostics);
             }
         }
         Expr::Binary(_, left, right, _) => {
-            references(left, names, syntax, edges, diagnostics);
-            references(right, names, syntax, edges, diagnostics);
+            references(left, names, edges, diagnostics);
+            references(right, names, edges, diagnostics);
         }
-        Expr::Neg(operand, _) => references(operand, names, syntax, edges, diagnostics),
+        Expr::Neg(operand, _) => references(operand, names, edges, diagnostics),
         Expr::Call(op_name, args, span) => {
             match Op::from_call_name(&op_name.to_string()) {
                 None => diagnostics.push(unknown_op(op_name)),
@@ -167,7 +168,7 @@ fn references(
                 Some(_) => {}
             }
             for arg in args {
-                references(arg, names, syntax, edges, diagnostics);
+                references(arg, names, edges, diagnostics);
             }
         }
     }
@@ -227,15 +228,20 @@ fn order_acyclic(
                             .iter()
                             .position(|(d, _)| *d == edge.target)
                             .unwrap_or(0);
-                        let path: Vec<String> = stack[start..]
+                        // `a` uses `b`, which uses `c`, which uses `a`.
+                        let members: Vec<String> = stack[start..]
                             .iter()
                             .map(|(d, _)| format!("`{}`", syntax.decls[*d].name))
                             .chain(std::iter::once(format!("`{}`", edge.reference)))
                             .collect();
-                        let message = if path.len() == 2 {
-                            format!("`{}` depends on itself", edge.reference)
+                        let message = if members.len() == 2 {
+                            format!("`{}` uses itself", edge.reference)
                         } else {
-                            format!("cycle in the graph: {}", path.join(" -> "))
+                            format!(
+                                "cycle in the graph: {} uses {}",
+                                members[0],
+                                members[1..].join(", which uses ")
+                            )
                         };
                         diagnostics.push(syn::Error::new(
                             edge.reference.span(),

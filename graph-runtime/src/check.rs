@@ -102,12 +102,11 @@ impl<const N: usize> DimBindings<N> {
                     // by earlier inputs; generated code always lists them all.
                     return true;
                 };
-                match self.sizes[index] {
-                    Some(bound) => bound == size,
-                    None => {
-                        self.sizes[index] = Some(size);
-                        true
-                    }
+                if let Some(bound) = self.sizes[index] {
+                    bound == size
+                } else {
+                    self.sizes[index] = Some(size);
+                    true
                 }
             }
         }

@@ -9,7 +9,9 @@ pub mod binary;
 pub mod constant;
 pub mod elementwise;
 pub mod linalg;
+pub mod loss;
 pub mod reduce;
+pub mod softmax;
 pub mod unary;
 
 /// Reports operands whose shapes a kernel cannot work with.
