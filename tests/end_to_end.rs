@@ -1,10 +1,6 @@
 //! Graphs written with `graph!`, run, and compared with values computed by
 //! hand (each expected value is worked out in a comment or is exact in f32).
 
-// Exact comparisons are intended: every expected value here is exactly
-// representable and the operations on it are exact in f32.
-#![allow(clippy::float_cmp)]
-
 use ndarray::{array, Array1, Array2};
 use staticflow::{graph, Dim, Error};
 

@@ -656,7 +656,9 @@ fn update_method(graph: &Graph) -> TokenStream {
 /// struct and the signatures the user asked for, with bodies that never run,
 /// so calling code sees one real error instead of a cascade of "cannot find".
 /// Types come from the declared shapes, and from inferred ones where known.
-pub fn fallback(graph: &Graph) -> TokenStream {
+/// `unlowered` are outputs whose value had an error before it became a node:
+/// their methods take every input.
+pub fn fallback(graph: &Graph, unlowered: &[&Ident]) -> TokenStream {
     let p = private();
     let Graph {
         attrs, vis, name, ..
@@ -678,8 +680,14 @@ pub fn fallback(graph: &Graph) -> TokenStream {
             quote! { _: #ty }
         })
         .collect();
-    let methods = graph.outputs.iter().map(|output| {
-        let needed = graph.reachable([output.node]);
+    let everything: Vec<NodeId> = graph.inputs.clone();
+    let outputs = graph
+        .outputs
+        .iter()
+        .map(|output| (&output.name, Some(output.node)))
+        .chain(unlowered.iter().map(|name| (*name, None)));
+    let methods = outputs.map(|(method, node)| {
+        let needed = graph.reachable(node.map_or(everything.clone(), |node| vec![node]));
         let params = graph.inputs.iter().filter(|id| needed[id.0]).map(|&id| {
             let ty = graph
                 .node(id)
@@ -694,8 +702,7 @@ pub fn fallback(graph: &Graph) -> TokenStream {
                 });
             quote! { _: #ty }
         });
-        let method = &output.name;
-        let ty = type_of(output.node);
+        let ty = node.map_or(dyn_array.clone(), type_of);
         quote! {
             #vis fn #method(&self, #(#params),*) -> ::core::result::Result<#ty, #p::Error> {
                 ::core::unreachable!()
@@ -717,5 +724,76 @@ pub fn fallback(graph: &Graph) -> TokenStream {
             }
             #(#methods)*
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn expand(tokens: proc_macro2::TokenStream) -> String {
+        crate::expand::expand_checked(tokens)
+            .unwrap_or_else(|e| panic!("test graph expands: {e}"))
+            .to_string()
+    }
+
+    #[test]
+    fn seed_graph_is_one_let_per_node_in_order() {
+        let expanded = expand(quote! {
+            struct Seed {
+                const a = 7.0;
+                const b = 8.0;
+                output res = (a * b) / (a + b);
+            }
+        });
+        let body = quote! {
+            -> ::core::result::Result<f32, ::staticflow::__private::Error> {
+                let a: f32 = 7f32;
+                let b: f32 = 8f32;
+                let __g2_mul: f32 = a * b;
+                let __g3_add: f32 = a + b;
+                let res: f32 = __g2_mul / __g3_add;
+                ::core::result::Result::Ok(res)
+            }
+        };
+        assert!(expanded.contains(&body.to_string()), "{expanded}");
+    }
+
+    #[test]
+    fn entry_point_checks_inputs_then_computes_only_what_it_needs() {
+        let expanded = expand(quote! {
+            struct Dense {
+                input x: [n, 3];
+                input unused: [m];
+                var w: [3, 2];
+                output y = matmul(x, w);
+                output other = unused * 2.0;
+            }
+        });
+        let p = quote! { ::staticflow::__private };
+        let method = quote! {
+            fn y(&self, x: #p::ndarray::ArrayView<'_, f32, #p::ndarray::Ix2>)
+                -> ::core::result::Result<#p::ndarray::Array<f32, #p::ndarray::Ix2>, #p::Error> {
+                let mut __dims = #p::DimBindings::new(["n"]);
+                __dims.check_input("x", &[#p::Dim::Symbol("n"), #p::Dim::Fixed(3usize)], x.shape())?;
+                let w = self.w.view();
+                let y: #p::ndarray::Array<f32, #p::ndarray::Ix2> =
+                    #p::kernels::linalg::matmul(x.view(), w.view());
+                ::core::result::Result::Ok(y)
+            }
+        };
+        assert!(expanded.contains(&method.to_string()), "{expanded}");
+    }
+
+    #[test]
+    fn errors_come_with_a_fallback_item() {
+        let errors = crate::expand::expand_checked(quote! {
+            struct Broken { input x: [2]; output y = x + missing; }
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(errors.contains("compile_error"), "{errors}");
+        assert!(errors.contains("struct Broken"), "{errors}");
+        assert!(errors.contains("fn y"), "{errors}");
     }
 }

@@ -5,6 +5,7 @@
 use proc_macro2::TokenStream;
 
 use crate::diag::Diagnostics;
+#[cfg(test)]
 use crate::ir::Graph;
 use crate::{check, emit, lower, optimize, parse, resolve};
 
@@ -21,12 +22,20 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     let syntax = parse::parse(input).map_err(|error| error.to_compile_error())?;
     let mut diagnostics = Diagnostics::new();
     let Some(resolution) = resolve::resolve(&syntax, &mut diagnostics) else {
-        return Err(finish_with_errors(diagnostics, None));
+        return Err(finish_with_errors(diagnostics, TokenStream::new()));
     };
     let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
     check::check(&mut graph, &mut diagnostics);
     if diagnostics.has_errors() {
-        return Err(finish_with_errors(diagnostics, Some(&graph)));
+        let unlowered: Vec<&proc_macro2::Ident> = syntax
+            .decls
+            .iter()
+            .filter(|decl| decl.kind == parse::DeclKind::Output)
+            .map(|decl| &decl.name)
+            .filter(|name| graph.outputs.iter().all(|output| output.name != **name))
+            .collect();
+        let fallback = emit::fallback(&graph, &unlowered);
+        return Err(finish_with_errors(diagnostics, fallback));
     }
     optimize::run(&mut graph);
     Ok(emit::emit(&graph))
@@ -47,12 +56,13 @@ pub fn build_graph(input: TokenStream) -> syn::Result<Graph> {
     Ok(graph.expect("a graph without a cycle is lowered"))
 }
 
-fn finish_with_errors(diagnostics: Diagnostics, graph: Option<&Graph>) -> TokenStream {
+fn finish_with_errors(diagnostics: Diagnostics, fallback: TokenStream) -> TokenStream {
     let errors = diagnostics
         .finish()
         .err()
         .map(|error| error.to_compile_error())
         .unwrap_or_default();
-    let fallback = graph.map(emit::fallback).unwrap_or_default();
-    quote::quote! { #errors #fallback }
+    let mut tokens = errors;
+    tokens.extend(fallback);
+    tokens
 }

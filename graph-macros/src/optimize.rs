@@ -151,7 +151,7 @@ mod tests {
         assert!(g
             .nodes
             .iter()
-            .all(|n| n.name.as_ref().map_or(true, |name| name != "dead")));
+            .all(|n| n.name.as_ref().is_none_or(|name| name != "dead")));
         assert_eq!(g.inputs.len(), 2);
         assert_eq!(g.node(g.inputs[1]).name.as_ref().unwrap(), "unused");
     }

@@ -7,9 +7,11 @@
 
 pub mod binary;
 pub mod constant;
+pub mod conv;
 pub mod elementwise;
 pub mod linalg;
 pub mod loss;
+pub mod movement;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;
