@@ -142,7 +142,9 @@ fn matmul_of_every_rank_pair() {
     let n = array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
     let v = array![1.0, -1.0, 2.0];
     let u = array![1.0, 2.0];
-    let out = products.run(m.view(), v.view(), u.view(), n.view()).unwrap();
+    let out = products
+        .run(m.view(), v.view(), u.view(), n.view())
+        .unwrap();
     // Rows of m times the columns of n: [1+3, 2+3], [4+6, 5+6].
     assert_eq!(out.mm, array![[4.0, 5.0], [10.0, 11.0]]);
     // [1 - 2 + 6, 4 - 5 + 12].

@@ -16,11 +16,16 @@ graph! {
 
 #[test]
 fn readme_example() -> Result<(), staticflow::Error> {
-    let dense = Dense::new(array![[1.0, 0.0], [0.0, 1.0], [1.0, -1.0]], array![0.5, 1.0])?;
+    let dense = Dense::new(
+        array![[1.0, 0.0], [0.0, 1.0], [1.0, -1.0]],
+        array![0.5, 1.0],
+    )?;
     let y = dense.y(array![[1.0, 2.0, 3.0]].view())?;
     // h = [1 + 3 + 0.5, 2 - 3 + 1] = [4.5, 0]; y = h² = [20.25, 0].
     assert_eq!(y, array![[20.25, 0.0]]);
-    let err = dense.y(staticflow::ndarray::Array2::zeros((4, 5)).view()).unwrap_err();
+    let err = dense
+        .y(staticflow::ndarray::Array2::zeros((4, 5)).view())
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "input `x` has shape [4, 5], but the graph declares [n, 3]"

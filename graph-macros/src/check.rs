@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use crate::diag::{Diagnostics, SpanRange};
-use crate::ir::Graph;
+use crate::ir::{DType, Graph};
 use crate::shape::{self, Shape};
 
 /// Methods every generated type has; outputs and variable accessors must not
@@ -63,17 +63,39 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
         if node.op.is_leaf() {
             continue;
         }
-        let operands: Option<Vec<&Shape>> = node
+        let operands: Option<Vec<(&Shape, DType)>> = node
             .operands
             .iter()
-            .map(|operand| graph.nodes[operand.0].shape.as_ref())
+            .map(|operand| {
+                let operand = &graph.nodes[operand.0];
+                operand.shape.as_ref().map(|shape| (shape, operand.dtype))
+            })
             .collect();
         // An operand in error was reported where it went wrong.
         let Some(operands) = operands else { continue };
         match shape::infer(&node.op, &operands) {
-            Ok(shape) => graph.nodes[index].shape = Some(shape),
-            Err(error) => diagnostics.push(node.span.error(error.message(node.op.symbol()))),
+            Ok((shape, dtype)) => {
+                graph.nodes[index].shape = Some(shape);
+                graph.nodes[index].dtype = dtype;
+            }
+            Err(error) => {
+                let names: Vec<String> = node
+                    .operands
+                    .iter()
+                    .map(|operand| describe(graph, *operand))
+                    .collect();
+                diagnostics.push(node.span.error(error.message(node.op.symbol(), &names)));
+            }
         }
+    }
+}
+
+/// How messages name an operand: the user's name, or the op that made it.
+fn describe(graph: &Graph, id: crate::ir::NodeId) -> String {
+    let node = graph.node(id);
+    match &node.name {
+        Some(name) => name.to_string(),
+        None => format!("the result of `{}`", node.op.word()),
     }
 }
 
@@ -161,7 +183,7 @@ fn check_method_names(graph: &Graph, diagnostics: &mut Diagnostics) {
 #[cfg(test)]
 mod tests {
     use crate::diag::Diagnostics;
-    use crate::ir::Op;
+    use crate::ir::{Binary, Op};
     use crate::shape::Shape;
 
     fn checked(tokens: proc_macro2::TokenStream) -> (crate::ir::Graph, Diagnostics) {
@@ -189,7 +211,7 @@ mod tests {
         let y = graph.outputs[0].node;
         assert_eq!(graph.shape(y).to_string(), "[n, 4]");
         let mul = graph.node(y);
-        assert_eq!(mul.op, Op::Mul);
+        assert_eq!(mul.op, Op::Binary(Binary::Mul));
         assert_eq!(*graph.shape(mul.operands[1]), Shape::scalar());
     }
 

@@ -25,11 +25,13 @@
 //! needs, in topological order. Paths are absolute (`::staticflow::__private`,
 //! `::core`), so user items named `Result` or `ndarray` change nothing.
 
-use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::{format_ident, quote};
 
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::{DType, Graph, NodeId, Op};
 use crate::shape::{Dim, Shape};
+
+mod node;
 
 /// Lints the generated code can trigger in the user's crate, allowed on the
 /// generated items only:
@@ -66,7 +68,7 @@ pub fn emit(graph: &Graph) -> TokenStream {
     let lints = allowed_lints();
     let fields = graph.variables.iter().map(|&id| {
         let field = local(graph, id);
-        let ty = array_type(graph.shape(id));
+        let ty = array_type(graph.shape(id), DType::F32);
         quote! { #field: #ty }
     });
     let outputs_struct = outputs_struct(graph);
@@ -128,24 +130,53 @@ fn dimension(rank: usize) -> TokenStream {
     }
 }
 
-/// The owned type of a value: `f32` for scalars, else an `Array`.
-fn array_type(shape: &Shape) -> TokenStream {
-    if shape.is_scalar() {
-        return quote! { f32 };
+/// The Rust element type of a dtype.
+fn element(dtype: DType) -> TokenStream {
+    match dtype {
+        DType::F32 => quote! { f32 },
+        DType::Usize => quote! { usize },
+        DType::Bool => quote! { bool },
     }
-    let p = private();
-    let dim = dimension(shape.rank());
-    quote! { #p::ndarray::Array<f32, #dim> }
 }
 
-fn view_type(shape: &Shape, mutable: bool) -> TokenStream {
+/// The owned type of a value: a scalar, or an `Array` of its rank.
+fn array_type(shape: &Shape, dtype: DType) -> TokenStream {
+    let elem = element(dtype);
+    if shape.is_scalar() {
+        return elem;
+    }
     let p = private();
     let dim = dimension(shape.rank());
+    quote! { #p::ndarray::Array<#elem, #dim> }
+}
+
+fn view_type(shape: &Shape, dtype: DType, mutable: bool) -> TokenStream {
+    let p = private();
+    let elem = element(dtype);
+    let dim = dimension(shape.rank());
     if mutable {
-        quote! { #p::ndarray::ArrayViewMut<'_, f32, #dim> }
+        quote! { #p::ndarray::ArrayViewMut<'_, #elem, #dim> }
     } else {
-        quote! { #p::ndarray::ArrayView<'_, f32, #dim> }
+        quote! { #p::ndarray::ArrayView<'_, #elem, #dim> }
     }
+}
+
+/// A dim's size at run time: a literal, or the size the call bound to a
+/// symbol.
+fn size_expr(dim: &Dim) -> TokenStream {
+    match dim {
+        Dim::Fixed(size) => quote! { #size },
+        Dim::Symbol(symbol) => quote! { __dims.size(#symbol) },
+    }
+}
+
+/// How run-time errors name a node: the user's name, or the op that made it.
+fn describe(graph: &Graph, id: NodeId) -> String {
+    let node = graph.node(id);
+    node.name.as_ref().map_or_else(
+        || format!("the result of `{}`", node.op.word()),
+        ToString::to_string,
+    )
 }
 
 /// A literal shape as an ndarray dimension expression.
@@ -186,7 +217,7 @@ fn outputs_struct(graph: &Graph) -> TokenStream {
     );
     let fields = graph.outputs.iter().map(|output| {
         let field = &output.name;
-        let ty = array_type(graph.shape(output.node));
+        let ty = array_type(graph.shape(output.node), graph.node(output.node).dtype);
         let attrs = &output.attrs;
         let shape_doc = format!(" Shape {}.", graph.shape(output.node));
         quote! {
@@ -223,7 +254,7 @@ fn constructors(graph: &Graph) -> TokenStream {
         };
     }
     let params = graph.variables.iter().zip(&names).map(|(&id, name)| {
-        let ty = array_type(graph.shape(id));
+        let ty = array_type(graph.shape(id), DType::F32);
         quote! { #name: #ty }
     });
     let checks = graph
@@ -319,9 +350,9 @@ fn accessors(graph: &Graph, id: NodeId) -> TokenStream {
             }
         };
     }
-    let view = view_type(shape, false);
-    let view_mut = view_type(shape, true);
-    let ty = array_type(shape);
+    let view = view_type(shape, DType::F32, false);
+    let view_mut = view_type(shape, DType::F32, true);
+    let ty = array_type(shape, DType::F32);
     let sizes = fixed_sizes(graph, id);
     let text = name.to_string();
     quote! {
@@ -369,10 +400,11 @@ fn body(graph: &Graph, roots: &[NodeId]) -> Body {
     for &id in &inputs {
         let name = local(graph, id);
         let shape = graph.shape(id);
+        let dtype = graph.node(id).dtype;
         let ty = if shape.is_scalar() {
-            quote! { f32 }
+            element(dtype)
         } else {
-            view_type(shape, false)
+            view_type(shape, dtype, false)
         };
         params.push(quote! { #name: #ty });
         input_docs.push(format!("`{name}`: {shape}"));
@@ -409,7 +441,7 @@ fn body(graph: &Graph, roots: &[NodeId]) -> Body {
     }
     for (index, node) in graph.nodes.iter().enumerate() {
         if needed[index] && node.op != Op::Input {
-            statements.push(statement(graph, NodeId(index)));
+            statements.push(node::statement(graph, NodeId(index)));
         }
     }
     Body {
@@ -447,80 +479,6 @@ fn owned(graph: &Graph, id: NodeId) -> TokenStream {
     }
 }
 
-/// One `let` computing one node.
-fn statement(graph: &Graph, id: NodeId) -> TokenStream {
-    let p = private();
-    let node = graph.node(id);
-    let name = local(graph, id);
-    let shape = graph.shape(id);
-    let ty = array_type(shape);
-    let span = node.span.start;
-    let kernels = quote_spanned! {span=> #p::kernels };
-    let scalar_operands = node.operands.iter().all(|&o| graph.shape(o).is_scalar());
-    match &node.op {
-        Op::Input => TokenStream::new(),
-        Op::Variable => {
-            if shape.is_scalar() {
-                quote! { let #name: f32 = self.#name; }
-            } else {
-                quote! { let #name = self.#name.view(); }
-            }
-        }
-        Op::Constant(tensor) => {
-            if shape.is_scalar() {
-                let value = f32_literal(tensor.values[0]);
-                quote! { let #name: f32 = #value; }
-            } else {
-                let values = tensor.values.iter().map(|&v| f32_literal(v));
-                let dims = shape_expr(&tensor.shape);
-                quote_spanned! {span=>
-                    let #name = #kernels::constant::view(&[#(#values),*], #dims);
-                }
-            }
-        }
-        Op::Add | Op::Sub | Op::Mul | Op::Div => {
-            let (left, right) = (node.operands[0], node.operands[1]);
-            if scalar_operands {
-                let (l, r) = (local(graph, left), local(graph, right));
-                let operator = match node.op {
-                    Op::Add => quote! { + },
-                    Op::Sub => quote! { - },
-                    Op::Mul => quote! { * },
-                    _ => quote! { / },
-                };
-                quote_spanned! {span=> let #name: f32 = #l #operator #r; }
-            } else {
-                let kernel = Ident::new(node.op.word(), Span::call_site());
-                let (l, r) = (operand(graph, left), operand(graph, right));
-                quote_spanned! {span=>
-                    let #name: #ty = #kernels::elementwise::#kernel(#l, #r);
-                }
-            }
-        }
-        Op::Neg => {
-            let operand_id = node.operands[0];
-            if scalar_operands {
-                let x = local(graph, operand_id);
-                quote_spanned! {span=> let #name: f32 = -#x; }
-            } else {
-                let x = operand(graph, operand_id);
-                quote_spanned! {span=> let #name: #ty = #kernels::elementwise::neg(#x); }
-            }
-        }
-        Op::MatMul => {
-            let (left, right) = (node.operands[0], node.operands[1]);
-            let kernel = match (graph.shape(left).rank(), graph.shape(right).rank()) {
-                (2, 2) => quote! { matmul },
-                (2, 1) => quote! { matvec },
-                (1, 2) => quote! { vecmat },
-                _ => quote! { dot },
-            };
-            let (l, r) = (operand(graph, left), operand(graph, right));
-            quote_spanned! {span=> let #name: #ty = #kernels::linalg::#kernel(#l, #r); }
-        }
-    }
-}
-
 fn errors_doc(body: &Body) -> Option<TokenStream> {
     if body.input_docs.is_empty() {
         return None;
@@ -547,7 +505,7 @@ fn output_method(graph: &Graph, output: &crate::ir::Output) -> TokenStream {
     let vis = &graph.vis;
     let body = body(graph, &[output.node]);
     let name = &output.name;
-    let ty = array_type(graph.shape(output.node));
+    let ty = array_type(graph.shape(output.node), graph.node(output.node).dtype);
     let value = owned(graph, output.node);
     let attrs = &output.attrs;
     let summary = format!(
@@ -666,11 +624,10 @@ pub fn fallback(graph: &Graph, unlowered: &[&Ident]) -> TokenStream {
     let lints = allowed_lints();
     let dyn_array = quote! { #p::ndarray::Array<f32, #p::ndarray::IxDyn> };
     let type_of = |id: NodeId| {
-        graph
-            .node(id)
-            .shape
+        let node = graph.node(id);
+        node.shape
             .as_ref()
-            .map_or(dyn_array.clone(), array_type)
+            .map_or(dyn_array.clone(), |shape| array_type(shape, node.dtype))
     };
     let variables: Vec<TokenStream> = graph
         .variables
@@ -689,15 +646,16 @@ pub fn fallback(graph: &Graph, unlowered: &[&Ident]) -> TokenStream {
     let methods = outputs.map(|(method, node)| {
         let needed = graph.reachable(node.map_or(everything.clone(), |node| vec![node]));
         let params = graph.inputs.iter().filter(|id| needed[id.0]).map(|&id| {
+            let dtype = graph.node(id).dtype;
             let ty = graph
                 .node(id)
                 .shape
                 .as_ref()
                 .map_or(dyn_array.clone(), |shape| {
                     if shape.is_scalar() {
-                        quote! { f32 }
+                        element(dtype)
                     } else {
-                        view_type(shape, false)
+                        view_type(shape, dtype, false)
                     }
                 });
             quote! { _: #ty }

@@ -40,6 +40,9 @@ pub struct Node {
     /// `None` until `check` infers it, and for nodes whose shape cannot be
     /// known because an operand is in error.
     pub shape: Option<Shape>,
+    /// The element type: declared for inputs, inferred with the shape for
+    /// everything else.
+    pub dtype: DType,
     /// The user's name, for inputs, variables, constants and the root of
     /// every `let` and `output`.
     pub name: Option<Ident>,
@@ -66,6 +69,115 @@ pub struct Annotation {
     pub span: SpanRange,
 }
 
+/// The element type of a value.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum DType {
+    F32,
+    /// Indices: class labels, embedding ids, `argmax` results.
+    Usize,
+    /// Masks from comparisons, consumed by `select`.
+    Bool,
+}
+
+impl DType {
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::Usize => "usize",
+            DType::Bool => "bool",
+        }
+    }
+}
+
+/// An `f32` attribute compared and hashed by bit pattern.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Bits(pub u32);
+
+impl Bits {
+    pub fn new(value: f32) -> Self {
+        Bits(value.to_bits())
+    }
+
+    pub fn get(self) -> f32 {
+        f32::from_bits(self.0)
+    }
+}
+
+/// Elementwise functions of one `f32` tensor.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Unary {
+    Neg,
+    Abs,
+    Exp,
+    Log,
+    Sqrt,
+    Square,
+    Relu,
+    Sigmoid,
+    Tanh,
+    GeluTanh,
+    GeluExact,
+    Softplus,
+    Pow(Bits),
+    LeakyRelu(Bits),
+    Clip(Bits, Bits),
+}
+
+/// Elementwise functions of two `f32` tensors, with broadcasting.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Maximum,
+    Minimum,
+}
+
+/// Elementwise comparisons, with broadcasting, giving a `bool` mask.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Compare {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Eq,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Reduce {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+/// TensorFlow's padding modes for convolution and pooling.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Padding {
+    Valid,
+    Same,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Pool {
+    Max,
+    Avg,
+}
+
+/// One dim of a target shape written in the graph (`reshape`,
+/// `broadcast_to`): a size, a symbol, or `-1` for "whatever is left".
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum DimSpec {
+    Fixed(usize),
+    Symbol(String),
+    Infer,
+}
+
+/// Which axes an op works on, as written: negative axes count from the end
+/// and are resolved against the operand's rank by the shape rule.
+pub type Axes = Option<Vec<i64>>;
+
 /// The closed set of operations. Every phase matches it exhaustively.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Op {
@@ -75,72 +187,164 @@ pub enum Op {
     Variable,
     /// An immutable literal.
     Constant(Tensor),
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Neg,
+    Unary(Unary),
+    Binary(Binary),
+    Compare(Compare),
+    /// `select(mask, a, b)`: `a` where the mask holds, else `b`.
+    Select,
+    /// A reduction over `axes` (all of them when `None`).
+    Reduce {
+        kind: Reduce,
+        axes: Axes,
+        keep_dims: bool,
+    },
+    ArgMax {
+        axis: i64,
+    },
+    Softmax {
+        axis: i64,
+    },
+    LogSoftmax {
+        axis: i64,
+    },
+    LogSumExp {
+        axis: i64,
+        keep_dims: bool,
+    },
+    /// Mean squared error over all elements: a scalar.
+    Mse,
+    /// Per-example softmax cross-entropy of `[n, c]` logits against `[n, c]`
+    /// probabilities or `[n]` class indices.
+    SoftmaxCrossEntropy,
     MatMul,
+    /// `None` reverses the axes.
+    Transpose(Axes),
+    Reshape(Vec<DimSpec>),
+    /// Joins all operands along an axis.
+    Concat {
+        axis: i64,
+    },
+    Slice {
+        axis: i64,
+        start: i64,
+        end: i64,
+    },
+    BroadcastTo(Vec<DimSpec>),
+    ExpandDims {
+        axis: i64,
+    },
+    /// `None` removes every axis of literal size 1.
+    Squeeze(Axes),
+    Conv2d {
+        strides: [usize; 2],
+        padding: Padding,
+        dilation: [usize; 2],
+    },
+    Pool2d {
+        kind: Pool,
+        window: [usize; 2],
+        strides: [usize; 2],
+        padding: Padding,
+    },
+    /// Inference-form batch normalisation over the last axis:
+    /// `(x, mean, variance, scale, offset)`.
+    BatchNorm {
+        epsilon: Bits,
+    },
+    /// Layer normalisation over the last axis: `(x, gamma, beta)`.
+    LayerNorm {
+        epsilon: Bits,
+    },
+    /// `gather(table, indices)`: rows of `table` picked by `usize` indices.
+    Gather,
 }
 
 impl Op {
-    /// The op a call `name(..)` or method `x.name(..)` stands for.
-    pub fn from_call_name(name: &str) -> Option<Op> {
-        Some(match name {
-            "add" => Op::Add,
-            "sub" => Op::Sub,
-            "mul" => Op::Mul,
-            "div" => Op::Div,
-            "neg" => Op::Neg,
-            "matmul" => Op::MatMul,
-            _ => return None,
-        })
-    }
-
-    /// Every name accepted by [`Op::from_call_name`], for suggestions.
-    pub const CALL_NAMES: &'static [&'static str] = &["add", "sub", "mul", "div", "neg", "matmul"];
-
-    /// How many tensor operands the op takes.
-    pub fn arity(&self) -> usize {
-        match self {
-            Op::Input | Op::Variable | Op::Constant(_) => 0,
-            Op::Neg => 1,
-            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::MatMul => 2,
-        }
-    }
-
     /// How the op is named in messages: its operator where it has one.
     pub fn symbol(&self) -> &'static str {
         match self {
-            Op::Input => "input",
-            Op::Variable => "var",
-            Op::Constant(_) => "const",
-            Op::Add => "+",
-            Op::Sub => "-",
-            Op::Mul => "*",
-            Op::Div => "/",
-            Op::Neg => "neg",
-            Op::MatMul => "matmul",
+            Op::Binary(Binary::Add) => "+",
+            Op::Binary(Binary::Sub) | Op::Unary(Unary::Neg) => "-",
+            Op::Binary(Binary::Mul) => "*",
+            Op::Binary(Binary::Div) => "/",
+            other => other.word(),
         }
     }
 
-    /// A short lowercase word for generated local names.
+    /// The op's name in the graph language and in generated local names.
     pub fn word(&self) -> &'static str {
         match self {
             Op::Input => "input",
             Op::Variable => "var",
             Op::Constant(_) => "const",
-            Op::Add => "add",
-            Op::Sub => "sub",
-            Op::Mul => "mul",
-            Op::Div => "div",
-            Op::Neg => "neg",
+            Op::Unary(unary) => match unary {
+                Unary::Neg => "neg",
+                Unary::Abs => "abs",
+                Unary::Exp => "exp",
+                Unary::Log => "log",
+                Unary::Sqrt => "sqrt",
+                Unary::Square => "square",
+                Unary::Relu => "relu",
+                Unary::Sigmoid => "sigmoid",
+                Unary::Tanh => "tanh",
+                Unary::GeluTanh => "gelu_tanh",
+                Unary::GeluExact => "gelu_exact",
+                Unary::Softplus => "softplus",
+                Unary::Pow(_) => "pow",
+                Unary::LeakyRelu(_) => "leaky_relu",
+                Unary::Clip(..) => "clip",
+            },
+            Op::Binary(binary) => match binary {
+                Binary::Add => "add",
+                Binary::Sub => "sub",
+                Binary::Mul => "mul",
+                Binary::Div => "div",
+                Binary::Maximum => "maximum",
+                Binary::Minimum => "minimum",
+            },
+            Op::Compare(compare) => match compare {
+                Compare::Gt => "gt",
+                Compare::Ge => "ge",
+                Compare::Lt => "lt",
+                Compare::Le => "le",
+                Compare::Eq => "eq",
+            },
+            Op::Select => "select",
+            Op::Reduce { kind, .. } => match kind {
+                Reduce::Sum => "sum",
+                Reduce::Mean => "mean",
+                Reduce::Max => "max",
+                Reduce::Min => "min",
+            },
+            Op::ArgMax { .. } => "argmax",
+            Op::Softmax { .. } => "softmax",
+            Op::LogSoftmax { .. } => "log_softmax",
+            Op::LogSumExp { .. } => "logsumexp",
+            Op::Mse => "mse",
+            Op::SoftmaxCrossEntropy => "softmax_cross_entropy",
             Op::MatMul => "matmul",
+            Op::Transpose(_) => "transpose",
+            Op::Reshape(_) => "reshape",
+            Op::Concat { .. } => "concat",
+            Op::Slice { .. } => "slice",
+            Op::BroadcastTo(_) => "broadcast_to",
+            Op::ExpandDims { .. } => "expand_dims",
+            Op::Squeeze(_) => "squeeze",
+            Op::Conv2d { .. } => "conv2d",
+            Op::Pool2d {
+                kind: Pool::Max, ..
+            } => "max_pool2d",
+            Op::Pool2d {
+                kind: Pool::Avg, ..
+            } => "avg_pool2d",
+            Op::BatchNorm { .. } => "batch_norm",
+            Op::LayerNorm { .. } => "layer_norm",
+            Op::Gather => "gather",
         }
     }
 
     pub fn is_leaf(&self) -> bool {
-        self.arity() == 0
+        matches!(self, Op::Input | Op::Variable | Op::Constant(_))
     }
 }
 
@@ -206,7 +410,7 @@ impl Graph {
     #[cfg(test)]
     pub fn validate(&self) -> Result<(), String> {
         for (index, node) in self.nodes.iter().enumerate() {
-            if node.operands.len() != node.op.arity() {
+            if node.op.is_leaf() != node.operands.is_empty() {
                 return Err(format!("node {index} has {} operands", node.operands.len()));
             }
             if let Some(bad) = node.operands.iter().find(|operand| operand.0 >= index) {

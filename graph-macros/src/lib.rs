@@ -13,6 +13,7 @@ mod emit;
 mod expand;
 mod ir;
 mod lower;
+mod ops;
 mod optimize;
 mod parse;
 mod resolve;

@@ -9,7 +9,10 @@
 use std::collections::HashMap;
 
 use crate::diag::{Diagnostics, SpanRange};
-use crate::ir::{Annotation, Graph, Node, NodeId, Op, Output, Tensor, Update};
+use crate::ir::{
+    Annotation, Binary, DType, Graph, Node, NodeId, Op, Output, Tensor, Unary, Update,
+};
+use crate::ops;
 use crate::parse::{BinaryOp, DeclKind, DimSyntax, Expr, GraphSyntax, ShapeSyntax};
 use crate::resolve::Resolution;
 use crate::shape::{Dim, Shape};
@@ -80,6 +83,7 @@ impl Lowering<'_> {
                     Op::Variable
                 };
                 let id = self.push(op, Vec::new(), Some(shape_of(shape)), name_span);
+                self.graph.nodes[id.0].dtype = decl.dtype.unwrap_or(DType::F32);
                 if decl.kind == DeclKind::Input {
                     self.graph.inputs.push(id);
                 } else {
@@ -148,6 +152,7 @@ impl Lowering<'_> {
             op,
             operands,
             shape,
+            dtype: DType::F32,
             name: None,
             span,
         });
@@ -173,26 +178,41 @@ impl Lowering<'_> {
             Expr::Binary(op, left, right, span) => {
                 let left = self.expression(left);
                 let right = self.expression(right);
-                let op = match op {
-                    BinaryOp::Add => Op::Add,
-                    BinaryOp::Sub => Op::Sub,
-                    BinaryOp::Mul => Op::Mul,
-                    BinaryOp::Div => Op::Div,
-                };
+                let op = Op::Binary(match op {
+                    BinaryOp::Add => Binary::Add,
+                    BinaryOp::Sub => Binary::Sub,
+                    BinaryOp::Mul => Binary::Mul,
+                    BinaryOp::Div => Binary::Div,
+                });
                 Some(self.push(op, vec![left?, right?], None, *span))
             }
             Expr::Neg(operand, span) => {
                 let operand = self.expression(operand)?;
-                Some(self.push(Op::Neg, vec![operand], None, *span))
+                Some(self.push(Op::Unary(Unary::Neg), vec![operand], None, *span))
+            }
+            Expr::Bool(_, span) => {
+                self.diagnostics.push(span.error(
+                    "`true` and `false` are only op attributes, such as `keep_dims = true`",
+                ));
+                None
             }
             Expr::Call(name, args, span) => {
-                let operands: Vec<Option<NodeId>> =
-                    args.iter().map(|arg| self.expression(arg)).collect();
-                // Unknown ops and wrong arities were reported by `resolve`.
-                let op = Op::from_call_name(&name.to_string())?;
-                if op.arity() != operands.len() {
-                    return None;
-                }
+                // Unknown ops and badly bound arguments were reported by `resolve`.
+                let signature = ops::signature(&name.to_string())?;
+                let bound = ops::bind(signature, args, *span).ok()?;
+                let operands: Vec<Option<NodeId>> = ops::operands(signature, &bound)
+                    .into_iter()
+                    .map(|operand| self.expression(operand))
+                    .collect();
+                let op = match ops::build(signature, &bound) {
+                    Ok(op) => op,
+                    Err(errors) => {
+                        for error in errors {
+                            self.diagnostics.push(error);
+                        }
+                        return None;
+                    }
+                };
                 let operands = operands.into_iter().collect::<Option<Vec<_>>>()?;
                 Some(self.push(op, operands, None, *span))
             }
@@ -202,9 +222,9 @@ impl Lowering<'_> {
     /// Evaluates a literal: a number or a rectangular nested array of numbers.
     fn literal(&mut self, expr: &Expr) -> Option<Tensor> {
         match expr {
-            Expr::Number(value, _) => Some(Tensor {
+            Expr::Number(number, _) => Some(Tensor {
                 shape: Vec::new(),
-                values: vec![*value],
+                values: vec![number.value],
             }),
             Expr::Array(elements, span) => {
                 if elements.is_empty() {

@@ -12,6 +12,7 @@ use syn::punctuated::Punctuated;
 use syn::{bracketed, Attribute, Ident, LitFloat, LitInt, Token, Visibility};
 
 use crate::diag::{Diagnostics, SpanRange};
+use crate::ir::DType;
 
 mod kw {
     syn::custom_keyword!(input);
@@ -37,6 +38,8 @@ pub struct Decl {
     pub shape: Option<ShapeSyntax>,
     /// The `= ..` part: required for `const`, `let`, `output` and assignments.
     pub value: Option<Expr>,
+    /// An input's element type, from `as usize` (default `f32`).
+    pub dtype: Option<DType>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -82,14 +85,32 @@ pub enum DimSyntax {
 pub enum Expr {
     /// A reference to a declared name.
     Name(Ident),
-    /// A numeric literal, always a scalar `f32` in the graph.
-    Number(f32, SpanRange),
+    /// A numeric literal: a scalar `f32` as a value, or an integer where an
+    /// op attribute wants one (`axis = -1`).
+    Number(Number, SpanRange),
+    /// `true` or `false`, only meaningful as an op attribute.
+    Bool(bool, SpanRange),
     /// A nested array literal such as `[[1.0, 2.0], [3.0, 4.0]]`.
     Array(Vec<Expr>, SpanRange),
     Binary(BinaryOp, Box<Expr>, Box<Expr>, SpanRange),
     Neg(Box<Expr>, SpanRange),
     /// `op(a, b)` or `a.op(b)`, normalised to the call form.
-    Call(Ident, Vec<Expr>, SpanRange),
+    Call(Ident, Vec<Arg>, SpanRange),
+}
+
+/// A numeric literal as written: its `f32` value, and its integer value if it
+/// was written without a fraction or exponent.
+#[derive(Clone, Copy, Debug)]
+pub struct Number {
+    pub value: f32,
+    pub integer: Option<i64>,
+}
+
+/// An argument of an op call: positional, or named as `axis = 1`.
+#[derive(Clone)]
+pub struct Arg {
+    pub name: Option<Ident>,
+    pub value: Expr,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -105,6 +126,7 @@ impl Expr {
         match self {
             Expr::Name(ident) => SpanRange::single(ident.span()),
             Expr::Number(_, span)
+            | Expr::Bool(_, span)
             | Expr::Array(_, span)
             | Expr::Binary(_, _, _, span)
             | Expr::Neg(_, span)
@@ -173,6 +195,22 @@ impl Parse for Decl {
         } else {
             None
         };
+        let dtype = if kind == DeclKind::Input && input.peek(Token![as]) {
+            input.parse::<Token![as]>()?;
+            let ty: Ident = input.parse()?;
+            Some(match ty.to_string().as_str() {
+                "f32" => DType::F32,
+                "usize" => DType::Usize,
+                _ => {
+                    return Err(syn::Error::new(
+                        ty.span(),
+                        format!("inputs hold `f32` (the default) or `usize` indices, not `{ty}`"),
+                    ))
+                }
+            })
+        } else {
+            None
+        };
         let value = match kind {
             DeclKind::Input | DeclKind::Var => {
                 if input.peek(Token![=]) {
@@ -211,6 +249,7 @@ impl Parse for Decl {
             name,
             shape,
             value,
+            dtype,
         })
     }
 }
@@ -273,7 +312,13 @@ impl Expr {
             syn::Expr::Unary(unary) => {
                 if let syn::UnOp::Neg(_) = unary.op {
                     Some(match Self::convert(&unary.expr, diagnostics)? {
-                        Expr::Number(value, _) => Expr::Number(-value, span),
+                        Expr::Number(number, _) => Expr::Number(
+                            Number {
+                                value: -number.value,
+                                integer: number.integer.and_then(i64::checked_neg),
+                            },
+                            span,
+                        ),
                         other => Expr::Neg(Box::new(other), span),
                     })
                 } else {
@@ -287,7 +332,7 @@ impl Expr {
                     syn::Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
                     _ => None,
                 };
-                let args = Self::convert_all(call.args.iter(), diagnostics);
+                let args = Self::convert_args(call.args.iter(), diagnostics);
                 let Some(op) = callee else {
                     diagnostics.push(
                         SpanRange::of(&call.func)
@@ -302,8 +347,11 @@ impl Expr {
                     diagnostics.push(SpanRange::of(turbofish).error("ops take no type arguments"));
                 }
                 let receiver = Self::convert(&call.receiver, diagnostics);
-                let args = Self::convert_all(call.args.iter(), diagnostics);
-                let mut all = vec![receiver?];
+                let args = Self::convert_args(call.args.iter(), diagnostics);
+                let mut all = vec![Arg {
+                    name: None,
+                    value: receiver?,
+                }];
                 all.extend(args?);
                 Some(Expr::Call(call.method.clone(), all, span))
             }
@@ -344,6 +392,43 @@ impl Expr {
         Some(Expr::Binary(op, Box::new(left?), Box::new(right?), span))
     }
 
+    /// Converts call arguments, reading `name = value` as a named argument.
+    fn convert_args<'a>(
+        args: impl Iterator<Item = &'a syn::Expr>,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<Vec<Arg>> {
+        let converted: Vec<Option<Arg>> = args
+            .map(|arg| {
+                if let syn::Expr::Assign(assign) = arg {
+                    let name = match &*assign.left {
+                        syn::Expr::Path(path) if path.qself.is_none() => {
+                            path.path.get_ident().cloned()
+                        }
+                        _ => None,
+                    };
+                    let value = Self::convert(&assign.right, diagnostics);
+                    let Some(name) = name else {
+                        diagnostics.push(
+                            SpanRange::of(&assign.left)
+                                .error("expected an argument name, as in `axis = 1`"),
+                        );
+                        return None;
+                    };
+                    Some(Arg {
+                        name: Some(name),
+                        value: value?,
+                    })
+                } else {
+                    Some(Arg {
+                        name: None,
+                        value: Self::convert(arg, diagnostics)?,
+                    })
+                }
+            })
+            .collect();
+        converted.into_iter().collect()
+    }
+
     fn convert_all<'a>(
         exprs: impl Iterator<Item = &'a syn::Expr>,
         diagnostics: &mut Diagnostics,
@@ -365,8 +450,11 @@ fn literal(lit: &syn::Lit, span: SpanRange, diagnostics: &mut Diagnostics) -> Op
     match lit {
         syn::Lit::Float(float) => number(float, span, diagnostics),
         syn::Lit::Int(int) if int.suffix().is_empty() => {
-            finite(int.base10_parse::<f32>(), span, diagnostics)
+            let integer = int.base10_parse::<i64>().ok();
+            let value = finite(int.base10_parse::<f32>(), span, diagnostics)?;
+            Some(Expr::Number(Number { value, integer }, span))
         }
+        syn::Lit::Bool(boolean) => Some(Expr::Bool(boolean.value, span)),
         syn::Lit::Int(_) => {
             diagnostics
                 .push(span.error("numeric literals in a graph are `f32` and take no suffix"));
@@ -387,18 +475,21 @@ fn number(float: &LitFloat, span: SpanRange, diagnostics: &mut Diagnostics) -> O
         )));
         return None;
     }
-    finite(float.base10_parse::<f32>(), span, diagnostics)
+    let value = finite(float.base10_parse::<f32>(), span, diagnostics)?;
+    Some(Expr::Number(
+        Number {
+            value,
+            integer: None,
+        },
+        span,
+    ))
 }
 
 /// A literal parsed straight to `f32` (as rustc rounds it), rejecting values
 /// too large for `f32`.
-fn finite(
-    parsed: syn::Result<f32>,
-    span: SpanRange,
-    diagnostics: &mut Diagnostics,
-) -> Option<Expr> {
+fn finite(parsed: syn::Result<f32>, span: SpanRange, diagnostics: &mut Diagnostics) -> Option<f32> {
     match parsed {
-        Ok(value) if value.is_finite() => Some(Expr::Number(value, span)),
+        Ok(value) if value.is_finite() => Some(value),
         Ok(_) => {
             diagnostics.push(span.error("literal out of range for `f32`"));
             None

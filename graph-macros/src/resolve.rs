@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use proc_macro2::Ident;
 
 use crate::diag::{closest, Diagnostics};
-use crate::ir::Op;
+use crate::ops;
 use crate::parse::{DeclKind, Expr, GraphSyntax};
 
 pub struct Resolution {
@@ -144,7 +144,7 @@ fn references(
             }),
             None => diagnostics.push(unknown_name(name, names)),
         },
-        Expr::Number(..) => {}
+        Expr::Number(..) | Expr::Bool(..) => {}
         Expr::Array(elements, _) => {
             for element in elements {
                 references(element, names, edges, diagnostics);
@@ -156,34 +156,24 @@ fn references(
         }
         Expr::Neg(operand, _) => references(operand, names, edges, diagnostics),
         Expr::Call(op_name, args, span) => {
-            match Op::from_call_name(&op_name.to_string()) {
-                None => diagnostics.push(unknown_op(op_name)),
-                Some(op) if op.arity() != args.len() => diagnostics.push(span.error(format!(
-                    "`{op_name}` takes {} operand{}, but {} {} given",
-                    op.arity(),
-                    if op.arity() == 1 { "" } else { "s" },
-                    args.len(),
-                    if args.len() == 1 { "was" } else { "were" },
-                ))),
-                Some(_) => {}
-            }
-            for arg in args {
-                references(arg, names, edges, diagnostics);
+            let Some(signature) = ops::signature(&op_name.to_string()) else {
+                diagnostics.push(ops::unknown_op(op_name));
+                // Still resolve the arguments that look like values.
+                for arg in args.iter().filter(|arg| arg.name.is_none()) {
+                    references(&arg.value, names, edges, diagnostics);
+                }
+                return;
+            };
+            match ops::bind(signature, args, *span) {
+                Ok(bound) => {
+                    for operand in ops::operands(signature, &bound) {
+                        references(operand, names, edges, diagnostics);
+                    }
+                }
+                Err(errors) => errors.into_iter().for_each(|e| diagnostics.push(e)),
             }
         }
     }
-}
-
-fn unknown_op(name: &Ident) -> syn::Error {
-    let text = name.to_string();
-    let message = match closest(&text, Op::CALL_NAMES.iter().copied()) {
-        Some(suggestion) => format!("unknown op `{text}`; did you mean `{suggestion}`?"),
-        None => format!(
-            "unknown op `{text}`; the ops are {}",
-            Op::CALL_NAMES.join(", ")
-        ),
-    };
-    syn::Error::new(name.span(), message)
 }
 
 /// Orders declarations so each follows those it refers to (post-order

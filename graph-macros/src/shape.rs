@@ -8,7 +8,10 @@
 
 use std::fmt;
 
-use crate::ir::Op;
+use crate::ir::{DType, Op};
+
+mod movement;
+mod nn;
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Dim {
@@ -91,8 +94,17 @@ pub enum ShapeError {
     },
     /// The contracted dimensions of a matrix product differ.
     MatMulInner { left: Shape, right: Shape },
-    /// An operand of a matrix product is not 1-D or 2-D.
+    /// An operand of a matrix product has a rank it does not take.
     MatMulRank { operand: Side, shape: Shape },
+    /// An operand has the wrong element type.
+    DType {
+        operand: usize,
+        expected: DType,
+        actual: DType,
+    },
+    /// Any other op-specific rule, already phrased for the user (without the
+    /// op's name, which `message` prefixes).
+    Rule(String),
 }
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -102,8 +114,9 @@ pub enum Side {
 }
 
 impl ShapeError {
-    /// The message shown to the user, naming the op as written (`symbol`).
-    pub fn message(&self, symbol: &str) -> String {
+    /// The message shown to the user, naming the op as written (`symbol`)
+    /// and its operands as the user wrote them (`operands`).
+    pub fn message(&self, symbol: &str, operands: &[String]) -> String {
         match self {
             ShapeError::Broadcast { left, right, axis } => {
                 let rank = left.rank().max(right.rank());
@@ -128,7 +141,7 @@ impl ShapeError {
                 format!("`{symbol}` inner dimensions differ: left is {left}, right is {right}")
             }
             ShapeError::MatMulRank { operand, shape } => format!(
-                "`{symbol}` takes 1-D or 2-D operands, but its {} operand is {shape}{}",
+                "`{symbol}` takes 1-D, 2-D or batched 3-D operands, but its {} operand is {shape}{}",
                 match operand {
                     Side::Left => "left",
                     Side::Right => "right",
@@ -139,6 +152,21 @@ impl ShapeError {
                     ""
                 }
             ),
+            ShapeError::DType {
+                operand,
+                expected,
+                actual,
+            } => {
+                let which = operands
+                    .get(*operand)
+                    .map_or_else(|| format!("operand {}", operand + 1), |name| format!("`{name}`"));
+                format!(
+                    "`{symbol}` takes {} here, but {which} holds {}",
+                    expected.name(),
+                    actual.name()
+                )
+            }
+            ShapeError::Rule(rule) => format!("`{symbol}` {rule}"),
         }
     }
 }
@@ -147,19 +175,203 @@ fn is_symbol(dim: &str) -> bool {
     dim.chars().next().is_some_and(|c| !c.is_ascii_digit())
 }
 
-/// The shape an op produces from operands of the given shapes.
+/// An operand as the shape rules see it.
+pub type Typed<'a> = (&'a Shape, DType);
+
+/// Builds a [`ShapeError::Rule`].
+pub fn rule(message: impl Into<String>) -> ShapeError {
+    ShapeError::Rule(message.into())
+}
+
+/// Checks that every operand has the element type `expected[i]`.
+pub fn expect_dtypes(operands: &[Typed<'_>], expected: &[DType]) -> Result<(), ShapeError> {
+    for (operand, ((_, actual), expected)) in operands.iter().zip(expected).enumerate() {
+        if actual != expected {
+            return Err(ShapeError::DType {
+                operand,
+                expected: *expected,
+                actual: *actual,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Resolves an axis written in the graph (negative counts from the end)
+/// against a rank.
+pub fn axis(axis: i64, rank: usize) -> Result<usize, ShapeError> {
+    let signed_rank = i64::try_from(rank).unwrap_or(i64::MAX);
+    let resolved = if axis < 0 { axis + signed_rank } else { axis };
+    usize::try_from(resolved)
+        .ok()
+        .filter(|&a| a < rank)
+        .ok_or_else(|| {
+            rule(format!(
+                "has no axis {axis} on an operand of rank {rank}: axes go from {} to {}",
+                -signed_rank,
+                signed_rank - 1
+            ))
+        })
+}
+
+/// Resolves a list of axes, rejecting repeats; `None` means every axis.
+pub fn axes(axes: Option<&[i64]>, rank: usize) -> Result<Vec<usize>, ShapeError> {
+    let Some(axes) = axes else {
+        return Ok((0..rank).collect());
+    };
+    let mut resolved = Vec::with_capacity(axes.len());
+    for &a in axes {
+        let a = axis(a, rank)?;
+        if resolved.contains(&a) {
+            return Err(rule(format!("names axis {a} twice")));
+        }
+        resolved.push(a);
+    }
+    Ok(resolved)
+}
+
+/// The shape and element type an op produces from its operands.
 ///
 /// Leaves (inputs, variables, constants) carry their own shapes and are not
 /// inferred here.
-pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, ShapeError> {
+pub fn infer(op: &Op, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
+    use DType::{Bool, Usize, F32};
+    let shape = |i: usize| operands[i].0;
+    let f32s = |count: usize| expect_dtypes(operands, &vec![F32; count]);
     match op {
-        Op::Input | Op::Variable | Op::Constant(_) => {
-            unreachable!("leaf shapes are declared, never inferred")
+        Op::Input | Op::Variable | Op::Constant(_) => Err(rule("is a leaf: its shape is declared")),
+        Op::Unary(_) => {
+            f32s(1)?;
+            Ok((shape(0).clone(), F32))
         }
-        Op::Add | Op::Sub | Op::Mul | Op::Div => broadcast(operands[0], operands[1]),
-        Op::Neg => Ok(operands[0].clone()),
-        Op::MatMul => matmul(operands[0], operands[1]),
+        Op::Binary(_) => {
+            f32s(2)?;
+            Ok((broadcast(shape(0), shape(1))?, F32))
+        }
+        Op::Compare(_) => {
+            f32s(2)?;
+            Ok((broadcast(shape(0), shape(1))?, Bool))
+        }
+        Op::Select => {
+            expect_dtypes(operands, &[Bool, F32, F32])?;
+            let values = broadcast(shape(1), shape(2))?;
+            Ok((broadcast(shape(0), &values)?, F32))
+        }
+        Op::Reduce {
+            axes: which,
+            keep_dims,
+            ..
+        } => {
+            f32s(1)?;
+            let axes = axes(which.as_deref(), shape(0).rank())?;
+            Ok((reduced(shape(0), &axes, *keep_dims), F32))
+        }
+        Op::ArgMax { axis: a } => {
+            f32s(1)?;
+            let a = axis(*a, shape(0).rank())?;
+            Ok((reduced(shape(0), &[a], false), Usize))
+        }
+        Op::Softmax { axis: a } | Op::LogSoftmax { axis: a } => {
+            f32s(1)?;
+            axis(*a, shape(0).rank())?;
+            Ok((shape(0).clone(), F32))
+        }
+        Op::LogSumExp { axis: a, keep_dims } => {
+            f32s(1)?;
+            let a = axis(*a, shape(0).rank())?;
+            Ok((reduced(shape(0), &[a], *keep_dims), F32))
+        }
+        Op::Mse => {
+            f32s(2)?;
+            if shape(0) != shape(1) {
+                return Err(rule(format!(
+                    "needs predictions and targets of one shape, but they are {} and {}",
+                    shape(0),
+                    shape(1)
+                )));
+            }
+            Ok((Shape::default(), F32))
+        }
+        Op::SoftmaxCrossEntropy => cross_entropy(operands).map(|shape| (shape, F32)),
+        Op::MatMul => {
+            f32s(2)?;
+            Ok((matmul(shape(0), shape(1))?, F32))
+        }
+        Op::Transpose(_)
+        | Op::Reshape(_)
+        | Op::Concat { .. }
+        | Op::Slice { .. }
+        | Op::BroadcastTo(_)
+        | Op::ExpandDims { .. }
+        | Op::Squeeze(_) => {
+            f32s(operands.len())?;
+            let shapes: Vec<&Shape> = operands.iter().map(|(s, _)| *s).collect();
+            Ok((movement::infer(op, &shapes)?, F32))
+        }
+        Op::Conv2d { .. } | Op::Pool2d { .. } | Op::BatchNorm { .. } | Op::LayerNorm { .. } => {
+            f32s(operands.len())?;
+            let shapes: Vec<&Shape> = operands.iter().map(|(s, _)| *s).collect();
+            Ok((nn::infer(op, &shapes)?, F32))
+        }
+        Op::Gather => {
+            expect_dtypes(operands, &[F32, Usize])?;
+            let Some((_, row)) = shape(0).0.split_first() else {
+                return Err(rule(
+                    "needs a table of rank 1 or more to pick rows from, but it is a scalar",
+                ));
+            };
+            let mut dims = shape(1).0.clone();
+            dims.extend(row.iter().cloned());
+            Ok((Shape(dims), F32))
+        }
     }
+}
+
+/// `shape` with `axes` removed, or kept as size 1.
+pub fn reduced(shape: &Shape, axes: &[usize], keep_dims: bool) -> Shape {
+    Shape(
+        shape
+            .0
+            .iter()
+            .enumerate()
+            .filter_map(|(i, dim)| match (axes.contains(&i), keep_dims) {
+                (false, _) => Some(dim.clone()),
+                (true, true) => Some(Dim::Fixed(1)),
+                (true, false) => None,
+            })
+            .collect(),
+    )
+}
+
+/// Per-example softmax cross-entropy: `[n, c]` logits with `[n, c]` `f32`
+/// probabilities or `[n]` `usize` class indices give `[n]`.
+fn cross_entropy(operands: &[Typed<'_>]) -> Result<Shape, ShapeError> {
+    let (logits, logits_type) = operands[0];
+    let (labels, labels_type) = operands[1];
+    expect_dtypes(&operands[..1], &[DType::F32])?;
+    if logits.rank() != 2 {
+        return Err(rule(format!(
+            "needs logits of shape [n, classes], but they are {logits}"
+        )));
+    }
+    let batch = &logits.0[0];
+    let ok = match labels_type {
+        DType::F32 => labels == logits,
+        DType::Usize => labels.0.as_slice() == std::slice::from_ref(batch),
+        DType::Bool => {
+            return Err(ShapeError::DType {
+                operand: 1,
+                expected: logits_type,
+                actual: labels_type,
+            })
+        }
+    };
+    if !ok {
+        return Err(rule(format!(
+            "needs labels of shape {logits} (probabilities) or [{batch}] (`usize` class indices), but they are {labels}"
+        )));
+    }
+    Ok(Shape(vec![batch.clone()]))
 }
 
 /// numpy broadcasting, with symbolic dims kept symbolic.
@@ -195,40 +407,46 @@ pub fn broadcast(left: &Shape, right: &Shape) -> Result<Shape, ShapeError> {
     Ok(Shape(dims))
 }
 
-/// numpy's `matmul` for 1-D and 2-D operands: a vector on the left is a row,
-/// on the right a column, and that axis is dropped from the result.
+/// numpy's `matmul` for 1-D and 2-D operands (a vector on the left is a
+/// row, on the right a column, and that axis is dropped from the result),
+/// and batched 3-D products: `[b, m, k] × [b, k, n]` and `[b, m, k] × [k, n]`.
 pub fn matmul(left: &Shape, right: &Shape) -> Result<Shape, ShapeError> {
-    for (operand, shape) in [(Side::Left, left), (Side::Right, right)] {
-        if !(1..=2).contains(&shape.rank()) {
-            return Err(ShapeError::MatMulRank {
-                operand,
-                shape: shape.clone(),
-            });
-        }
+    let left_ok = (1..=3).contains(&left.rank());
+    let right_ok = (1..=2).contains(&right.rank()) || (right.rank() == 3 && left.rank() == 3);
+    if !left_ok {
+        return Err(ShapeError::MatMulRank {
+            operand: Side::Left,
+            shape: left.clone(),
+        });
+    }
+    if !right_ok || (left.rank() == 3 && right.rank() == 1) {
+        return Err(ShapeError::MatMulRank {
+            operand: Side::Right,
+            shape: right.clone(),
+        });
     }
     let inner_left = &left.0[left.rank() - 1];
-    let inner_right = &right.0[0];
-    if inner_left != inner_right {
+    let inner_right = &right.0[right.rank().saturating_sub(2)];
+    let batch_ok = right.rank() != 3 || left.0[0] == right.0[0];
+    if inner_left != inner_right || !batch_ok {
         return Err(ShapeError::MatMulInner {
             left: left.clone(),
             right: right.clone(),
         });
     }
-    let mut dims = Vec::new();
-    if left.rank() == 2 {
-        dims.push(left.0[0].clone());
-    }
-    if right.rank() == 2 {
-        dims.push(right.0[1].clone());
+    let mut dims: Vec<Dim> = left.0[..left.rank() - 1].to_vec();
+    if right.rank() >= 2 {
+        dims.push(right.0[right.rank() - 1].clone());
     }
     Ok(Shape(dims))
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn shape(text: &str) -> Shape {
+    /// A shape from text such as `"n, 3"`.
+    pub fn shape(text: &str) -> Shape {
         Shape(
             text.split(',')
                 .map(str::trim)
@@ -317,12 +535,12 @@ mod tests {
     fn messages_keep_symbols() {
         let err = matmul(&shape("n, 784"), &shape("128, 10")).unwrap_err();
         assert_eq!(
-            err.message("matmul"),
+            err.message("matmul", &[]),
             "`matmul` inner dimensions differ: left is [n, 784], right is [128, 10]"
         );
         let err = broadcast(&shape("n, 3"), &shape("m, 3")).unwrap_err();
         assert_eq!(
-            err.message("+"),
+            err.message("+", &[]),
             "`+` cannot broadcast [n, 3] with [m, 3]: the symbolic dims `n` and `m` are distinct sizes; sizes must be equal or one of them 1"
         );
     }

@@ -58,6 +58,16 @@ impl<const N: usize> DimBindings<N> {
         self.sizes[index]
     }
 
+    /// The size bound to `symbol`, or 0 if none is.
+    ///
+    /// Generated code asks only for symbols that an input of the same call
+    /// has bound, so the fallback never shows; it exists so that this lookup
+    /// cannot panic.
+    #[must_use]
+    pub fn size(&self, symbol: &str) -> usize {
+        self.get(symbol).unwrap_or(0)
+    }
+
     /// Checks that `actual` matches `declared`, binding symbols seen for the
     /// first time.
     ///

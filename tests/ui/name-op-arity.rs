@@ -1,4 +1,4 @@
-// `matmul` takes two operands: the error underlines the whole call.
+// `matmul` takes two operands: the error points at the extra one and shows the signature.
 staticflow::graph! {
     struct Dense {
         input x: [n, 3];

@@ -7,9 +7,6 @@
 //! scalar operand is a rank-0 view. The output rank `O` is chosen by the
 //! caller, usually through a type annotation on the result.
 
-// Views are cheap handles; kernels take them by value like `elementwise`.
-#![allow(clippy::needless_pass_by_value)]
-
 use ndarray::{Array, ArrayView, Dimension, Zip};
 
 use super::elementwise::broadcast_shape;

@@ -15,9 +15,6 @@
 //! [`conv_output_size`] and [`conv_padding`] compute exactly these, so shape
 //! rules elsewhere can mirror the kernels.
 
-// Views are cheap handles; kernels take them by value like `elementwise`.
-#![allow(clippy::needless_pass_by_value)]
-
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Array4, ArrayView1, ArrayView4, Axis, Slice, Zip};
 
@@ -48,7 +45,10 @@ pub enum Padding {
 /// ```
 #[must_use]
 pub const fn effective_kernel_size(kernel: usize, dilation: usize) -> usize {
-    assert!(kernel > 0 && dilation > 0, "kernel size and dilation must be at least 1");
+    assert!(
+        kernel > 0 && dilation > 0,
+        "kernel size and dilation must be at least 1"
+    );
     (kernel - 1) * dilation + 1
 }
 
@@ -66,7 +66,13 @@ pub const fn effective_kernel_size(kernel: usize, dilation: usize) -> usize {
 /// assert_eq!(conv_output_size(2, 3, 1, 1, Padding::Valid), 0);
 /// ```
 #[must_use]
-pub const fn conv_output_size(input: usize, kernel: usize, stride: usize, dilation: usize, padding: Padding) -> usize {
+pub const fn conv_output_size(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    padding: Padding,
+) -> usize {
     assert!(stride > 0, "stride must be at least 1");
     let extent = effective_kernel_size(kernel, dilation);
     match padding {
@@ -164,8 +170,12 @@ pub fn conv2d(
             for (i, source_y) in rows.taps(y) {
                 for (j, source_x) in cols.taps(x) {
                     let start = (i * kw + j) * channels;
-                    let lane = image.index_axis(Axis(0), source_y).index_axis_move(Axis(0), source_x);
-                    patch.slice_axis_mut(Axis(0), Slice::from(start..start + channels)).assign(&lane);
+                    let lane = image
+                        .index_axis(Axis(0), source_y)
+                        .index_axis_move(Axis(0), source_x);
+                    patch
+                        .slice_axis_mut(Axis(0), Slice::from(start..start + channels))
+                        .assign(&lane);
                 }
             }
         }
@@ -205,9 +215,19 @@ pub fn max_pool2d(
     strides: (usize, usize),
     padding: Padding,
 ) -> Array4<f32> {
-    pool("max_pool2d", input, window, strides, padding, f32::NEG_INFINITY, |acc, lane, _| {
-        Zip::from(acc).and(&lane).for_each(|a, &v| *a = nan_max(*a, v));
-    })
+    pool(
+        "max_pool2d",
+        input,
+        window,
+        strides,
+        padding,
+        f32::NEG_INFINITY,
+        |acc, lane, _| {
+            Zip::from(acc)
+                .and(&lane)
+                .for_each(|a, &v| *a = nan_max(*a, v));
+        },
+    )
 }
 
 /// Average pooling: the mean of each window over only the positions that
@@ -236,12 +256,20 @@ pub fn avg_pool2d(
     strides: (usize, usize),
     padding: Padding,
 ) -> Array4<f32> {
-    pool("avg_pool2d", input, window, strides, padding, 0.0, |acc, lane, last| {
-        Zip::from(&mut *acc).and(&lane).for_each(|a, &v| *a += v);
-        if let Some(count) = last {
-            acc.mapv_inplace(|total| total / count as f32);
-        }
-    })
+    pool(
+        "avg_pool2d",
+        input,
+        window,
+        strides,
+        padding,
+        0.0,
+        |acc, lane, last| {
+            Zip::from(&mut *acc).and(&lane).for_each(|a, &v| *a += v);
+            if let Some(count) = last {
+                acc.mapv_inplace(|total| total / count as f32);
+            }
+        },
+    )
 }
 
 /// Where one output position's window lands along one spatial axis.
@@ -292,7 +320,14 @@ fn pool(
     step: impl Fn(&mut ndarray::ArrayViewMut1<'_, f32>, ArrayView1<'_, f32>, Option<usize>),
 ) -> Array4<f32> {
     if [window.0, window.1, strides.0, strides.1].contains(&0) {
-        shape_panic(kernel, &[input.shape(), &[window.0, window.1], &[strides.0, strides.1]]);
+        shape_panic(
+            kernel,
+            &[
+                input.shape(),
+                &[window.0, window.1],
+                &[strides.0, strides.1],
+            ],
+        );
     }
     let (batch, height, width, channels) = input.dim();
     let rows = Geometry::new(height, window.0, strides.0, 1, padding);
@@ -305,10 +340,14 @@ fn pool(
                 // than the window), so `count` ends at least 1.
                 let positions: Vec<(usize, usize)> = rows
                     .taps(y)
-                    .flat_map(|(_, source_y)| cols.taps(x).map(move |(_, source_x)| (source_y, source_x)))
+                    .flat_map(|(_, source_y)| {
+                        cols.taps(x).map(move |(_, source_x)| (source_y, source_x))
+                    })
                     .collect();
                 for (k, &(source_y, source_x)) in positions.iter().enumerate() {
-                    let lane = image.index_axis(Axis(0), source_y).index_axis_move(Axis(0), source_x);
+                    let lane = image
+                        .index_axis(Axis(0), source_y)
+                        .index_axis_move(Axis(0), source_x);
                     let last = (k + 1 == positions.len()).then_some(positions.len());
                     step(&mut acc, lane, last);
                 }
@@ -339,10 +378,25 @@ mod tests {
         ];
         for ((input, kernel, stride, dilation), (valid, same, pads)) in cases {
             let case = (input, kernel, stride, dilation);
-            assert_eq!(conv_output_size(input, kernel, stride, dilation, Padding::Valid), valid, "{case:?}");
-            assert_eq!(conv_output_size(input, kernel, stride, dilation, Padding::Same), same, "{case:?}");
-            assert_eq!(conv_padding(input, kernel, stride, dilation, Padding::Same), pads, "{case:?}");
-            assert_eq!(conv_padding(input, kernel, stride, dilation, Padding::Valid), (0, 0));
+            assert_eq!(
+                conv_output_size(input, kernel, stride, dilation, Padding::Valid),
+                valid,
+                "{case:?}"
+            );
+            assert_eq!(
+                conv_output_size(input, kernel, stride, dilation, Padding::Same),
+                same,
+                "{case:?}"
+            );
+            assert_eq!(
+                conv_padding(input, kernel, stride, dilation, Padding::Same),
+                pads,
+                "{case:?}"
+            );
+            assert_eq!(
+                conv_padding(input, kernel, stride, dilation, Padding::Valid),
+                (0, 0)
+            );
         }
     }
 
@@ -363,7 +417,10 @@ mod tests {
         // (0, 1). Windows: rows 0-2 x cols 0-2, rows 0-2 x cols 2-3, ...
         let image = Array4::from_shape_fn((1, 4, 4, 1), |(_, y, x, _)| (y * 4 + x) as f32);
         let max = max_pool2d(image.view(), (3, 3), (2, 2), Padding::Same);
-        assert_eq!(max.into_raw_vec_and_offset().0, vec![10.0, 11.0, 14.0, 15.0]);
+        assert_eq!(
+            max.into_raw_vec_and_offset().0,
+            vec![10.0, 11.0, 14.0, 15.0]
+        );
         let avg = avg_pool2d(image.view(), (3, 3), (2, 2), Padding::Same);
         // Means of {0,1,2,4,5,6,8,9,10}, {2,3,6,7,10,11}, {8,9,10,12,13,14}, {10,11,14,15}.
         assert_eq!(avg.into_raw_vec_and_offset().0, vec![5.0, 6.5, 11.0, 12.5]);
@@ -373,9 +430,15 @@ mod tests {
     fn empty_outputs() {
         let image = Array4::<f32>::zeros((2, 1, 1, 3));
         let filter = Array4::<f32>::zeros((2, 2, 3, 4));
-        assert_eq!(conv2d(image.view(), filter.view(), (1, 1), Padding::Valid, (1, 1)).shape(), &[2, 0, 0, 4]);
+        assert_eq!(
+            conv2d(image.view(), filter.view(), (1, 1), Padding::Valid, (1, 1)).shape(),
+            &[2, 0, 0, 4]
+        );
         let none = Array4::<f32>::zeros((0, 3, 3, 3));
-        assert_eq!(max_pool2d(none.view(), (2, 2), (1, 1), Padding::Same).shape(), &[0, 3, 3, 3]);
+        assert_eq!(
+            max_pool2d(none.view(), (2, 2), (1, 1), Padding::Same).shape(),
+            &[0, 3, 3, 3]
+        );
     }
 
     #[test]

@@ -11,9 +11,6 @@
 //! Class indices are data, so an out-of-range index is an [`Error`], never a
 //! panic.
 
-// Views are cheap handles; kernels take them by value like `elementwise`.
-#![allow(clippy::needless_pass_by_value)]
-
 use ndarray::{Array, Array1, ArrayView, ArrayView1, ArrayView2, Axis, Dimension, Zip};
 
 use super::shape_panic;
@@ -36,7 +33,10 @@ use crate::Error;
 /// ```
 #[track_caller]
 #[must_use]
-pub fn mse(pred: ArrayView<'_, f32, impl Dimension>, target: ArrayView<'_, f32, impl Dimension>) -> f32 {
+pub fn mse(
+    pred: ArrayView<'_, f32, impl Dimension>,
+    target: ArrayView<'_, f32, impl Dimension>,
+) -> f32 {
     if pred.shape() != target.shape() {
         shape_panic("mse", &[pred.shape(), target.shape()]);
     }
@@ -71,20 +71,25 @@ pub fn mse(pred: ArrayView<'_, f32, impl Dimension>, target: ArrayView<'_, f32, 
 /// ```
 #[track_caller]
 #[must_use]
-pub fn softmax_cross_entropy(logits: ArrayView2<'_, f32>, labels: ArrayView2<'_, f32>) -> Array1<f32> {
+pub fn softmax_cross_entropy(
+    logits: ArrayView2<'_, f32>,
+    labels: ArrayView2<'_, f32>,
+) -> Array1<f32> {
     if logits.shape() != labels.shape() {
         shape_panic("softmax_cross_entropy", &[logits.shape(), labels.shape()]);
     }
-    Zip::from(logits.rows()).and(labels.rows()).map_collect(|row, weights| {
-        let (m, log_total) = lane_shift(row);
-        let mut loss = 0.0_f64;
-        for (&x, &w) in row.iter().zip(weights) {
-            if w != 0.0 {
-                loss += f64::from(w) * (f64::from(m) - f64::from(x) + log_total);
+    Zip::from(logits.rows())
+        .and(labels.rows())
+        .map_collect(|row, weights| {
+            let (m, log_total) = lane_shift(row);
+            let mut loss = 0.0_f64;
+            for (&x, &w) in row.iter().zip(weights) {
+                if w != 0.0 {
+                    loss += f64::from(w) * (f64::from(m) - f64::from(x) + log_total);
+                }
             }
-        }
-        narrow(loss)
-    })
+            narrow(loss)
+        })
 }
 
 /// Mean over the batch of [`softmax_cross_entropy`]:
@@ -141,10 +146,17 @@ pub fn softmax_cross_entropy_indices(
     name: &'static str,
 ) -> Result<Array1<f32>, Error> {
     if labels.len() != logits.nrows() {
-        shape_panic("softmax_cross_entropy_indices", &[logits.shape(), labels.shape()]);
+        shape_panic(
+            "softmax_cross_entropy_indices",
+            &[logits.shape(), labels.shape()],
+        );
     }
     let classes = logits.ncols();
-    if let Some((row, &index)) = labels.iter().enumerate().find(|&(_, &index)| index >= classes) {
+    if let Some((row, &index)) = labels
+        .iter()
+        .enumerate()
+        .find(|&(_, &index)| index >= classes)
+    {
         return Err(Error::IndexOutOfRange {
             tensor: name,
             index,
@@ -244,8 +256,16 @@ mod tests {
                 bound: 3
             })
         );
-        let mean = softmax_cross_entropy_indices_mean(logits.view(), array![3, 0, 0, 0].view(), "t");
-        assert!(matches!(mean, Err(Error::IndexOutOfRange { index: 3, bound: 3, .. })));
+        let mean =
+            softmax_cross_entropy_indices_mean(logits.view(), array![3, 0, 0, 0].view(), "t");
+        assert!(matches!(
+            mean,
+            Err(Error::IndexOutOfRange {
+                index: 3,
+                bound: 3,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -261,8 +281,15 @@ mod tests {
         assert_eq!(softmax_cross_entropy(logits.view(), labels.view()).len(), 0);
         assert!(softmax_cross_entropy_mean(logits.view(), labels.view()).is_nan());
         let none = ndarray::Array1::<usize>::zeros(0);
-        assert_eq!(softmax_cross_entropy_indices(logits.view(), none.view(), "y").map(|l| l.len()), Ok(0));
-        assert!(mse(ndarray::Array1::<f32>::zeros(0).view(), ndarray::Array1::<f32>::zeros(0).view()).is_nan());
+        assert_eq!(
+            softmax_cross_entropy_indices(logits.view(), none.view(), "y").map(|l| l.len()),
+            Ok(0)
+        );
+        assert!(mse(
+            ndarray::Array1::<f32>::zeros(0).view(),
+            ndarray::Array1::<f32>::zeros(0).view()
+        )
+        .is_nan());
     }
 
     #[test]
@@ -282,8 +309,13 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "kernel `mse` called with operands of incompatible shapes [[2], [3]]")]
+    #[should_panic(
+        expected = "kernel `mse` called with operands of incompatible shapes [[2], [3]]"
+    )]
     fn mse_shape_mismatch_panics() {
-        let _ = mse(array![1.0_f32, 2.0].view(), array![1.0_f32, 2.0, 3.0].view());
+        let _ = mse(
+            array![1.0_f32, 2.0].view(),
+            array![1.0_f32, 2.0, 3.0].view(),
+        );
     }
 }

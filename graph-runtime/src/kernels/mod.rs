@@ -5,6 +5,7 @@
 //! operands that do not fit panics through [`shape_panic`], naming itself and
 //! every shape, which can only mean a bug in the caller.
 
+pub mod batched;
 pub mod binary;
 pub mod constant;
 pub mod conv;
@@ -12,6 +13,7 @@ pub mod elementwise;
 pub mod linalg;
 pub mod loss;
 pub mod movement;
+pub mod nn;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;

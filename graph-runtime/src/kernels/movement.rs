@@ -5,9 +5,6 @@
 //! an owned array in standard (row-major) layout. Where the rank changes, the
 //! output rank `O` is chosen by the caller and must match.
 
-// Views are cheap handles; kernels take them by value like `elementwise`.
-#![allow(clippy::needless_pass_by_value)]
-
 use ndarray::{Array, ArrayView, Axis, Dimension, IxDyn, Slice};
 
 use super::binary::{dim_from_shape, stretch};
@@ -77,7 +74,10 @@ pub fn transpose<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// assert_eq!(flat, array![1.0, 3.0, 2.0, 4.0]);
 /// ```
 #[track_caller]
-pub fn reshape<O: Dimension>(x: ArrayView<'_, f32, impl Dimension>, shape: &[usize]) -> Array<f32, O> {
+pub fn reshape<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    shape: &[usize],
+) -> Array<f32, O> {
     let dim: O = dim_from_shape("reshape", &[x.shape(), shape], shape);
     if dim.size_checked() != Some(x.len()) {
         shape_panic("reshape", &[x.shape(), shape]);
@@ -110,7 +110,8 @@ pub fn concat<D: Dimension>(parts: &[ArrayView<'_, f32, D>], axis: usize) -> Arr
         axis < first.ndim()
             && parts.iter().all(|part| {
                 part.ndim() == first.ndim()
-                    && (0..first.ndim()).all(|k| k == axis || part.len_of(Axis(k)) == first.len_of(Axis(k)))
+                    && (0..first.ndim())
+                        .all(|k| k == axis || part.len_of(Axis(k)) == first.len_of(Axis(k)))
             })
     });
     if !fits {
@@ -123,7 +124,8 @@ pub fn concat<D: Dimension>(parts: &[ArrayView<'_, f32, D>], axis: usize) -> Arr
     let mut start = 0;
     for part in parts {
         let end = start + part.len_of(Axis(axis));
-        out.slice_axis_mut(Axis(axis), Slice::from(start..end)).assign(part);
+        out.slice_axis_mut(Axis(axis), Slice::from(start..end))
+            .assign(part);
         start = end;
     }
     out
@@ -144,7 +146,12 @@ pub fn concat<D: Dimension>(parts: &[ArrayView<'_, f32, D>], axis: usize) -> Arr
 /// ```
 #[track_caller]
 #[must_use]
-pub fn slice<D: Dimension>(x: ArrayView<'_, f32, D>, axis: usize, start: usize, end: usize) -> Array<f32, D> {
+pub fn slice<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    axis: usize,
+    start: usize,
+    end: usize,
+) -> Array<f32, D> {
     if axis >= x.ndim() || start > end || end > x.len_of(Axis(axis)) {
         shape_panic("slice", &[x.shape(), &[axis, start, end]]);
     }
@@ -168,7 +175,10 @@ pub fn slice<D: Dimension>(x: ArrayView<'_, f32, D>, axis: usize, start: usize, 
 /// assert_eq!(y, array![[1.0, 2.0], [1.0, 2.0]]);
 /// ```
 #[track_caller]
-pub fn broadcast_to<O: Dimension>(x: ArrayView<'_, f32, impl Dimension>, shape: &[usize]) -> Array<f32, O> {
+pub fn broadcast_to<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    shape: &[usize],
+) -> Array<f32, O> {
     let operands = [x.shape(), shape];
     if broadcast_shape(x.shape(), shape).as_deref() != Some(shape) {
         shape_panic("broadcast_to", &operands);
@@ -191,7 +201,10 @@ pub fn broadcast_to<O: Dimension>(x: ArrayView<'_, f32, impl Dimension>, shape: 
 /// assert_eq!(y, array![[1.0], [2.0]]);
 /// ```
 #[track_caller]
-pub fn expand_dims<O: Dimension>(x: ArrayView<'_, f32, impl Dimension>, axis: usize) -> Array<f32, O> {
+pub fn expand_dims<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    axis: usize,
+) -> Array<f32, O> {
     if axis > x.ndim() {
         shape_panic("expand_dims", &[x.shape(), &[axis]]);
     }
@@ -217,11 +230,18 @@ pub fn expand_dims<O: Dimension>(x: ArrayView<'_, f32, impl Dimension>, axis: us
 /// assert_eq!(y, array![1.0, 2.0]);
 /// ```
 #[track_caller]
-pub fn squeeze<O: Dimension>(x: ArrayView<'_, f32, impl Dimension>, axes: &[usize]) -> Array<f32, O> {
+pub fn squeeze<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    axes: &[usize],
+) -> Array<f32, O> {
     let mut sorted = axes.to_vec();
     sorted.sort_unstable();
     let repeated = sorted.windows(2).any(|pair| pair[0] == pair[1]);
-    if repeated || axes.iter().any(|&axis| axis >= x.ndim() || x.len_of(Axis(axis)) != 1) {
+    if repeated
+        || axes
+            .iter()
+            .any(|&axis| axis >= x.ndim() || x.len_of(Axis(axis)) != 1)
+    {
         shape_panic("squeeze", &[x.shape(), axes]);
     }
     let mut view = x.view().into_dyn();
@@ -237,7 +257,11 @@ pub fn squeeze<O: Dimension>(x: ArrayView<'_, f32, impl Dimension>, axes: &[usiz
 #[track_caller]
 fn to_dim<O: Dimension>(kernel: &str, view: ArrayView<'_, f32, IxDyn>, dim: O) -> Array<f32, O> {
     let shape = view.shape().to_vec();
-    match view.as_standard_layout().into_owned().into_dimensionality::<O>() {
+    match view
+        .as_standard_layout()
+        .into_owned()
+        .into_dimensionality::<O>()
+    {
         Ok(out) if out.raw_dim() == dim => out,
         _ => shape_panic(kernel, &[&shape, dim.slice()]),
     }
@@ -290,7 +314,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "kernel `permute` called with operands of incompatible shapes [[2, 3], [1, 1]]")]
+    #[should_panic(
+        expected = "kernel `permute` called with operands of incompatible shapes [[2, 3], [1, 1]]"
+    )]
     fn repeated_permutation_axis_panics() {
         let _ = permute(Array2::<f32>::zeros((2, 3)).view(), &[1, 1]);
     }
@@ -304,11 +330,19 @@ mod tests {
     #[test]
     #[should_panic(expected = "kernel `concat`")]
     fn concat_mismatch_panics() {
-        let _ = concat(&[Array2::<f32>::zeros((2, 3)).view(), Array2::<f32>::zeros((3, 3)).view()], 1);
+        let _ = concat(
+            &[
+                Array2::<f32>::zeros((2, 3)).view(),
+                Array2::<f32>::zeros((3, 3)).view(),
+            ],
+            1,
+        );
     }
 
     #[test]
-    #[should_panic(expected = "kernel `broadcast_to` called with operands of incompatible shapes [[3], [1]]")]
+    #[should_panic(
+        expected = "kernel `broadcast_to` called with operands of incompatible shapes [[3], [1]]"
+    )]
     fn broadcast_never_shrinks() {
         let _: Array1<f32> = broadcast_to(Array1::<f32>::zeros(3).view(), &[1]);
     }

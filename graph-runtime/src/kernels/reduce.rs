@@ -9,9 +9,6 @@
 //! Sums are accumulated in `f64` and rounded once. NaN propagates through every
 //! reduction.
 
-// Views are cheap handles; kernels take them by value like `elementwise`.
-#![allow(clippy::needless_pass_by_value)]
-
 use ndarray::{Array, ArrayD, ArrayView, Axis, Dimension, IxDyn, Zip};
 
 use super::binary::dim_from_shape;

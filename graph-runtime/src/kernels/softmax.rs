@@ -7,9 +7,6 @@
 //! lane NaN; a lane holding `+inf`, or only `-inf`, has no finite shift and
 //! gives NaN too (as `exp(x - max)` does in numpy).
 
-// Views are cheap handles; kernels take them by value like `elementwise`.
-#![allow(clippy::needless_pass_by_value)]
-
 use ndarray::{Array, ArrayView, ArrayView1, Axis, Dimension, IxDyn, Zip};
 
 use super::binary::dim_from_shape;
@@ -107,6 +104,12 @@ pub fn logsumexp<O: Dimension>(
     }
     let dim: O = dim_from_shape("logsumexp", &[x.shape(), &[axis]], &shape);
     let values = x.view().into_dyn().map_axis(Axis(axis), lane_logsumexp);
+    // `map_axis` follows the input's memory order; reshaping reads row-major.
+    let values = if values.is_standard_layout() {
+        values
+    } else {
+        values.as_standard_layout().into_owned()
+    };
     match values
         .into_shape_with_order(IxDyn(&shape))
         .map(Array::into_dimensionality::<O>)

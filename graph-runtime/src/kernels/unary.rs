@@ -5,9 +5,6 @@
 //! same memory order). NaN propagates: a NaN element gives a NaN result.
 //! Negation lives in [`elementwise::neg`](super::elementwise::neg).
 
-// Views are cheap handles; kernels take them by value like `elementwise`.
-#![allow(clippy::needless_pass_by_value)]
-
 use ndarray::{Array, ArrayView, Dimension};
 
 /// Absolute value: `out = |x|`.

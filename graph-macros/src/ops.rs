@@ -1,0 +1,644 @@
+//! The op table: every name callable in a graph, its parameters, and how its
+//! attributes build an [`Op`].
+//!
+//! A call binds its arguments to the signature's parameters, positionally
+//! and then by name (`softmax(x, axis = 0)`). Tensor parameters take graph
+//! expressions; attribute parameters take literals (`-1`, `[2, 2]`, `true`,
+//! `same`). `resolve` binds to learn which arguments are tensors; `lower`
+//! binds again to read the attributes and build the op. Adding an op is one
+//! entry here, its shape rule in `shape.rs` and its kernel call in `emit`.
+
+use std::collections::HashMap;
+
+use crate::diag::{closest, SpanRange};
+use crate::ir::{Binary, Bits, Compare, DimSpec, Op, Padding, Pool, Reduce, Unary};
+use crate::parse::{Arg, Expr};
+
+/// What a parameter accepts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// A graph expression.
+    Tensor,
+    /// A bracketed list of graph expressions: `[a, b, c]`.
+    Tensors,
+    /// A numeric literal.
+    Float,
+    /// An integer literal.
+    Int,
+    /// An integer or a list of integers.
+    Axes,
+    Bool,
+    /// Two positive integers, or one used for both: `[2, 2]` or `2`.
+    Pair,
+    /// A target shape: sizes, symbols, and at most one `-1`.
+    Dims,
+    /// `same` or `valid`.
+    Padding,
+}
+
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Tensor => "a tensor expression",
+            Kind::Tensors => "a list of tensors such as `[a, b]`",
+            Kind::Float => "a number such as `0.5`",
+            Kind::Int => "an integer such as `-1`",
+            Kind::Axes => "an axis such as `-1` or a list such as `[0, 1]`",
+            Kind::Bool => "`true` or `false`",
+            Kind::Pair => "a positive integer or a pair such as `[2, 2]`",
+            Kind::Dims => "a shape such as `[n, 64]` (one dim may be `-1`)",
+            Kind::Padding => "`same` or `valid`",
+        }
+    }
+}
+
+/// A parameter's value when the call leaves it out.
+#[derive(Clone, Copy, Debug)]
+pub enum Default {
+    Required,
+    /// Optional, with a meaning of its own when absent (e.g. "all axes").
+    Absent,
+    Float(f32),
+    Int(i64),
+    Bool(bool),
+    Pair([usize; 2]),
+    Padding(Padding),
+}
+
+pub struct Param {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: Default,
+}
+
+const fn tensor(name: &'static str) -> Param {
+    Param {
+        name,
+        kind: Kind::Tensor,
+        default: Default::Required,
+    }
+}
+
+const fn attr(name: &'static str, kind: Kind, default: Default) -> Param {
+    Param {
+        name,
+        kind,
+        default,
+    }
+}
+
+/// An attribute's value, read from its literal.
+#[derive(Clone, Debug)]
+pub enum Value {
+    Absent,
+    Float(f32),
+    Int(i64),
+    Axes(Vec<i64>),
+    Bool(bool),
+    Pair([usize; 2]),
+    Dims(Vec<DimSpec>),
+    Padding(Padding),
+}
+
+/// The attribute values of one call, by parameter name.
+pub struct Attrs(HashMap<&'static str, Value>);
+
+impl Attrs {
+    fn get(&self, name: &str) -> &Value {
+        self.0.get(name).unwrap_or(&Value::Absent)
+    }
+
+    fn float(&self, name: &str) -> Bits {
+        match self.get(name) {
+            Value::Float(value) => Bits::new(*value),
+            _ => Bits::new(0.0),
+        }
+    }
+
+    fn int(&self, name: &str) -> i64 {
+        match self.get(name) {
+            Value::Int(value) => *value,
+            _ => 0,
+        }
+    }
+
+    fn axes(&self, name: &str) -> Option<Vec<i64>> {
+        match self.get(name) {
+            Value::Axes(axes) => Some(axes.clone()),
+            _ => None,
+        }
+    }
+
+    fn boolean(&self, name: &str) -> bool {
+        matches!(self.get(name), Value::Bool(true))
+    }
+
+    fn pair(&self, name: &str) -> Option<[usize; 2]> {
+        match self.get(name) {
+            Value::Pair(pair) => Some(*pair),
+            _ => None,
+        }
+    }
+
+    fn dims(&self, name: &str) -> Vec<DimSpec> {
+        match self.get(name) {
+            Value::Dims(dims) => dims.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn padding(&self, name: &str) -> Padding {
+        match self.get(name) {
+            Value::Padding(padding) => *padding,
+            _ => Padding::Valid,
+        }
+    }
+}
+
+pub struct Signature {
+    pub name: &'static str,
+    pub params: &'static [Param],
+    pub build: fn(&Attrs) -> Op,
+}
+
+const X: &[Param] = &[tensor("x")];
+const AB: &[Param] = &[tensor("a"), tensor("b")];
+const REDUCE: &[Param] = &[
+    tensor("x"),
+    attr("axis", Kind::Axes, Default::Absent),
+    attr("keep_dims", Kind::Bool, Default::Bool(false)),
+];
+const SOFTMAX: &[Param] = &[tensor("x"), attr("axis", Kind::Int, Default::Int(-1))];
+const POOL: &[Param] = &[
+    tensor("x"),
+    attr("window", Kind::Pair, Default::Required),
+    attr("strides", Kind::Pair, Default::Absent),
+    attr("padding", Kind::Padding, Default::Padding(Padding::Valid)),
+];
+const GATHER: &[Param] = &[tensor("table"), tensor("indices")];
+
+macro_rules! signature {
+    ($name:literal, $params:expr, |$attrs:ident| $build:expr) => {
+        Signature {
+            name: $name,
+            params: $params,
+            build: |$attrs: &Attrs| $build,
+        }
+    };
+}
+
+/// Every op callable by name, in the order the language reference lists them.
+pub static SIGNATURES: &[Signature] = &[
+    signature!("neg", X, |_a| Op::Unary(Unary::Neg)),
+    signature!("abs", X, |_a| Op::Unary(Unary::Abs)),
+    signature!("exp", X, |_a| Op::Unary(Unary::Exp)),
+    signature!("log", X, |_a| Op::Unary(Unary::Log)),
+    signature!("sqrt", X, |_a| Op::Unary(Unary::Sqrt)),
+    signature!("square", X, |_a| Op::Unary(Unary::Square)),
+    signature!(
+        "pow",
+        &[tensor("x"), attr("p", Kind::Float, Default::Required)],
+        |a| Op::Unary(Unary::Pow(a.float("p")))
+    ),
+    signature!("relu", X, |_a| Op::Unary(Unary::Relu)),
+    signature!(
+        "leaky_relu",
+        &[tensor("x"), attr("alpha", Kind::Float, Default::Float(0.2))],
+        |a| Op::Unary(Unary::LeakyRelu(a.float("alpha")))
+    ),
+    signature!("sigmoid", X, |_a| Op::Unary(Unary::Sigmoid)),
+    signature!("tanh", X, |_a| Op::Unary(Unary::Tanh)),
+    signature!("gelu_tanh", X, |_a| Op::Unary(Unary::GeluTanh)),
+    signature!("gelu_exact", X, |_a| Op::Unary(Unary::GeluExact)),
+    signature!("softplus", X, |_a| Op::Unary(Unary::Softplus)),
+    signature!(
+        "clip",
+        &[
+            tensor("x"),
+            attr("lo", Kind::Float, Default::Required),
+            attr("hi", Kind::Float, Default::Required)
+        ],
+        |a| Op::Unary(Unary::Clip(a.float("lo"), a.float("hi")))
+    ),
+    signature!("add", AB, |_a| Op::Binary(Binary::Add)),
+    signature!("sub", AB, |_a| Op::Binary(Binary::Sub)),
+    signature!("mul", AB, |_a| Op::Binary(Binary::Mul)),
+    signature!("div", AB, |_a| Op::Binary(Binary::Div)),
+    signature!("maximum", AB, |_a| Op::Binary(Binary::Maximum)),
+    signature!("minimum", AB, |_a| Op::Binary(Binary::Minimum)),
+    signature!("gt", AB, |_a| Op::Compare(Compare::Gt)),
+    signature!("ge", AB, |_a| Op::Compare(Compare::Ge)),
+    signature!("lt", AB, |_a| Op::Compare(Compare::Lt)),
+    signature!("le", AB, |_a| Op::Compare(Compare::Le)),
+    signature!("eq", AB, |_a| Op::Compare(Compare::Eq)),
+    signature!(
+        "select",
+        &[tensor("mask"), tensor("a"), tensor("b")],
+        |_a| Op::Select
+    ),
+    signature!("sum", REDUCE, |a| reduce(Reduce::Sum, a)),
+    signature!("mean", REDUCE, |a| reduce(Reduce::Mean, a)),
+    signature!("max", REDUCE, |a| reduce(Reduce::Max, a)),
+    signature!("min", REDUCE, |a| reduce(Reduce::Min, a)),
+    signature!("argmax", SOFTMAX, |a| Op::ArgMax {
+        axis: a.int("axis")
+    }),
+    signature!("softmax", SOFTMAX, |a| Op::Softmax {
+        axis: a.int("axis")
+    }),
+    signature!("log_softmax", SOFTMAX, |a| Op::LogSoftmax {
+        axis: a.int("axis")
+    }),
+    signature!(
+        "logsumexp",
+        &[
+            tensor("x"),
+            attr("axis", Kind::Int, Default::Int(-1)),
+            attr("keep_dims", Kind::Bool, Default::Bool(false))
+        ],
+        |a| Op::LogSumExp {
+            axis: a.int("axis"),
+            keep_dims: a.boolean("keep_dims")
+        }
+    ),
+    signature!("mse", &[tensor("pred"), tensor("target")], |_a| Op::Mse),
+    signature!(
+        "softmax_cross_entropy",
+        &[tensor("logits"), tensor("labels")],
+        |_a| Op::SoftmaxCrossEntropy
+    ),
+    signature!("matmul", AB, |_a| Op::MatMul),
+    signature!(
+        "transpose",
+        &[tensor("x"), attr("axes", Kind::Axes, Default::Absent)],
+        |a| Op::Transpose(a.axes("axes"))
+    ),
+    signature!(
+        "permute",
+        &[tensor("x"), attr("axes", Kind::Axes, Default::Required)],
+        |a| Op::Transpose(a.axes("axes"))
+    ),
+    signature!(
+        "reshape",
+        &[tensor("x"), attr("shape", Kind::Dims, Default::Required)],
+        |a| Op::Reshape(a.dims("shape"))
+    ),
+    signature!(
+        "concat",
+        &[
+            Param {
+                name: "tensors",
+                kind: Kind::Tensors,
+                default: Default::Required
+            },
+            attr("axis", Kind::Int, Default::Int(0))
+        ],
+        |a| Op::Concat {
+            axis: a.int("axis")
+        }
+    ),
+    signature!(
+        "slice",
+        &[
+            tensor("x"),
+            attr("axis", Kind::Int, Default::Required),
+            attr("start", Kind::Int, Default::Required),
+            attr("end", Kind::Int, Default::Required)
+        ],
+        |a| Op::Slice {
+            axis: a.int("axis"),
+            start: a.int("start"),
+            end: a.int("end")
+        }
+    ),
+    signature!(
+        "broadcast_to",
+        &[tensor("x"), attr("shape", Kind::Dims, Default::Required)],
+        |a| Op::BroadcastTo(a.dims("shape"))
+    ),
+    signature!(
+        "expand_dims",
+        &[tensor("x"), attr("axis", Kind::Int, Default::Required)],
+        |a| Op::ExpandDims {
+            axis: a.int("axis")
+        }
+    ),
+    signature!(
+        "squeeze",
+        &[tensor("x"), attr("axis", Kind::Axes, Default::Absent)],
+        |a| Op::Squeeze(a.axes("axis"))
+    ),
+    signature!(
+        "conv2d",
+        &[
+            tensor("x"),
+            tensor("filter"),
+            attr("strides", Kind::Pair, Default::Pair([1, 1])),
+            attr("padding", Kind::Padding, Default::Padding(Padding::Valid)),
+            attr("dilation", Kind::Pair, Default::Pair([1, 1]))
+        ],
+        |a| Op::Conv2d {
+            strides: a.pair("strides").unwrap_or([1, 1]),
+            padding: a.padding("padding"),
+            dilation: a.pair("dilation").unwrap_or([1, 1])
+        }
+    ),
+    signature!("max_pool2d", POOL, |a| pool(Pool::Max, a)),
+    signature!("avg_pool2d", POOL, |a| pool(Pool::Avg, a)),
+    signature!(
+        "batch_norm",
+        &[
+            tensor("x"),
+            tensor("mean"),
+            tensor("variance"),
+            tensor("scale"),
+            tensor("offset"),
+            attr("epsilon", Kind::Float, Default::Float(1e-3))
+        ],
+        |a| Op::BatchNorm {
+            epsilon: a.float("epsilon")
+        }
+    ),
+    signature!(
+        "layer_norm",
+        &[
+            tensor("x"),
+            tensor("gamma"),
+            tensor("beta"),
+            attr("epsilon", Kind::Float, Default::Float(1e-3))
+        ],
+        |a| Op::LayerNorm {
+            epsilon: a.float("epsilon")
+        }
+    ),
+    signature!("gather", GATHER, |_a| Op::Gather),
+    signature!("embedding", GATHER, |_a| Op::Gather),
+];
+
+fn reduce(kind: Reduce, attrs: &Attrs) -> Op {
+    Op::Reduce {
+        kind,
+        axes: attrs.axes("axis"),
+        keep_dims: attrs.boolean("keep_dims"),
+    }
+}
+
+fn pool(kind: Pool, attrs: &Attrs) -> Op {
+    let window = attrs.pair("window").unwrap_or([1, 1]);
+    Op::Pool2d {
+        kind,
+        window,
+        // Keras' default: strides equal to the window.
+        strides: attrs.pair("strides").unwrap_or(window),
+        padding: attrs.padding("padding"),
+    }
+}
+
+pub fn signature(name: &str) -> Option<&'static Signature> {
+    SIGNATURES.iter().find(|signature| signature.name == name)
+}
+
+/// The error for a call to a name that is not an op, with the likeliest
+/// intended ops.
+pub fn unknown_op(name: &proc_macro2::Ident) -> syn::Error {
+    let text = name.to_string();
+    let names = || SIGNATURES.iter().map(|s| s.name);
+    let mut suggestions: Vec<&str> = names()
+        .filter(|n| n.starts_with(&text) && text.len() >= 3)
+        .collect();
+    if suggestions.is_empty() {
+        suggestions.extend(closest(&text, names()));
+    }
+    let message = match suggestions.as_slice() {
+        [] => format!("unknown op `{text}`; see the list of ops in the documentation of `graph!`"),
+        [one] => format!("unknown op `{text}`; did you mean `{one}`?"),
+        many => format!(
+            "unknown op `{text}`; did you mean {}?",
+            many.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    };
+    syn::Error::new(name.span(), message)
+}
+
+/// The arguments of one call matched to its signature's parameters: one
+/// entry per parameter, `None` where the call leaves it out.
+pub fn bind<'a>(
+    signature: &Signature,
+    args: &'a [Arg],
+    span: SpanRange,
+) -> Result<Vec<Option<&'a Expr>>, Vec<syn::Error>> {
+    let params = signature.params;
+    let name = signature.name;
+    let mut bound: Vec<Option<&Expr>> = vec![None; params.len()];
+    let mut errors = Vec::new();
+    let mut position = 0;
+    for arg in args {
+        match &arg.name {
+            None => {
+                if position < params.len() {
+                    bound[position] = Some(&arg.value);
+                    position += 1;
+                } else {
+                    errors.push(arg.value.span().error(format!(
+                        "`{name}` takes at most {} argument{}: {}",
+                        params.len(),
+                        if params.len() == 1 { "" } else { "s" },
+                        parameter_list(signature)
+                    )));
+                }
+            }
+            Some(arg_name) => {
+                let text = arg_name.to_string();
+                match params.iter().position(|p| p.name == text) {
+                    Some(index) if bound[index].is_some() => errors.push(syn::Error::new(
+                        arg_name.span(),
+                        format!("`{name}` was given `{text}` twice"),
+                    )),
+                    Some(index) => bound[index] = Some(&arg.value),
+                    None => {
+                        let hint = closest(&text, params.iter().map(|p| p.name))
+                            .map(|n| format!("did you mean `{n}`? "))
+                            .unwrap_or_default();
+                        errors.push(syn::Error::new(
+                            arg_name.span(),
+                            format!(
+                                "`{name}` has no parameter `{text}`; {hint}its parameters are {}",
+                                parameter_list(signature)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (param, value) in params.iter().zip(&bound) {
+        if value.is_none() && matches!(param.default, Default::Required) {
+            errors.push(span.error(format!(
+                "`{name}` needs `{}`, {}: {}",
+                param.name,
+                param.kind.describe(),
+                parameter_list(signature)
+            )));
+        }
+    }
+    if errors.is_empty() {
+        Ok(bound)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parameter_list(signature: &Signature) -> String {
+    let params: Vec<String> = signature
+        .params
+        .iter()
+        .map(|p| match p.default {
+            Default::Required => p.name.to_string(),
+            _ => format!("{} = ..", p.name),
+        })
+        .collect();
+    format!("`{}({})`", signature.name, params.join(", "))
+}
+
+/// Reads every attribute of a bound call and builds its op.
+pub fn build(signature: &Signature, bound: &[Option<&Expr>]) -> Result<Op, Vec<syn::Error>> {
+    let mut values = HashMap::new();
+    let mut errors = Vec::new();
+    for (param, expr) in signature.params.iter().zip(bound) {
+        match (param.kind, expr) {
+            (Kind::Tensors, Some(Expr::Array(..))) | (Kind::Tensor, _) => continue,
+            (Kind::Tensors, other) => {
+                if let Some(expr) = other {
+                    errors.push(expr.span().error(format!(
+                        "`{}` must be {}",
+                        param.name,
+                        param.kind.describe()
+                    )));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let value = match expr {
+            Some(expr) => match read(param, expr) {
+                Ok(value) => value,
+                Err(error) => {
+                    errors.push(error);
+                    continue;
+                }
+            },
+            None => match param.default {
+                Default::Required | Default::Absent => Value::Absent,
+                Default::Float(value) => Value::Float(value),
+                Default::Int(value) => Value::Int(value),
+                Default::Bool(value) => Value::Bool(value),
+                Default::Pair(value) => Value::Pair(value),
+                Default::Padding(value) => Value::Padding(value),
+            },
+        };
+        values.insert(param.name, value);
+    }
+    if errors.is_empty() {
+        Ok((signature.build)(&Attrs(values)))
+    } else {
+        Err(errors)
+    }
+}
+
+/// Reads one attribute's literal.
+fn read(param: &Param, expr: &Expr) -> Result<Value, syn::Error> {
+    let wrong = || {
+        expr.span().error(format!(
+            "`{}` must be {}",
+            param.name,
+            param.kind.describe()
+        ))
+    };
+    let int = |expr: &Expr| match expr {
+        Expr::Number(number, _) => number.integer,
+        _ => None,
+    };
+    let positive = |expr: &Expr| {
+        int(expr)
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|&i| i > 0)
+    };
+    match param.kind {
+        Kind::Tensor | Kind::Tensors => Err(wrong()),
+        Kind::Float => match expr {
+            Expr::Number(number, _) => Ok(Value::Float(number.value)),
+            _ => Err(wrong()),
+        },
+        Kind::Int => int(expr).map(Value::Int).ok_or_else(wrong),
+        Kind::Axes => match expr {
+            Expr::Array(items, _) => items
+                .iter()
+                .map(int)
+                .collect::<Option<Vec<_>>>()
+                .map(Value::Axes)
+                .ok_or_else(wrong),
+            _ => int(expr)
+                .map(|axis| Value::Axes(vec![axis]))
+                .ok_or_else(wrong),
+        },
+        Kind::Bool => match expr {
+            Expr::Bool(value, _) => Ok(Value::Bool(*value)),
+            _ => Err(wrong()),
+        },
+        Kind::Pair => match expr {
+            Expr::Array(items, _) if items.len() == 2 => {
+                match (positive(&items[0]), positive(&items[1])) {
+                    (Some(a), Some(b)) => Ok(Value::Pair([a, b])),
+                    _ => Err(wrong()),
+                }
+            }
+            _ => positive(expr)
+                .map(|a| Value::Pair([a, a]))
+                .ok_or_else(wrong),
+        },
+        Kind::Dims => match expr {
+            Expr::Array(items, _) => {
+                let dims = items
+                    .iter()
+                    .map(|item| match item {
+                        Expr::Name(symbol) => Some(DimSpec::Symbol(symbol.to_string())),
+                        _ => match int(item)? {
+                            -1 => Some(DimSpec::Infer),
+                            size => usize::try_from(size).ok().map(DimSpec::Fixed),
+                        },
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(wrong)?;
+                if dims.iter().filter(|d| **d == DimSpec::Infer).count() > 1 {
+                    return Err(expr
+                        .span()
+                        .error(format!("`{}` may have at most one `-1`", param.name)));
+                }
+                Ok(Value::Dims(dims))
+            }
+            _ => Err(wrong()),
+        },
+        Kind::Padding => match expr {
+            Expr::Name(name) if name == "same" => Ok(Value::Padding(Padding::Same)),
+            Expr::Name(name) if name == "valid" => Ok(Value::Padding(Padding::Valid)),
+            _ => Err(wrong()),
+        },
+    }
+}
+
+/// The graph expressions among a call's bound arguments: the operands of the
+/// op, in order (a `Tensors` list contributes each element).
+pub fn operands<'a>(signature: &Signature, bound: &[Option<&'a Expr>]) -> Vec<&'a Expr> {
+    let mut operands = Vec::new();
+    for (param, expr) in signature.params.iter().zip(bound) {
+        match (param.kind, expr) {
+            (Kind::Tensors, Some(Expr::Array(items, _))) => operands.extend(items.iter()),
+            (Kind::Tensor | Kind::Tensors, Some(expr)) => operands.push(*expr),
+            _ => {}
+        }
+    }
+    operands
+}

@@ -1,0 +1,135 @@
+//! Batched matrix products over rank-3 operands, as numpy's `matmul` defines
+//! them: axis 0 indexes independent matrices, and each product is an ordinary
+//! [`linalg::matmul`](super::linalg::matmul) of the last two axes.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array3, ArrayView2, ArrayView3, Axis};
+
+use super::shape_panic;
+
+/// Batched matrix product: `out[p, i, j] = Σ_k a[p, i, k] · b[p, k, j]`.
+///
+/// A batch size of 1 on either side broadcasts against the other, as in
+/// numpy (`[1, m, k] × [B, k, n] → [B, m, n]`).
+///
+/// # Panics
+/// If `a` is `[B, m, k]`, `b` must be `[B, k, n]` (or have batch size 1, or
+/// `a` have it).
+///
+/// ```
+/// use graph_runtime::kernels::batched::batch_matmul;
+/// use ndarray::array;
+///
+/// let a = array![[[1.0_f32, 2.0]], [[3.0, 4.0]]]; // [2, 1, 2]
+/// let b = array![[[1.0_f32], [1.0]], [[0.0], [1.0]]]; // [2, 2, 1]
+/// assert_eq!(batch_matmul(a.view(), b.view()), array![[[3.0]], [[4.0]]]);
+/// ```
+#[track_caller]
+#[must_use]
+pub fn batch_matmul(a: ArrayView3<'_, f32>, b: ArrayView3<'_, f32>) -> Array3<f32> {
+    let (a_batch, rows, inner) = a.dim();
+    let (b_batch, b_inner, cols) = b.dim();
+    let batch = match (a_batch, b_batch) {
+        _ if a_batch == b_batch => a_batch,
+        (1, other) | (other, 1) => other,
+        _ => shape_panic("batch_matmul", &[a.shape(), b.shape()]),
+    };
+    if inner != b_inner {
+        shape_panic("batch_matmul", &[a.shape(), b.shape()]);
+    }
+    let mut out = Array3::zeros((batch, rows, cols));
+    for (p, mut product) in out.outer_iter_mut().enumerate() {
+        let left = a.index_axis(Axis(0), if a_batch == 1 { 0 } else { p });
+        let right = b.index_axis(Axis(0), if b_batch == 1 { 0 } else { p });
+        general_mat_mul(1.0, &left, &right, 0.0, &mut product);
+    }
+    out
+}
+
+/// Batch of matrices times one shared matrix:
+/// `out[p, i, j] = Σ_k a[p, i, k] · b[k, j]` (`[B, m, k] × [k, n] → [B, m, n]`,
+/// as a dense layer applied to every position of a sequence).
+///
+/// # Panics
+/// If `a` is `[B, m, k]`, `b` must be `[k, n]`.
+///
+/// ```
+/// use graph_runtime::kernels::batched::batch_matmul_shared;
+/// use ndarray::array;
+///
+/// let a = array![[[1.0_f32, 2.0]], [[3.0, 4.0]]]; // [2, 1, 2]
+/// let w = array![[1.0_f32, 0.0], [0.0, 2.0]];
+/// assert_eq!(batch_matmul_shared(a.view(), w.view()), array![[[1.0, 4.0]], [[3.0, 8.0]]]);
+/// ```
+#[track_caller]
+#[must_use]
+pub fn batch_matmul_shared(a: ArrayView3<'_, f32>, b: ArrayView2<'_, f32>) -> Array3<f32> {
+    let (batch, m, k) = a.dim();
+    if k != b.nrows() {
+        shape_panic("batch_matmul_shared", &[a.shape(), b.shape()]);
+    }
+    let mut out = Array3::zeros((batch, m, b.ncols()));
+    for (left, mut product) in a.outer_iter().zip(out.outer_iter_mut()) {
+        general_mat_mul(1.0, &left, &b, 0.0, &mut product);
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // Expected values are exact by construction.
+mod tests {
+    use super::*;
+    use ndarray::{array, Array2};
+
+    #[test]
+    fn broadcast_batch_and_transposed_operands() {
+        let a = array![[[1.0_f32, 2.0], [3.0, 4.0]]]; // [1, 2, 2]
+        let b = array![[[1.0_f32, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]]; // [2, 2, 2]
+        let y = batch_matmul(a.view(), b.view());
+        assert_eq!(
+            y,
+            array![[[1.0, 2.0], [3.0, 4.0]], [[2.0, 1.0], [4.0, 3.0]]]
+        );
+        // Swapping the last two axes of `a` gives per-batch transposes.
+        let t = a.view().permuted_axes([0, 2, 1]);
+        assert_eq!(
+            batch_matmul(t, b.view()).index_axis(Axis(0), 0),
+            array![[1.0, 3.0], [2.0, 4.0]]
+        );
+    }
+
+    #[test]
+    fn empty_sizes() {
+        let a = Array3::<f32>::zeros((3, 2, 0));
+        let b = Array3::<f32>::zeros((3, 0, 4));
+        assert_eq!(
+            batch_matmul(a.view(), b.view()),
+            Array3::<f32>::zeros((3, 2, 4))
+        );
+        let none = Array3::<f32>::zeros((0, 2, 3));
+        assert_eq!(
+            batch_matmul_shared(none.view(), Array2::<f32>::zeros((3, 5)).view()).shape(),
+            &[0, 2, 5]
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "kernel `batch_matmul` called with operands of incompatible shapes [[2, 1, 1], [3, 1, 1]]"
+    )]
+    fn mismatched_batches_panic() {
+        let _ = batch_matmul(
+            Array3::<f32>::zeros((2, 1, 1)).view(),
+            Array3::<f32>::zeros((3, 1, 1)).view(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "kernel `batch_matmul_shared`")]
+    fn mismatched_inner_panics() {
+        let _ = batch_matmul_shared(
+            Array3::<f32>::zeros((2, 1, 3)).view(),
+            Array2::<f32>::zeros((2, 1)).view(),
+        );
+    }
+}
