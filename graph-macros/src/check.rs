@@ -84,7 +84,8 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                     .iter()
                     .map(|operand| describe(graph, *operand))
                     .collect();
-                diagnostics.push(node.span.error(error.message(node.op.symbol(), &names)));
+                let symbol = node.called.unwrap_or_else(|| node.op.symbol());
+                diagnostics.push(node.span.error(error.message(symbol, &names)));
             }
         }
     }

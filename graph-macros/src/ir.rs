@@ -46,6 +46,9 @@ pub struct Node {
     /// The user's name, for inputs, variables, constants and the root of
     /// every `let` and `output`.
     pub name: Option<Ident>,
+    /// The op's name as the user called it, where several names build the
+    /// same op (`permute` and `transpose`, `embedding` and `gather`).
+    pub called: Option<&'static str>,
     pub span: SpanRange,
 }
 

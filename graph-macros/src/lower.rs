@@ -154,6 +154,7 @@ impl Lowering<'_> {
             shape,
             dtype: DType::F32,
             name: None,
+            called: None,
             span,
         });
         id
@@ -214,7 +215,9 @@ impl Lowering<'_> {
                     }
                 };
                 let operands = operands.into_iter().collect::<Option<Vec<_>>>()?;
-                Some(self.push(op, operands, None, *span))
+                let id = self.push(op, operands, None, *span);
+                self.graph.nodes[id.0].called = Some(signature.name);
+                Some(id)
             }
         }
     }
