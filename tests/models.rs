@@ -128,3 +128,12 @@ fn cnn_matches_numpy() {
     let probabilities = cnn.probabilities(x.view()).unwrap();
     assert_matches_numpy(&probabilities, &fixture("cnn_probabilities"));
 }
+
+#[test]
+fn empty_batches_flow_through_both_models() {
+    let empty = Array2::<f32>::zeros((0, 64));
+    let probabilities = Cnn::zeros().probabilities(empty.view()).unwrap();
+    assert_eq!(probabilities.shape(), &[0, 10]);
+    let out = Mlp::zeros().run(empty.view()).unwrap();
+    assert_eq!(out.logits.shape(), &[0, 10]);
+}

@@ -269,6 +269,16 @@ pub fn infer(op: &Op, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeErr
         Op::ArgMax { axis: a } => {
             f32s(1)?;
             let a = axis(*a, shape(0).rank())?;
+            // An empty axis has no index to return: rule it out statically.
+            match &shape(0).0[a] {
+                Dim::Fixed(size) if *size > 0 => {}
+                other => {
+                    return Err(rule(format!(
+                        "needs a literal, non-zero size on axis {a} of {}, not `{other}`: an empty axis has no largest element",
+                        shape(0)
+                    )))
+                }
+            }
             Ok((reduced(shape(0), &[a], false), Usize))
         }
         Op::Softmax { axis: a } | Op::LogSoftmax { axis: a } => {
