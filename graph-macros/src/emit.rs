@@ -61,7 +61,7 @@ fn allowed_lints() -> TokenStream {
     }
 }
 
-pub fn emit(graph: &Graph) -> TokenStream {
+pub fn emit(graph: &Graph, as_written: &str) -> TokenStream {
     let Graph {
         attrs, vis, name, ..
     } = graph;
@@ -80,7 +80,8 @@ pub fn emit(graph: &Graph) -> TokenStream {
         .map(|output| output_method(graph, output));
     let run = run_method(graph);
     let update = update_method(graph);
-    let default = default_impl(graph);
+        let default = default_impl(graph);
+    let introspection = crate::introspect::items(graph, as_written);
     quote! {
         #(#attrs)*
         #lints
@@ -95,8 +96,9 @@ pub fn emit(graph: &Graph) -> TokenStream {
             #constructors
             #(#accessors)*
             #(#output_methods)*
-            #run
+                        #run
             #update
+            #introspection
         }
 
         #default

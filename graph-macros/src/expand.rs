@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use crate::diag::Diagnostics;
 #[cfg(test)]
 use crate::ir::Graph;
-use crate::{check, emit, lower, optimize, parse, resolve};
+use crate::{check, dot, emit, lower, optimize, parse, resolve};
 
 /// Expands the body of a `graph!` call. Never panics: every problem in the
 /// input becomes a `compile_error!` in the output, next to a fallback
@@ -37,8 +37,9 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
         let fallback = emit::fallback(&graph, &unlowered);
         return Err(finish_with_errors(diagnostics, fallback));
     }
+        let as_written = dot::dot(&graph);
     optimize::run(&mut graph);
-    Ok(emit::emit(&graph))
+    Ok(emit::emit(&graph, &as_written))
 }
 
 /// Runs every phase up to and including `check`, returning the checked IR.

@@ -9,8 +9,10 @@ use proc_macro::TokenStream;
 
 mod check;
 mod diag;
+mod dot;
 mod emit;
 mod expand;
+mod introspect;
 mod ir;
 mod lower;
 mod ops;

@@ -24,6 +24,8 @@
 pub mod check;
 mod error;
 pub mod kernels;
+pub mod summary;
+pub mod weights;
 
 pub use check::{Dim, DimBindings};
 pub use error::Error;
