@@ -30,7 +30,8 @@
 
 #[doc = include_str!("../docs/LANGUAGE.md")]
 pub use graph_macros::graph;
-pub use graph_runtime::{kernels, Dim, DimBindings, Error};
+pub use graph_runtime::summary::Summary;
+pub use graph_runtime::{kernels, summary, weights, workspace, Dim, DimBindings, Error};
 /// The `ndarray` crate that generated code uses for its inputs and outputs.
 pub use ndarray;
 
@@ -38,6 +39,9 @@ pub use ndarray;
 #[doc(hidden)]
 pub mod __private {
     pub use ::graph_runtime::check::check_variable;
+    pub use ::graph_runtime::summary;
+    pub use ::graph_runtime::weights;
+    pub use ::graph_runtime::workspace;
     pub use ::graph_runtime::{kernels, Dim, DimBindings, Error};
     pub use ::ndarray;
 }

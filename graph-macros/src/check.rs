@@ -18,7 +18,36 @@ const RESERVED_METHODS: &[(&str, &str)] = &[
     ("new", "the constructor"),
     ("zeros", "the zero-initialised constructor"),
     ("run", "the method computing every output"),
+    ("run_with", "the workspace form of `run`"),
     ("update", "the method applying the variable updates"),
+    ("update_with", "the workspace form of `update`"),
+    (
+        "DOT",
+        "the constant holding the optimized graph as DOT text",
+    ),
+    (
+        "DOT_AS_WRITTEN",
+        "the constant holding the graph as written as DOT text",
+    ),
+    ("SUMMARY", "the constant holding the graph's summary"),
+    ("WORKSPACE_BYTES", "the constant holding the workspace size"),
+    (
+        "from_weights",
+        "the constructor taking a weight file's tensors",
+    ),
+    (
+        "from_safetensors",
+        "the constructor reading a safetensors file",
+    ),
+    ("from_npy_dir", "the constructor reading `.npy` files"),
+    (
+        "to_safetensors_bytes",
+        "the method serialising the variables",
+    ),
+    (
+        "save_safetensors",
+        "the method writing the variables to a file",
+    ),
 ];
 
 pub fn check(graph: &mut Graph, diagnostics: &mut Diagnostics) {
@@ -147,8 +176,10 @@ fn check_method_names(graph: &Graph, diagnostics: &mut Diagnostics) {
             diagnostics.push(span.error(format!(
                 "{what} would generate the method `{method}`, which is already {owner}; rename it"
             )));
+            false
         } else {
             taken.insert(method, what);
+            true
         }
     };
     for &id in &graph.variables {
@@ -173,11 +204,18 @@ fn check_method_names(graph: &Graph, diagnostics: &mut Diagnostics) {
     }
     for output in &graph.outputs {
         let span = SpanRange::single(output.name.span());
-        claim(
+        // One clash per output is enough: renaming it fixes both names.
+        if claim(
             output.name.to_string(),
             format!("output `{}`", output.name),
             span,
-        );
+        ) {
+            claim(
+                format!("{}_with", output.name),
+                format!("the workspace form of output `{}`", output.name),
+                span,
+            );
+        }
     }
 }
 

@@ -28,9 +28,10 @@
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::ir::{DType, Graph, NodeId, Op};
+use crate::ir::{DType, Graph, NodeId};
 use crate::shape::{Dim, Shape};
 
+mod entry;
 mod node;
 
 /// Lints the generated code can trigger in the user's crate, allowed on the
@@ -65,6 +66,7 @@ pub fn emit(graph: &Graph, as_written: &str) -> TokenStream {
     let Graph {
         attrs, vis, name, ..
     } = graph;
+    let plan = crate::plan::plan(graph);
     let lints = allowed_lints();
     let fields = graph.variables.iter().map(|&id| {
         let field = local(graph, id);
@@ -72,17 +74,23 @@ pub fn emit(graph: &Graph, as_written: &str) -> TokenStream {
         quote! { #field: #ty }
     });
     let outputs_struct = outputs_struct(graph);
+    let views_struct = entry::views_struct(graph);
+    let workspace_struct = entry::workspace_struct(graph, &plan);
+    let workspace_constant = entry::workspace_constant(graph, &plan);
     let constructors = constructors(graph);
     let accessors = graph.variables.iter().map(|&id| accessors(graph, id));
     let output_methods = graph
         .outputs
         .iter()
-        .map(|output| output_method(graph, output));
-    let run = run_method(graph);
-    let update = update_method(graph);
-        let default = default_impl(graph);
+        .map(|output| entry::output_methods(graph, &plan, output));
+    let run = entry::run_methods(graph, &plan);
+    let update = entry::update_methods(graph, &plan);
+    let default = default_impl(graph);
     let introspection = crate::introspect::items(graph, as_written);
+    let statics = constant_statics(graph);
     quote! {
+        #statics
+
         #(#attrs)*
         #lints
         #vis struct #name {
@@ -92,11 +100,18 @@ pub fn emit(graph: &Graph, as_written: &str) -> TokenStream {
         #outputs_struct
 
         #lints
+        #views_struct
+
+        #lints
+        #workspace_struct
+
+        #lints
         impl #name {
+            #workspace_constant
             #constructors
             #(#accessors)*
             #(#output_methods)*
-                        #run
+            #run
             #update
             #introspection
         }
@@ -168,7 +183,10 @@ fn view_type(shape: &Shape, dtype: DType, mutable: bool) -> TokenStream {
 fn size_expr(dim: &Dim) -> TokenStream {
     match dim {
         Dim::Fixed(size) => quote! { #size },
-        Dim::Symbol(symbol) => quote! { __dims.size(#symbol) },
+        Dim::Symbol(symbol) => {
+            let size = format_ident!("__size_{}", symbol);
+            quote! { #size }
+        }
     }
 }
 
@@ -290,6 +308,7 @@ fn constructors(graph: &Graph) -> TokenStream {
         .collect::<Vec<_>>()
         .join(", ");
     let new_doc = format!(" Creates the graph from the values of its variables ({list}).");
+    let loaders = loaders(graph);
     quote! {
         #[doc = #new_doc]
         ///
@@ -301,10 +320,97 @@ fn constructors(graph: &Graph) -> TokenStream {
             ::core::result::Result::Ok(Self { #(#names),* })
         }
 
-        /// Creates the graph with every variable set to zero.
+                /// Creates the graph with every variable set to zero.
         #[must_use]
         #vis fn zeros() -> Self {
             Self { #(#zeros),* }
+        }
+
+        #loaders
+    }
+}
+
+/// Constructors reading the variables from weight files, and the savers.
+fn loaders(graph: &Graph) -> TokenStream {
+    let p = private();
+    let vis = &graph.vis;
+    let names: Vec<Ident> = graph.variables.iter().map(|&id| local(graph, id)).collect();
+    let texts: Vec<String> = names.iter().map(ToString::to_string).collect();
+    let takes = graph.variables.iter().zip(&names).map(|(&id, name)| {
+        let shape = graph.shape(id);
+        let dim = dimension(shape.rank());
+        let sizes = fixed_sizes(graph, id);
+        let text = name.to_string();
+        let take = quote! { weights.take::<#dim>(#text, &[#(#sizes),*])? };
+        if shape.is_scalar() {
+            quote! { let #name: f32 = #p::ndarray::Array0::<f32>::into_scalar(#take); }
+        } else {
+            quote! { let #name = #take; }
+        }
+    });
+    let views: Vec<TokenStream> = graph
+        .variables
+        .iter()
+        .zip(&names)
+        .map(|(&id, name)| {
+            let text = name.to_string();
+            if graph.shape(id).is_scalar() {
+                quote! { (#text, #p::ndarray::aview0(&self.#name).into_dyn()) }
+            } else {
+                quote! { (#text, self.#name.view().into_dyn()) }
+            }
+        })
+        .collect();
+    quote! {
+        /// Creates the graph from weights loaded from a file, taking each variable
+        /// by its name and checking its dtype and shape.
+        ///
+        /// # Errors
+        /// The [`Error`](::staticflow::Error) of the first variable that is missing,
+        /// not `f32` or of another shape; when `strict`, also a tensor that no
+        /// variable takes.
+        #vis fn from_weights(mut weights: #p::weights::Weights, strict: bool)
+            -> ::core::result::Result<Self, #p::Error> {
+            #(#takes)*
+            weights.finish(strict)?;
+            ::core::result::Result::Ok(Self { #(#names),* })
+        }
+
+        /// Loads every variable from a safetensors file, strictly: every tensor of
+        /// the file must be a variable of the graph. For other rules (renames,
+        /// extra tensors), build the [`Weights`](::staticflow::weights::Weights) and
+        /// call `from_weights`.
+        ///
+        /// # Errors
+        /// As `from_weights`, and for a file that cannot be read or is corrupt.
+        #vis fn from_safetensors(path: impl ::core::convert::AsRef<::std::path::Path>)
+            -> ::core::result::Result<Self, #p::Error> {
+            Self::from_weights(#p::weights::Weights::from_safetensors_file(path)?, true)
+        }
+
+        /// Loads every variable `v` from the file `v.npy` in `dir`.
+        ///
+        /// # Errors
+        /// As `from_weights`, and for a file that is missing, unreadable or corrupt.
+        #vis fn from_npy_dir(dir: impl ::core::convert::AsRef<::std::path::Path>)
+            -> ::core::result::Result<Self, #p::Error> {
+            let names: &[&str] = &[#(#texts),*];
+            Self::from_weights(#p::weights::Weights::from_npy_dir(dir, names)?, true)
+        }
+
+        /// The variables as the bytes of a safetensors file, each under its name.
+        #[must_use]
+        #vis fn to_safetensors_bytes(&self) -> ::std::vec::Vec<u8> {
+            #p::weights::save_safetensors(&[#(#views),*])
+        }
+
+        /// Writes the variables to a safetensors file, each under its name.
+        ///
+        /// # Errors
+        /// [`Error::Io`](::staticflow::Error::Io) if the file cannot be written.
+        #vis fn save_safetensors(&self, path: impl ::core::convert::AsRef<::std::path::Path>)
+            -> ::core::result::Result<(), #p::Error> {
+                        #p::weights::save_safetensors_file(&[#(#views),*], path)
         }
     }
 }
@@ -380,87 +486,57 @@ fn accessors(graph: &Graph, id: NodeId) -> TokenStream {
     }
 }
 
-/// The parameters, input checks and statements computing `roots`.
-struct Body {
-    params: Vec<TokenStream>,
-    /// Names and shapes of the inputs taken, for docs.
-    input_docs: Vec<String>,
-    statements: Vec<TokenStream>,
+/// Array constants larger than this are emitted once, as a `static`, rather
+/// than as a literal in every entry point that reads them.
+const INLINE_CONSTANT_LIMIT: usize = 16;
+
+/// The `static` holding a large constant's data, if node `id` is one.
+fn constant_static(graph: &Graph, id: NodeId) -> Option<Ident> {
+    match &graph.node(id).op {
+        crate::ir::Op::Constant(tensor) if tensor.values.len() > INLINE_CONSTANT_LIMIT => {
+            Some(format_ident!(
+                "__{}_{}",
+                graph.name.to_string().to_uppercase(),
+                local(graph, id)
+                    .to_string()
+                    .trim_start_matches('_')
+                    .to_uppercase()
+            ))
+        }
+        _ => None,
+    }
 }
 
-fn body(graph: &Graph, roots: &[NodeId]) -> Body {
-    let p = private();
-    let needed = graph.reachable(roots.iter().copied());
-    let inputs: Vec<NodeId> = graph
-        .inputs
-        .iter()
-        .copied()
-        .filter(|id| needed[id.0])
-        .collect();
-    let mut params = Vec::new();
-    let mut input_docs = Vec::new();
-    for &id in &inputs {
-        let name = local(graph, id);
-        let shape = graph.shape(id);
-        let dtype = graph.node(id).dtype;
-        let ty = if shape.is_scalar() {
-            element(dtype)
-        } else {
-            view_type(shape, dtype, false)
+/// The `static`s of large constants (baked weights among them), and the
+/// dependency on the weight file they came from.
+///
+/// ```text
+/// static __MLP_W1: [f32; 2048] = [0.0132f32, ...];
+/// const _: &[u8] = include_bytes!("/path/to/weights.safetensors");
+/// ```
+fn constant_statics(graph: &Graph) -> TokenStream {
+    let statics = (0..graph.nodes.len()).filter_map(|index| {
+        let id = NodeId(index);
+        let name = constant_static(graph, id)?;
+        let crate::ir::Op::Constant(tensor) = &graph.node(id).op else {
+            return None;
         };
-        params.push(quote! { #name: #ty });
-        input_docs.push(format!("`{name}`: {shape}"));
-    }
-    let mut statements = Vec::new();
-    let mut symbols: Vec<&str> = Vec::new();
-    for &id in &inputs {
-        for symbol in graph.shape(id).symbols() {
-            if !symbols.contains(&symbol) {
-                symbols.push(symbol);
-            }
-        }
-    }
-    let checked: Vec<NodeId> = inputs
-        .iter()
-        .copied()
-        .filter(|&id| !graph.shape(id).is_scalar())
-        .collect();
-    if !checked.is_empty() {
-        statements.push(quote! {
-            let mut __dims = #p::DimBindings::new([#(#symbols),*]);
-        });
-        for &id in &checked {
-            let name = local(graph, id);
-            let text = name.to_string();
-            let dims = graph.shape(id).0.iter().map(|dim| match dim {
-                Dim::Fixed(size) => quote! { #p::Dim::Fixed(#size) },
-                Dim::Symbol(symbol) => quote! { #p::Dim::Symbol(#symbol) },
-            });
-            statements.push(quote! {
-                __dims.check_input(#text, &[#(#dims),*], #name.shape())?;
-            });
-        }
-    }
-    for (index, node) in graph.nodes.iter().enumerate() {
-        if needed[index] && node.op != Op::Input {
-            statements.push(node::statement(graph, NodeId(index)));
-        }
-    }
-    Body {
-        params,
-        input_docs,
-        statements,
-    }
+        let len = tensor.values.len();
+        let values = tensor.values.iter().map(|&v| f32_literal(v));
+        Some(quote! {
+            #[allow(non_upper_case_globals, clippy::unreadable_literal, clippy::excessive_precision)]
+            static #name: [f32; #len] = [#(#values),*];
+        })
+    });
+    // Reading the file here makes cargo rebuild the crate when it changes.
+    let dependency = graph.baked_from.as_ref().map(|path| {
+        quote! { const _: &[u8] = ::core::include_bytes!(#path); }
+    });
+    quote! { #(#statics)* #dependency }
 }
 
-/// Whether a node's local is a view (of an input, a variable or a constant)
-/// rather than an owned array.
-fn is_view(graph: &Graph, id: NodeId) -> bool {
-    let node = graph.node(id);
-    node.op.is_leaf() && !graph.shape(id).is_scalar()
-}
-
-/// The expression passing node `id` to a kernel: a view of any rank.
+/// The expression passing node `id` to a kernel: a view of any rank (a
+/// scalar as a rank-0 view).
 fn operand(graph: &Graph, id: NodeId) -> TokenStream {
     let name = local(graph, id);
     if graph.shape(id).is_scalar() {
@@ -468,147 +544,6 @@ fn operand(graph: &Graph, id: NodeId) -> TokenStream {
         quote! { #p::ndarray::aview0(&#name) }
     } else {
         quote! { #name.view() }
-    }
-}
-
-/// The owned value of node `id`, for returning it.
-fn owned(graph: &Graph, id: NodeId) -> TokenStream {
-    let name = local(graph, id);
-    if is_view(graph, id) {
-        quote! { #name.to_owned() }
-    } else {
-        quote! { #name }
-    }
-}
-
-fn errors_doc(body: &Body) -> Option<TokenStream> {
-    if body.input_docs.is_empty() {
-        return None;
-    }
-    Some(quote! {
-        ///
-        /// # Errors
-        /// [`Error::InputShape`](::staticflow::Error::InputShape) naming the first input
-        /// whose shape disagrees with the graph, or whose symbolic dims disagree with
-        /// those of an earlier input.
-    })
-}
-
-fn inputs_sentence(body: &Body) -> String {
-    if body.input_docs.is_empty() {
-        " It takes no inputs.".to_string()
-    } else {
-        format!(" Inputs: {}.", body.input_docs.join(", "))
-    }
-}
-
-fn output_method(graph: &Graph, output: &crate::ir::Output) -> TokenStream {
-    let p = private();
-    let vis = &graph.vis;
-    let body = body(graph, &[output.node]);
-    let name = &output.name;
-    let ty = array_type(graph.shape(output.node), graph.node(output.node).dtype);
-    let value = owned(graph, output.node);
-    let attrs = &output.attrs;
-    let summary = format!(
-        " Computes output `{name}`, of shape {}, and only the nodes it depends on.",
-        graph.shape(output.node)
-    );
-    let inputs = inputs_sentence(&body);
-    let errors = errors_doc(&body);
-    let Body {
-        params, statements, ..
-    } = body;
-    quote! {
-        #(#attrs)*
-        #[doc = #summary]
-        #[doc = #inputs]
-        #errors
-        #vis fn #name(&self, #(#params),*) -> ::core::result::Result<#ty, #p::Error> {
-            #(#statements)*
-            ::core::result::Result::Ok(#value)
-        }
-    }
-}
-
-fn run_method(graph: &Graph) -> TokenStream {
-    if graph.outputs.is_empty() {
-        return TokenStream::new();
-    }
-    let p = private();
-    let vis = &graph.vis;
-    let roots: Vec<NodeId> = graph.outputs.iter().map(|o| o.node).collect();
-    let body = body(graph, &roots);
-    let outputs = outputs_name(graph);
-    let fields = graph.outputs.iter().enumerate().map(|(i, output)| {
-        let field = &output.name;
-        let later_use = graph.outputs[i + 1..].iter().any(|o| o.node == output.node);
-        let value = if later_use && !is_view(graph, output.node) {
-            let name = local(graph, output.node);
-            quote! { #name.clone() }
-        } else {
-            owned(graph, output.node)
-        };
-        quote! { #field: #value }
-    });
-    let summary = " Computes every output in one pass, each shared node once.".to_string();
-    let inputs = inputs_sentence(&body);
-    let errors = errors_doc(&body);
-    let Body {
-        params, statements, ..
-    } = body;
-    quote! {
-        #[doc = #summary]
-        #[doc = #inputs]
-        #errors
-        #vis fn run(&self, #(#params),*) -> ::core::result::Result<#outputs, #p::Error> {
-            #(#statements)*
-            ::core::result::Result::Ok(#outputs { #(#fields),* })
-        }
-    }
-}
-
-fn update_method(graph: &Graph) -> TokenStream {
-    if graph.updates.is_empty() {
-        return TokenStream::new();
-    }
-    let p = private();
-    let vis = &graph.vis;
-    let roots: Vec<NodeId> = graph.updates.iter().map(|u| u.value).collect();
-    let body = body(graph, &roots);
-    let mut finals = Vec::new();
-    let mut assigns = Vec::new();
-    for update in &graph.updates {
-        let variable = local(graph, update.variable);
-        let new = format_ident!("__new_{}", variable);
-        let value = owned(graph, update.value);
-        finals.push(quote! { let #new = #value; });
-        assigns.push(quote! { self.#variable = #new; });
-    }
-    let names: Vec<String> = graph
-        .updates
-        .iter()
-        .map(|u| format!("`{}`", local(graph, u.variable)))
-        .collect();
-    let summary = format!(
-        " Computes the new values of {} from the current ones, then stores them all.",
-        names.join(", ")
-    );
-    let inputs = inputs_sentence(&body);
-    let errors = errors_doc(&body);
-    let Body {
-        params, statements, ..
-    } = body;
-    quote! {
-        #[doc = #summary]
-        #[doc = #inputs]
-        #errors
-        #vis fn update(&mut self, #(#params),*) -> ::core::result::Result<(), #p::Error> {
-            #(#statements)*
-            #(#finals)*
-            #(#assigns)*
-            ::core::result::Result::Ok(())
-        }
     }
 }
 
@@ -625,6 +560,7 @@ pub fn fallback(graph: &Graph, unlowered: &[&Ident]) -> TokenStream {
     } = graph;
     let lints = allowed_lints();
     let dyn_array = quote! { #p::ndarray::Array<f32, #p::ndarray::IxDyn> };
+    let workspace = entry::workspace_name(graph);
     let type_of = |id: NodeId| {
         let node = graph.node(id);
         node.shape
@@ -662,17 +598,29 @@ pub fn fallback(graph: &Graph, unlowered: &[&Ident]) -> TokenStream {
                 });
             quote! { _: #ty }
         });
-        let ty = node.map_or(dyn_array.clone(), type_of);
+                let ty = node.map_or(dyn_array.clone(), type_of);
+        let with = format_ident!("{}_with", method);
+        let params: Vec<TokenStream> = params.collect();
         quote! {
             #vis fn #method(&self, #(#params),*) -> ::core::result::Result<#ty, #p::Error> {
                 ::core::unreachable!()
             }
+            #vis fn #with(&self, _: &mut #workspace, #(#params),*) -> ::core::result::Result<#ty, #p::Error> {
+                ::core::unreachable!()
+            }
         }
     });
+    let workspace_decl = quote! {
+        #[derive(Debug, Clone, Default)]
+        #vis struct #workspace;
+    };
     quote! {
         #(#attrs)*
         #lints
-        #vis struct #name;
+                #vis struct #name;
+
+        #lints
+        #workspace_decl
 
         #lints
         impl #name {
@@ -698,18 +646,16 @@ mod tests {
     }
 
     #[test]
-    fn seed_graph_is_one_let_per_node_in_order() {
+    fn scalar_graph_is_one_let_per_node_in_order() {
         let expanded = expand(quote! {
             struct Seed {
-                const a = 7.0;
-                const b = 8.0;
+                input a: [];
+                input b: [];
                 output res = (a * b) / (a + b);
             }
         });
         let body = quote! {
             -> ::core::result::Result<f32, ::staticflow::__private::Error> {
-                let a: f32 = 7f32;
-                let b: f32 = 8f32;
                 let __g2_mul: f32 = a * b;
                 let __g3_add: f32 = a + b;
                 let res: f32 = __g2_mul / __g3_add;
@@ -720,7 +666,20 @@ mod tests {
     }
 
     #[test]
-    fn entry_point_checks_inputs_then_computes_only_what_it_needs() {
+    fn constant_graph_folds_to_its_value() {
+        let expanded = expand(quote! {
+            struct Seed {
+                const a = 7.0;
+                const b = 8.0;
+                output res = (a * b) / (a + b);
+            }
+        });
+        let body = quote! { { let res: f32 = 3.7333333f32; ::core::result::Result::Ok(res) } };
+        assert!(expanded.contains(&body.to_string()), "{expanded}");
+    }
+
+    #[test]
+    fn entry_point_checks_inputs_then_writes_into_the_workspace() {
         let expanded = expand(quote! {
             struct Dense {
                 input x: [n, 3];
@@ -732,17 +691,24 @@ mod tests {
         });
         let p = quote! { ::staticflow::__private };
         let method = quote! {
-            fn y(&self, x: #p::ndarray::ArrayView<'_, f32, #p::ndarray::Ix2>)
-                -> ::core::result::Result<#p::ndarray::Array<f32, #p::ndarray::Ix2>, #p::Error> {
+            fn y_with<'a>(&'a self, __ws: &'a mut DenseWorkspace,
+                x: #p::ndarray::ArrayView<'a, f32, #p::ndarray::Ix2>)
+                -> ::core::result::Result<#p::ndarray::ArrayView<'a, f32, #p::ndarray::Ix2>, #p::Error> {
                 let mut __dims = #p::DimBindings::new(["n"]);
                 __dims.check_input("x", &[#p::Dim::Symbol("n"), #p::Dim::Fixed(3usize)], x.shape())?;
+                let __size_n: usize = __dims.size("n");
                 let w = self.w.view();
-                let y: #p::ndarray::Array<f32, #p::ndarray::Ix2> =
-                    #p::kernels::linalg::matmul(x.view(), w.view());
+                #p::kernels::linalg::matmul_into(x.view(), w.view(), __ws.s0.out([__size_n, 2usize]));
+                let y = __ws.s0.get([__size_n, 2usize]);
                 ::core::result::Result::Ok(y)
             }
         };
         assert!(expanded.contains(&method.to_string()), "{expanded}");
+        let convenience = quote! {
+            let mut __ws = DenseWorkspace::default();
+            self.y_with(&mut __ws, x).map(|value| value.to_owned())
+        };
+        assert!(expanded.contains(&convenience.to_string()), "{expanded}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use crate::diag::Diagnostics;
 #[cfg(test)]
 use crate::ir::Graph;
-use crate::{check, dot, emit, lower, optimize, parse, resolve};
+use crate::{bake, check, dot, emit, lower, optimize, parse, resolve};
 
 /// Expands the body of a `graph!` call. Never panics: every problem in the
 /// input becomes a `compile_error!` in the output, next to a fallback
@@ -25,6 +25,9 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
         return Err(finish_with_errors(diagnostics, TokenStream::new()));
     };
     let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
+    if let Some(file) = &syntax.weights {
+        bake::bake(&mut graph, file, &mut diagnostics);
+    }
     check::check(&mut graph, &mut diagnostics);
     if diagnostics.has_errors() {
         let unlowered: Vec<&proc_macro2::Ident> = syntax
@@ -37,7 +40,7 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
         let fallback = emit::fallback(&graph, &unlowered);
         return Err(finish_with_errors(diagnostics, fallback));
     }
-        let as_written = dot::dot(&graph);
+    let as_written = dot::dot(&graph);
     optimize::run(&mut graph);
     Ok(emit::emit(&graph, &as_written))
 }

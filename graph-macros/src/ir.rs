@@ -32,6 +32,9 @@ pub struct Graph {
     pub updates: Vec<Update>,
     /// Shapes the user wrote on `let`, `const` and `output`, to be checked.
     pub annotations: Vec<Annotation>,
+    /// The weight file whose values were baked in, as an absolute path, so
+    /// that the expansion can make cargo rebuild when it changes.
+    pub baked_from: Option<String>,
 }
 
 pub struct Node {
@@ -260,6 +263,37 @@ pub enum Op {
     },
     /// `gather(table, indices)`: rows of `table` picked by `usize` indices.
     Gather,
+    /// Made by the optimizer, never written: `activation(x·w + bias)` in one
+    /// kernel that applies the bias and activation as it finishes each row
+    /// of the product. Operands `(x, w)` or `(x, w, bias)`.
+    Dense {
+        bias: bool,
+        activation: Activation,
+    },
+    /// Made by the optimizer, never written: a tree of elementwise ops
+    /// computed in one pass over memory, with no temporaries. Its operands
+    /// are the tree's leaves, broadcast to the result's shape.
+    Fused(Scalar),
+}
+
+/// The activations a `Dense` node applies in its epilogue.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Activation {
+    Identity,
+    Relu,
+    LeakyRelu(Bits),
+    Sigmoid,
+    Tanh,
+}
+
+/// The per-element expression of a `Fused` node.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Scalar {
+    /// The element of operand `i`.
+    Operand(usize),
+    Constant(Bits),
+    Unary(Unary, Box<Scalar>),
+    Binary(Binary, Box<Scalar>, Box<Scalar>),
 }
 
 impl Op {
@@ -343,6 +377,8 @@ impl Op {
             Op::BatchNorm { .. } => "batch_norm",
             Op::LayerNorm { .. } => "layer_norm",
             Op::Gather => "gather",
+            Op::Dense { .. } => "dense",
+            Op::Fused(_) => "fused",
         }
     }
 

@@ -7,6 +7,7 @@
 
 use proc_macro::TokenStream;
 
+mod bake;
 mod check;
 mod diag;
 mod dot;
@@ -18,6 +19,9 @@ mod lower;
 mod ops;
 mod optimize;
 mod parse;
+mod plan;
+#[cfg(test)]
+mod proptests;
 mod resolve;
 mod shape;
 

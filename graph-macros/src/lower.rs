@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use syn::ext::IdentExt;
+
 use crate::diag::{Diagnostics, SpanRange};
 use crate::ir::{
     Annotation, Binary, DType, Graph, Node, NodeId, Op, Output, Tensor, Unary, Update,
@@ -33,22 +35,18 @@ pub fn lower(
             outputs: Vec::new(),
             updates: Vec::new(),
             annotations: Vec::new(),
+            baked_from: None,
         },
         resolution,
         decl_nodes: HashMap::new(),
+        leaf_decls: HashMap::new(),
         diagnostics,
     };
     for &index in &resolution.order {
         lowering.declaration(syntax, index);
     }
     // Parameters and fields follow declaration order, not dependency order.
-    let position = |id: &NodeId| {
-        lowering
-            .decl_nodes
-            .iter()
-            .find(|(_, node)| **node == *id)
-            .map_or(usize::MAX, |(decl, _)| *decl)
-    };
+    let position = |id: &NodeId| lowering.leaf_decls.get(id).copied();
     let mut inputs = std::mem::take(&mut lowering.graph.inputs);
     inputs.sort_by_key(position);
     let mut variables = std::mem::take(&mut lowering.graph.variables);
@@ -67,6 +65,9 @@ struct Lowering<'a> {
     /// Declaration index to the node holding its value; missing where the
     /// declaration had an error already reported.
     decl_nodes: HashMap<usize, NodeId>,
+    /// Input and variable nodes to the index of their own declaration (a
+    /// `let` or `output` naming the same node must not move them).
+    leaf_decls: HashMap<NodeId, usize>,
     diagnostics: &'a mut Diagnostics,
 }
 
@@ -84,6 +85,7 @@ impl Lowering<'_> {
                 };
                 let id = self.push(op, Vec::new(), Some(shape_of(shape)), name_span);
                 self.graph.nodes[id.0].dtype = decl.dtype.unwrap_or(DType::F32);
+                self.leaf_decls.insert(id, index);
                 if decl.kind == DeclKind::Input {
                     self.graph.inputs.push(id);
                 } else {
@@ -276,7 +278,9 @@ pub fn shape_of(syntax: &ShapeSyntax) -> Shape {
             .iter()
             .map(|dim| match dim {
                 DimSyntax::Fixed(size) => Dim::Fixed(*size),
-                DimSyntax::Symbol(name) => Dim::Symbol(name.to_string()),
+                // `r#n` and `n` are one symbol, and its text becomes part of
+                // generated identifiers.
+                DimSyntax::Symbol(name) => Dim::Symbol(name.unraw().to_string()),
             })
             .collect(),
     )

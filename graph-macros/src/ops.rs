@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use syn::ext::IdentExt;
+
 use crate::diag::{closest, SpanRange};
 use crate::ir::{Binary, Bits, Compare, DimSpec, Op, Padding, Pool, Reduce, Unary};
 use crate::parse::{Arg, Expr};
@@ -509,7 +511,9 @@ pub fn build(signature: &Signature, bound: &[Option<&Expr>]) -> Result<Op, Vec<s
     let mut errors = Vec::new();
     for (param, expr) in signature.params.iter().zip(bound) {
         match (param.kind, expr) {
-            (Kind::Tensors, Some(Expr::Array(..))) | (Kind::Tensor, _) => continue,
+            // An empty list would make an op without operands.
+            (Kind::Tensors, Some(Expr::Array(items, _))) if !items.is_empty() => continue,
+            (Kind::Tensor, _) => continue,
             (Kind::Tensors, other) => {
                 if let Some(expr) = other {
                     errors.push(expr.span().error(format!(
@@ -604,7 +608,7 @@ fn read(param: &Param, expr: &Expr) -> Result<Value, syn::Error> {
                 let dims = items
                     .iter()
                     .map(|item| match item {
-                        Expr::Name(symbol) => Some(DimSpec::Symbol(symbol.to_string())),
+                        Expr::Name(symbol) => Some(DimSpec::Symbol(symbol.unraw().to_string())),
                         _ => match int(item)? {
                             -1 => Some(DimSpec::Infer),
                             size => usize::try_from(size).ok().map(DimSpec::Fixed),

@@ -5,7 +5,7 @@
 //! look at syn trees. Nothing semantic happens here: names are not resolved and
 //! shapes are not checked.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -24,6 +24,8 @@ mod kw {
 pub struct GraphSyntax {
     /// Attributes on the item, doc comments included; copied to the struct.
     pub attrs: Vec<Attribute>,
+    /// `#[weights("file.safetensors")]`: bake the variables in at build time.
+    pub weights: Option<syn::LitStr>,
     pub vis: Visibility,
     pub name: Ident,
     pub decls: Vec<Decl>,
@@ -137,7 +139,22 @@ impl Expr {
 
 impl Parse for GraphSyntax {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
+        let mut attrs = input.call(Attribute::parse_outer)?;
+        let mut weights = None;
+        for attr in attrs.extract_if(.., |attr| attr.path().is_ident("weights")) {
+            let file: syn::LitStr = attr.parse_args().map_err(|_| {
+                syn::Error::new_spanned(
+                    &attr,
+                    "expected `#[weights(\"path/to/file.safetensors\")]`",
+                )
+            })?;
+            if weights.replace(file).is_some() {
+                return Err(syn::Error::new_spanned(
+                    attr,
+                    "a graph takes one `#[weights(..)]` file",
+                ));
+            }
+        }
         let vis: Visibility = input.parse()?;
         if !input.peek(Token![struct]) {
             return Err(input.error(
@@ -157,6 +174,7 @@ impl Parse for GraphSyntax {
         }
         Ok(GraphSyntax {
             attrs,
+            weights,
             vis,
             name,
             decls,
@@ -503,5 +521,88 @@ fn finite(parsed: syn::Result<f32>, span: SpanRange, diagnostics: &mut Diagnosti
 
 /// Parses the body of `graph!`.
 pub fn parse(tokens: TokenStream) -> syn::Result<GraphSyntax> {
+    check_depth(&tokens)?;
     syn::parse2(tokens)
+}
+
+/// How deep brackets may nest in a graph.
+pub const MAX_NESTING: usize = 64;
+
+/// How many tokens one chain may hold: the tokens of an expression up to
+/// the next `,` or `;`, plus those of the groups around it up to theirs.
+/// Attributes (`#[..]`) do not count.
+pub const MAX_CHAIN: usize = 256;
+
+/// Rejects input nested or chained beyond [`MAX_NESTING`] and [`MAX_CHAIN`]
+/// before syn sees it.
+///
+/// syn's expression parser and the phases after it recurse once per level of
+/// an expression (each level of brackets takes about 8 KiB of stack in a
+/// debug build, each prefix operator about 3 KiB), and every level of an
+/// expression costs at least one token of its chain. With these bounds the
+/// deepest input accepted needs well under 2 MiB of stack, a fraction of
+/// the 8 MiB of rustc's main thread, and anything deeper is a compile error
+/// instead of a stack overflow. The check itself is a loop, not a recursion.
+fn check_depth(tokens: &TokenStream) -> syn::Result<()> {
+    struct Level {
+        tokens: proc_macro2::token_stream::IntoIter,
+        /// The chain's length at the group this level is inside.
+        base: usize,
+        /// Tokens since the last `,` or `;` at this level.
+        run: usize,
+        /// The previous token was the `#` of an attribute.
+        after_hash: bool,
+    }
+    let mut stack = vec![Level {
+        tokens: tokens.clone().into_iter(),
+        base: 0,
+        run: 0,
+        after_hash: false,
+    }];
+    while let Some(level) = stack.last_mut() {
+        let Some(token) = level.tokens.next() else {
+            stack.pop();
+            continue;
+        };
+        let attribute = match &token {
+            TokenTree::Punct(punct) if punct.as_char() == '#' => true,
+            TokenTree::Group(group) => level.after_hash && group.delimiter() == Delimiter::Bracket,
+            _ => false,
+        };
+        level.after_hash = matches!(&token, TokenTree::Punct(punct) if punct.as_char() == '#');
+        if !attribute {
+            level.run += 1;
+        }
+        let chain = level.base + level.run;
+        if matches!(&token, TokenTree::Punct(punct) if matches!(punct.as_char(), ',' | ';')) {
+            level.run = 0;
+        }
+        if chain > MAX_CHAIN {
+            return Err(syn::Error::new(
+                token.span(),
+                format!(
+                    "expression too long: more than {MAX_CHAIN} tokens in one chain of operators, \
+                     calls and brackets; split it into several `let` declarations"
+                ),
+            ));
+        }
+        if let TokenTree::Group(group) = token {
+            if stack.len() > MAX_NESTING {
+                return Err(syn::Error::new(
+                    group.span_open(),
+                    format!(
+                        "brackets nested more than {MAX_NESTING} deep; split the expression into \
+                         several `let` declarations"
+                    ),
+                ));
+            }
+            stack.push(Level {
+                tokens: group.stream().into_iter(),
+                base: chain,
+                run: 0,
+                after_hash: false,
+            });
+        }
+    }
+    Ok(())
 }

@@ -35,6 +35,16 @@ pub fn resolve(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> Option<Re
         .iter()
         .map(|decl| {
             let mut edges = Vec::new();
+            // An update is lowered after the variable it assigns, even when
+            // its value does not read it (`w = 0.0;` before `var w`).
+            if decl.kind == DeclKind::Assign {
+                if let Some(&target) = names.get(&decl.name.to_string()) {
+                    edges.push(Edge {
+                        target,
+                        reference: decl.name.clone(),
+                    });
+                }
+            }
             if let Some(value) = &decl.value {
                 if decl.kind == DeclKind::Const {
                     // A constant's value is a literal; `lower` reports anything else.
@@ -57,6 +67,16 @@ fn declare(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> HashMap<Strin
             continue;
         }
         let name = decl.name.to_string();
+        // Generated locals are `__g<id>_<op>`, `__ws`, `__dims`, ...: a user
+        // value of one of those names would be shadowed by it.
+        if name.starts_with("__") {
+            diagnostics.push(syn::Error::new(
+                decl.name.span(),
+                format!(
+                    "`{name}`: names starting with `__` are reserved for the code `graph!` generates; rename it"
+                ),
+            ));
+        }
         if let Some(&first) = names.get(&name) {
             let first_kind = syntax.decls[first].kind;
             let message = match first_kind {

@@ -323,6 +323,7 @@ pub fn infer(op: &Op, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeErr
             let shapes: Vec<&Shape> = operands.iter().map(|(s, _)| *s).collect();
             Ok((nn::infer(op, &shapes)?, F32))
         }
+        Op::Dense { .. } | Op::Fused(_) => fused(op, operands),
         Op::Gather => {
             expect_dtypes(operands, &[F32, Usize])?;
             let Some((_, row)) = shape(0).0.split_first() else {
@@ -333,6 +334,26 @@ pub fn infer(op: &Op, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeErr
             let mut dims = shape(1).0.clone();
             dims.extend(row.iter().cloned());
             Ok((Shape(dims), F32))
+        }
+    }
+}
+
+/// The shape rules of the nodes the optimizer makes: `Dense` is a product
+/// with its bias broadcast on; `Fused` broadcasts all its operands.
+fn fused(op: &Op, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
+    expect_dtypes(operands, &vec![DType::F32; operands.len()])?;
+    match op {
+        Op::Dense { bias: true, .. } => {
+            let product = matmul(operands[0].0, operands[1].0)?;
+            Ok((broadcast(&product, operands[2].0)?, DType::F32))
+        }
+        Op::Dense { bias: false, .. } => Ok((matmul(operands[0].0, operands[1].0)?, DType::F32)),
+        _ => {
+            let mut result = Shape::default();
+            for (operand, _) in operands {
+                result = broadcast(&result, operand)?;
+            }
+            Ok((result, DType::F32))
         }
     }
 }

@@ -45,6 +45,72 @@ pub enum Error {
         /// The exclusive upper bound: valid indices are `0..bound`.
         bound: usize,
     },
+    /// A weight file has no tensor for a variable of the graph.
+    MissingTensor {
+        /// The variable's name in the graph.
+        variable: &'static str,
+        /// The tensor name looked up in the file: the variable's name, or
+        /// the name a renaming map gave it.
+        tensor: String,
+        /// The file (or directory of `.npy` files) that was searched.
+        file: String,
+    },
+    /// A weight file holds a tensor that no variable of the graph took,
+    /// reported when loading is strict.
+    UnexpectedTensor {
+        /// The tensor's name in the file.
+        tensor: String,
+        /// The file (or directory of `.npy` files) holding it.
+        file: String,
+    },
+    /// A tensor in a weight file has an element type other than the one a
+    /// variable needs.
+    TensorDType {
+        /// The variable's name in the graph.
+        variable: &'static str,
+        /// The tensor's name in the file.
+        tensor: String,
+        /// The file holding the tensor.
+        file: String,
+        /// The element type the variable needs, as the file format spells
+        /// it (`F32` in safetensors, `<f4` in `.npy`).
+        expected: &'static str,
+        /// The element type the file declares for the tensor.
+        actual: String,
+    },
+    /// A tensor in a weight file does not have its variable's shape.
+    TensorShape {
+        /// The variable's name in the graph.
+        variable: &'static str,
+        /// The tensor's name in the file.
+        tensor: String,
+        /// The file holding the tensor.
+        file: String,
+        /// The variable's declared shape.
+        expected: &'static [usize],
+        /// The shape the file declares for the tensor.
+        actual: Vec<usize>,
+    },
+    /// A weight file is malformed: truncated, with a header that does not
+    /// parse, or with offsets and sizes that disagree.
+    CorruptFile {
+        /// The file, or a description of the bytes when they came from
+        /// memory.
+        file: String,
+        /// What is wrong, naming the tensor concerned and the expected and
+        /// actual values.
+        reason: String,
+    },
+    /// Reading or writing a weight file failed.
+    Io {
+        /// The path that could not be read or written.
+        path: String,
+        /// `"read"` or `"write"`.
+        action: &'static str,
+        /// The operating system's message (kept as text so that `Error`
+        /// stays `Clone` and `Eq`).
+        message: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -86,6 +152,42 @@ impl fmt::Display for Error {
                 f,
                 "tensor `{tensor}` holds index {index} at position {position:?}, but its indices must be less than {bound}"
             ),
+            Error::MissingTensor {
+                variable,
+                tensor,
+                file,
+            } => write!(
+                f,
+                "`{file}` has no tensor `{tensor}`, which variable `{variable}` needs"
+            ),
+            Error::UnexpectedTensor { tensor, file } => write!(
+                f,
+                "`{file}` holds tensor `{tensor}`, which no variable of the graph takes; load non-strictly to ignore extra tensors"
+            ),
+            Error::TensorDType {
+                variable,
+                tensor,
+                file,
+                expected,
+                actual,
+            } => {
+                write!(f, "tensor `{tensor}` in `{file}` has dtype {actual}, but variable `{variable}` needs {expected}")
+            }
+            Error::TensorShape {
+                variable,
+                tensor,
+                file,
+                expected,
+                actual,
+            } => {
+                write!(f, "tensor `{tensor}` in `{file}` has shape {actual:?}, but variable `{variable}` has shape {expected:?}")
+            }
+            Error::CorruptFile { file, reason } => write!(f, "`{file}` is corrupt: {reason}"),
+            Error::Io {
+                path,
+                action,
+                message,
+            } => write!(f, "cannot {action} `{path}`: {message}"),
         }
     }
 }

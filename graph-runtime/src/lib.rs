@@ -16,7 +16,9 @@
 //! assert_eq!(sum, array![[11.0, 21.0], [12.0, 22.0], [13.0, 23.0]]);
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// `unsafe` lives in one module, `kernels::simd` (AVX2+FMA matrix kernels),
+// which allows it explicitly; every block there has a `SAFETY:` comment.
+#![deny(unsafe_code)]
 // Kernels take ndarray views by value, as ndarray's own API does: a view is a
 // cheap handle, and by-value views accept both `x.view()` and `x.t()`.
 #![allow(clippy::needless_pass_by_value)]
@@ -26,6 +28,7 @@ mod error;
 pub mod kernels;
 pub mod summary;
 pub mod weights;
+pub mod workspace;
 
 pub use check::{Dim, DimBindings};
 pub use error::Error;

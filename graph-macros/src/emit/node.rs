@@ -11,19 +11,38 @@
 //! unwraps it with `Array0::into_scalar`, so every scalar node is a plain
 //! Rust scalar.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
 
-use super::{array_type, f32_literal, local, operand, private, shape_expr, size_expr};
-use crate::ir::{Binary, DType, Graph, NodeId, Op, Padding, Unary};
+use super::{f32_literal, local, operand, private, shape_expr, size_expr};
+use crate::ir::{Activation, Binary, DType, Graph, NodeId, Op, Padding, Scalar, Unary};
+use crate::plan::{Plan, Storage};
 use crate::shape::{self, Dim};
 
-pub fn statement(graph: &Graph, id: NodeId) -> TokenStream {
+/// A kernel call: `kernels::<module>::<kernel>(<args>)`, written into a
+/// workspace slot through its `_into` form.
+pub struct Call {
+    pub module: &'static str,
+    pub kernel: String,
+    pub args: Vec<TokenStream>,
+    /// The kernel checks data (indices) and returns a `Result`.
+    pub fallible: bool,
+}
+
+fn call(module: &'static str, kernel: &str, args: Vec<TokenStream>) -> Call {
+    Call {
+        module,
+        kernel: kernel.to_string(),
+        args,
+        fallible: false,
+    }
+}
+
+pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
     let p = private();
     let node = graph.node(id);
     let name = local(graph, id);
     let result_shape = graph.shape(id);
-    let ty = array_type(result_shape, node.dtype);
     let span = node.span.start;
     let all_scalar = node.operands.iter().all(|&o| graph.shape(o).is_scalar());
     let k = quote_spanned! {span=> #p::kernels };
@@ -41,8 +60,13 @@ pub fn statement(graph: &Graph, id: NodeId) -> TokenStream {
                 let value = f32_literal(tensor.values[0]);
                 return quote! { let #name: f32 = #value; };
             }
-            let values = tensor.values.iter().map(|&v| f32_literal(v));
             let dims = shape_expr(&tensor.shape);
+            if let Some(data) = super::constant_static(graph, id) {
+                return quote_spanned! {span=>
+                    let #name = #k::constant::view(&#data, #dims);
+                };
+            }
+            let values = tensor.values.iter().map(|&v| f32_literal(v));
             return quote_spanned! {span=>
                 let #name = #k::constant::view(&[#(#values),*], #dims);
             };
@@ -72,7 +96,7 @@ pub fn statement(graph: &Graph, id: NodeId) -> TokenStream {
     let operands: Vec<TokenStream> = node.operands.iter().map(|&o| operand(graph, o)).collect();
     let call = match &node.op {
         Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select => {
-            elementwise(&k, &node.op, &operands)
+            elementwise(&node.op, operands)
         }
         Op::Reduce { .. }
         | Op::ArgMax { .. }
@@ -80,59 +104,83 @@ pub fn statement(graph: &Graph, id: NodeId) -> TokenStream {
         | Op::LogSoftmax { .. }
         | Op::LogSumExp { .. }
         | Op::Mse
-        | Op::SoftmaxCrossEntropy => reduction(&k, graph, id, &operands),
+        | Op::SoftmaxCrossEntropy => reduction(graph, id, operands),
         Op::Transpose(_)
         | Op::Reshape(_)
         | Op::BroadcastTo(_)
         | Op::Concat { .. }
         | Op::Slice { .. }
         | Op::ExpandDims { .. }
-        | Op::Squeeze(_) => movement(&k, graph, id, &operands),
-        _ => network(&k, graph, id, &operands),
+        | Op::Squeeze(_) => movement(graph, id, &operands),
+        Op::Dense { bias, activation } => dense(*bias, *activation, operands),
+        Op::Fused(expression) => fused(expression, operands),
+        _ => network(graph, id, operands),
     };
-    let value = if result_shape.is_scalar() && !returns_scalar(&node.op) {
-        // The kernel returned a rank-0 array.
-        let elem = super::element(node.dtype);
-        quote! { #p::ndarray::Array0::<#elem>::into_scalar(#call) }
-    } else {
-        call
-    };
-    quote_spanned! {span=> let #name: #ty = #value; }
-}
-
-fn elementwise(k: &TokenStream, op: &Op, operands: &[TokenStream]) -> TokenStream {
-    let kernel = ident(op.word());
-    match op {
-        Op::Unary(unary) => {
-            let x = &operands[0];
-            match unary {
-                Unary::Neg => quote! { #k::elementwise::neg(#x) },
-                Unary::Pow(power) => {
-                    let power = f32_literal(power.get());
-                    quote! { #k::unary::pow(#x, #power) }
-                }
-                Unary::LeakyRelu(alpha) => {
-                    let alpha = f32_literal(alpha.get());
-                    quote! { #k::unary::leaky_relu(#x, #alpha) }
-                }
-                Unary::Clip(lo, hi) => {
-                    let (lo, hi) = (f32_literal(lo.get()), f32_literal(hi.get()));
-                    quote! { #k::unary::clip(#x, #lo, #hi) }
-                }
-                _ => quote! { #k::unary::#kernel(#x) },
-            }
+    let module = Ident::new(call.module, Span::call_site());
+    let question = call.fallible.then(|| quote! { ? });
+    let args = &call.args;
+    match plan.storage[id.0] {
+        Storage::Local => {
+            // A kernel returning a plain scalar.
+            let kernel = Ident::new(&call.kernel, Span::call_site());
+            quote_spanned! {span=> let #name: f32 = #k::#module::#kernel(#(#args),*)#question; }
         }
-        Op::Binary(Binary::Maximum | Binary::Minimum) | Op::Compare(_) | Op::Select => {
-            quote! { #k::binary::#kernel(#(#operands),*) }
+        Storage::Slot(slot) => {
+            let kernel = Ident::new(&format!("{}_into", call.kernel), Span::call_site());
+            let slot = format_ident!("s{}", slot);
+            let shape = runtime_shape(result_shape);
+            let write = quote_spanned! {span=>
+                #k::#module::#kernel(#(#args,)* __ws.#slot.out(#shape))#question;
+            };
+            let read = if result_shape.is_scalar() {
+                let elem = super::element(node.dtype);
+                quote! { let #name: #elem = __ws.#slot.scalar(); }
+            } else {
+                quote! { let #name = __ws.#slot.get(#shape); }
+            };
+            quote! { #write #read }
         }
-        _ => quote! { #k::elementwise::#kernel(#(#operands),*) },
     }
 }
 
-fn reduction(k: &TokenStream, graph: &Graph, id: NodeId, operands: &[TokenStream]) -> TokenStream {
+/// A shape at run time: literal sizes, and symbols as the sizes the call
+/// bound (`__size_n`).
+pub fn runtime_shape(shape: &crate::shape::Shape) -> TokenStream {
+    let p = private();
+    let sizes: Vec<TokenStream> = shape.0.iter().map(size_expr).collect();
+    match shape.rank() {
+        0 => quote! { #p::ndarray::Ix0() },
+        1..=6 => quote! { [#(#sizes),*] },
+        _ => quote! { #p::ndarray::IxDyn(&[#(#sizes),*]) },
+    }
+}
+
+fn elementwise(op: &Op, mut operands: Vec<TokenStream>) -> Call {
+    let kernel = op.word();
+    match op {
+        Op::Unary(Unary::Neg) => call("elementwise", kernel, operands),
+        Op::Unary(unary) => {
+            match unary {
+                Unary::Pow(power) => operands.push(f32_literal(power.get())),
+                Unary::LeakyRelu(alpha) => operands.push(f32_literal(alpha.get())),
+                Unary::Clip(lo, hi) => {
+                    operands.push(f32_literal(lo.get()));
+                    operands.push(f32_literal(hi.get()));
+                }
+                _ => {}
+            }
+            call("unary", kernel, operands)
+        }
+        Op::Binary(Binary::Maximum | Binary::Minimum) | Op::Compare(_) | Op::Select => {
+            call("binary", kernel, operands)
+        }
+        _ => call("elementwise", kernel, operands),
+    }
+}
+
+fn reduction(graph: &Graph, id: NodeId, mut operands: Vec<TokenStream>) -> Call {
     let node = graph.node(id);
-    let kernel = ident(node.op.word());
-    let x = &operands[0];
+    let kernel = node.op.word();
     match &node.op {
         Op::Reduce {
             axes: which,
@@ -140,32 +188,41 @@ fn reduction(k: &TokenStream, graph: &Graph, id: NodeId, operands: &[TokenStream
             ..
         } => {
             let axes = resolved_axes(graph, node.operands[0], which.as_deref());
-            quote! { #k::reduce::#kernel(#x, &[#(#axes),*], #keep_dims) }
+            operands.push(quote! { &[#(#axes),*] });
+            operands.push(quote! { #keep_dims });
+            call("reduce", kernel, operands)
         }
         Op::ArgMax { axis } => {
             let axis = resolved_axis(graph, node.operands[0], *axis);
-            quote! { #k::reduce::argmax(#x, #axis) }
+            operands.push(quote! { #axis });
+            call("reduce", kernel, operands)
         }
         Op::Softmax { axis } | Op::LogSoftmax { axis } => {
             let axis = resolved_axis(graph, node.operands[0], *axis);
-            quote! { #k::softmax::#kernel(#x, #axis) }
+            operands.push(quote! { #axis });
+            call("softmax", kernel, operands)
         }
         Op::LogSumExp { axis, keep_dims } => {
             let axis = resolved_axis(graph, node.operands[0], *axis);
-            quote! { #k::softmax::logsumexp(#x, #axis, #keep_dims) }
+            operands.push(quote! { #axis });
+            operands.push(quote! { #keep_dims });
+            call("softmax", kernel, operands)
         }
         Op::SoftmaxCrossEntropy if graph.node(node.operands[1]).dtype == DType::Usize => {
-            let labels = &operands[1];
             let label_name = super::describe(graph, node.operands[1]);
-            quote! { #k::loss::softmax_cross_entropy_indices(#x, #labels, #label_name)? }
+            operands.push(quote! { #label_name });
+            Call {
+                fallible: true,
+                ..call("loss", "softmax_cross_entropy_indices", operands)
+            }
         }
-        _ => quote! { #k::loss::#kernel(#(#operands),*) },
+        _ => call("loss", kernel, operands),
     }
 }
 
-fn movement(k: &TokenStream, graph: &Graph, id: NodeId, operands: &[TokenStream]) -> TokenStream {
+fn movement(graph: &Graph, id: NodeId, operands: &[TokenStream]) -> Call {
     let node = graph.node(id);
-    let kernel = ident(node.op.word());
+    let kernel = node.op.word();
     let input = graph.shape(node.operands[0]);
     let x = &operands[0];
     match &node.op {
@@ -174,11 +231,19 @@ fn movement(k: &TokenStream, graph: &Graph, id: NodeId, operands: &[TokenStream]
                 None => (0..input.rank()).rev().collect(),
                 Some(order) => shape::axes(Some(order), input.rank()).unwrap_or_default(),
             };
-            quote! { #k::movement::permute(#x, &[#(#order),*]) }
+            call(
+                "movement",
+                "permute",
+                vec![x.clone(), quote! { &[#(#order),*] }],
+            )
         }
         Op::Concat { axis } => {
             let axis = resolved_axis(graph, node.operands[0], *axis);
-            quote! { #k::movement::concat(&[#(#operands),*], #axis) }
+            call(
+                "movement",
+                "concat",
+                vec![quote! { &[#(#operands),*] }, quote! { #axis }],
+            )
         }
         Op::Slice { axis, start, end } => {
             let at = resolved_axis(graph, node.operands[0], *axis);
@@ -188,11 +253,15 @@ fn movement(k: &TokenStream, graph: &Graph, id: NodeId, operands: &[TokenStream]
             };
             let bound = |b: i64| usize::try_from(if b < 0 { b + size } else { b }).unwrap_or(0);
             let (from, to) = (bound(*start), bound(*end));
-            quote! { #k::movement::slice(#x, #at, #from, #to) }
+            call(
+                "movement",
+                "slice",
+                vec![x.clone(), quote! { #at }, quote! { #from }, quote! { #to }],
+            )
         }
         Op::ExpandDims { axis } => {
             let at = shape::axis(*axis, input.rank() + 1).unwrap_or(0);
-            quote! { #k::movement::expand_dims(#x, #at) }
+            call("movement", "expand_dims", vec![x.clone(), quote! { #at }])
         }
         Op::Squeeze(which) => {
             let axes: Vec<usize> = match which {
@@ -201,19 +270,20 @@ fn movement(k: &TokenStream, graph: &Graph, id: NodeId, operands: &[TokenStream]
                     .filter(|&i| input.0[i] == Dim::Fixed(1))
                     .collect(),
             };
-            quote! { #k::movement::squeeze(#x, &[#(#axes),*]) }
+            call(
+                "movement",
+                "squeeze",
+                vec![x.clone(), quote! { &[#(#axes),*] }],
+            )
         }
-        // `reshape` and `broadcast_to` take the result's sizes.
-        _ => {
-            let sizes = graph.shape(id).0.iter().map(size_expr);
-            quote! { #k::movement::#kernel(#x, &[#(#sizes),*]) }
-        }
+        // `reshape` and `broadcast_to` take the result's shape from `out`.
+        _ => call("movement", kernel, vec![x.clone()]),
     }
 }
 
-fn network(k: &TokenStream, graph: &Graph, id: NodeId, operands: &[TokenStream]) -> TokenStream {
+fn network(graph: &Graph, id: NodeId, mut operands: Vec<TokenStream>) -> Call {
     let node = graph.node(id);
-    let kernel = ident(node.op.word());
+    let kernel = node.op.word();
     match &node.op {
         Op::MatMul => {
             let ranks = (
@@ -221,22 +291,24 @@ fn network(k: &TokenStream, graph: &Graph, id: NodeId, operands: &[TokenStream])
                 graph.shape(node.operands[1]).rank(),
             );
             let (module, kernel) = match ranks {
-                (2, 2) => (quote! { linalg }, quote! { matmul }),
-                (2, 1) => (quote! { linalg }, quote! { matvec }),
-                (1, 2) => (quote! { linalg }, quote! { vecmat }),
-                (1, 1) => (quote! { linalg }, quote! { dot }),
-                (3, 3) => (quote! { batched }, quote! { batch_matmul }),
-                _ => (quote! { batched }, quote! { batch_matmul_shared }),
+                (2, 2) => ("linalg", "matmul"),
+                (2, 1) => ("linalg", "matvec"),
+                (1, 2) => ("linalg", "vecmat"),
+                (1, 1) => ("linalg", "dot"),
+                (3, 3) => ("batched", "batch_matmul"),
+                _ => ("batched", "batch_matmul_shared"),
             };
-            quote! { #k::#module::#kernel(#(#operands),*) }
+            call(module, kernel, operands)
         }
         Op::Conv2d {
             strides: [sh, sw],
             padding,
             dilation: [dh, dw],
         } => {
-            let padding = padding_expr(*padding);
-            quote! { #k::conv::conv2d(#(#operands,)* (#sh, #sw), #padding, (#dh, #dw)) }
+            operands.push(quote! { (#sh, #sw) });
+            operands.push(padding_expr(*padding));
+            operands.push(quote! { (#dh, #dw) });
+            call("conv", kernel, operands)
         }
         Op::Pool2d {
             window: [wh, ww],
@@ -244,29 +316,110 @@ fn network(k: &TokenStream, graph: &Graph, id: NodeId, operands: &[TokenStream])
             padding,
             ..
         } => {
-            let padding = padding_expr(*padding);
-            quote! { #k::conv::#kernel(#(#operands,)* (#wh, #ww), (#sh, #sw), #padding) }
+            operands.push(quote! { (#wh, #ww) });
+            operands.push(quote! { (#sh, #sw) });
+            operands.push(padding_expr(*padding));
+            call("conv", kernel, operands)
         }
         Op::BatchNorm { epsilon } | Op::LayerNorm { epsilon } => {
-            let epsilon = f32_literal(epsilon.get());
-            quote! { #k::nn::#kernel(#(#operands,)* #epsilon) }
+            operands.push(f32_literal(epsilon.get()));
+            call("nn", kernel, operands)
         }
         _ => {
             // `gather`: the only remaining op, and the only one that can
             // fail on data (an index out of range).
-            let indices_name = super::describe(graph, node.operands[1]);
-            quote! { #k::nn::gather(#(#operands,)* #indices_name)? }
+            operands.push({
+                let indices_name = super::describe(graph, node.operands[1]);
+                quote! { #indices_name }
+            });
+            Call {
+                fallible: true,
+                ..call("nn", "gather", operands)
+            }
         }
     }
 }
 
-/// Kernels that return a plain scalar rather than a rank-0 array.
-fn returns_scalar(op: &Op) -> bool {
-    matches!(op, Op::Mse | Op::MatMul)
+fn dense(bias: bool, activation: Activation, mut operands: Vec<TokenStream>) -> Call {
+    let p = private();
+    let activations = quote! { #p::kernels::dense::Activation };
+    if bias {
+        let b = operands.pop().unwrap_or_default();
+        operands.push(quote! { ::core::option::Option::Some(#b) });
+    } else {
+        operands.push(quote! { ::core::option::Option::None });
+    }
+    operands.push(match activation {
+        Activation::Identity => quote! { #activations::Identity },
+        Activation::Relu => quote! { #activations::Relu },
+        Activation::LeakyRelu(alpha) => {
+            let alpha = f32_literal(alpha.get());
+            quote! { #activations::LeakyRelu(#alpha) }
+        }
+        Activation::Sigmoid => quote! { #activations::Sigmoid },
+        Activation::Tanh => quote! { #activations::Tanh },
+    });
+    call("dense", "dense", operands)
 }
 
-fn ident(name: &str) -> proc_macro2::Ident {
-    proc_macro2::Ident::new(name, Span::call_site())
+/// `mapN_into(a, b, .., |e0, e1, ..| expression, out)`: one pass over the
+/// result, each element computed by the fused expression.
+fn fused(expression: &Scalar, mut operands: Vec<TokenStream>) -> Call {
+    let params: Vec<Ident> = (0..operands.len())
+        .map(|i| format_ident!("__e{}", i))
+        .collect();
+    let body = scalar_expression(expression);
+    operands.push(quote! { |#(#params),*| #body });
+    let kernel = format!("map{}", params.len());
+    call("fused", &kernel, operands)
+}
+
+/// The Rust expression of one element of a fused node. Functions come from
+/// `kernels::scalar`, which the array kernels use too, so fused and unfused
+/// graphs compute the same values.
+fn scalar_expression(expression: &Scalar) -> TokenStream {
+    let p = private();
+    let f = quote! { #p::kernels::scalar };
+    match expression {
+        Scalar::Operand(i) => {
+            let name = format_ident!("__e{}", i);
+            quote! { #name }
+        }
+        Scalar::Constant(value) => f32_literal(value.get()),
+        Scalar::Binary(binary, left, right) => {
+            let (l, r) = (scalar_expression(left), scalar_expression(right));
+            match binary {
+                Binary::Add => quote! { (#l + #r) },
+                Binary::Sub => quote! { (#l - #r) },
+                Binary::Mul => quote! { (#l * #r) },
+                Binary::Div => quote! { (#l / #r) },
+                Binary::Maximum => quote! { #f::maximum(#l, #r) },
+                Binary::Minimum => quote! { #f::minimum(#l, #r) },
+            }
+        }
+        Scalar::Unary(unary, operand) => {
+            let x = scalar_expression(operand);
+            match unary {
+                Unary::Neg => quote! { (-#x) },
+                Unary::Pow(power) => {
+                    let power = f32_literal(power.get());
+                    quote! { #f::pow(#x, #power) }
+                }
+                Unary::LeakyRelu(alpha) => {
+                    let alpha = f32_literal(alpha.get());
+                    quote! { #f::leaky_relu(#x, #alpha) }
+                }
+                Unary::Clip(lo, hi) => {
+                    let (lo, hi) = (f32_literal(lo.get()), f32_literal(hi.get()));
+                    quote! { #f::clip(#x, #lo, #hi) }
+                }
+                other => {
+                    let name = format_ident!("{}", Op::Unary(*other).word());
+                    quote! { #f::#name(#x) }
+                }
+            }
+        }
+    }
 }
 
 fn resolved_axis(graph: &Graph, operand: NodeId, axis: i64) -> usize {

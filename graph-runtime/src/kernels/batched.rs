@@ -2,10 +2,93 @@
 //! them: axis 0 indexes independent matrices, and each product is an ordinary
 //! [`linalg::matmul`](super::linalg::matmul) of the last two axes.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array3, ArrayView2, ArrayView3, Axis};
+use ndarray::{Array3, ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
+use super::dense::{product, Activation};
 use super::shape_panic;
+
+/// [`batch_matmul`] into caller storage, with no allocation.
+///
+/// # Panics
+/// As [`batch_matmul`], and if `out` is not `[B, m, n]`.
+///
+/// ```
+/// use graph_runtime::kernels::batched::batch_matmul_into;
+/// use ndarray::{array, Array3};
+///
+/// let a = array![[[1.0_f32, 2.0]], [[3.0, 4.0]]]; // [2, 1, 2]
+/// let b = array![[[1.0_f32], [1.0]]]; // [1, 2, 1], shared by both
+/// let mut out = Array3::zeros((2, 1, 1));
+/// batch_matmul_into(a.view(), b.view(), out.view_mut());
+/// assert_eq!(out, array![[[3.0]], [[7.0]]]);
+/// ```
+#[track_caller]
+pub fn batch_matmul_into(
+    a: ArrayView3<'_, f32>,
+    b: ArrayView3<'_, f32>,
+    mut out: ArrayViewMut3<'_, f32>,
+) {
+    let (a_batch, rows, inner) = a.dim();
+    let (b_batch, b_inner, cols) = b.dim();
+    let batch = match (a_batch, b_batch) {
+        _ if a_batch == b_batch => a_batch,
+        (1, other) | (other, 1) => other,
+        _ => shape_panic("batch_matmul", &[a.shape(), b.shape(), out.shape()]),
+    };
+    if inner != b_inner || out.dim() != (batch, rows, cols) {
+        shape_panic("batch_matmul", &[a.shape(), b.shape(), out.shape()]);
+    }
+    for (p, product_out) in out.outer_iter_mut().enumerate() {
+        let left = a.index_axis(Axis(0), if a_batch == 1 { 0 } else { p });
+        let right = b.index_axis(Axis(0), if b_batch == 1 { 0 } else { p });
+        product(
+            left,
+            right,
+            None,
+            Activation::Identity,
+            product_out,
+            false,
+            true,
+        );
+    }
+}
+
+/// [`batch_matmul_shared`] into caller storage, with no allocation.
+///
+/// # Panics
+/// As [`batch_matmul_shared`], and if `out` is not `[B, m, n]`.
+///
+/// ```
+/// use graph_runtime::kernels::batched::batch_matmul_shared_into;
+/// use ndarray::{array, Array3};
+///
+/// let a = array![[[1.0_f32, 2.0]], [[3.0, 4.0]]]; // [2, 1, 2]
+/// let w = array![[1.0_f32, 0.0], [0.0, 2.0]];
+/// let mut out = Array3::zeros((2, 1, 2));
+/// batch_matmul_shared_into(a.view(), w.view(), out.view_mut());
+/// assert_eq!(out, array![[[1.0, 4.0]], [[3.0, 8.0]]]);
+/// ```
+#[track_caller]
+pub fn batch_matmul_shared_into(
+    a: ArrayView3<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    mut out: ArrayViewMut3<'_, f32>,
+) {
+    let (batch, m, k) = a.dim();
+    if k != b.nrows() || out.dim() != (batch, m, b.ncols()) {
+        shape_panic("batch_matmul_shared", &[a.shape(), b.shape(), out.shape()]);
+    }
+    // All positions as one product when both sides merge their first two
+    // axes (row-major operands): one pass over `b` for the whole batch.
+    let merged_out = out.view_mut().into_shape_with_order((batch * m, b.ncols()));
+    if let (Ok(left), Ok(result)) = (a.into_shape_with_order((batch * m, k)), merged_out) {
+        product(left, b, None, Activation::Identity, result, false, true);
+        return;
+    }
+    for (left, result) in a.outer_iter().zip(out.outer_iter_mut()) {
+        product(left, b, None, Activation::Identity, result, false, true);
+    }
+}
 
 /// Batched matrix product: `out[p, i, j] = Σ_k a[p, i, k] · b[p, k, j]`.
 ///
@@ -38,11 +121,7 @@ pub fn batch_matmul(a: ArrayView3<'_, f32>, b: ArrayView3<'_, f32>) -> Array3<f3
         shape_panic("batch_matmul", &[a.shape(), b.shape()]);
     }
     let mut out = Array3::zeros((batch, rows, cols));
-    for (p, mut product) in out.outer_iter_mut().enumerate() {
-        let left = a.index_axis(Axis(0), if a_batch == 1 { 0 } else { p });
-        let right = b.index_axis(Axis(0), if b_batch == 1 { 0 } else { p });
-        general_mat_mul(1.0, &left, &right, 0.0, &mut product);
-    }
+    batch_matmul_into(a, b, out.view_mut());
     out
 }
 
@@ -69,9 +148,7 @@ pub fn batch_matmul_shared(a: ArrayView3<'_, f32>, b: ArrayView2<'_, f32>) -> Ar
         shape_panic("batch_matmul_shared", &[a.shape(), b.shape()]);
     }
     let mut out = Array3::zeros((batch, m, b.ncols()));
-    for (left, mut product) in a.outer_iter().zip(out.outer_iter_mut()) {
-        general_mat_mul(1.0, &left, &b, 0.0, &mut product);
-    }
+    batch_matmul_shared_into(a, b, out.view_mut());
     out
 }
 

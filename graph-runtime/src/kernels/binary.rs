@@ -5,9 +5,11 @@
 //! contain a 1, which stretches (see
 //! [`elementwise::broadcast_shape`](super::elementwise::broadcast_shape)). A
 //! scalar operand is a rank-0 view. The output rank `O` is chosen by the
-//! caller, usually through a type annotation on the result.
+//! caller, usually through a type annotation on the result. Each kernel has
+//! an `_into` form that writes into caller storage of exactly the broadcast
+//! shape, for operands and output of any layout, without allocating.
 
-use ndarray::{Array, ArrayView, Dimension, Zip};
+use ndarray::{Array, ArrayView, ArrayViewMut, Dimension, Zip};
 
 use super::elementwise::broadcast_shape;
 use super::shape_panic;
@@ -30,14 +32,7 @@ pub fn maximum<O: Dimension>(
     a: ArrayView<'_, f32, impl Dimension>,
     b: ArrayView<'_, f32, impl Dimension>,
 ) -> Array<f32, O> {
-    zip_with("maximum", a, b, |x, y| {
-        if x.is_nan() || x > y {
-            x
-        } else {
-            // `y` is the larger, equal, or NaN.
-            y
-        }
-    })
+    zip_with("maximum", a, b, nan_maximum)
 }
 
 /// Elementwise minimum with broadcasting: `out = min(a, b)`, NaN if either
@@ -60,12 +55,7 @@ pub fn minimum<O: Dimension>(
     a: ArrayView<'_, f32, impl Dimension>,
     b: ArrayView<'_, f32, impl Dimension>,
 ) -> Array<f32, O> {
-    zip_with(
-        "minimum",
-        a,
-        b,
-        |x, y| if x.is_nan() || x < y { x } else { y },
-    )
+    zip_with("minimum", a, b, nan_minimum)
 }
 
 /// Elementwise `a > b` with broadcasting. Any comparison with NaN is false.
@@ -166,8 +156,7 @@ pub fn eq<O: Dimension>(
     a: ArrayView<'_, f32, impl Dimension>,
     b: ArrayView<'_, f32, impl Dimension>,
 ) -> Array<bool, O> {
-    #[allow(clippy::float_cmp)] // Exact comparison is what `eq` means.
-    zip_with("eq", a, b, |x, y| x == y)
+    zip_with("eq", a, b, exactly_equal)
 }
 
 /// Elementwise choice with broadcasting of all three operands:
@@ -192,15 +181,10 @@ pub fn select<O: Dimension>(
     a: ArrayView<'_, f32, impl Dimension>,
     b: ArrayView<'_, f32, impl Dimension>,
 ) -> Array<f32, O> {
-    let shapes = [mask.shape(), a.shape(), b.shape()];
-    let dim: O = broadcast_dim("select", &shapes);
-    let mask = stretch("select", &shapes, &mask, &dim);
-    let a = stretch("select", &shapes, &a, &dim);
-    let b = stretch("select", &shapes, &b, &dim);
-    Zip::from(&mask)
-        .and(&a)
-        .and(&b)
-        .map_collect(|&m, &x, &y| if m { x } else { y })
+    let dim: O = broadcast_dim("select", &[mask.shape(), a.shape(), b.shape()]);
+    let mut out = Array::zeros(dim);
+    select_into(mask, a, b, out.view_mut());
+    out
 }
 
 /// The broadcast shape of `shapes` as a dimension of type `O`.
@@ -249,17 +233,212 @@ pub(crate) fn stretch<'a, T, D: Dimension, O: Dimension>(
 }
 
 #[track_caller]
-fn zip_with<R, O: Dimension>(
+fn zip_with<R: Clone + Default, O: Dimension>(
     kernel: &str,
     a: ArrayView<'_, f32, impl Dimension>,
     b: ArrayView<'_, f32, impl Dimension>,
     op: impl Fn(f32, f32) -> R,
 ) -> Array<R, O> {
-    let shapes = [a.shape(), b.shape()];
-    let dim: O = broadcast_dim(kernel, &shapes);
+    let dim: O = broadcast_dim(kernel, &[a.shape(), b.shape()]);
+    let mut out = Array::default(dim);
+    zip_into(kernel, a, b, out.view_mut(), op);
+    out
+}
+
+/// Whether `out` is exactly the broadcast shape of `operands` (computed
+/// without allocating).
+pub(crate) fn is_broadcast_of(out: &[usize], operands: &[&[usize]]) -> bool {
+    let rank = operands.iter().map(|shape| shape.len()).max().unwrap_or(0);
+    if out.len() != rank {
+        return false;
+    }
+    out.iter().enumerate().all(|(axis, &size)| {
+        let from_end = rank - axis;
+        let mut joined = 1;
+        for operand in operands {
+            let s = if from_end <= operand.len() {
+                operand[operand.len() - from_end]
+            } else {
+                1
+            };
+            if s != 1 {
+                if joined == 1 {
+                    joined = s;
+                } else if joined != s {
+                    return false;
+                }
+            }
+        }
+        joined == size
+    })
+}
+
+/// Writes `op(a, b)` into `out`, which must have exactly the broadcast
+/// shape of `a` and `b`.
+#[track_caller]
+pub(crate) fn zip_into<R, O: Dimension>(
+    kernel: &str,
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+    mut out: ArrayViewMut<'_, R, O>,
+    op: impl Fn(f32, f32) -> R,
+) {
+    let shapes = [a.shape(), b.shape(), out.shape()];
+    if !is_broadcast_of(out.shape(), &shapes[..2]) {
+        shape_panic(kernel, &shapes);
+    }
+    let dim = out.raw_dim();
     let a = stretch(kernel, &shapes, &a, &dim);
     let b = stretch(kernel, &shapes, &b, &dim);
-    Zip::from(&a).and(&b).map_collect(|&x, &y| op(x, y))
+    Zip::from(&mut out)
+        .and(&a)
+        .and(&b)
+        .for_each(|o, &x, &y| *o = op(x, y));
+}
+
+/// Generates the `_into` form of a broadcasting binary kernel.
+macro_rules! into_form {
+    ($name:ident, $into:ident, $out:ty, $op:expr, $a:literal, $b:literal) => {
+        #[doc = concat!("[`", stringify!($name), "`] into caller storage: `out` must have exactly the broadcast shape; any layouts, no allocation.")]
+        #[doc = ""]
+        #[doc = "# Panics"]
+        #[doc = "If the shapes do not broadcast together, or `out` does not have their broadcast shape."]
+        #[doc = ""]
+        #[doc = "```"]
+        #[doc = concat!("use graph_runtime::kernels::binary::{", stringify!($name), ", ", stringify!($into), "};")]
+        #[doc = "use ndarray::{array, Array, Ix2};"]
+        #[doc = ""]
+        #[doc = concat!("let a = array!", $a, ";")]
+        #[doc = concat!("let b = array!", $b, ";")]
+        #[doc = "let mut out = Array::default((2, 2));"]
+        #[doc = concat!(stringify!($into), "(a.t(), b.view(), out.view_mut());")]
+        #[doc = concat!("assert_eq!(out, ", stringify!($name), "::<Ix2>(a.t(), b.view()));")]
+        #[doc = "```"]
+        #[track_caller]
+        pub fn $into<O: Dimension>(
+            a: ArrayView<'_, f32, impl Dimension>,
+            b: ArrayView<'_, f32, impl Dimension>,
+            out: ArrayViewMut<'_, $out, O>,
+        ) {
+            zip_into(stringify!($name), a, b, out, $op);
+        }
+    };
+}
+
+into_form!(
+    maximum,
+    maximum_into,
+    f32,
+    nan_maximum,
+    "[[1.0_f32, 2.5], [3.0, -4.0]]",
+    "[2.0_f32, 0.0]"
+);
+into_form!(
+    minimum,
+    minimum_into,
+    f32,
+    nan_minimum,
+    "[[1.0_f32, 2.5], [3.0, -4.0]]",
+    "[2.0_f32, 0.0]"
+);
+into_form!(
+    gt,
+    gt_into,
+    bool,
+    |x, y| x > y,
+    "[[1.0_f32, 2.0], [3.0, -4.0]]",
+    "[2.0_f32, 0.0]"
+);
+into_form!(
+    ge,
+    ge_into,
+    bool,
+    |x, y| x >= y,
+    "[[1.0_f32, 2.0], [3.0, -4.0]]",
+    "[2.0_f32, 0.0]"
+);
+into_form!(
+    lt,
+    lt_into,
+    bool,
+    |x, y| x < y,
+    "[[1.0_f32, 2.0], [3.0, -4.0]]",
+    "[2.0_f32, 0.0]"
+);
+into_form!(
+    le,
+    le_into,
+    bool,
+    |x, y| x <= y,
+    "[[1.0_f32, 2.0], [3.0, -4.0]]",
+    "[2.0_f32, 0.0]"
+);
+#[allow(clippy::float_cmp)] // Exact comparison is what `eq` means.
+fn exactly_equal(x: f32, y: f32) -> bool {
+    x == y
+}
+into_form!(
+    eq,
+    eq_into,
+    bool,
+    exactly_equal,
+    "[[1.0_f32, 2.0], [3.0, -4.0]]",
+    "[2.0_f32, 0.0]"
+);
+
+fn nan_maximum(x: f32, y: f32) -> f32 {
+    if x.is_nan() || x > y {
+        x
+    } else {
+        // `y` is the larger, equal, or NaN.
+        y
+    }
+}
+
+fn nan_minimum(x: f32, y: f32) -> f32 {
+    if x.is_nan() || x < y {
+        x
+    } else {
+        y
+    }
+}
+
+/// [`select`] into caller storage: `out` must have exactly the broadcast
+/// shape of the three operands; any layouts, no allocation.
+///
+/// # Panics
+/// If the three shapes do not broadcast together, or `out` does not have
+/// their broadcast shape.
+///
+/// ```
+/// use graph_runtime::kernels::binary::select_into;
+/// use ndarray::{array, aview0, Array2};
+///
+/// let mask = array![[true], [false]];
+/// let mut out = Array2::zeros((2, 2));
+/// select_into(mask.view(), array![1.0_f32, 2.0].view(), aview0(&0.0), out.view_mut());
+/// assert_eq!(out, array![[1.0, 2.0], [0.0, 0.0]]);
+/// ```
+#[track_caller]
+pub fn select_into<O: Dimension>(
+    mask: ArrayView<'_, bool, impl Dimension>,
+    a: ArrayView<'_, f32, impl Dimension>,
+    b: ArrayView<'_, f32, impl Dimension>,
+    mut out: ArrayViewMut<'_, f32, O>,
+) {
+    let shapes = [mask.shape(), a.shape(), b.shape(), out.shape()];
+    if !is_broadcast_of(out.shape(), &shapes[..3]) {
+        shape_panic("select", &shapes);
+    }
+    let dim = out.raw_dim();
+    let mask = stretch("select", &shapes, &mask, &dim);
+    let a = stretch("select", &shapes, &a, &dim);
+    let b = stretch("select", &shapes, &b, &dim);
+    Zip::from(&mut out)
+        .and(&mask)
+        .and(&a)
+        .and(&b)
+        .for_each(|o, &m, &x, &y| *o = if m { x } else { y });
 }
 
 #[cfg(test)]

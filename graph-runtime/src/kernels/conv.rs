@@ -14,10 +14,16 @@
 //!
 //! [`conv_output_size`] and [`conv_padding`] compute exactly these, so shape
 //! rules elsewhere can mirror the kernels.
+//!
+//! Each kernel has an `_into` form writing into caller storage of the
+//! output's shape, for inputs of any layout, with no allocation: the
+//! convolution runs as one small matrix product per output row and filter
+//! tap (on [`dense`](super::dense)'s kernels) instead of building an im2col
+//! matrix, and padding is never materialised.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, Array4, ArrayView1, ArrayView4, Axis, Slice, Zip};
+use ndarray::{Array4, ArrayView1, ArrayView4, ArrayViewMut1, ArrayViewMut4, Axis, Slice, Zip};
 
+use super::dense::{product, Activation};
 use super::reduce::nan_max;
 use super::shape_panic;
 
@@ -145,49 +151,93 @@ pub fn conv2d(
     padding: Padding,
     dilations: (usize, usize),
 ) -> Array4<f32> {
+    let (batch, height, width, _) = input.dim();
+    let (kh, kw, _, out_channels) = filter.dim();
+    let shape = if [strides.0, strides.1, dilations.0, dilations.1, kh, kw].contains(&0) {
+        // Let `conv2d_into` report the bad parameters.
+        (batch, 0, 0, out_channels)
+    } else {
+        (
+            batch,
+            conv_output_size(height, kh, strides.0, dilations.0, padding),
+            conv_output_size(width, kw, strides.1, dilations.1, padding),
+            out_channels,
+        )
+    };
+    let mut out = Array4::zeros(shape);
+    conv2d_into(input, filter, strides, padding, dilations, out.view_mut());
+    out
+}
+
+/// [`conv2d`] into caller storage of the output's shape, with no
+/// allocation.
+///
+/// # Panics
+/// As [`conv2d`], and if `out` is not
+/// `[batch, out_height, out_width, out_channels]`.
+///
+/// ```
+/// use graph_runtime::kernels::conv::{conv2d, conv2d_into, Padding};
+/// use ndarray::Array4;
+///
+/// let image = Array4::from_shape_fn((1, 4, 4, 2), |(_, y, x, c)| (y * 8 + x * 2 + c) as f32);
+/// let filter = Array4::from_shape_fn((3, 3, 2, 3), |(i, j, c, o)| (i + j + c + o) as f32 * 0.1);
+/// let mut out = Array4::zeros((1, 2, 2, 3));
+/// conv2d_into(image.view(), filter.view(), (2, 2), Padding::Same, (1, 1), out.view_mut());
+/// assert_eq!(out, conv2d(image.view(), filter.view(), (2, 2), Padding::Same, (1, 1)));
+/// ```
+#[track_caller]
+pub fn conv2d_into(
+    input: ArrayView4<'_, f32>,
+    filter: ArrayView4<'_, f32>,
+    strides: (usize, usize),
+    padding: Padding,
+    dilations: (usize, usize),
+    mut out: ArrayViewMut4<'_, f32>,
+) {
     let (batch, height, width, channels) = input.dim();
     let (kh, kw, filter_channels, out_channels) = filter.dim();
     let zero = [strides.0, strides.1, dilations.0, dilations.1, kh, kw].contains(&0);
+    let parameters = [strides.0, strides.1, dilations.0, dilations.1];
     if zero || filter_channels != channels {
-        let parameters = [strides.0, strides.1, dilations.0, dilations.1];
         shape_panic("conv2d", &[input.shape(), filter.shape(), &parameters]);
     }
     let rows = Geometry::new(height, kh, strides.0, dilations.0, padding);
     let cols = Geometry::new(width, kw, strides.1, dilations.1, padding);
-    let taps = kh * kw * channels;
-    let weights = filter.as_standard_layout();
-    let Ok(weights) = weights.view().into_shape_with_order((taps, out_channels)) else {
-        unreachable!("a standard-layout view reshapes to its own size")
-    };
-    let mut out = Array4::zeros((batch, rows.output, cols.output, out_channels));
-    // One row per output pixel holding its receptive field (im2col), so the
-    // whole image becomes a single matrix product.
-    let mut patches = Array2::zeros((rows.output * cols.output, taps));
+    if out.dim() != (batch, rows.output, cols.output, out_channels) {
+        shape_panic(
+            "conv2d",
+            &[input.shape(), filter.shape(), &parameters, out.shape()],
+        );
+    }
+    out.fill(0.0);
     for (image, mut result) in input.outer_iter().zip(out.outer_iter_mut()) {
-        patches.fill(0.0);
-        for (pixel, mut patch) in patches.outer_iter_mut().enumerate() {
-            let (y, x) = (pixel / cols.output, pixel % cols.output);
+        for (y, mut result_row) in result.outer_iter_mut().enumerate() {
             for (i, source_y) in rows.taps(y) {
-                for (j, source_x) in cols.taps(x) {
-                    let start = (i * kw + j) * channels;
-                    let lane = image
-                        .index_axis(Axis(0), source_y)
-                        .index_axis_move(Axis(0), source_x);
-                    patch
-                        .slice_axis_mut(Axis(0), Slice::from(start..start + channels))
-                        .assign(&lane);
+                let source_row = image.index_axis(Axis(0), source_y);
+                for j in 0..kw {
+                    // The output columns whose tap j lands inside the
+                    // input, and the input columns they read (`stride`
+                    // apart): one [columns, in] × [in, out] product.
+                    let Some((x0, x1, first)) = cols.span(j) else {
+                        continue;
+                    };
+                    let pixels =
+                        source_row.slice_axis(Axis(0), stepped(first, x1 - x0, cols.stride));
+                    let taps = filter.index_axis(Axis(0), i).index_axis_move(Axis(0), j);
+                    let target = result_row.slice_axis_mut(Axis(0), Slice::from(x0..x1));
+                    product(pixels, taps, None, Activation::Identity, target, true, true);
                 }
             }
         }
-        let Ok(mut result) = result
-            .view_mut()
-            .into_shape_with_order((rows.output * cols.output, out_channels))
-        else {
-            unreachable!("a fresh array's image is contiguous")
-        };
-        general_mat_mul(1.0, &patches, &weights, 0.0, &mut result);
     }
-    out
+}
+
+/// `count` positions from `start`, `step` apart, as a slice of one axis.
+#[allow(clippy::cast_possible_wrap)] // Positions inside a live view, below isize::MAX.
+fn stepped(start: usize, count: usize, step: usize) -> Slice {
+    let end = start + (count - 1) * step + 1;
+    Slice::new(start as isize, Some(end as isize), step as isize)
 }
 
 /// Max pooling: `out[b, y, x, c] = max in[b, y·sh + i − pt, x·sw + j − pl, c]`
@@ -215,19 +265,9 @@ pub fn max_pool2d(
     strides: (usize, usize),
     padding: Padding,
 ) -> Array4<f32> {
-    pool(
-        "max_pool2d",
-        input,
-        window,
-        strides,
-        padding,
-        f32::NEG_INFINITY,
-        |acc, lane, _| {
-            Zip::from(acc)
-                .and(&lane)
-                .for_each(|a, &v| *a = nan_max(*a, v));
-        },
-    )
+    let mut out = Array4::zeros(pool_shape(input.dim(), window, strides, padding));
+    max_pool2d_into(input, window, strides, padding, out.view_mut());
+    out
 }
 
 /// Average pooling: the mean of each window over only the positions that
@@ -256,19 +296,107 @@ pub fn avg_pool2d(
     strides: (usize, usize),
     padding: Padding,
 ) -> Array4<f32> {
-    pool(
+    let mut out = Array4::zeros(pool_shape(input.dim(), window, strides, padding));
+    avg_pool2d_into(input, window, strides, padding, out.view_mut());
+    out
+}
+
+/// [`max_pool2d`] into caller storage of the output's shape, with no
+/// allocation.
+///
+/// # Panics
+/// As [`max_pool2d`], and if `out` is not
+/// `[batch, out_height, out_width, channels]`.
+///
+/// ```
+/// use graph_runtime::kernels::conv::{max_pool2d_into, Padding};
+/// use ndarray::Array4;
+///
+/// let image = Array4::from_shape_vec((1, 1, 3, 1), vec![1.0_f32, 5.0, 2.0]).unwrap();
+/// let mut out = Array4::zeros((1, 1, 2, 1));
+/// max_pool2d_into(image.view(), (1, 2), (1, 2), Padding::Same, out.view_mut());
+/// assert_eq!(out.into_raw_vec_and_offset().0, vec![5.0, 2.0]);
+/// ```
+#[track_caller]
+pub fn max_pool2d_into(
+    input: ArrayView4<'_, f32>,
+    window: (usize, usize),
+    strides: (usize, usize),
+    padding: Padding,
+    out: ArrayViewMut4<'_, f32>,
+) {
+    pool_into(
+        "max_pool2d",
+        input,
+        window,
+        strides,
+        padding,
+        out,
+        f32::NEG_INFINITY,
+        |acc, lane| {
+            Zip::from(acc)
+                .and(&lane)
+                .for_each(|a, &v| *a = nan_max(*a, v));
+        },
+        |_, _| {},
+    );
+}
+
+/// [`avg_pool2d`] into caller storage of the output's shape, with no
+/// allocation.
+///
+/// # Panics
+/// As [`avg_pool2d`], and if `out` is not
+/// `[batch, out_height, out_width, channels]`.
+///
+/// ```
+/// use graph_runtime::kernels::conv::{avg_pool2d_into, Padding};
+/// use ndarray::Array4;
+///
+/// let image = Array4::from_shape_vec((1, 1, 3, 1), vec![1.0_f32, 5.0, 2.0]).unwrap();
+/// let mut out = Array4::zeros((1, 1, 2, 1));
+/// avg_pool2d_into(image.view(), (1, 2), (1, 2), Padding::Same, out.view_mut());
+/// assert_eq!(out.into_raw_vec_and_offset().0, vec![3.0, 2.0]);
+/// ```
+#[track_caller]
+pub fn avg_pool2d_into(
+    input: ArrayView4<'_, f32>,
+    window: (usize, usize),
+    strides: (usize, usize),
+    padding: Padding,
+    out: ArrayViewMut4<'_, f32>,
+) {
+    pool_into(
         "avg_pool2d",
         input,
         window,
         strides,
         padding,
+        out,
         0.0,
-        |acc, lane, last| {
-            Zip::from(&mut *acc).and(&lane).for_each(|a, &v| *a += v);
-            if let Some(count) = last {
-                acc.mapv_inplace(|total| total / count as f32);
-            }
+        |acc, lane| {
+            Zip::from(acc).and(&lane).for_each(|a, &v| *a += v);
         },
+        |acc, count| acc.mapv_inplace(|total| total / count as f32),
+    );
+}
+
+/// The output shape of a pool, or an empty one when a window size or
+/// stride is 0 (for `pool_into` to report).
+fn pool_shape(
+    (batch, height, width, channels): (usize, usize, usize, usize),
+    window: (usize, usize),
+    strides: (usize, usize),
+    padding: Padding,
+) -> (usize, usize, usize, usize) {
+    if [window.0, window.1, strides.0, strides.1].contains(&0) {
+        return (batch, 0, 0, channels);
+    }
+    (
+        batch,
+        conv_output_size(height, window.0, strides.0, 1, padding),
+        conv_output_size(width, window.1, strides.1, 1, padding),
+        channels,
     )
 }
 
@@ -294,6 +422,22 @@ impl Geometry {
         }
     }
 
+    /// For tap `tap`: the output positions `x0..x1` at which it lands inside
+    /// the input, and the input position of the first (the others follow
+    /// `stride` apart); `None` if there are none.
+    fn span(&self, tap: usize) -> Option<(usize, usize, usize)> {
+        let offset = tap * self.dilation;
+        // Output x reads input x·stride + offset − before, which must lie
+        // in 0..input.
+        let x0 = self.before.saturating_sub(offset).div_ceil(self.stride);
+        let limit = self.input + self.before;
+        if limit <= offset {
+            return None;
+        }
+        let x1 = ((limit - offset - 1) / self.stride + 1).min(self.output);
+        (x0 < x1).then(|| (x0, x1, x0 * self.stride + offset - self.before))
+    }
+
     /// `(tap, input position)` for the taps of output position `out` that
     /// fall inside the input; the others read padding.
     fn taps(&self, out: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -305,56 +449,59 @@ impl Geometry {
     }
 }
 
-/// Slides a window over every image and channel. For each output pixel,
-/// `step(acc, lane, last)` folds the channel lanes of the window's valid
-/// positions into `acc` (which starts at `init`); on the final one `last` is
-/// `Some(number of valid positions)`.
+/// Slides a window over every image and channel: for each output pixel,
+/// its channel lane of `out` starts at `init`, `step(acc, lane)` folds in
+/// the channel lane of each window position inside the input, and
+/// `finish(acc, count)` ends it with the number of those positions.
 #[track_caller]
-fn pool(
+#[allow(clippy::too_many_arguments)] // Private: the two pools' shared body.
+fn pool_into(
     kernel: &str,
     input: ArrayView4<'_, f32>,
     window: (usize, usize),
     strides: (usize, usize),
     padding: Padding,
+    mut out: ArrayViewMut4<'_, f32>,
     init: f32,
-    step: impl Fn(&mut ndarray::ArrayViewMut1<'_, f32>, ArrayView1<'_, f32>, Option<usize>),
-) -> Array4<f32> {
-    if [window.0, window.1, strides.0, strides.1].contains(&0) {
-        shape_panic(
-            kernel,
-            &[
-                input.shape(),
-                &[window.0, window.1],
-                &[strides.0, strides.1],
-            ],
-        );
+    step: impl Fn(&mut ArrayViewMut1<'_, f32>, ArrayView1<'_, f32>),
+    finish: impl Fn(&mut ArrayViewMut1<'_, f32>, usize),
+) {
+    let parameters = [window.0, window.1, strides.0, strides.1];
+    if parameters.contains(&0) {
+        shape_panic(kernel, &[input.shape(), &parameters[..2], &parameters[2..]]);
     }
     let (batch, height, width, channels) = input.dim();
     let rows = Geometry::new(height, window.0, strides.0, 1, padding);
     let cols = Geometry::new(width, window.1, strides.1, 1, padding);
-    let mut out = Array4::from_elem((batch, rows.output, cols.output, channels), init);
+    if out.dim() != (batch, rows.output, cols.output, channels) {
+        shape_panic(
+            kernel,
+            &[
+                input.shape(),
+                &parameters[..2],
+                &parameters[2..],
+                out.shape(),
+            ],
+        );
+    }
     for (image, mut result) in input.outer_iter().zip(out.outer_iter_mut()) {
         for (y, mut result_row) in result.outer_iter_mut().enumerate() {
             for (x, mut acc) in result_row.outer_iter_mut().enumerate() {
                 // A window always overlaps the input (padding before is less
                 // than the window), so `count` ends at least 1.
-                let positions: Vec<(usize, usize)> = rows
-                    .taps(y)
-                    .flat_map(|(_, source_y)| {
-                        cols.taps(x).map(move |(_, source_x)| (source_y, source_x))
-                    })
-                    .collect();
-                for (k, &(source_y, source_x)) in positions.iter().enumerate() {
-                    let lane = image
-                        .index_axis(Axis(0), source_y)
-                        .index_axis_move(Axis(0), source_x);
-                    let last = (k + 1 == positions.len()).then_some(positions.len());
-                    step(&mut acc, lane, last);
+                acc.fill(init);
+                let mut count = 0;
+                for (_, source_y) in rows.taps(y) {
+                    let source_row = image.index_axis(Axis(0), source_y);
+                    for (_, source_x) in cols.taps(x) {
+                        step(&mut acc, source_row.index_axis(Axis(0), source_x));
+                        count += 1;
+                    }
                 }
+                finish(&mut acc, count);
             }
         }
     }
-    out
 }
 
 #[cfg(test)]

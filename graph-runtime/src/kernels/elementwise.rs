@@ -5,9 +5,16 @@
 //! sizes must be equal or contain a 1, which stretches. A scalar operand is
 //! passed as a rank-0 view (`ndarray::aview0`). The output rank `O` is chosen by
 //! the caller, usually through a type annotation on the result.
+//!
+//! Every kernel also has an `_into` form writing into caller storage of
+//! exactly the broadcast shape, and an `_inplace` form updating its first
+//! operand (`x += y` with `y` broadcast to `x`'s shape: a bias add is
+//! `add_inplace(activations, bias)`). Both accept any layouts and never
+//! allocate.
 
-use ndarray::{Array, ArrayView, Dimension, Zip};
+use ndarray::{Array, ArrayView, ArrayViewMut, Dimension, Zip};
 
+use super::binary::{broadcast_dim, is_broadcast_of, stretch, zip_into};
 use super::shape_panic;
 
 /// Elementwise sum with broadcasting: `out = a + b`.
@@ -78,7 +85,9 @@ pub fn div<O: Dimension>(
 /// ```
 #[must_use]
 pub fn neg<D: Dimension>(a: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    a.mapv(|x| -x)
+    let mut out = Array::zeros(a.raw_dim());
+    neg_into(a, out.view_mut());
+    out
 }
 
 /// The shape that `a` and `b` broadcast to, or `None` if they do not.
@@ -115,19 +124,122 @@ fn binary<O: Dimension>(
     b: ArrayView<'_, f32, impl Dimension>,
     op: impl Fn(f32, f32) -> f32,
 ) -> Array<f32, O> {
-    let Some(shape) = broadcast_shape(a.shape(), b.shape()) else {
-        shape_panic(kernel, &[a.shape(), b.shape()])
-    };
-    if O::NDIM.is_some_and(|rank| rank != shape.len()) {
-        shape_panic(kernel, &[a.shape(), b.shape()]);
+    let dim: O = broadcast_dim(kernel, &[a.shape(), b.shape()]);
+    let mut out = Array::zeros(dim);
+    zip_into(kernel, a, b, out.view_mut(), op);
+    out
+}
+
+/// `x = op(x, y)` with `y` broadcast to `x`'s shape.
+#[track_caller]
+fn update<D: Dimension>(
+    kernel: &str,
+    mut x: ArrayViewMut<'_, f32, D>,
+    y: ArrayView<'_, f32, impl Dimension>,
+    op: impl Fn(f32, f32) -> f32,
+) {
+    let shapes = [x.shape(), y.shape()];
+    if !is_broadcast_of(x.shape(), &shapes) {
+        shape_panic(kernel, &shapes);
     }
-    let mut dim = O::zeros(shape.len());
-    dim.slice_mut().copy_from_slice(&shape);
-    // Both broadcasts succeed: `shape` was computed from these operands.
-    let (Some(a), Some(b)) = (a.broadcast(dim.clone()), b.broadcast(dim.clone())) else {
-        shape_panic(kernel, &[a.shape(), b.shape()])
+    let dim = x.raw_dim();
+    let y = stretch(kernel, &shapes, &y, &dim);
+    Zip::from(&mut x).and(&y).for_each(|a, &b| *a = op(*a, b));
+}
+
+/// Generates the `_into` and `_inplace` forms of an arithmetic kernel.
+macro_rules! forms {
+    ($name:ident, $into:ident, $inplace:ident, $op:expr) => {
+        #[doc = concat!("[`", stringify!($name), "`] into caller storage: `out` must have exactly the broadcast shape; any layouts, no allocation.")]
+        #[doc = ""]
+        #[doc = "# Panics"]
+        #[doc = "If the shapes do not broadcast together, or `out` does not have their broadcast shape."]
+        #[doc = ""]
+        #[doc = "```"]
+        #[doc = concat!("use graph_runtime::kernels::elementwise::{", stringify!($name), ", ", stringify!($into), "};")]
+        #[doc = "use ndarray::{array, Array2};"]
+        #[doc = ""]
+        #[doc = "let a = array![[1.0_f32, 2.0], [4.0, 8.0]];"]
+        #[doc = "let b = array![0.5_f32, -2.0];"]
+        #[doc = "let mut out = Array2::zeros((2, 2));"]
+        #[doc = concat!(stringify!($into), "(a.t(), b.view(), out.view_mut());")]
+        #[doc = concat!("let expected: Array2<f32> = ", stringify!($name), "(a.t(), b.view());")]
+        #[doc = "assert_eq!(out, expected);"]
+        #[doc = "```"]
+        #[track_caller]
+        pub fn $into<O: Dimension>(
+            a: ArrayView<'_, f32, impl Dimension>,
+            b: ArrayView<'_, f32, impl Dimension>,
+            out: ArrayViewMut<'_, f32, O>,
+        ) {
+            zip_into(stringify!($name), a, b, out, $op);
+        }
+
+        #[doc = concat!("[`", stringify!($name), "`] in place: `x = x ∘ y` elementwise, with `y` broadcast to `x`'s shape; any layouts, no allocation.")]
+        #[doc = ""]
+        #[doc = "# Panics"]
+        #[doc = "If `y` does not broadcast to `x`'s shape."]
+        #[doc = ""]
+        #[doc = "```"]
+        #[doc = concat!("use graph_runtime::kernels::elementwise::{", stringify!($name), ", ", stringify!($inplace), "};")]
+        #[doc = "use ndarray::{array, Array2};"]
+        #[doc = ""]
+        #[doc = "let x = array![[1.0_f32, 2.0], [4.0, 8.0]];"]
+        #[doc = "let bias = array![0.5_f32, -2.0];"]
+        #[doc = "let mut y = x.clone();"]
+        #[doc = concat!(stringify!($inplace), "(y.view_mut(), bias.view());")]
+        #[doc = concat!("let expected: Array2<f32> = ", stringify!($name), "(x.view(), bias.view());")]
+        #[doc = "assert_eq!(y, expected);"]
+        #[doc = "```"]
+        #[track_caller]
+        pub fn $inplace<D: Dimension>(
+            x: ArrayViewMut<'_, f32, D>,
+            y: ArrayView<'_, f32, impl Dimension>,
+        ) {
+            update(stringify!($name), x, y, $op);
+        }
     };
-    Zip::from(&a).and(&b).map_collect(|&x, &y| op(x, y))
+}
+
+forms!(add, add_into, add_inplace, |x, y| x + y);
+forms!(sub, sub_into, sub_inplace, |x, y| x - y);
+forms!(mul, mul_into, mul_inplace, |x, y| x * y);
+forms!(div, div_into, div_inplace, |x, y| x / y);
+
+/// [`neg`] into caller storage: `out` must have `a`'s shape; any layouts,
+/// no allocation.
+///
+/// # Panics
+/// If `out` does not have `a`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::elementwise::neg_into;
+/// use ndarray::{array, Array1};
+///
+/// let mut out = Array1::zeros(2);
+/// neg_into(array![1.0_f32, -2.0].view(), out.view_mut());
+/// assert_eq!(out, array![-1.0, 2.0]);
+/// ```
+#[track_caller]
+pub fn neg_into<D: Dimension>(a: ArrayView<'_, f32, D>, mut out: ArrayViewMut<'_, f32, D>) {
+    if a.shape() != out.shape() {
+        shape_panic("neg", &[a.shape(), out.shape()]);
+    }
+    Zip::from(&mut out).and(&a).for_each(|o, &x| *o = -x);
+}
+
+/// [`neg`] in place: `x = -x`, any layout.
+///
+/// ```
+/// use graph_runtime::kernels::elementwise::neg_inplace;
+/// use ndarray::array;
+///
+/// let mut x = array![1.0_f32, -2.0];
+/// neg_inplace(x.view_mut());
+/// assert_eq!(x, array![-1.0, 2.0]);
+/// ```
+pub fn neg_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>) {
+    x.mapv_inplace(|v| -v);
 }
 
 #[cfg(test)]

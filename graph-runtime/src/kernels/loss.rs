@@ -10,8 +10,14 @@
 //!
 //! Class indices are data, so an out-of-range index is an [`Error`], never a
 //! panic.
+//!
+//! The per-example kernels have `_into` forms writing into caller storage;
+//! they, `mse` and the `_mean` forms never allocate (except to report an
+//! error).
 
-use ndarray::{Array, Array1, ArrayView, ArrayView1, ArrayView2, Axis, Dimension, Zip};
+use ndarray::{
+    Array, Array1, ArrayView, ArrayView1, ArrayView2, ArrayViewMut, ArrayViewMut1, Dimension, Zip,
+};
 
 use super::shape_panic;
 use super::softmax::lane_shift;
@@ -78,18 +84,9 @@ pub fn softmax_cross_entropy(
     if logits.shape() != labels.shape() {
         shape_panic("softmax_cross_entropy", &[logits.shape(), labels.shape()]);
     }
-    Zip::from(logits.rows())
-        .and(labels.rows())
-        .map_collect(|row, weights| {
-            let (m, log_total) = lane_shift(row);
-            let mut loss = 0.0_f64;
-            for (&x, &w) in row.iter().zip(weights) {
-                if w != 0.0 {
-                    loss += f64::from(w) * (f64::from(m) - f64::from(x) + log_total);
-                }
-            }
-            narrow(loss)
-        })
+    let mut out = Array1::zeros(logits.nrows());
+    softmax_cross_entropy_into(logits, labels, out.view_mut());
+    out
 }
 
 /// Mean over the batch of [`softmax_cross_entropy`]:
@@ -109,7 +106,14 @@ pub fn softmax_cross_entropy(
 #[track_caller]
 #[must_use]
 pub fn softmax_cross_entropy_mean(logits: ArrayView2<'_, f32>, labels: ArrayView2<'_, f32>) -> f32 {
-    mean(&softmax_cross_entropy(logits, labels))
+    if logits.shape() != labels.shape() {
+        shape_panic("softmax_cross_entropy", &[logits.shape(), labels.shape()]);
+    }
+    let mut total = 0.0_f64;
+    Zip::from(logits.rows())
+        .and(labels.rows())
+        .for_each(|row, weights| total += f64::from(row_cross_entropy(row, weights)));
+    narrow(total / logits.nrows() as f64)
 }
 
 /// Softmax cross-entropy against class indices, per example:
@@ -145,31 +149,13 @@ pub fn softmax_cross_entropy_indices(
     labels: ArrayView1<'_, usize>,
     name: &'static str,
 ) -> Result<Array1<f32>, Error> {
-    if labels.len() != logits.nrows() {
-        shape_panic(
-            "softmax_cross_entropy_indices",
-            &[logits.shape(), labels.shape()],
-        );
-    }
-    let classes = logits.ncols();
-    if let Some((row, &index)) = labels
-        .iter()
-        .enumerate()
-        .find(|&(_, &index)| index >= classes)
-    {
-        return Err(Error::IndexOutOfRange {
-            tensor: name,
-            index,
-            position: vec![row],
-            bound: classes,
-        });
-    }
-    Ok(Zip::from(logits.rows())
+    check_labels(logits, labels, name)?;
+    let mut out = Array1::zeros(logits.nrows());
+    Zip::from(&mut out)
+        .and(logits.rows())
         .and(&labels)
-        .map_collect(|row, &label| {
-            let (m, log_total) = lane_shift(row);
-            narrow(f64::from(m) - f64::from(row[label]) + log_total)
-        }))
+        .for_each(|o, row, &label| *o = row_cross_entropy_index(row, label));
+    Ok(out)
 }
 
 /// Mean over the batch of [`softmax_cross_entropy_indices`].
@@ -194,7 +180,12 @@ pub fn softmax_cross_entropy_indices_mean(
     labels: ArrayView1<'_, usize>,
     name: &'static str,
 ) -> Result<f32, Error> {
-    softmax_cross_entropy_indices(logits, labels, name).map(|losses| mean(&losses))
+    check_labels(logits, labels, name)?;
+    let mut total = 0.0_f64;
+    Zip::from(logits.rows())
+        .and(&labels)
+        .for_each(|row, &label| total += f64::from(row_cross_entropy_index(row, label)));
+    Ok(narrow(total / logits.nrows() as f64))
 }
 
 /// Sigmoid cross-entropy against probability labels, elementwise:
@@ -218,18 +209,165 @@ pub fn sigmoid_cross_entropy<D: Dimension>(
     logits: ArrayView<'_, f32, D>,
     labels: ArrayView<'_, f32, D>,
 ) -> Array<f32, D> {
-    if logits.shape() != labels.shape() {
-        shape_panic("sigmoid_cross_entropy", &[logits.shape(), labels.shape()]);
-    }
-    Zip::from(&logits).and(&labels).map_collect(|&x, &z| {
-        let positive = if x > 0.0 { x } else { 0.0 };
-        positive - x * z + (-x.abs()).exp().ln_1p()
-    })
+    let mut out = Array::zeros(logits.raw_dim());
+    sigmoid_cross_entropy_into(logits, labels, out.view_mut());
+    out
 }
 
-fn mean(losses: &Array1<f32>) -> f32 {
-    let total: f64 = losses.iter().map(|&v| f64::from(v)).sum();
-    narrow(total / losses.len_of(Axis(0)) as f64)
+/// Cross-entropy of one row of logits against one row of label weights.
+fn row_cross_entropy(row: ArrayView1<'_, f32>, weights: ArrayView1<'_, f32>) -> f32 {
+    let (m, log_total) = lane_shift(row);
+    let mut loss = 0.0_f64;
+    for (&x, &w) in row.iter().zip(weights) {
+        if w != 0.0 {
+            loss += f64::from(w) * (f64::from(m) - f64::from(x) + log_total);
+        }
+    }
+    narrow(loss)
+}
+
+/// Cross-entropy of one row of logits against a class index (in range).
+fn row_cross_entropy_index(row: ArrayView1<'_, f32>, label: usize) -> f32 {
+    let (m, log_total) = lane_shift(row);
+    narrow(f64::from(m) - f64::from(row[label]) + log_total)
+}
+
+/// Panics unless there is one label per row; reports the first label out
+/// of range.
+#[track_caller]
+fn check_labels(
+    logits: ArrayView2<'_, f32>,
+    labels: ArrayView1<'_, usize>,
+    name: &'static str,
+) -> Result<(), Error> {
+    if labels.len() != logits.nrows() {
+        shape_panic(
+            "softmax_cross_entropy_indices",
+            &[logits.shape(), labels.shape()],
+        );
+    }
+    let classes = logits.ncols();
+    match labels
+        .iter()
+        .enumerate()
+        .find(|&(_, &index)| index >= classes)
+    {
+        Some((row, &index)) => Err(Error::IndexOutOfRange {
+            tensor: name,
+            index,
+            position: vec![row],
+            bound: classes,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// [`softmax_cross_entropy`] into caller storage (one loss per row).
+///
+/// # Panics
+/// If the shapes of `logits` and `labels` differ, or `out` does not have
+/// one entry per row.
+///
+/// ```
+/// use graph_runtime::kernels::loss::softmax_cross_entropy_into;
+/// use ndarray::{array, Array1};
+///
+/// let logits = array![[0.0_f32, 0.0], [1e4, 0.0]];
+/// let labels = array![[1.0_f32, 0.0], [0.0, 1.0]];
+/// let mut out = Array1::zeros(2);
+/// softmax_cross_entropy_into(logits.view(), labels.view(), out.view_mut());
+/// assert_eq!(out, array![2.0_f32.ln(), 1e4]);
+/// ```
+#[track_caller]
+pub fn softmax_cross_entropy_into(
+    logits: ArrayView2<'_, f32>,
+    labels: ArrayView2<'_, f32>,
+    mut out: ArrayViewMut1<'_, f32>,
+) {
+    if logits.shape() != labels.shape() || out.len() != logits.nrows() {
+        shape_panic(
+            "softmax_cross_entropy",
+            &[logits.shape(), labels.shape(), out.shape()],
+        );
+    }
+    Zip::from(&mut out)
+        .and(logits.rows())
+        .and(labels.rows())
+        .for_each(|o, row, weights| *o = row_cross_entropy(row, weights));
+}
+
+/// [`softmax_cross_entropy_indices`] into caller storage (one loss per
+/// row).
+///
+/// # Errors
+/// As [`softmax_cross_entropy_indices`]; `out` is left unchanged.
+///
+/// # Panics
+/// As [`softmax_cross_entropy_indices`], and if `out` does not have one
+/// entry per row.
+///
+/// ```
+/// use graph_runtime::kernels::loss::softmax_cross_entropy_indices_into;
+/// use ndarray::{array, Array1};
+///
+/// let logits = array![[0.0_f32, 0.0], [-1e4, 0.0]];
+/// let mut out = Array1::zeros(2);
+/// softmax_cross_entropy_indices_into(logits.view(), array![0, 0].view(), "y", out.view_mut()).unwrap();
+/// assert_eq!(out, array![2.0_f32.ln(), 1e4]);
+/// ```
+#[track_caller]
+pub fn softmax_cross_entropy_indices_into(
+    logits: ArrayView2<'_, f32>,
+    labels: ArrayView1<'_, usize>,
+    name: &'static str,
+    mut out: ArrayViewMut1<'_, f32>,
+) -> Result<(), Error> {
+    if out.len() != logits.nrows() {
+        shape_panic(
+            "softmax_cross_entropy_indices",
+            &[logits.shape(), labels.shape(), out.shape()],
+        );
+    }
+    check_labels(logits, labels, name)?;
+    Zip::from(&mut out)
+        .and(logits.rows())
+        .and(&labels)
+        .for_each(|o, row, &label| *o = row_cross_entropy_index(row, label));
+    Ok(())
+}
+
+/// [`sigmoid_cross_entropy`] into caller storage of the operands' shape.
+///
+/// # Panics
+/// If the shapes of `logits`, `labels` and `out` differ.
+///
+/// ```
+/// use graph_runtime::kernels::loss::sigmoid_cross_entropy_into;
+/// use ndarray::{array, Array1};
+///
+/// let mut out = Array1::zeros(2);
+/// sigmoid_cross_entropy_into(array![0.0_f32, -1e4].view(), array![1.0_f32, 1.0].view(), out.view_mut());
+/// assert_eq!(out, array![2.0_f32.ln(), 1e4]);
+/// ```
+#[track_caller]
+pub fn sigmoid_cross_entropy_into<D: Dimension>(
+    logits: ArrayView<'_, f32, D>,
+    labels: ArrayView<'_, f32, D>,
+    mut out: ArrayViewMut<'_, f32, D>,
+) {
+    if logits.shape() != labels.shape() || logits.shape() != out.shape() {
+        shape_panic(
+            "sigmoid_cross_entropy",
+            &[logits.shape(), labels.shape(), out.shape()],
+        );
+    }
+    Zip::from(&mut out)
+        .and(&logits)
+        .and(&labels)
+        .for_each(|o, &x, &z| {
+            let positive = if x > 0.0 { x } else { 0.0 };
+            *o = positive - x * z + (-x.abs()).exp().ln_1p();
+        });
 }
 
 #[allow(clippy::cast_possible_truncation)] // Rounding the f64 accumulator is the point.

@@ -9,12 +9,20 @@ pub mod batched;
 pub mod binary;
 pub mod constant;
 pub mod conv;
+pub mod dense;
 pub mod elementwise;
+pub mod fused;
 pub mod linalg;
 pub mod loss;
 pub mod movement;
 pub mod nn;
 pub mod reduce;
+pub mod scalar;
+// The crate's only unsafe code: AVX2 + FMA kernels behind `dense`, each
+// unsafe block with its SAFETY argument.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod simd;
 pub mod softmax;
 pub mod unary;
 

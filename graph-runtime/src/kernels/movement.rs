@@ -3,12 +3,13 @@
 //!
 //! Every kernel accepts views of any layout (transposed, strided) and returns
 //! an owned array in standard (row-major) layout. Where the rank changes, the
-//! output rank `O` is chosen by the caller and must match.
+//! output rank `O` is chosen by the caller and must match. Each kernel has an
+//! `_into` form that copies into caller storage of the result's shape, of
+//! any layout, with no allocation.
 
-use ndarray::{Array, ArrayView, Axis, Dimension, IxDyn, Slice};
+use ndarray::{Array, ArrayView, ArrayViewMut, Axis, Dimension, Slice, Zip};
 
-use super::binary::{dim_from_shape, stretch};
-use super::elementwise::broadcast_shape;
+use super::binary::{dim_from_shape, is_broadcast_of, stretch};
 use super::shape_panic;
 
 /// Permutes the axes: `out[i_0, …, i_{r−1}]` is `x` at the index whose axis
@@ -28,19 +29,14 @@ use super::shape_panic;
 #[track_caller]
 #[must_use]
 pub fn permute<D: Dimension>(x: ArrayView<'_, f32, D>, axes: &[usize]) -> Array<f32, D> {
-    let mut seen = vec![false; x.ndim()];
-    for &axis in axes {
-        match seen.get_mut(axis) {
-            Some(flag) if !*flag => *flag = true,
-            _ => shape_panic("permute", &[x.shape(), axes]),
-        }
+    check_permutation(&x, axes);
+    let mut shape = x.raw_dim();
+    for (k, &axis) in axes.iter().enumerate() {
+        shape[k] = x.len_of(Axis(axis));
     }
-    if axes.len() != x.ndim() {
-        shape_panic("permute", &[x.shape(), axes]);
-    }
-    let mut order = D::zeros(x.ndim());
-    order.slice_mut().copy_from_slice(axes);
-    x.permuted_axes(order).as_standard_layout().into_owned()
+    let mut out = Array::zeros(shape);
+    permute_into(x, axes, out.view_mut());
+    out
 }
 
 /// Reverses the order of the axes (matrix transpose for rank 2):
@@ -55,7 +51,11 @@ pub fn permute<D: Dimension>(x: ArrayView<'_, f32, D>, axes: &[usize]) -> Array<
 /// ```
 #[must_use]
 pub fn transpose<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.reversed_axes().as_standard_layout().into_owned()
+    let mut dim = x.raw_dim();
+    dim.slice_mut().reverse();
+    let mut out = Array::zeros(dim);
+    transpose_into(x, out.view_mut());
+    out
 }
 
 /// Reshapes to `shape`, reading and writing elements in row-major order (as
@@ -79,13 +79,9 @@ pub fn reshape<O: Dimension>(
     shape: &[usize],
 ) -> Array<f32, O> {
     let dim: O = dim_from_shape("reshape", &[x.shape(), shape], shape);
-    if dim.size_checked() != Some(x.len()) {
-        shape_panic("reshape", &[x.shape(), shape]);
-    }
-    match Array::from_shape_vec(dim, x.iter().copied().collect()) {
-        Ok(out) => out,
-        Err(_) => shape_panic("reshape", &[x.shape(), shape]),
-    }
+    let mut out = Array::zeros(dim);
+    reshape_into(x, out.view_mut());
+    out
 }
 
 /// Joins `parts` along `axis`: their sizes on every other axis must agree, and
@@ -106,28 +102,11 @@ pub fn reshape<O: Dimension>(
 #[track_caller]
 #[must_use]
 pub fn concat<D: Dimension>(parts: &[ArrayView<'_, f32, D>], axis: usize) -> Array<f32, D> {
-    let fits = parts.first().is_some_and(|first| {
-        axis < first.ndim()
-            && parts.iter().all(|part| {
-                part.ndim() == first.ndim()
-                    && (0..first.ndim())
-                        .all(|k| k == axis || part.len_of(Axis(k)) == first.len_of(Axis(k)))
-            })
-    });
-    if !fits {
-        let shapes: Vec<&[usize]> = parts.iter().map(ArrayView::shape).collect();
-        shape_panic("concat", &shapes);
-    }
+    check_concat(parts, axis, None);
     let mut dim = parts[0].raw_dim();
     dim[axis] = parts.iter().map(|part| part.len_of(Axis(axis))).sum();
     let mut out = Array::zeros(dim);
-    let mut start = 0;
-    for part in parts {
-        let end = start + part.len_of(Axis(axis));
-        out.slice_axis_mut(Axis(axis), Slice::from(start..end))
-            .assign(part);
-        start = end;
-    }
+    concat_into(parts, axis, out.view_mut());
     out
 }
 
@@ -155,9 +134,11 @@ pub fn slice<D: Dimension>(
     if axis >= x.ndim() || start > end || end > x.len_of(Axis(axis)) {
         shape_panic("slice", &[x.shape(), &[axis, start, end]]);
     }
-    x.slice_axis(Axis(axis), Slice::from(start..end))
-        .as_standard_layout()
-        .into_owned()
+    let mut dim = x.raw_dim();
+    dim[axis] = end - start;
+    let mut out = Array::zeros(dim);
+    slice_into(x, axis, start, end, out.view_mut());
+    out
 }
 
 /// Broadcasts `x` to `shape` by numpy's rules (aligned at the last axis;
@@ -179,12 +160,10 @@ pub fn broadcast_to<O: Dimension>(
     x: ArrayView<'_, f32, impl Dimension>,
     shape: &[usize],
 ) -> Array<f32, O> {
-    let operands = [x.shape(), shape];
-    if broadcast_shape(x.shape(), shape).as_deref() != Some(shape) {
-        shape_panic("broadcast_to", &operands);
-    }
-    let dim: O = dim_from_shape("broadcast_to", &operands, shape);
-    stretch("broadcast_to", &operands, &x, &dim).to_owned()
+    let dim: O = dim_from_shape("broadcast_to", &[x.shape(), shape], shape);
+    let mut out = Array::zeros(dim);
+    broadcast_to_into(x, out.view_mut());
+    out
 }
 
 /// Inserts a length-1 axis so that it becomes axis `axis` of the output
@@ -211,7 +190,9 @@ pub fn expand_dims<O: Dimension>(
     let mut shape = x.shape().to_vec();
     shape.insert(axis, 1);
     let dim: O = dim_from_shape("expand_dims", &[x.shape(), &[axis]], &shape);
-    to_dim("expand_dims", x.into_dyn().insert_axis(Axis(axis)), dim)
+    let mut out = Array::zeros(dim);
+    expand_dims_into(x, axis, out.view_mut());
+    out
 }
 
 /// Removes the length-1 axes listed in `axes` (distinct, any order). An empty
@@ -234,37 +215,322 @@ pub fn squeeze<O: Dimension>(
     x: ArrayView<'_, f32, impl Dimension>,
     axes: &[usize],
 ) -> Array<f32, O> {
-    let mut sorted = axes.to_vec();
-    sorted.sort_unstable();
-    let repeated = sorted.windows(2).any(|pair| pair[0] == pair[1]);
-    if repeated
-        || axes
-            .iter()
-            .any(|&axis| axis >= x.ndim() || x.len_of(Axis(axis)) != 1)
-    {
-        shape_panic("squeeze", &[x.shape(), axes]);
-    }
-    let mut view = x.view().into_dyn();
-    for &axis in sorted.iter().rev() {
-        view = view.index_axis_move(Axis(axis), 0);
-    }
-    let dim: O = dim_from_shape("squeeze", &[x.shape(), axes], view.shape());
-    to_dim("squeeze", view, dim)
+    check_squeeze(&x, axes);
+    let shape: Vec<usize> = (0..x.ndim())
+        .filter(|axis| !axes.contains(axis))
+        .map(|axis| x.len_of(Axis(axis)))
+        .collect();
+    let dim: O = dim_from_shape("squeeze", &[x.shape(), axes], &shape);
+    let mut out = Array::zeros(dim);
+    squeeze_into(x, axes, out.view_mut());
+    out
 }
 
-/// Copies a dynamic-rank view into a standard-layout array of dimension
-/// `dim`, which has the same shape.
+/// Panics unless `axes` is a permutation of `x`'s axes.
 #[track_caller]
-fn to_dim<O: Dimension>(kernel: &str, view: ArrayView<'_, f32, IxDyn>, dim: O) -> Array<f32, O> {
-    let shape = view.shape().to_vec();
-    match view
-        .as_standard_layout()
-        .into_owned()
-        .into_dimensionality::<O>()
-    {
-        Ok(out) if out.raw_dim() == dim => out,
-        _ => shape_panic(kernel, &[&shape, dim.slice()]),
+fn check_permutation<D: Dimension>(x: &ArrayView<'_, f32, D>, axes: &[usize]) {
+    let valid = axes.len() == x.ndim()
+        && axes
+            .iter()
+            .enumerate()
+            .all(|(i, &axis)| axis < x.ndim() && !axes[..i].contains(&axis));
+    if !valid {
+        shape_panic("permute", &[x.shape(), axes]);
     }
+}
+
+/// Copies `x` into `out` element by element in row-major order, whatever
+/// either layout; the caller has checked that the element counts agree.
+fn copy_row_major(
+    x: ArrayView<'_, f32, impl Dimension>,
+    mut out: ArrayViewMut<'_, f32, impl Dimension>,
+) {
+    match (x.as_slice(), out.as_slice_mut()) {
+        (Some(source), Some(target)) => target.copy_from_slice(source),
+        _ => {
+            for (o, &v) in out.iter_mut().zip(x.iter()) {
+                *o = v;
+            }
+        }
+    }
+}
+
+/// [`permute`] into caller storage of the permuted shape.
+///
+/// # Panics
+/// As [`permute`], and if `out` does not have the permuted shape.
+///
+/// ```
+/// use graph_runtime::kernels::movement::{permute, permute_into};
+/// use ndarray::Array3;
+///
+/// let x = Array3::from_shape_fn((2, 3, 4), |(i, j, k)| (i * 12 + j * 4 + k) as f32);
+/// let mut out = Array3::zeros((4, 2, 3));
+/// permute_into(x.view(), &[2, 0, 1], out.view_mut());
+/// assert_eq!(out, permute(x.view(), &[2, 0, 1]));
+/// ```
+#[track_caller]
+pub fn permute_into<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    axes: &[usize],
+    mut out: ArrayViewMut<'_, f32, D>,
+) {
+    check_permutation(&x, axes);
+    let fits = axes
+        .iter()
+        .enumerate()
+        .all(|(k, &axis)| out.len_of(Axis(k)) == x.len_of(Axis(axis)));
+    if !fits {
+        shape_panic("permute", &[x.shape(), axes, out.shape()]);
+    }
+    let mut order = D::zeros(x.ndim());
+    order.slice_mut().copy_from_slice(axes);
+    out.assign(&x.permuted_axes(order));
+}
+
+/// [`transpose`] into caller storage of the reversed shape.
+///
+/// # Panics
+/// If `out` does not have `x`'s shape reversed.
+///
+/// ```
+/// use graph_runtime::kernels::movement::transpose_into;
+/// use ndarray::{array, Array2};
+///
+/// let mut out = Array2::zeros((3, 1));
+/// transpose_into(array![[1.0_f32, 2.0, 3.0]].view(), out.view_mut());
+/// assert_eq!(out, array![[1.0], [2.0], [3.0]]);
+/// ```
+#[track_caller]
+pub fn transpose_into<D: Dimension>(x: ArrayView<'_, f32, D>, mut out: ArrayViewMut<'_, f32, D>) {
+    let reversed = x.reversed_axes();
+    if reversed.shape() != out.shape() {
+        shape_panic("transpose", &[reversed.shape(), out.shape()]);
+    }
+    out.assign(&reversed);
+}
+
+/// [`reshape`] into caller storage: `out`'s shape is the new shape, and
+/// elements are read and written in row-major order.
+///
+/// # Panics
+/// If `out` does not hold as many elements as `x`.
+///
+/// ```
+/// use graph_runtime::kernels::movement::reshape_into;
+/// use ndarray::{array, Array1};
+///
+/// let x = array![[1.0_f32, 2.0], [3.0, 4.0]];
+/// let mut flat = Array1::zeros(4);
+/// reshape_into(x.t(), flat.view_mut());
+/// assert_eq!(flat, array![1.0, 3.0, 2.0, 4.0]);
+/// ```
+#[track_caller]
+pub fn reshape_into<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    out: ArrayViewMut<'_, f32, O>,
+) {
+    if out.len() != x.len() {
+        shape_panic("reshape", &[x.shape(), out.shape()]);
+    }
+    copy_row_major(x, out);
+}
+
+/// Panics unless `parts` can be joined along `axis` (into `out`'s shape,
+/// if given).
+#[track_caller]
+fn check_concat<D: Dimension>(parts: &[ArrayView<'_, f32, D>], axis: usize, out: Option<&[usize]>) {
+    let fits = parts.first().is_some_and(|first| {
+        axis < first.ndim()
+            && parts.iter().all(|part| {
+                part.ndim() == first.ndim()
+                    && (0..first.ndim())
+                        .all(|k| k == axis || part.len_of(Axis(k)) == first.len_of(Axis(k)))
+            })
+            && out.is_none_or(|out| {
+                out.len() == first.ndim()
+                    && (0..first.ndim()).all(|k| {
+                        let expected = if k == axis {
+                            parts.iter().map(|part| part.len_of(Axis(k))).sum()
+                        } else {
+                            first.len_of(Axis(k))
+                        };
+                        out[k] == expected
+                    })
+            })
+    });
+    if !fits {
+        let shapes: Vec<&[usize]> = parts.iter().map(ArrayView::shape).chain(out).collect();
+        shape_panic("concat", &shapes);
+    }
+}
+
+/// [`concat()`] into caller storage of the joined shape.
+///
+/// # Panics
+/// As [`concat()`], and if `out` does not have the joined shape.
+///
+/// ```
+/// use graph_runtime::kernels::movement::concat_into;
+/// use ndarray::{array, Array2};
+///
+/// let a = array![[1.0_f32, 2.0]];
+/// let b = array![[3.0_f32], [4.0]];
+/// let mut out = Array2::zeros((2, 2));
+/// concat_into(&[a.t(), b.view()], 1, out.view_mut());
+/// assert_eq!(out, array![[1.0, 3.0], [2.0, 4.0]]);
+/// ```
+#[track_caller]
+pub fn concat_into<D: Dimension>(
+    parts: &[ArrayView<'_, f32, D>],
+    axis: usize,
+    mut out: ArrayViewMut<'_, f32, D>,
+) {
+    check_concat(parts, axis, Some(out.shape()));
+    let mut start = 0;
+    for part in parts {
+        let end = start + part.len_of(Axis(axis));
+        out.slice_axis_mut(Axis(axis), Slice::from(start..end))
+            .assign(part);
+        start = end;
+    }
+}
+
+/// [`slice()`] into caller storage of the sliced shape.
+///
+/// # Panics
+/// As [`slice()`], and if `out` does not have the sliced shape.
+///
+/// ```
+/// use graph_runtime::kernels::movement::slice_into;
+/// use ndarray::{array, Array2};
+///
+/// let x = array![[1.0_f32, 2.0, 3.0], [4.0, 5.0, 6.0]];
+/// let mut out = Array2::zeros((2, 2));
+/// slice_into(x.view(), 1, 1, 3, out.view_mut());
+/// assert_eq!(out, array![[2.0, 3.0], [5.0, 6.0]]);
+/// ```
+#[track_caller]
+pub fn slice_into<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    axis: usize,
+    start: usize,
+    end: usize,
+    mut out: ArrayViewMut<'_, f32, D>,
+) {
+    if axis >= x.ndim() || start > end || end > x.len_of(Axis(axis)) {
+        shape_panic("slice", &[x.shape(), &[axis, start, end], out.shape()]);
+    }
+    let part = x.slice_axis(Axis(axis), Slice::from(start..end));
+    if part.shape() != out.shape() {
+        shape_panic("slice", &[x.shape(), &[axis, start, end], out.shape()]);
+    }
+    out.assign(&part);
+}
+
+/// [`broadcast_to`] into caller storage: `out`'s shape is the target shape.
+///
+/// # Panics
+/// If `x` does not broadcast to exactly `out`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::movement::broadcast_to_into;
+/// use ndarray::{array, Array2};
+///
+/// let mut out = Array2::zeros((2, 2));
+/// broadcast_to_into(array![1.0_f32, 2.0].view(), out.view_mut());
+/// assert_eq!(out, array![[1.0, 2.0], [1.0, 2.0]]);
+/// ```
+#[track_caller]
+pub fn broadcast_to_into<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    mut out: ArrayViewMut<'_, f32, O>,
+) {
+    let operands = [x.shape(), out.shape()];
+    if !is_broadcast_of(out.shape(), &operands) {
+        shape_panic("broadcast_to", &operands);
+    }
+    let dim = out.raw_dim();
+    let stretched = stretch("broadcast_to", &operands, &x, &dim);
+    Zip::from(&mut out).and(&stretched).for_each(|o, &v| *o = v);
+}
+
+/// [`expand_dims`] into caller storage of the expanded shape.
+///
+/// # Panics
+/// If `axis > rank`, or `out` is not `x`'s shape with a 1 inserted at
+/// `axis`.
+///
+/// ```
+/// use graph_runtime::kernels::movement::expand_dims_into;
+/// use ndarray::{array, Array2};
+///
+/// let mut out = Array2::zeros((2, 1));
+/// expand_dims_into(array![1.0_f32, 2.0].view(), 1, out.view_mut());
+/// assert_eq!(out, array![[1.0], [2.0]]);
+/// ```
+#[track_caller]
+pub fn expand_dims_into<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    axis: usize,
+    out: ArrayViewMut<'_, f32, O>,
+) {
+    let fits = axis <= x.ndim()
+        && out.ndim() == x.ndim() + 1
+        && out.len_of(Axis(axis)) == 1
+        && (0..x.ndim()).all(|k| {
+            let target = if k < axis { k } else { k + 1 };
+            out.len_of(Axis(target)) == x.len_of(Axis(k))
+        });
+    if !fits {
+        shape_panic("expand_dims", &[x.shape(), &[axis], out.shape()]);
+    }
+    // A unit axis leaves the row-major order of the elements unchanged.
+    copy_row_major(x, out);
+}
+
+/// Panics unless `axes` are distinct axes of `x` of length 1.
+#[track_caller]
+fn check_squeeze(x: &ArrayView<'_, f32, impl Dimension>, axes: &[usize]) {
+    let valid = axes.iter().enumerate().all(|(i, &axis)| {
+        axis < x.ndim() && x.len_of(Axis(axis)) == 1 && !axes[..i].contains(&axis)
+    });
+    if !valid {
+        shape_panic("squeeze", &[x.shape(), axes]);
+    }
+}
+
+/// [`squeeze`] into caller storage of the squeezed shape.
+///
+/// # Panics
+/// As [`squeeze`], and if `out` does not have the squeezed shape.
+///
+/// ```
+/// use graph_runtime::kernels::movement::squeeze_into;
+/// use ndarray::{array, Array1};
+///
+/// let mut out = Array1::zeros(2);
+/// squeeze_into(array![[[1.0_f32], [2.0]]].view(), &[0, 2], out.view_mut());
+/// assert_eq!(out, array![1.0, 2.0]);
+/// ```
+#[track_caller]
+pub fn squeeze_into<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    axes: &[usize],
+    out: ArrayViewMut<'_, f32, O>,
+) {
+    check_squeeze(&x, axes);
+    let mut kept = (0..x.ndim()).filter(|axis| !axes.contains(axis));
+    let fits = out.ndim() + axes.len() == x.ndim()
+        && out
+            .shape()
+            .iter()
+            .all(|&len| kept.next().is_some_and(|axis| x.len_of(Axis(axis)) == len));
+    if !fits {
+        shape_panic("squeeze", &[x.shape(), axes, out.shape()]);
+    }
+    // Removing unit axes leaves the row-major order unchanged.
+    copy_row_major(x, out);
 }
 
 #[cfg(test)]

@@ -4,12 +4,20 @@
 //! The normalisations treat the last axis as features (channels): their
 //! per-feature parameters are vectors as long as that axis. Lookup indices
 //! are data, so an out-of-range index is an [`Error`], never a panic.
+//!
+//! Each kernel has an `_into` form writing into caller storage of the
+//! result's shape, for operands of any layout. The normalisations never
+//! allocate; `gather_into` allocates only to report an error, or when its
+//! operands are not in standard layout and have more than four axes.
 
-use ndarray::{Array, Array1, ArrayView, ArrayView1, Axis, Dimension, Zip};
+use ndarray::{Array, ArrayView, ArrayView1, ArrayViewMut, Axis, Dimension, Zip};
 
-use super::binary::{dim_from_shape, stretch};
+use super::binary::dim_from_shape;
 use super::shape_panic;
 use crate::Error;
+
+/// Channels per block of precomputed batch-norm gains, kept on the stack.
+const GAIN_BLOCK: usize = 64;
 
 /// Batch normalisation, inference form, over the last axis (channels `c`):
 /// `out[.., c] = (x[.., c] − mean[c]) / √(variance[c] + ε) · scale[c] + offset[c]`,
@@ -43,34 +51,9 @@ pub fn batch_norm<D: Dimension>(
     offset: ArrayView1<'_, f32>,
     epsilon: f32,
 ) -> Array<f32, D> {
-    let shapes = [
-        x.shape(),
-        mean.shape(),
-        variance.shape(),
-        scale.shape(),
-        offset.shape(),
-    ];
-    let channels = x.shape().last().copied();
-    if [mean.len(), variance.len(), scale.len(), offset.len()]
-        .iter()
-        .any(|&len| Some(len) != channels)
-    {
-        shape_panic("batch_norm", &shapes);
-    }
-    // Per channel: out = (x − mean)·gain + offset.
-    let gain: Array1<f32> = Zip::from(&variance)
-        .and(&scale)
-        .map_collect(|&v, &s| s / (v + epsilon).sqrt());
-    let dim = x.raw_dim();
-    let mean = stretch("batch_norm", &shapes, &mean, &dim);
-    let gain = gain.view();
-    let gain = stretch("batch_norm", &shapes, &gain, &dim);
-    let offset = stretch("batch_norm", &shapes, &offset, &dim);
-    Zip::from(&x)
-        .and(&mean)
-        .and(&gain)
-        .and(&offset)
-        .map_collect(|&v, &m, &g, &o| (v - m) * g + o)
+    let mut out = Array::zeros(x.raw_dim());
+    batch_norm_into(x, mean, variance, scale, offset, epsilon, out.view_mut());
+    out
 }
 
 /// Layer normalisation over the last axis: with `μ` and `σ²` the mean and
@@ -99,29 +82,8 @@ pub fn layer_norm<D: Dimension>(
     beta: ArrayView1<'_, f32>,
     epsilon: f32,
 ) -> Array<f32, D> {
-    let features = x.shape().last().copied();
-    if Some(gamma.len()) != features || Some(beta.len()) != features {
-        shape_panic("layer_norm", &[x.shape(), gamma.shape(), beta.shape()]);
-    }
-    let last = Axis(x.ndim() - 1);
     let mut out = Array::zeros(x.raw_dim());
-    Zip::from(out.lanes_mut(last))
-        .and(x.lanes(last))
-        .for_each(|mut out, lane| {
-            let count = lane.len() as f64;
-            let mu = lane.iter().map(|&v| f64::from(v)).sum::<f64>() / count;
-            let variance = lane
-                .iter()
-                .map(|&v| (f64::from(v) - mu).powi(2))
-                .sum::<f64>()
-                / count;
-            let inverse = 1.0 / (variance + f64::from(epsilon)).sqrt();
-            Zip::from(&mut out)
-                .and(&lane)
-                .and(&gamma)
-                .and(&beta)
-                .for_each(|o, &v, &g, &b| *o = narrow((f64::from(v) - mu) * inverse) * g + b);
-        });
+    layer_norm_into(x, gamma, beta, epsilon, out.view_mut());
     out
 }
 
@@ -162,30 +124,217 @@ pub fn gather<O: Dimension>(
     indices: ArrayView<'_, usize, impl Dimension>,
     name: &'static str,
 ) -> Result<Array<f32, O>, Error> {
-    let Some((&rows, row_shape)) = params.shape().split_first() else {
+    let Some((_, row_shape)) = params.shape().split_first() else {
         shape_panic("gather", &[params.shape(), indices.shape()])
     };
     let shape: Vec<usize> = indices.shape().iter().chain(row_shape).copied().collect();
     let dim: O = dim_from_shape("gather", &[params.shape(), indices.shape()], &shape);
-    let indices = indices.into_dyn();
-    if let Some((position, &index)) = indices.indexed_iter().find(|&(_, &index)| index >= rows) {
+    let mut out = Array::zeros(dim);
+    gather_into(params, indices, name, out.view_mut())?;
+    Ok(out)
+}
+
+/// [`batch_norm`] into caller storage of `x`'s shape, with no allocation.
+///
+/// # Panics
+/// As [`batch_norm`], and if `out` does not have `x`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::nn::{batch_norm, batch_norm_into};
+/// use ndarray::{array, Array2};
+///
+/// let x = array![[1.0_f32, 10.0], [3.0, 30.0]];
+/// let (m, v, s, o) = (array![2.0_f32, 20.0], array![4.0_f32, 100.0], array![1.0_f32, 2.0], array![0.0_f32, 1.0]);
+/// let mut out = Array2::zeros((2, 2));
+/// batch_norm_into(x.view(), m.view(), v.view(), s.view(), o.view(), 0.0, out.view_mut());
+/// assert_eq!(out, batch_norm(x.view(), m.view(), v.view(), s.view(), o.view(), 0.0));
+/// ```
+#[track_caller]
+pub fn batch_norm_into<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    mean: ArrayView1<'_, f32>,
+    variance: ArrayView1<'_, f32>,
+    scale: ArrayView1<'_, f32>,
+    offset: ArrayView1<'_, f32>,
+    epsilon: f32,
+    mut out: ArrayViewMut<'_, f32, D>,
+) {
+    let shapes = [
+        x.shape(),
+        mean.shape(),
+        variance.shape(),
+        scale.shape(),
+        offset.shape(),
+        out.shape(),
+    ];
+    let Some(&channels) = x.shape().last() else {
+        shape_panic("batch_norm", &shapes[..5])
+    };
+    if [mean.len(), variance.len(), scale.len(), offset.len()]
+        .iter()
+        .any(|&len| len != channels)
+    {
+        shape_panic("batch_norm", &shapes[..5]);
+    }
+    if x.shape() != out.shape() {
+        shape_panic("batch_norm", &shapes);
+    }
+    let last = Axis(x.ndim() - 1);
+    // Per channel: out = (x − mean)·gain + offset, with the gains of a block
+    // of channels computed once on the stack.
+    let mut gains = [0.0_f32; GAIN_BLOCK];
+    for start in (0..channels).step_by(GAIN_BLOCK) {
+        let end = (start + GAIN_BLOCK).min(channels);
+        let block = ndarray::Slice::from(start..end);
+        let gain = &mut gains[..end - start];
+        Zip::from(&mut *gain)
+            .and(variance.slice_axis(Axis(0), block))
+            .and(scale.slice_axis(Axis(0), block))
+            .for_each(|g, &v, &s| *g = s / (v + epsilon).sqrt());
+        let gain = ndarray::aview1(gain);
+        let mean = mean.slice_axis(Axis(0), block);
+        let offset = offset.slice_axis(Axis(0), block);
+        Zip::from(out.slice_axis_mut(last, block).lanes_mut(last))
+            .and(x.slice_axis(last, block).lanes(last))
+            .for_each(|out, lane| {
+                Zip::from(out)
+                    .and(&lane)
+                    .and(&mean)
+                    .and(&gain)
+                    .and(&offset)
+                    .for_each(|o, &v, &m, &g, &b| *o = (v - m) * g + b);
+            });
+    }
+}
+
+/// [`layer_norm`] into caller storage of `x`'s shape, with no allocation.
+///
+/// # Panics
+/// As [`layer_norm`], and if `out` does not have `x`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::nn::{layer_norm, layer_norm_into};
+/// use ndarray::{array, Array2};
+///
+/// let x = array![[1.0_f32, 3.0], [5.0, 2.0]];
+/// let (g, b) = (array![1.0_f32, 2.0], array![0.0_f32, 0.5]);
+/// let mut out = Array2::zeros((2, 2));
+/// layer_norm_into(x.t(), g.view(), b.view(), 1e-5, out.view_mut());
+/// assert_eq!(out, layer_norm(x.t(), g.view(), b.view(), 1e-5));
+/// ```
+#[track_caller]
+pub fn layer_norm_into<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    gamma: ArrayView1<'_, f32>,
+    beta: ArrayView1<'_, f32>,
+    epsilon: f32,
+    mut out: ArrayViewMut<'_, f32, D>,
+) {
+    let features = x.shape().last().copied();
+    if Some(gamma.len()) != features || Some(beta.len()) != features || x.shape() != out.shape() {
+        shape_panic(
+            "layer_norm",
+            &[x.shape(), gamma.shape(), beta.shape(), out.shape()],
+        );
+    }
+    let last = Axis(x.ndim() - 1);
+    Zip::from(out.lanes_mut(last))
+        .and(x.lanes(last))
+        .for_each(|mut out, lane| {
+            let count = lane.len() as f64;
+            let mu = lane.iter().map(|&v| f64::from(v)).sum::<f64>() / count;
+            let variance = lane
+                .iter()
+                .map(|&v| (f64::from(v) - mu).powi(2))
+                .sum::<f64>()
+                / count;
+            let inverse = 1.0 / (variance + f64::from(epsilon)).sqrt();
+            Zip::from(&mut out)
+                .and(&lane)
+                .and(&gamma)
+                .and(&beta)
+                .for_each(|o, &v, &g, &b| *o = narrow((f64::from(v) - mu) * inverse) * g + b);
+        });
+}
+
+/// [`gather`] into caller storage of shape `[i…, r…]`. Allocates nothing
+/// for operands in standard layout (the generated code's), or of at most
+/// four axes, except to report an error.
+///
+/// # Errors
+/// As [`gather`]; `out` is left unchanged.
+///
+/// # Panics
+/// As [`gather`], and if `out` does not have the result's shape.
+///
+/// ```
+/// use graph_runtime::kernels::nn::gather_into;
+/// use ndarray::{array, Array2};
+///
+/// let table = array![[0.0_f32, 0.5], [1.0, 1.5], [2.0, 2.5]];
+/// let mut out = Array2::zeros((3, 2));
+/// gather_into(table.view(), array![2, 0, 2].view(), "ids", out.view_mut()).unwrap();
+/// assert_eq!(out, array![[2.0, 2.5], [0.0, 0.5], [2.0, 2.5]]);
+/// ```
+#[track_caller]
+pub fn gather_into<O: Dimension>(
+    params: ArrayView<'_, f32, impl Dimension>,
+    indices: ArrayView<'_, usize, impl Dimension>,
+    name: &'static str,
+    out: ArrayViewMut<'_, f32, O>,
+) -> Result<(), Error> {
+    let shapes = [params.shape(), indices.shape(), out.shape()];
+    let Some((&rows, row_shape)) = params.shape().split_first() else {
+        shape_panic("gather", &shapes)
+    };
+    let fits = out.ndim() == indices.ndim() + row_shape.len()
+        && out
+            .shape()
+            .iter()
+            .zip(indices.shape().iter().chain(row_shape))
+            .all(|(a, b)| a == b);
+    if !fits {
+        shape_panic("gather", &shapes);
+    }
+    if let Some(&index) = indices.iter().find(|&&index| index >= rows) {
+        // The error path may allocate: find where the index sits.
+        let indices = indices.into_dyn();
+        let position = indices
+            .indexed_iter()
+            .find(|&(_, &i)| i >= rows)
+            .map_or_else(Vec::new, |(position, _)| position.as_array_view().to_vec());
         return Err(Error::IndexOutOfRange {
             tensor: name,
             index,
-            position: position.as_array_view().to_vec(),
+            position,
             bound: rows,
         });
     }
     let row_len: usize = row_shape.iter().product();
-    let params = params.into_dyn();
-    let mut data = Vec::with_capacity(indices.len() * row_len);
-    for &index in &indices {
-        data.extend(params.index_axis(Axis(0), index).iter().copied());
+    if out.is_standard_layout() && params.is_standard_layout() {
+        // One row of `params` per index, copied row to row.
+        let flat_out = out.into_shape_with_order((indices.len(), row_len));
+        let flat_params = params.into_shape_with_order((rows, row_len));
+        let (Ok(mut flat_out), Ok(flat_params)) = (flat_out, flat_params) else {
+            unreachable!("standard-layout views flatten")
+        };
+        for (mut target, &index) in flat_out.outer_iter_mut().zip(indices.iter()) {
+            target.assign(&flat_params.index_axis(Axis(0), index));
+        }
+    } else {
+        // Other layouts: walk the rows through dynamic views.
+        let mut out = out.into_dyn();
+        let params = params.into_dyn();
+        let lead = indices.ndim();
+        for (position, &index) in indices.into_dyn().indexed_iter() {
+            let mut target = out.view_mut();
+            for axis in 0..lead {
+                target = target.index_axis_move(Axis(0), position[axis]);
+            }
+            target.assign(&params.index_axis(Axis(0), index));
+        }
     }
-    match Array::from_shape_vec(dim, data) {
-        Ok(out) => Ok(out),
-        Err(_) => shape_panic("gather", &[params.shape(), indices.shape()]),
-    }
+    Ok(())
 }
 
 #[allow(clippy::cast_possible_truncation)] // Rounding the f64 statistics is the point.

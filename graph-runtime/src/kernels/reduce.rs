@@ -8,8 +8,13 @@
 //!
 //! Sums are accumulated in `f64` and rounded once. NaN propagates through every
 //! reduction.
+//!
+//! Each kernel has an `_into` form writing into caller storage of the
+//! result's shape. It accepts any layouts and allocates nothing, except
+//! that views of more than four axes (ndarray keeps the shapes of those on
+//! the heap) may allocate when `keep_dims` is false or for `argmax`/`argmin`.
 
-use ndarray::{Array, ArrayD, ArrayView, Axis, Dimension, IxDyn, Zip};
+use ndarray::{Array, ArrayView, ArrayView1, ArrayViewMut, Axis, Dimension, IxDyn, Zip};
 
 use super::binary::dim_from_shape;
 use super::shape_panic;
@@ -36,15 +41,9 @@ pub fn sum<O: Dimension>(
     axes: &[usize],
     keep_dims: bool,
 ) -> Array<f32, O> {
-    let sums = fold_axes(
-        "sum",
-        &x,
-        axes,
-        x.mapv(f64::from).into_dyn(),
-        0.0,
-        |a, b| a + b,
-    );
-    finish("sum", &x, axes, keep_dims, sums.mapv(narrow))
+    let mut out = Array::zeros(result_dim::<O>("sum", x.shape(), axes, keep_dims));
+    sum_into(x, axes, keep_dims, out.view_mut());
+    out
 }
 
 /// Mean over `axes`: `out = (Σ x) / count`, where `count` is the product of
@@ -68,23 +67,9 @@ pub fn mean<O: Dimension>(
     axes: &[usize],
     keep_dims: bool,
 ) -> Array<f32, O> {
-    let sums = fold_axes(
-        "mean",
-        &x,
-        axes,
-        x.mapv(f64::from).into_dyn(),
-        0.0,
-        |a, b| a + b,
-    );
-    let count: usize = axes.iter().map(|&axis| x.len_of(Axis(axis))).product();
-    let count = count as f64;
-    finish(
-        "mean",
-        &x,
-        axes,
-        keep_dims,
-        sums.mapv(|s| narrow(s / count)),
-    )
+    let mut out = Array::zeros(result_dim::<O>("mean", x.shape(), axes, keep_dims));
+    mean_into(x, axes, keep_dims, out.view_mut());
+    out
 }
 
 /// Maximum over `axes`. The maximum over an empty axis is `-inf` (the
@@ -107,15 +92,9 @@ pub fn max<O: Dimension>(
     axes: &[usize],
     keep_dims: bool,
 ) -> Array<f32, O> {
-    let maxima = fold_axes(
-        "max",
-        &x,
-        axes,
-        x.to_owned().into_dyn(),
-        f32::NEG_INFINITY,
-        |a, b| nan_max(*a, *b),
-    );
-    finish("max", &x, axes, keep_dims, maxima)
+    let mut out = Array::zeros(result_dim::<O>("max", x.shape(), axes, keep_dims));
+    max_into(x, axes, keep_dims, out.view_mut());
+    out
 }
 
 /// Minimum over `axes`. The minimum over an empty axis is `+inf`; any NaN
@@ -138,15 +117,9 @@ pub fn min<O: Dimension>(
     axes: &[usize],
     keep_dims: bool,
 ) -> Array<f32, O> {
-    let minima = fold_axes(
-        "min",
-        &x,
-        axes,
-        x.to_owned().into_dyn(),
-        f32::INFINITY,
-        |a, b| nan_min(*a, *b),
-    );
-    finish("min", &x, axes, keep_dims, minima)
+    let mut out = Array::zeros(result_dim::<O>("min", x.shape(), axes, keep_dims));
+    min_into(x, axes, keep_dims, out.view_mut());
+    out
 }
 
 /// Index of the largest element along `axis`, which is removed:
@@ -167,7 +140,9 @@ pub fn min<O: Dimension>(
 /// ```
 #[track_caller]
 pub fn argmax<O: Dimension>(x: ArrayView<'_, f32, impl Dimension>, axis: usize) -> Array<usize, O> {
-    arg_extreme("argmax", &x, axis, |candidate, best| candidate > best)
+    let mut out = Array::zeros(arg_dim::<O>("argmax", x.shape(), axis));
+    argmax_into(x, axis, out.view_mut());
+    out
 }
 
 /// Index of the smallest element along `axis`, which is removed. Ties go to
@@ -186,7 +161,9 @@ pub fn argmax<O: Dimension>(x: ArrayView<'_, f32, impl Dimension>, axis: usize) 
 /// ```
 #[track_caller]
 pub fn argmin<O: Dimension>(x: ArrayView<'_, f32, impl Dimension>, axis: usize) -> Array<usize, O> {
-    arg_extreme("argmin", &x, axis, |candidate, best| candidate < best)
+    let mut out = Array::zeros(arg_dim::<O>("argmin", x.shape(), axis));
+    argmin_into(x, axis, out.view_mut());
+    out
 }
 
 /// `max` that lets NaN win from either side.
@@ -211,102 +188,327 @@ fn narrow(x: f64) -> f32 {
     x as f32
 }
 
-/// Checks `axes` against `x` and folds `values` (which has `x`'s shape) along
-/// each of them, from the highest axis down so the lower numbers stay valid.
-#[track_caller]
-fn fold_axes<T: Clone>(
-    kernel: &str,
-    x: &ArrayView<'_, f32, impl Dimension>,
-    axes: &[usize],
-    mut values: ArrayD<T>,
-    init: T,
-    fold: impl Fn(&T, &T) -> T,
-) -> ArrayD<T> {
-    let mut sorted = axes.to_vec();
-    sorted.sort_unstable();
-    let repeated = sorted.windows(2).any(|pair| pair[0] == pair[1]);
-    if repeated || sorted.last().is_some_and(|&axis| axis >= x.ndim()) {
-        shape_panic(kernel, &[x.shape(), axes]);
-    }
-    for &axis in sorted.iter().rev() {
-        values = values.fold_axis(Axis(axis), init.clone(), &fold);
-    }
-    values
-}
-
-/// Gives the folded values the output shape: the reduced axes removed, or
-/// kept with length 1.
-#[track_caller]
-fn finish<T: Clone, O: Dimension>(
-    kernel: &str,
-    x: &ArrayView<'_, f32, impl Dimension>,
-    axes: &[usize],
-    keep_dims: bool,
-    reduced: ArrayD<T>,
-) -> Array<T, O> {
-    let shape: Vec<usize> = if keep_dims {
-        (0..x.ndim())
-            .map(|axis| {
-                if axes.contains(&axis) {
-                    1
-                } else {
-                    x.len_of(Axis(axis))
-                }
-            })
-            .collect()
-    } else {
-        reduced.shape().to_vec()
-    };
-    let dim: O = dim_from_shape(kernel, &[x.shape(), axes], &shape);
-    // Folding returns standard layout; only an empty `axes` can leave the
-    // input's own layout, which reshaping in row-major order needs undone.
-    let reduced = if reduced.is_standard_layout() {
-        reduced
-    } else {
-        reduced.as_standard_layout().into_owned()
-    };
-    match reduced
-        .into_shape_with_order(IxDyn(&shape))
-        .map(Array::into_dimensionality::<O>)
-    {
-        Ok(Ok(out)) if out.raw_dim() == dim => out,
-        _ => shape_panic(kernel, &[x.shape(), axes]),
-    }
-}
-
-#[track_caller]
-fn arg_extreme<O: Dimension>(
-    kernel: &str,
-    x: &ArrayView<'_, f32, impl Dimension>,
-    axis: usize,
-    better: impl Fn(f32, f32) -> bool,
-) -> Array<usize, O> {
-    if axis >= x.ndim() || x.len_of(Axis(axis)) == 0 {
-        shape_panic(kernel, &[x.shape(), &[axis]]);
-    }
-    let mut shape = x.shape().to_vec();
-    shape.remove(axis);
-    let dim: O = dim_from_shape(kernel, &[x.shape(), &[axis]], &shape);
-    let lanes = x.view().into_dyn();
-    let mut out = Array::zeros(IxDyn(&shape));
-    Zip::from(&mut out)
-        .and(lanes.lanes(Axis(axis)))
-        .for_each(|index, lane| {
-            let mut best = lane[0];
-            for (i, &candidate) in lane.iter().enumerate().skip(1) {
-                if best.is_nan() {
-                    break;
-                }
-                if candidate.is_nan() || better(candidate, best) {
-                    best = candidate;
-                    *index = i;
+/// `[`sum`]` of one block of `x`: the f64 total.
+fn block_sum(block: &ArrayView<'_, f32, impl Dimension>) -> f64 {
+    match block.as_slice_memory_order() {
+        // Four partial sums: the f64 additions are not one serial chain.
+        Some(slice) => {
+            let mut partial = [0.0_f64; 4];
+            let mut chunks = slice.chunks_exact(4);
+            for chunk in &mut chunks {
+                for (p, &v) in partial.iter_mut().zip(chunk) {
+                    *p += f64::from(v);
                 }
             }
-        });
-    match out.into_dimensionality::<O>() {
-        Ok(out) if out.raw_dim() == dim => out,
-        _ => shape_panic(kernel, &[x.shape(), &[axis]]),
+            let tail: f64 = chunks.remainder().iter().map(|&v| f64::from(v)).sum();
+            (partial[0] + partial[1]) + (partial[2] + partial[3]) + tail
+        }
+        None => block.iter().map(|&v| f64::from(v)).sum(),
     }
+}
+
+/// Panics unless every axis of `axes` is an axis of `x`, listed once.
+#[track_caller]
+fn check_axes(kernel: &str, x: &[usize], axes: &[usize]) {
+    let repeated = axes
+        .iter()
+        .enumerate()
+        .any(|(i, axis)| axes[..i].contains(axis));
+    if repeated || axes.iter().any(|&axis| axis >= x.len()) {
+        shape_panic(kernel, &[x, axes]);
+    }
+}
+
+/// The dimension of a reduction's result (allocating forms only).
+#[track_caller]
+fn result_dim<O: Dimension>(kernel: &str, x: &[usize], axes: &[usize], keep_dims: bool) -> O {
+    check_axes(kernel, x, axes);
+    let shape: Vec<usize> = (0..x.len())
+        .filter_map(|axis| match (axes.contains(&axis), keep_dims) {
+            (false, _) => Some(x[axis]),
+            (true, true) => Some(1),
+            (true, false) => None,
+        })
+        .collect();
+    dim_from_shape(kernel, &[x, axes], &shape)
+}
+
+/// `out` as a view with `x`'s rank: the reduced axes present with length 1.
+/// Panics unless `out` has the result's shape.
+#[track_caller]
+fn keep_dims_view<'a, D: Dimension, O: Dimension>(
+    kernel: &str,
+    x: &ArrayView<'_, f32, D>,
+    axes: &[usize],
+    keep_dims: bool,
+    out: ArrayViewMut<'a, f32, O>,
+) -> ArrayViewMut<'a, f32, D> {
+    check_axes(kernel, x.shape(), axes);
+    let rank = if keep_dims {
+        x.ndim()
+    } else {
+        x.ndim() - axes.len()
+    };
+    let mut out_axis = 0;
+    let mut fits = out.ndim() == rank;
+    for axis in 0..x.ndim() {
+        let reduced = axes.contains(&axis);
+        if fits && (!reduced || keep_dims) {
+            let expected = if reduced { 1 } else { x.len_of(Axis(axis)) };
+            fits = out.len_of(Axis(out_axis)) == expected;
+            out_axis += 1;
+        }
+    }
+    if !fits {
+        shape_panic(kernel, &[x.shape(), axes, out.shape()]);
+    }
+    let mut view = out.into_dyn();
+    if !keep_dims {
+        for axis in 0..x.ndim() {
+            if axes.contains(&axis) {
+                view.insert_axis_inplace(Axis(axis));
+            }
+        }
+    }
+    match view.into_dimensionality::<D>() {
+        Ok(view) => view,
+        Err(_) => unreachable!("the view was given x's rank"),
+    }
+}
+
+/// Writes `fold(block)` for each block of `x` that one result covers (its
+/// extent along the reduced axes, 1 along the others), or `empty` everywhere
+/// when a reduced axis has length 0.
+#[track_caller]
+fn reduce_into<D: Dimension, O: Dimension>(
+    kernel: &str,
+    x: ArrayView<'_, f32, D>,
+    axes: &[usize],
+    keep_dims: bool,
+    out: ArrayViewMut<'_, f32, O>,
+    empty: f32,
+    fold: impl Fn(ArrayView<'_, f32, D>) -> f32,
+) {
+    let mut out = keep_dims_view(kernel, &x, axes, keep_dims, out);
+    if axes.iter().any(|&axis| x.len_of(Axis(axis)) == 0) {
+        out.fill(empty);
+        return;
+    }
+    let mut block = x.raw_dim();
+    for axis in 0..x.ndim() {
+        if !axes.contains(&axis) {
+            block[axis] = 1;
+        }
+    }
+    Zip::from(&mut out)
+        .and(x.exact_chunks(block))
+        .for_each(|o, block| *o = fold(block));
+}
+
+/// [`sum`] into caller storage of the result's shape.
+///
+/// # Panics
+/// As [`sum`], and if `out` does not have the result's shape.
+///
+/// ```
+/// use graph_runtime::kernels::reduce::{sum, sum_into};
+/// use ndarray::{array, Array1};
+///
+/// let x = array![[1.0_f32, 2.0, 3.0], [4.0, 5.0, 6.0]];
+/// let mut out = Array1::zeros(3);
+/// sum_into(x.t(), &[1], false, out.view_mut());
+/// assert_eq!(out, array![5.0, 7.0, 9.0]);
+/// ```
+#[track_caller]
+pub fn sum_into<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    axes: &[usize],
+    keep_dims: bool,
+    out: ArrayViewMut<'_, f32, O>,
+) {
+    reduce_into("sum", x, axes, keep_dims, out, 0.0, |block| {
+        narrow(block_sum(&block))
+    });
+}
+
+/// [`mean`] into caller storage of the result's shape. Over axes 1 and 2 of
+/// an NHWC image this is global average pooling.
+///
+/// # Panics
+/// As [`mean`], and if `out` does not have the result's shape.
+///
+/// ```
+/// use graph_runtime::kernels::reduce::mean_into;
+/// use ndarray::{array, Array2, Array4};
+///
+/// let images = Array4::from_shape_fn((2, 3, 3, 4), |(b, _, _, c)| (b * 10 + c) as f32);
+/// let mut pooled = Array2::zeros((2, 4));
+/// mean_into(images.view(), &[1, 2], false, pooled.view_mut());
+/// assert_eq!(pooled.row(1), array![10.0, 11.0, 12.0, 13.0]);
+/// ```
+#[track_caller]
+pub fn mean_into<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    axes: &[usize],
+    keep_dims: bool,
+    out: ArrayViewMut<'_, f32, O>,
+) {
+    reduce_into("mean", x, axes, keep_dims, out, f32::NAN, |block| {
+        narrow(block_sum(&block) / block.len() as f64)
+    });
+}
+
+/// [`max`] into caller storage of the result's shape.
+///
+/// # Panics
+/// As [`max`], and if `out` does not have the result's shape.
+///
+/// ```
+/// use graph_runtime::kernels::reduce::max_into;
+/// use ndarray::{array, Array2};
+///
+/// let x = array![[1.0_f32, 7.0], [3.0, -2.0]];
+/// let mut out = Array2::zeros((2, 1));
+/// max_into(x.view(), &[1], true, out.view_mut());
+/// assert_eq!(out, array![[7.0], [3.0]]);
+/// ```
+#[track_caller]
+pub fn max_into<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    axes: &[usize],
+    keep_dims: bool,
+    out: ArrayViewMut<'_, f32, O>,
+) {
+    reduce_into("max", x, axes, keep_dims, out, f32::NEG_INFINITY, |block| {
+        block.fold(f32::NEG_INFINITY, |a, &b| nan_max(a, b))
+    });
+}
+
+/// [`min`] into caller storage of the result's shape.
+///
+/// # Panics
+/// As [`min`], and if `out` does not have the result's shape.
+///
+/// ```
+/// use graph_runtime::kernels::reduce::min_into;
+/// use ndarray::{array, Array1};
+///
+/// let x = array![[1.0_f32, 7.0], [3.0, -2.0]];
+/// let mut out = Array1::zeros(2);
+/// min_into(x.view(), &[0], false, out.view_mut());
+/// assert_eq!(out, array![1.0, -2.0]);
+/// ```
+#[track_caller]
+pub fn min_into<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    axes: &[usize],
+    keep_dims: bool,
+    out: ArrayViewMut<'_, f32, O>,
+) {
+    reduce_into("min", x, axes, keep_dims, out, f32::INFINITY, |block| {
+        block.fold(f32::INFINITY, |a, &b| nan_min(a, b))
+    });
+}
+
+/// [`argmax`] into caller storage of the result's shape (`x`'s without
+/// `axis`).
+///
+/// # Panics
+/// As [`argmax`], and if `out` does not have the result's shape.
+///
+/// ```
+/// use graph_runtime::kernels::reduce::argmax_into;
+/// use ndarray::{array, Array1};
+///
+/// let x = array![[1.0_f32, 9.0, 9.0], [4.0, 0.0, 2.0]];
+/// let mut out = Array1::zeros(2);
+/// argmax_into(x.view(), 1, out.view_mut());
+/// assert_eq!(out, array![1, 0]);
+/// ```
+#[track_caller]
+pub fn argmax_into<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    axis: usize,
+    out: ArrayViewMut<'_, usize, O>,
+) {
+    arg_extreme_into("argmax", x, axis, out, |candidate, best| candidate > best);
+}
+
+/// [`argmin`] into caller storage of the result's shape (`x`'s without
+/// `axis`).
+///
+/// # Panics
+/// As [`argmin`], and if `out` does not have the result's shape.
+///
+/// ```
+/// use graph_runtime::kernels::reduce::argmin_into;
+/// use ndarray::{array, Array1};
+///
+/// let x = array![[1.0_f32, 9.0, 1.0], [4.0, 0.0, 2.0]];
+/// let mut out = Array1::zeros(2);
+/// argmin_into(x.view(), 1, out.view_mut());
+/// assert_eq!(out, array![0, 1]);
+/// ```
+#[track_caller]
+pub fn argmin_into<O: Dimension>(
+    x: ArrayView<'_, f32, impl Dimension>,
+    axis: usize,
+    out: ArrayViewMut<'_, usize, O>,
+) {
+    arg_extreme_into("argmin", x, axis, out, |candidate, best| candidate < best);
+}
+
+/// The dimension of an `argmax`/`argmin` result (allocating forms only).
+#[track_caller]
+fn arg_dim<O: Dimension>(kernel: &str, x: &[usize], axis: usize) -> O {
+    if axis >= x.len() || x[axis] == 0 {
+        shape_panic(kernel, &[x, &[axis]]);
+    }
+    let mut shape = x.to_vec();
+    shape.remove(axis);
+    dim_from_shape(kernel, &[x, &[axis]], &shape)
+}
+
+#[track_caller]
+fn arg_extreme_into<O: Dimension>(
+    kernel: &str,
+    x: ArrayView<'_, f32, impl Dimension>,
+    axis: usize,
+    out: ArrayViewMut<'_, usize, O>,
+    better: impl Fn(f32, f32) -> bool,
+) {
+    let fits = axis < x.ndim()
+        && x.len_of(Axis(axis)) > 0
+        && out.ndim() + 1 == x.ndim()
+        && (0..out.ndim()).all(|k| {
+            let source = if k < axis { k } else { k + 1 };
+            out.len_of(Axis(k)) == x.len_of(Axis(source))
+        });
+    if !fits {
+        shape_panic(kernel, &[x.shape(), &[axis], out.shape()]);
+    }
+    let lanes = x.into_dyn();
+    let Ok(mut out) = out.into_dyn().into_dimensionality::<IxDyn>() else {
+        unreachable!("a dynamic view converts to itself")
+    };
+    Zip::from(&mut out)
+        .and(lanes.lanes(Axis(axis)))
+        .for_each(|index, lane| *index = arg_extreme_lane(lane, &better));
+}
+
+fn arg_extreme_lane(lane: ArrayView1<'_, f32>, better: impl Fn(f32, f32) -> bool) -> usize {
+    let mut best = lane[0];
+    let mut index = 0;
+    for (i, &candidate) in lane.iter().enumerate().skip(1) {
+        if best.is_nan() {
+            break;
+        }
+        if candidate.is_nan() || better(candidate, best) {
+            best = candidate;
+            index = i;
+        }
+    }
+    index
 }
 
 #[cfg(test)]

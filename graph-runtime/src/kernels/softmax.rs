@@ -6,8 +6,13 @@
 //! exponentials are summed in `f64`. A NaN anywhere in a lane makes that whole
 //! lane NaN; a lane holding `+inf`, or only `-inf`, has no finite shift and
 //! gives NaN too (as `exp(x - max)` does in numpy).
+//!
+//! Each kernel has an `_into` form writing into caller storage and
+//! `softmax`/`log_softmax` an `_inplace` form; none of them allocates, for
+//! any axis and layout (lanes along a non-contiguous axis are simply
+//! strided).
 
-use ndarray::{Array, ArrayView, ArrayView1, Axis, Dimension, IxDyn, Zip};
+use ndarray::{Array, ArrayView, ArrayView1, ArrayViewMut, ArrayViewMut1, Axis, Dimension, Zip};
 
 use super::binary::dim_from_shape;
 use super::reduce::nan_max;
@@ -29,18 +34,9 @@ use super::shape_panic;
 #[track_caller]
 #[must_use]
 pub fn softmax<D: Dimension>(x: ArrayView<'_, f32, D>, axis: usize) -> Array<f32, D> {
-    map_lanes("softmax", &x, axis, |lane, mut out| {
-        let m = lane_max(lane);
-        let mut total = 0.0_f64;
-        for (o, &v) in out.iter_mut().zip(lane) {
-            *o = (v - m).exp();
-            total += f64::from(*o);
-        }
-        let total = narrow(total);
-        for o in out {
-            *o /= total;
-        }
-    })
+    let mut out = Array::zeros(x.raw_dim());
+    softmax_into(x, axis, out.view_mut());
+    out
 }
 
 /// Log-softmax along `axis`:
@@ -60,15 +56,9 @@ pub fn softmax<D: Dimension>(x: ArrayView<'_, f32, D>, axis: usize) -> Array<f32
 #[track_caller]
 #[must_use]
 pub fn log_softmax<D: Dimension>(x: ArrayView<'_, f32, D>, axis: usize) -> Array<f32, D> {
-    map_lanes("log_softmax", &x, axis, |lane, mut out| {
-        let m = lane_max(lane);
-        let log_total = narrow(shifted_exp_sum(lane, m).ln());
-        for (o, &v) in out.iter_mut().zip(lane) {
-            // Never forms `m + log_total`, which would round at the scale of
-            // `m` and cost the small results their precision.
-            *o = (v - m) - log_total;
-        }
-    })
+    let mut out = Array::zeros(x.raw_dim());
+    log_softmax_into(x, axis, out.view_mut());
+    out
 }
 
 /// Log-sum-exp along `axis`: `out = m + ln Σ_i e^(x_i − m)`, with `m` the
@@ -103,20 +93,9 @@ pub fn logsumexp<O: Dimension>(
         shape.remove(axis);
     }
     let dim: O = dim_from_shape("logsumexp", &[x.shape(), &[axis]], &shape);
-    let values = x.view().into_dyn().map_axis(Axis(axis), lane_logsumexp);
-    // `map_axis` follows the input's memory order; reshaping reads row-major.
-    let values = if values.is_standard_layout() {
-        values
-    } else {
-        values.as_standard_layout().into_owned()
-    };
-    match values
-        .into_shape_with_order(IxDyn(&shape))
-        .map(Array::into_dimensionality::<O>)
-    {
-        Ok(Ok(out)) if out.raw_dim() == dim => out,
-        _ => shape_panic("logsumexp", &[x.shape(), &[axis]]),
-    }
+    let mut out = Array::zeros(dim);
+    logsumexp_into(x, axis, keep_dims, out.view_mut());
+    out
 }
 
 /// `ln Σ e^(x_i)` over one lane, shifted by the lane's maximum.
@@ -151,23 +130,210 @@ fn narrow(x: f64) -> f32 {
     x as f32
 }
 
-/// Runs `fill(lane, out_lane)` on every lane along `axis`, into an array of
-/// `x`'s shape.
+/// Softmax of one lane into `out` (which may be the lane itself).
+fn softmax_lane(lane: ArrayView1<'_, f32>, mut out: ArrayViewMut1<'_, f32>) {
+    let m = lane_max(lane);
+    let mut total = 0.0_f64;
+    Zip::from(&mut out).and(&lane).for_each(|o, &v| {
+        *o = (v - m).exp();
+        total += f64::from(*o);
+    });
+    let total = narrow(total);
+    out.mapv_inplace(|o| o / total);
+}
+
+/// Log-softmax of one lane into `out`.
+fn log_softmax_lane(lane: ArrayView1<'_, f32>, mut out: ArrayViewMut1<'_, f32>) {
+    let m = lane_max(lane);
+    let log_total = narrow(shifted_exp_sum(lane, m).ln());
+    // Never forms `m + log_total`, which would round at the scale of `m` and
+    // cost the small results their precision.
+    Zip::from(&mut out)
+        .and(&lane)
+        .for_each(|o, &v| *o = (v - m) - log_total);
+}
+
+/// Checks `axis` and that `out` has `x`'s shape, then runs `fill` on every
+/// pair of lanes along `axis`.
 #[track_caller]
-fn map_lanes<D: Dimension>(
+fn lanes_into<D: Dimension>(
     kernel: &str,
     x: &ArrayView<'_, f32, D>,
     axis: usize,
-    fill: impl Fn(ArrayView1<'_, f32>, ndarray::ArrayViewMut1<'_, f32>),
-) -> Array<f32, D> {
+    out: &mut ArrayViewMut<'_, f32, D>,
+    fill: impl Fn(ArrayView1<'_, f32>, ArrayViewMut1<'_, f32>),
+) {
     if axis >= x.ndim() {
         shape_panic(kernel, &[x.shape(), &[axis]]);
     }
-    let mut out = Array::zeros(x.raw_dim());
+    if x.shape() != out.shape() {
+        shape_panic(kernel, &[x.shape(), &[axis], out.shape()]);
+    }
     Zip::from(out.lanes_mut(Axis(axis)))
         .and(x.lanes(Axis(axis)))
         .for_each(|out, lane| fill(lane, out));
-    out
+}
+
+/// [`softmax`] into caller storage of `x`'s shape.
+///
+/// # Panics
+/// If `axis` is not an axis of `x`, or `out` does not have `x`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::softmax::{softmax, softmax_into};
+/// use ndarray::{array, Array2};
+///
+/// let x = array![[1.0_f32, 2.0], [3.0, 5.0]];
+/// let mut out = Array2::zeros((2, 2));
+/// softmax_into(x.t(), 1, out.view_mut());
+/// assert_eq!(out, softmax(x.t(), 1));
+/// ```
+#[track_caller]
+pub fn softmax_into<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    axis: usize,
+    mut out: ArrayViewMut<'_, f32, D>,
+) {
+    lanes_into("softmax", &x, axis, &mut out, softmax_lane);
+}
+
+/// [`softmax`] in place along `axis`.
+///
+/// # Panics
+/// If `axis` is not an axis of `x`.
+///
+/// ```
+/// use graph_runtime::kernels::softmax::{softmax, softmax_inplace};
+/// use ndarray::array;
+///
+/// let x = array![[1.0_f32, 2.0, 3.0], [0.0, 0.0, 0.0]];
+/// let mut y = x.clone();
+/// softmax_inplace(y.view_mut(), 1);
+/// assert_eq!(y, softmax(x.view(), 1));
+/// ```
+#[track_caller]
+pub fn softmax_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, axis: usize) {
+    if axis >= x.ndim() {
+        shape_panic("softmax", &[x.shape(), &[axis]]);
+    }
+    for mut lane in x.lanes_mut(Axis(axis)) {
+        let m = lane_max(lane.view());
+        let mut total = 0.0_f64;
+        lane.mapv_inplace(|v| {
+            let e = (v - m).exp();
+            total += f64::from(e);
+            e
+        });
+        let total = narrow(total);
+        lane.mapv_inplace(|e| e / total);
+    }
+}
+
+/// [`log_softmax`] into caller storage of `x`'s shape.
+///
+/// # Panics
+/// If `axis` is not an axis of `x`, or `out` does not have `x`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::softmax::{log_softmax, log_softmax_into};
+/// use ndarray::{array, Array2};
+///
+/// let x = array![[1.0_f32, 2.0], [3.0, 5.0]];
+/// let mut out = Array2::zeros((2, 2));
+/// log_softmax_into(x.view(), 0, out.view_mut());
+/// assert_eq!(out, log_softmax(x.view(), 0));
+/// ```
+#[track_caller]
+pub fn log_softmax_into<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    axis: usize,
+    mut out: ArrayViewMut<'_, f32, D>,
+) {
+    lanes_into("log_softmax", &x, axis, &mut out, log_softmax_lane);
+}
+
+/// [`log_softmax`] in place along `axis`.
+///
+/// # Panics
+/// If `axis` is not an axis of `x`.
+///
+/// ```
+/// use graph_runtime::kernels::softmax::{log_softmax, log_softmax_inplace};
+/// use ndarray::array;
+///
+/// let x = array![[1e4_f32, 0.0], [1.0, 2.0]];
+/// let mut y = x.clone();
+/// log_softmax_inplace(y.view_mut(), 1);
+/// assert_eq!(y, log_softmax(x.view(), 1));
+/// ```
+#[track_caller]
+pub fn log_softmax_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, axis: usize) {
+    if axis >= x.ndim() {
+        shape_panic("log_softmax", &[x.shape(), &[axis]]);
+    }
+    for mut lane in x.lanes_mut(Axis(axis)) {
+        let m = lane_max(lane.view());
+        let log_total = narrow(shifted_exp_sum(lane.view(), m).ln());
+        lane.mapv_inplace(|v| (v - m) - log_total);
+    }
+}
+
+/// [`logsumexp`] into caller storage of the result's shape (`x`'s without
+/// `axis`, or with it of length 1 if `keep_dims`).
+///
+/// # Panics
+/// If `axis` is not an axis of `x`, or `out` does not have the result's
+/// shape.
+///
+/// ```
+/// use graph_runtime::kernels::softmax::logsumexp_into;
+/// use ndarray::{array, Array2};
+///
+/// let x = array![[0.0_f32, 0.0], [1e4, 1e4]];
+/// let mut out = Array2::zeros((2, 1));
+/// logsumexp_into(x.view(), 1, true, out.view_mut());
+/// assert_eq!(out, array![[2.0_f32.ln()], [1e4 + 2.0_f32.ln()]]);
+/// ```
+#[track_caller]
+pub fn logsumexp_into<D: Dimension, O: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    axis: usize,
+    keep_dims: bool,
+    out: ArrayViewMut<'_, f32, O>,
+) {
+    let fits = axis < x.ndim()
+        && if keep_dims {
+            out.ndim() == x.ndim()
+                && (0..x.ndim()).all(|k| {
+                    let expected = if k == axis { 1 } else { x.len_of(Axis(k)) };
+                    out.len_of(Axis(k)) == expected
+                })
+        } else {
+            out.ndim() + 1 == x.ndim()
+                && (0..out.ndim()).all(|k| {
+                    let source = if k < axis { k } else { k + 1 };
+                    out.len_of(Axis(k)) == x.len_of(Axis(source))
+                })
+        };
+    if !fits {
+        shape_panic("logsumexp", &[x.shape(), &[axis], out.shape()]);
+    }
+    if keep_dims {
+        let Ok(mut out) = out.into_dimensionality::<D>() else {
+            unreachable!("`out` was checked to have x's rank")
+        };
+        // Each lane of `out` along `axis` holds the one result.
+        Zip::from(out.lanes_mut(Axis(axis)))
+            .and(x.lanes(Axis(axis)))
+            .for_each(|mut o, lane| o[0] = lane_logsumexp(lane));
+    } else {
+        let Ok(out) = out.into_dimensionality::<D::Smaller>() else {
+            unreachable!("`out` was checked to have one axis less than x")
+        };
+        Zip::from(out)
+            .and(x.lanes(Axis(axis)))
+            .for_each(|o, lane| *o = lane_logsumexp(lane));
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
 //! Elementwise kernels of one operand (plus literal scalar parameters).
 //!
 //! Each kernel maps every element of a view of any rank through one function
-//! and returns an owned array of the same shape (and, for contiguous input, the
-//! same memory order). NaN propagates: a NaN element gives a NaN result.
-//! Negation lives in [`elementwise::neg`](super::elementwise::neg).
+//! and comes in three forms: `name` returns a new standard-layout array of
+//! the same shape, `name_into` writes into caller storage of that shape, and
+//! `name_inplace` overwrites its operand. The last two accept views of any
+//! layout and never allocate. NaN propagates: a NaN element gives a NaN
+//! result. Negation lives in [`elementwise::neg`](super::elementwise::neg).
 
-use ndarray::{Array, ArrayView, Dimension};
+use ndarray::{Array, ArrayView, ArrayViewMut, Dimension, Zip};
+
+use super::shape_panic;
 
 /// Absolute value: `out = |x|`.
 ///
@@ -17,7 +21,9 @@ use ndarray::{Array, ArrayView, Dimension};
 /// ```
 #[must_use]
 pub fn abs<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.mapv(f32::abs)
+    let mut out = Array::zeros(x.raw_dim());
+    abs_into(x, out.view_mut());
+    out
 }
 
 /// Natural exponential: `out = eˣ` (overflows to `+inf` above about 88.7).
@@ -30,7 +36,9 @@ pub fn abs<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn exp<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.mapv(f32::exp)
+    let mut out = Array::zeros(x.raw_dim());
+    exp_into(x, out.view_mut());
+    out
 }
 
 /// Natural logarithm: `out = ln x`; `ln 0 = -inf` and `ln x` is NaN for
@@ -45,7 +53,9 @@ pub fn exp<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn log<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.mapv(f32::ln)
+    let mut out = Array::zeros(x.raw_dim());
+    log_into(x, out.view_mut());
+    out
 }
 
 /// Square root: `out = √x`, NaN for `x < 0`.
@@ -58,7 +68,9 @@ pub fn log<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn sqrt<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.mapv(f32::sqrt)
+    let mut out = Array::zeros(x.raw_dim());
+    sqrt_into(x, out.view_mut());
+    out
 }
 
 /// Square: `out = x²`.
@@ -71,7 +83,9 @@ pub fn sqrt<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn square<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.mapv(|v| v * v)
+    let mut out = Array::zeros(x.raw_dim());
+    square_into(x, out.view_mut());
+    out
 }
 
 /// Power with a scalar exponent: `out = xᵖ`, with the IEEE-754 `pow` rules
@@ -85,7 +99,9 @@ pub fn square<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn pow<D: Dimension>(x: ArrayView<'_, f32, D>, p: f32) -> Array<f32, D> {
-    x.mapv(|v| v.powf(p))
+    let mut out = Array::zeros(x.raw_dim());
+    pow_into(x, p, out.view_mut());
+    out
 }
 
 /// Rectified linear unit: `out = max(x, 0)`, keeping NaN.
@@ -98,8 +114,9 @@ pub fn pow<D: Dimension>(x: ArrayView<'_, f32, D>, p: f32) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn relu<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    // `f32::max` would turn NaN into 0; this comparison keeps it.
-    x.mapv(|v| if v < 0.0 { 0.0 } else { v })
+    let mut out = Array::zeros(x.raw_dim());
+    relu_into(x, out.view_mut());
+    out
 }
 
 /// Leaky rectified linear unit: `out = x` for `x ≥ 0`, `α·x` otherwise.
@@ -112,7 +129,9 @@ pub fn relu<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn leaky_relu<D: Dimension>(x: ArrayView<'_, f32, D>, alpha: f32) -> Array<f32, D> {
-    x.mapv(|v| if v < 0.0 { alpha * v } else { v })
+    let mut out = Array::zeros(x.raw_dim());
+    leaky_relu_into(x, alpha, out.view_mut());
+    out
 }
 
 /// Logistic sigmoid: `out = 1 / (1 + e⁻ˣ)`.
@@ -129,10 +148,13 @@ pub fn leaky_relu<D: Dimension>(x: ArrayView<'_, f32, D>, alpha: f32) -> Array<f
 /// ```
 #[must_use]
 pub fn sigmoid<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.mapv(sigmoid_scalar)
+    let mut out = Array::zeros(x.raw_dim());
+    sigmoid_into(x, out.view_mut());
+    out
 }
 
-fn sigmoid_scalar(x: f32) -> f32 {
+/// The stable logistic sigmoid of one value (see [`sigmoid`]).
+pub(crate) fn sigmoid_scalar(x: f32) -> f32 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
     } else {
@@ -152,7 +174,9 @@ fn sigmoid_scalar(x: f32) -> f32 {
 /// ```
 #[must_use]
 pub fn tanh<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.mapv(f32::tanh)
+    let mut out = Array::zeros(x.raw_dim());
+    tanh_into(x, out.view_mut());
+    out
 }
 
 /// GELU, tanh approximation:
@@ -171,18 +195,23 @@ pub fn tanh<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn gelu_tanh<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
+    let mut out = Array::zeros(x.raw_dim());
+    gelu_tanh_into(x, out.view_mut());
+    out
+}
+
+/// GELU (tanh approximation) of one value (see [`gelu_tanh`]).
+pub(crate) fn gelu_tanh_scalar(v: f32) -> f32 {
     const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
-    x.mapv(|v| {
-        let x = f64::from(v);
-        let u = SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
-        let s = if u >= 0.0 {
-            1.0 / (1.0 + (-2.0 * u).exp())
-        } else {
-            let e = (2.0 * u).exp();
-            e / (1.0 + e)
-        };
-        narrow(x * s)
-    })
+    let x = f64::from(v);
+    let u = SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
+    let s = if u >= 0.0 {
+        1.0 / (1.0 + (-2.0 * u).exp())
+    } else {
+        let e = (2.0 * u).exp();
+        e / (1.0 + e)
+    };
+    narrow(x * s)
 }
 
 /// GELU, exact form: `out = x·Φ(x) = ½·x·(1 + erf(x / √2))`.
@@ -199,10 +228,15 @@ pub fn gelu_tanh<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn gelu_exact<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.mapv(|v| {
-        let x = f64::from(v);
-        narrow(0.5 * x * erfc_f64(-x * core::f64::consts::FRAC_1_SQRT_2))
-    })
+    let mut out = Array::zeros(x.raw_dim());
+    gelu_exact_into(x, out.view_mut());
+    out
+}
+
+/// Exact GELU of one value (see [`gelu_exact`]).
+pub(crate) fn gelu_exact_scalar(v: f32) -> f32 {
+    let x = f64::from(v);
+    narrow(0.5 * x * erfc_f64(-x * core::f64::consts::FRAC_1_SQRT_2))
 }
 
 /// Error function, elementwise: `out = erf x = (2/√π)·∫₀ˣ e^(−t²) dt`.
@@ -218,7 +252,9 @@ pub fn gelu_exact<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn erf<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.mapv(|v| narrow(erf_f64(f64::from(v))))
+    let mut out = Array::zeros(x.raw_dim());
+    erf_into(x, out.view_mut());
+    out
 }
 
 /// Below this magnitude erf is summed from its Maclaurin series, above it erfc
@@ -320,11 +356,16 @@ fn erfc_continued_fraction(x: f64) -> f64 {
 /// ```
 #[must_use]
 pub fn softplus<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
-    x.mapv(|v| {
-        let positive = if v > 0.0 { v } else { 0.0 };
-        // NaN propagates through the second term.
-        positive + (-v.abs()).exp().ln_1p()
-    })
+    let mut out = Array::zeros(x.raw_dim());
+    softplus_into(x, out.view_mut());
+    out
+}
+
+/// Softplus of one value (see [`softplus`]).
+pub(crate) fn softplus_scalar(v: f32) -> f32 {
+    let positive = if v > 0.0 { v } else { 0.0 };
+    // NaN propagates through the second term.
+    positive + (-v.abs()).exp().ln_1p()
 }
 
 /// Clamps into `[lo, hi]`: `out = min(max(x, lo), hi)`, as `numpy.clip`
@@ -339,14 +380,285 @@ pub fn softplus<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 /// ```
 #[must_use]
 pub fn clip<D: Dimension>(x: ArrayView<'_, f32, D>, lo: f32, hi: f32) -> Array<f32, D> {
-    x.mapv(|v| {
-        let raised = if v < lo { lo } else { v };
-        if raised > hi {
-            hi
-        } else {
-            raised
+    let mut out = Array::zeros(x.raw_dim());
+    clip_into(x, lo, hi, out.view_mut());
+    out
+}
+
+/// `x` clamped into `[lo, hi]` (see [`clip`]).
+pub(crate) fn clip_scalar(v: f32, lo: f32, hi: f32) -> f32 {
+    let raised = if v < lo { lo } else { v };
+    if raised > hi {
+        hi
+    } else {
+        raised
+    }
+}
+
+/// Rectified linear unit of one value, keeping NaN (see [`relu`]).
+pub(crate) fn relu_scalar(v: f32) -> f32 {
+    // `f32::max` would turn NaN into 0; this comparison keeps it.
+    if v < 0.0 {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// Leaky rectified linear unit of one value (see [`leaky_relu`]).
+pub(crate) fn leaky_relu_scalar(v: f32, alpha: f32) -> f32 {
+    if v < 0.0 {
+        alpha * v
+    } else {
+        v
+    }
+}
+
+/// Writes `f(x)` into `out`, elementwise.
+#[track_caller]
+fn map_into<D: Dimension>(
+    kernel: &str,
+    x: ArrayView<'_, f32, D>,
+    mut out: ArrayViewMut<'_, f32, D>,
+    f: impl Fn(f32) -> f32,
+) {
+    if x.shape() != out.shape() {
+        shape_panic(kernel, &[x.shape(), out.shape()]);
+    }
+    Zip::from(&mut out).and(&x).for_each(|o, &v| *o = f(v));
+}
+
+/// Generates the `_into` and `_inplace` forms of a one-operand kernel.
+macro_rules! forms {
+    ($name:ident, $into:ident, $inplace:ident, $f:expr, $sample:literal) => {
+        #[doc = concat!("[`", stringify!($name), "`] into caller storage: `out` must have `x`'s shape; any layouts, no allocation.")]
+        #[doc = ""]
+        #[doc = "# Panics"]
+        #[doc = "If `out` does not have `x`'s shape."]
+        #[doc = ""]
+        #[doc = "```"]
+        #[doc = concat!("use graph_runtime::kernels::unary::{", stringify!($name), ", ", stringify!($into), "};")]
+        #[doc = "use ndarray::{array, Array2};"]
+        #[doc = ""]
+        #[doc = concat!("let x = array!", $sample, ";")]
+        #[doc = "let mut out = Array2::zeros((2, 2));"]
+        #[doc = concat!(stringify!($into), "(x.t(), out.view_mut());")]
+        #[doc = concat!("assert_eq!(out, ", stringify!($name), "(x.t()));")]
+        #[doc = "```"]
+        #[track_caller]
+        pub fn $into<D: Dimension>(x: ArrayView<'_, f32, D>, out: ArrayViewMut<'_, f32, D>) {
+            map_into(stringify!($name), x, out, $f);
         }
-    })
+
+        #[doc = concat!("[`", stringify!($name), "`] in place: overwrites every element of `x`, of any layout.")]
+        #[doc = ""]
+        #[doc = "```"]
+        #[doc = concat!("use graph_runtime::kernels::unary::{", stringify!($name), ", ", stringify!($inplace), "};")]
+        #[doc = "use ndarray::array;"]
+        #[doc = ""]
+        #[doc = concat!("let x = array!", $sample, ";")]
+        #[doc = "let mut y = x.clone();"]
+        #[doc = concat!(stringify!($inplace), "(y.view_mut());")]
+        #[doc = concat!("assert_eq!(y, ", stringify!($name), "(x.view()));")]
+        #[doc = "```"]
+        pub fn $inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>) {
+            let f = $f;
+            x.mapv_inplace(f);
+        }
+    };
+}
+
+forms!(
+    abs,
+    abs_into,
+    abs_inplace,
+    f32::abs,
+    "[[-1.5_f32, 2.0], [0.0, -4.0]]"
+);
+forms!(
+    exp,
+    exp_into,
+    exp_inplace,
+    f32::exp,
+    "[[-1.5_f32, 2.0], [0.0, 4.0]]"
+);
+forms!(
+    log,
+    log_into,
+    log_inplace,
+    f32::ln,
+    "[[0.5_f32, 2.0], [1.0, 4.0]]"
+);
+forms!(
+    sqrt,
+    sqrt_into,
+    sqrt_inplace,
+    f32::sqrt,
+    "[[0.25_f32, 2.0], [1.0, 9.0]]"
+);
+forms!(
+    square,
+    square_into,
+    square_inplace,
+    |v: f32| v * v,
+    "[[-1.5_f32, 2.0], [0.0, 3.0]]"
+);
+forms!(
+    relu,
+    relu_into,
+    relu_inplace,
+    relu_scalar,
+    "[[-1.5_f32, 2.0], [0.0, -4.0]]"
+);
+forms!(
+    sigmoid,
+    sigmoid_into,
+    sigmoid_inplace,
+    sigmoid_scalar,
+    "[[-1.5_f32, 2.0], [0.0, 40.0]]"
+);
+forms!(
+    tanh,
+    tanh_into,
+    tanh_inplace,
+    f32::tanh,
+    "[[-1.5_f32, 2.0], [0.0, 4.0]]"
+);
+forms!(
+    gelu_tanh,
+    gelu_tanh_into,
+    gelu_tanh_inplace,
+    gelu_tanh_scalar,
+    "[[-1.5_f32, 2.0], [0.0, 4.0]]"
+);
+forms!(
+    gelu_exact,
+    gelu_exact_into,
+    gelu_exact_inplace,
+    gelu_exact_scalar,
+    "[[-1.5_f32, 2.0], [0.0, 4.0]]"
+);
+forms!(
+    erf,
+    erf_into,
+    erf_inplace,
+    |v: f32| narrow(erf_f64(f64::from(v))),
+    "[[-1.5_f32, 2.0], [0.0, 0.5]]"
+);
+forms!(
+    softplus,
+    softplus_into,
+    softplus_inplace,
+    softplus_scalar,
+    "[[-1.5_f32, 2.0], [0.0, 40.0]]"
+);
+
+/// [`pow`] into caller storage: `out` must have `x`'s shape; any layouts,
+/// no allocation.
+///
+/// # Panics
+/// If `out` does not have `x`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::unary::pow_into;
+/// use ndarray::{array, Array1};
+///
+/// let mut out = Array1::zeros(2);
+/// pow_into(array![2.0_f32, 3.0].view(), 2.0, out.view_mut());
+/// assert_eq!(out, array![4.0, 9.0]);
+/// ```
+#[track_caller]
+pub fn pow_into<D: Dimension>(x: ArrayView<'_, f32, D>, p: f32, out: ArrayViewMut<'_, f32, D>) {
+    map_into("pow", x, out, |v| v.powf(p));
+}
+
+/// [`pow`] in place: overwrites every element of `x`, of any layout.
+///
+/// ```
+/// use graph_runtime::kernels::unary::pow_inplace;
+/// use ndarray::array;
+///
+/// let mut x = array![2.0_f32, 3.0];
+/// pow_inplace(x.view_mut(), 3.0);
+/// assert_eq!(x, array![8.0, 27.0]);
+/// ```
+pub fn pow_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, p: f32) {
+    x.mapv_inplace(|v| v.powf(p));
+}
+
+/// [`leaky_relu`] into caller storage: `out` must have `x`'s shape; any
+/// layouts, no allocation.
+///
+/// # Panics
+/// If `out` does not have `x`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::unary::leaky_relu_into;
+/// use ndarray::{array, Array1};
+///
+/// let mut out = Array1::zeros(2);
+/// leaky_relu_into(array![-2.0_f32, 3.0].view(), 0.25, out.view_mut());
+/// assert_eq!(out, array![-0.5, 3.0]);
+/// ```
+#[track_caller]
+pub fn leaky_relu_into<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    alpha: f32,
+    out: ArrayViewMut<'_, f32, D>,
+) {
+    map_into("leaky_relu", x, out, |v| leaky_relu_scalar(v, alpha));
+}
+
+/// [`leaky_relu`] in place: overwrites every element of `x`, of any layout.
+///
+/// ```
+/// use graph_runtime::kernels::unary::leaky_relu_inplace;
+/// use ndarray::array;
+///
+/// let mut x = array![-2.0_f32, 3.0];
+/// leaky_relu_inplace(x.view_mut(), 0.5);
+/// assert_eq!(x, array![-1.0, 3.0]);
+/// ```
+pub fn leaky_relu_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, alpha: f32) {
+    x.mapv_inplace(|v| leaky_relu_scalar(v, alpha));
+}
+
+/// [`clip`] into caller storage: `out` must have `x`'s shape; any layouts,
+/// no allocation.
+///
+/// # Panics
+/// If `out` does not have `x`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::unary::clip_into;
+/// use ndarray::{array, Array1};
+///
+/// let mut out = Array1::zeros(3);
+/// clip_into(array![-5.0_f32, 0.5, 5.0].view(), 0.0, 1.0, out.view_mut());
+/// assert_eq!(out, array![0.0, 0.5, 1.0]);
+/// ```
+#[track_caller]
+pub fn clip_into<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    lo: f32,
+    hi: f32,
+    out: ArrayViewMut<'_, f32, D>,
+) {
+    map_into("clip", x, out, |v| clip_scalar(v, lo, hi));
+}
+
+/// [`clip`] in place: overwrites every element of `x`, of any layout.
+///
+/// ```
+/// use graph_runtime::kernels::unary::clip_inplace;
+/// use ndarray::array;
+///
+/// let mut x = array![-5.0_f32, 0.5, 5.0];
+/// clip_inplace(x.view_mut(), 0.0, 1.0);
+/// assert_eq!(x, array![0.0, 0.5, 1.0]);
+/// ```
+pub fn clip_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, lo: f32, hi: f32) {
+    x.mapv_inplace(|v| clip_scalar(v, lo, hi));
 }
 
 /// Rounds an `f64` intermediate to the kernels' element type.

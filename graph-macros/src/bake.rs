@@ -1,0 +1,85 @@
+//! Phase 3b, baking: a graph declared with `#[weights("file.safetensors")]`
+//! takes its variables' values from that file at build time.
+//!
+//! Runs after lowering. The file is read relative to the using crate's
+//! manifest directory with the run time's own safetensors parser; each
+//! variable must be a tensor of the file, `f32`, of the variable's shape. The
+//! variable then becomes a constant holding those values, so the compiled
+//! graph needs no file system and its struct holds nothing. Every problem is
+//! a compile error on the variable or on the attribute.
+
+use std::path::PathBuf;
+
+use graph_runtime::weights::SafeTensors;
+
+use crate::diag::{Diagnostics, SpanRange};
+use crate::ir::{Graph, Op, Tensor};
+
+pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics) {
+    let written = file.value();
+    let base = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
+    let path = base.join(&written);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            diagnostics.push(syn::Error::new(
+                file.span(),
+                format!("cannot read weight file `{}`: {err}", path.display()),
+            ));
+            return;
+        }
+    };
+    let tensors = match SafeTensors::parse_named(&bytes, &written) {
+        Ok(tensors) => tensors,
+        Err(err) => {
+            diagnostics.push(syn::Error::new(file.span(), err.to_string()));
+            return;
+        }
+    };
+    let mut baked = Vec::new();
+    for &id in &graph.variables {
+        let node = graph.node(id);
+        let name = node
+            .name
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let span: SpanRange = node.span;
+        let Some(declared) = node.shape.as_ref().and_then(crate::shape::Shape::as_fixed) else {
+            continue; // symbolic variables are reported by `check`
+        };
+        let Some(tensor) = tensors.get(&name) else {
+            diagnostics.push(span.error(format!(
+                "`{written}` has no tensor `{name}`, which variable `{name}` needs"
+            )));
+            continue;
+        };
+        if tensor.shape != declared {
+            diagnostics.push(span.error(format!(
+                "tensor `{name}` in `{written}` has shape {:?}, but variable `{name}` is declared {}",
+                tensor.shape,
+                crate::shape::Shape::fixed(&declared)
+            )));
+            continue;
+        }
+        let Some(values) = tensor.to_f32_vec() else {
+            diagnostics.push(span.error(format!(
+                "tensor `{name}` in `{written}` holds {}, but variables are f32",
+                tensor.dtype
+            )));
+            continue;
+        };
+        baked.push((
+            id,
+            Tensor {
+                shape: declared,
+                values,
+            },
+        ));
+    }
+    for (id, tensor) in baked {
+        graph.nodes[id.0].op = Op::Constant(tensor);
+        graph.variables.retain(|&v| v != id);
+    }
+    graph.baked_from = Some(path.display().to_string());
+}

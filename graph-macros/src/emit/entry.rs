@@ -1,0 +1,489 @@
+//! The entry points: one method per output, `run`, `update`, each in a
+//! workspace form and a convenience form.
+//!
+//! ```text
+//! pub fn y_with<'a>(&'a self, __ws: &'a mut DenseWorkspace, x: ArrayView<'a, f32, Ix2>)
+//!     -> Result<ArrayView<'a, f32, Ix2>, Error> {
+//!     let mut __dims = DimBindings::new(["n"]);
+//!     __dims.check_input("x", &[Dim::Symbol("n"), Dim::Fixed(3)], x.shape())?;
+//!     let __size_n = __dims.size("n");
+//!     let w = self.w.view();
+//!     kernels::linalg::matmul_into(x.view(), w.view(), __ws.s0.out([__size_n, 2]));
+//!     let y = __ws.s0.get([__size_n, 2]);
+//!     Ok(y)
+//! }
+//! pub fn y(&self, x: ArrayView<'_, f32, Ix2>) -> Result<Array<f32, Ix2>, Error> {
+//!     let mut __ws = DenseWorkspace::default();
+//!     self.y_with(&mut __ws, x).map(|y| y.to_owned())
+//! }
+//! ```
+//!
+//! The workspace form allocates nothing once its workspace has served a call
+//! of the same sizes; the convenience form creates a workspace per call.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+use super::{array_type, element, local, node, outputs_name, private};
+use crate::ir::{Graph, NodeId, Op, Output};
+use crate::plan::{Plan, Storage};
+use crate::shape::Dim;
+
+pub fn workspace_name(graph: &Graph) -> Ident {
+    format_ident!("{}Workspace", graph.name)
+}
+
+fn views_name(graph: &Graph) -> Ident {
+    format_ident!("{}OutputViews", graph.name)
+}
+
+/// The views struct's generics: `<'a>`, unless every output is a scalar and
+/// it holds no view.
+fn views_generics(graph: &Graph) -> TokenStream {
+    if graph
+        .outputs
+        .iter()
+        .all(|o| graph.shape(o.node).is_scalar())
+    {
+        TokenStream::new()
+    } else {
+        quote! { <'a> }
+    }
+}
+
+/// The workspace struct: one slot per planned slot, and its docs.
+pub fn workspace_struct(graph: &Graph, plan: &Plan) -> TokenStream {
+    let p = private();
+    let vis = &graph.vis;
+    let name = workspace_name(graph);
+    let slots = plan.slots.iter().enumerate().map(|(index, dtype)| {
+        let field = format_ident!("s{}", index);
+        let elem = element(*dtype);
+        quote! { #field: #p::workspace::Slot<#elem> }
+    });
+    let doc = format!(
+        " Reusable storage for the intermediate values of [`{g}`]: {count} slot{s} shared by \
+         the values whose lifetimes do not overlap.\n\n Pass the same workspace to every \
+         `*_with` call: once it has served a call, calls of the same or smaller sizes \
+         allocate nothing.",
+        g = graph.name,
+        count = plan.slots.len(),
+        s = if plan.slots.len() == 1 { "" } else { "s" },
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Default)]
+        #vis struct #name {
+            #(#slots,)*
+        }
+    }
+}
+
+/// `WORKSPACE_BYTES`, for graphs whose planned shapes are all literal.
+pub fn workspace_constant(graph: &Graph, plan: &Plan) -> TokenStream {
+    let Some(bytes) = plan.literal_bytes() else {
+        return TokenStream::new();
+    };
+    let vis = &graph.vis;
+    let doc = format!(
+        " Bytes of workspace one call needs: every shape of `{}` is literal, so the \
+         planned slots have a fixed size.",
+        graph.name
+    );
+    quote! {
+        #[doc = #doc]
+        #vis const WORKSPACE_BYTES: usize = #bytes;
+    }
+}
+
+/// The parameters, input checks and statements computing `roots`.
+pub struct Body {
+    pub params: Vec<TokenStream>,
+    /// The parameter names, to forward them.
+    pub names: Vec<Ident>,
+    /// Names and shapes of the inputs taken, for docs.
+    pub input_docs: Vec<String>,
+    pub statements: Vec<TokenStream>,
+}
+
+pub fn body(graph: &Graph, plan: &Plan, roots: &[NodeId], lifetime: &TokenStream) -> Body {
+    let p = private();
+    let needed = graph.reachable(roots.iter().copied());
+    // A `broadcast_to` target may name a symbol that only an input outside
+    // the reachable nodes binds: that input is needed for its size.
+    let target_symbols: Vec<&str> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, node)| needed[*i] && matches!(node.op, Op::BroadcastTo(_)))
+        .flat_map(|(i, _)| graph.shape(NodeId(i)).symbols())
+        .collect();
+    let inputs: Vec<NodeId> = graph
+        .inputs
+        .iter()
+        .copied()
+        .filter(|&id| {
+            needed[id.0]
+                || graph
+                    .shape(id)
+                    .symbols()
+                    .any(|s| target_symbols.contains(&s))
+        })
+        .collect();
+    let mut body = Body {
+        params: Vec::new(),
+        names: Vec::new(),
+        input_docs: Vec::new(),
+        statements: Vec::new(),
+    };
+    for &id in &inputs {
+        let name = local(graph, id);
+        let shape = graph.shape(id);
+        let dtype = graph.node(id).dtype;
+        let ty = if shape.is_scalar() {
+            element(dtype)
+        } else {
+            let elem = element(dtype);
+            let dim = super::dimension(shape.rank());
+            quote! { #p::ndarray::ArrayView<#lifetime, #elem, #dim> }
+        };
+        body.params.push(quote! { #name: #ty });
+        body.input_docs.push(format!("`{name}`: {shape}"));
+        body.names.push(name);
+    }
+    let mut symbols: Vec<&str> = Vec::new();
+    for &id in &inputs {
+        for symbol in graph.shape(id).symbols() {
+            if !symbols.contains(&symbol) {
+                symbols.push(symbol);
+            }
+        }
+    }
+    let checked: Vec<NodeId> = inputs
+        .iter()
+        .copied()
+        .filter(|&id| !graph.shape(id).is_scalar())
+        .collect();
+    if !checked.is_empty() {
+        body.statements.push(quote! {
+            let mut __dims = #p::DimBindings::new([#(#symbols),*]);
+        });
+        for &id in &checked {
+            let name = local(graph, id);
+            let text = name.to_string();
+            let dims = graph.shape(id).0.iter().map(|dim| match dim {
+                Dim::Fixed(size) => quote! { #p::Dim::Fixed(#size) },
+                Dim::Symbol(symbol) => quote! { #p::Dim::Symbol(#symbol) },
+            });
+            body.statements.push(quote! {
+                __dims.check_input(#text, &[#(#dims),*], #name.shape())?;
+            });
+        }
+        for symbol in &symbols {
+            let size = format_ident!("__size_{}", symbol);
+            body.statements
+                .push(quote! { let #size: usize = __dims.size(#symbol); });
+        }
+    }
+    for (index, node) in graph.nodes.iter().enumerate() {
+        if needed[index] && node.op != Op::Input {
+            body.statements
+                .push(node::statement(graph, plan, NodeId(index)));
+        }
+    }
+    body
+}
+
+/// The value of node `id` as an entry point returns it from a workspace
+/// call: a view (or a scalar).
+fn view_value(graph: &Graph, id: NodeId) -> TokenStream {
+    // Views are `Copy`: the local itself is the view to return.
+    let name = local(graph, id);
+    quote! { #name }
+}
+
+/// The type an entry point's workspace form returns for node `id`.
+fn view_return(graph: &Graph, id: NodeId, lifetime: &TokenStream) -> TokenStream {
+    let p = private();
+    let shape = graph.shape(id);
+    let dtype = graph.node(id).dtype;
+    if shape.is_scalar() {
+        element(dtype)
+    } else {
+        let elem = element(dtype);
+        let dim = super::dimension(shape.rank());
+        quote! { #p::ndarray::ArrayView<#lifetime, #elem, #dim> }
+    }
+}
+
+fn owned_from_view(graph: &Graph, id: NodeId, value: &TokenStream) -> TokenStream {
+    if graph.shape(id).is_scalar() {
+        quote! { #value }
+    } else {
+        quote! { #value.to_owned() }
+    }
+}
+
+fn errors_doc(body: &Body) -> Option<TokenStream> {
+    if body.input_docs.is_empty() {
+        return None;
+    }
+    Some(quote! {
+        ///
+        /// # Errors
+        /// [`Error::InputShape`](::staticflow::Error::InputShape) naming the first input
+        /// whose shape disagrees with the graph, or whose symbolic dims disagree with
+        /// those of an earlier input.
+    })
+}
+
+fn inputs_sentence(body: &Body) -> String {
+    if body.input_docs.is_empty() {
+        " It takes no inputs.".to_string()
+    } else {
+        format!(" Inputs: {}.", body.input_docs.join(", "))
+    }
+}
+
+pub fn output_methods(graph: &Graph, plan: &Plan, output: &Output) -> TokenStream {
+    let p = private();
+    let vis = &graph.vis;
+    let a = quote! { 'a };
+    let body = body(graph, plan, &[output.node], &a);
+    let name = &output.name;
+    let with = format_ident!("{}_with", name);
+    let workspace = workspace_name(graph);
+    let node = output.node;
+    let view_ty = view_return(graph, node, &a);
+    let owned_ty = array_type(graph.shape(node), graph.node(node).dtype);
+    let value = view_value(graph, node);
+    let owned = owned_from_view(graph, node, &quote! { value });
+    let attrs = &output.attrs;
+    let shape = graph.shape(node);
+    let summary =
+        format!(" Computes output `{name}`, of shape {shape}, and only the nodes it depends on.");
+    let with_summary = format!(
+        " Computes output `{name}`, of shape {shape}, in `workspace`, and returns a view of it: \
+         no allocation once the workspace has served a call of these sizes."
+    );
+    let inputs = inputs_sentence(&body);
+    let errors = errors_doc(&body);
+    let reuse =
+        format!(" Allocates a fresh workspace on every call; reuse one with [`Self::{with}`].");
+    let Body {
+        params,
+        names,
+        statements,
+        ..
+    } = body;
+    let plain_params = params.iter().map(retime);
+    quote! {
+        #(#attrs)*
+        #[doc = #with_summary]
+        #[doc = #inputs]
+        #errors
+        #vis fn #with<'a>(&'a self, __ws: &'a mut #workspace, #(#params),*)
+            -> ::core::result::Result<#view_ty, #p::Error> {
+            #(#statements)*
+            ::core::result::Result::Ok(#value)
+        }
+
+        #(#attrs)*
+        #[doc = #summary]
+        #[doc = #inputs]
+        #[doc = ""]
+        #[doc = #reuse]
+        #errors
+        #vis fn #name(&self, #(#plain_params),*) -> ::core::result::Result<#owned_ty, #p::Error> {
+            let mut __ws = #workspace::default();
+            self.#with(&mut __ws, #(#names),*).map(|value| #owned)
+        }
+    }
+}
+
+/// A parameter with the lifetime `'a` replaced by `'_`, for the convenience
+/// forms. Only an `a` right after a `'` is the lifetime; a user's input may
+/// well be called `a`.
+fn retime(param: &TokenStream) -> TokenStream {
+    let mut after_quote = false;
+    param
+        .clone()
+        .into_iter()
+        .map(|token| {
+            let lifetime = after_quote;
+            after_quote = matches!(&token, proc_macro2::TokenTree::Punct(p) if p.as_char() == '\'');
+            match token {
+                proc_macro2::TokenTree::Group(group) => {
+                    let mut retimed =
+                        proc_macro2::Group::new(group.delimiter(), retime(&group.stream()));
+                    retimed.set_span(group.span());
+                    proc_macro2::TokenTree::Group(retimed)
+                }
+                proc_macro2::TokenTree::Ident(ident) if lifetime && ident == "a" => {
+                    proc_macro2::TokenTree::Ident(Ident::new("_", ident.span()))
+                }
+                other => other,
+            }
+        })
+        .collect()
+}
+
+/// `run_with` and `run`, and the struct of views `run_with` returns.
+pub fn run_methods(graph: &Graph, plan: &Plan) -> TokenStream {
+    if graph.outputs.is_empty() {
+        return TokenStream::new();
+    }
+    let p = private();
+    let vis = &graph.vis;
+    let a = quote! { 'a };
+    let roots: Vec<NodeId> = graph.outputs.iter().map(|o| o.node).collect();
+    let body = body(graph, plan, &roots, &a);
+    let outputs = outputs_name(graph);
+    let views = views_name(graph);
+    let generics = views_generics(graph);
+    let workspace = workspace_name(graph);
+    let view_fields = graph.outputs.iter().map(|output| {
+        let field = &output.name;
+        let value = view_value(graph, output.node);
+        quote! { #field: #value }
+    });
+    let owned_fields = graph.outputs.iter().map(|output| {
+        let field = &output.name;
+        let value = owned_from_view(graph, output.node, &quote! { views.#field });
+        quote! { #field: #value }
+    });
+    let inputs = inputs_sentence(&body);
+    let errors = errors_doc(&body);
+    let Body {
+        params,
+        names,
+        statements,
+        ..
+    } = body;
+    let plain_params = params.iter().map(retime);
+    quote! {
+        /// Computes every output in one pass, each shared node once, in `workspace`.
+        #[doc = #inputs]
+        #errors
+        #vis fn run_with<'a>(&'a self, __ws: &'a mut #workspace, #(#params),*)
+            -> ::core::result::Result<#views #generics, #p::Error> {
+            #(#statements)*
+            ::core::result::Result::Ok(#views { #(#view_fields),* })
+        }
+
+        /// Computes every output in one pass, each shared node once.
+        #[doc = #inputs]
+        ///
+        /// Allocates a fresh workspace on every call; reuse one with [`Self::run_with`].
+        #errors
+        #vis fn run(&self, #(#plain_params),*) -> ::core::result::Result<#outputs, #p::Error> {
+            let mut __ws = #workspace::default();
+            let views = self.run_with(&mut __ws, #(#names),*)?;
+            ::core::result::Result::Ok(#outputs { #(#owned_fields),* })
+        }
+    }
+}
+
+/// The struct of views returned by `run_with`.
+pub fn views_struct(graph: &Graph) -> TokenStream {
+    if graph.outputs.is_empty() {
+        return TokenStream::new();
+    }
+    let vis = &graph.vis;
+    let name = views_name(graph);
+    let generics = views_generics(graph);
+    let a = quote! { 'a };
+    let doc = format!(
+        " Every output of [`{g}`], as views into the workspace given to [`{g}::run_with`].",
+        g = graph.name
+    );
+    let fields = graph.outputs.iter().map(|output| {
+        let field = &output.name;
+        let ty = view_return(graph, output.node, &a);
+        let attrs = &output.attrs;
+        let shape_doc = format!(" Shape {}.", graph.shape(output.node));
+        quote! {
+            #(#attrs)*
+            #[doc = #shape_doc]
+            pub #field: #ty
+        }
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone)]
+        #vis struct #name #generics {
+            #(#fields,)*
+        }
+    }
+}
+
+/// `update_with` and `update`.
+pub fn update_methods(graph: &Graph, plan: &Plan) -> TokenStream {
+    if graph.updates.is_empty() {
+        return TokenStream::new();
+    }
+    let p = private();
+    let vis = &graph.vis;
+    let lifetime = quote! { '_ };
+    let roots: Vec<NodeId> = graph.updates.iter().map(|u| u.value).collect();
+    let body = body(graph, plan, &roots, &lifetime);
+    let workspace = workspace_name(graph);
+    let mut finals = Vec::new();
+    let mut assigns = Vec::new();
+    for update in &graph.updates {
+        let variable = local(graph, update.variable);
+        let new = format_ident!("__new_{}", variable);
+        let value = local(graph, update.value);
+        if graph.shape(update.variable).is_scalar() {
+            finals.push(quote! { let #new: f32 = #value; });
+            assigns.push(quote! { self.#variable = #new; });
+        } else if plan.storage[update.value.0] == Storage::Local {
+            // A variable, input or constant as the new value: copy it first,
+            // so that `a = b; b = a;` swaps.
+            finals.push(quote! { let #new = #value.to_owned(); });
+            assigns.push(quote! { self.#variable = #new; });
+        } else {
+            finals.push(quote! { let #new = #value; });
+            assigns.push(quote! { self.#variable.assign(&#new); });
+        }
+    }
+    let names: Vec<String> = graph
+        .updates
+        .iter()
+        .map(|u| format!("`{}`", local(graph, u.variable)))
+        .collect();
+    let summary = format!(
+        " Computes the new values of {} from the current ones, then stores them all.",
+        names.join(", ")
+    );
+    let inputs = inputs_sentence(&body);
+    let errors = errors_doc(&body);
+    let Body {
+        params,
+        names,
+        statements,
+        ..
+    } = body;
+    quote! {
+        #[doc = #summary]
+        #[doc = #inputs]
+        /// Uses `workspace` for intermediate values.
+        #errors
+        #vis fn update_with(&mut self, __ws: &mut #workspace, #(#params),*)
+            -> ::core::result::Result<(), #p::Error> {
+            #(#statements)*
+            #(#finals)*
+            #(#assigns)*
+            ::core::result::Result::Ok(())
+        }
+
+        #[doc = #summary]
+        #[doc = #inputs]
+        /// Allocates a fresh workspace; reuse one with [`Self::update_with`].
+        #errors
+        #vis fn update(&mut self, #(#params),*) -> ::core::result::Result<(), #p::Error> {
+            let mut __ws = #workspace::default();
+            self.update_with(&mut __ws, #(#names),*)
+        }
+    }
+}

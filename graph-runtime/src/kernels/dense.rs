@@ -1,0 +1,394 @@
+//! Dense (fully connected) layers with a fused epilogue:
+//! `out = activation(x·w + bias)`.
+//!
+//! [`dense_into`] is the kernel behind every matrix product of the crate
+//! ([`linalg`](super::linalg), [`batched`](super::batched),
+//! [`conv`](super::conv)). It never allocates, and picks its strategy at run
+//! time:
+//!
+//! - On x86-64 CPUs with AVX2 and FMA (detected once), register-tiled SIMD
+//!   kernels: for `w` in row-major layout (unit column stride), tiles of up
+//!   to 6 rows of `out` and 8–64 columns stay in registers while the rows of
+//!   `w` stream past (a batch-1 product reads `w` exactly once); for `x` with
+//!   contiguous rows and `w` with contiguous columns (a matrix-vector
+//!   product, or `w` stored transposed), several dot products share each
+//!   load. The bias and the activation are applied as each tile of `out` is
+//!   finished, while it is still in registers or in L1.
+//! - Otherwise the portable kernel ([`dense_into_portable`]): row-major `w`
+//!   streamed in blocks of rows, four at a time, over blocks of up to four
+//!   rows of `out` (plain slice loops that the compiler vectorises for the
+//!   baseline target, SSE2 on x86-64); dot products for `w` stored
+//!   transposed; and a strided loop for any other layout.
+//!
+//! Sums run in `f32` in an order that depends on the path (blocked, with
+//! several accumulators), so paths agree to rounding, not bit for bit. Any
+//! path gives the same result for the same operands on the same machine.
+
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
+
+use super::shape_panic;
+use super::unary;
+
+/// An elementwise function applied to each result of a fused kernel as it
+/// is finished. Each computes exactly what the [`unary`] kernel of the same
+/// name computes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Activation {
+    /// `f(v) = v`.
+    #[default]
+    Identity,
+    /// `f(v) = max(v, 0)`, keeping NaN ([`unary::relu`]).
+    Relu,
+    /// `f(v) = v` for `v ≥ 0`, `α·v` otherwise ([`unary::leaky_relu`]).
+    LeakyRelu(f32),
+    /// `f(v) = 1 / (1 + e⁻ᵛ)` ([`unary::sigmoid`]).
+    Sigmoid,
+    /// `f(v) = tanh v` ([`unary::tanh`]).
+    Tanh,
+    /// GELU, tanh approximation ([`unary::gelu_tanh`]).
+    GeluTanh,
+    /// GELU, exact form ([`unary::gelu_exact`]).
+    GeluExact,
+    /// `f(v) = ln(1 + eᵛ)` ([`unary::softplus`]).
+    Softplus,
+    /// `f(v) = min(max(v, lo), hi)` ([`unary::clip`]; `Clip(0.0, 6.0)` is
+    /// `ReLU6`).
+    Clip(f32, f32),
+}
+
+impl Activation {
+    /// The activation of one value.
+    ///
+    /// ```
+    /// use graph_runtime::kernels::dense::Activation;
+    ///
+    /// assert_eq!(Activation::Relu.apply(-2.0), 0.0);
+    /// assert_eq!(Activation::LeakyRelu(0.5).apply(-2.0), -1.0);
+    /// assert_eq!(Activation::Clip(0.0, 6.0).apply(7.0), 6.0);
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn apply(self, v: f32) -> f32 {
+        match self {
+            Activation::Identity => v,
+            Activation::Relu => unary::relu_scalar(v),
+            Activation::LeakyRelu(alpha) => unary::leaky_relu_scalar(v, alpha),
+            Activation::Sigmoid => unary::sigmoid_scalar(v),
+            Activation::Tanh => v.tanh(),
+            Activation::GeluTanh => unary::gelu_tanh_scalar(v),
+            Activation::GeluExact => unary::gelu_exact_scalar(v),
+            Activation::Softplus => unary::softplus_scalar(v),
+            Activation::Clip(lo, hi) => unary::clip_scalar(v, lo, hi),
+        }
+    }
+}
+
+/// Dense layer into caller storage:
+/// `out[i, j] = activation(Σ_k x[i, k] · w[k, j] + bias[j])` (no bias term
+/// without a bias). Accepts operands of any layout; no heap allocation.
+///
+/// # Panics
+/// If `x` is m × k, `w` must be k × n, `bias` (if any) n long and `out`
+/// m × n.
+///
+/// ```
+/// use graph_runtime::kernels::dense::{dense_into, Activation};
+/// use ndarray::{array, Array2};
+///
+/// let x = array![[1.0_f32, 2.0]];
+/// let w = array![[1.0_f32, -1.0, 0.5], [1.0, -1.0, 0.5]];
+/// let b = array![0.0_f32, 1.0, -1.0];
+/// let mut out = Array2::zeros((1, 3));
+/// dense_into(x.view(), w.view(), Some(b.view()), Activation::Relu, out.view_mut());
+/// assert_eq!(out, array![[3.0, 0.0, 0.5]]);
+/// ```
+#[track_caller]
+pub fn dense_into(
+    x: ArrayView2<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+    out: ArrayViewMut2<'_, f32>,
+) {
+    check("dense", &x, &w, bias.as_ref(), &out);
+    product(x, w, bias, activation, out, false, true);
+}
+
+/// Dense layer: `activation(x·w + bias)` as a new array; see [`dense_into`].
+///
+/// # Panics
+/// If `x` is m × k, `w` must be k × n and `bias` (if any) n long.
+///
+/// ```
+/// use graph_runtime::kernels::dense::{dense, Activation};
+/// use ndarray::array;
+///
+/// let x = array![[1.0_f32, 2.0], [0.0, -1.0]];
+/// let w = array![[2.0_f32], [1.0]];
+/// let y = dense(x.view(), w.view(), Some(array![0.5_f32].view()), Activation::Identity);
+/// assert_eq!(y, array![[4.5], [-0.5]]);
+/// ```
+#[track_caller]
+#[must_use]
+pub fn dense(
+    x: ArrayView2<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+) -> Array2<f32> {
+    let mut out = Array2::zeros((x.nrows(), w.ncols()));
+    dense_into(x, w, bias, activation, out.view_mut());
+    out
+}
+
+/// [`dense_into`] restricted to the portable kernels, whatever the CPU: for
+/// tests and benchmarks that compare the paths.
+///
+/// # Panics
+/// As [`dense_into`].
+#[doc(hidden)]
+#[track_caller]
+pub fn dense_into_portable(
+    x: ArrayView2<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+    out: ArrayViewMut2<'_, f32>,
+) {
+    check("dense", &x, &w, bias.as_ref(), &out);
+    product(x, w, bias, activation, out, false, false);
+}
+
+/// Whether [`dense_into`] can use its SIMD kernels on this CPU (x86-64 with
+/// AVX2 and FMA): tests use it to know which paths they exercised.
+#[doc(hidden)]
+#[must_use]
+pub fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        super::simd::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[track_caller]
+fn check(
+    kernel: &str,
+    x: &ArrayView2<'_, f32>,
+    w: &ArrayView2<'_, f32>,
+    bias: Option<&ArrayView1<'_, f32>>,
+    out: &ArrayViewMut2<'_, f32>,
+) {
+    let fits = x.ncols() == w.nrows()
+        && out.dim() == (x.nrows(), w.ncols())
+        && bias.is_none_or(|b| b.len() == w.ncols());
+    if !fits {
+        let bias_shape = bias.map_or(&[][..], ArrayView1::shape);
+        shape_panic(kernel, &[x.shape(), w.shape(), bias_shape, out.shape()]);
+    }
+}
+
+/// `out = activation(β·out + x·w + bias)` with `β = 1` if `accumulate`, else
+/// 0, for operands whose shapes the caller has checked. `simd` allows the
+/// SIMD kernels.
+#[allow(clippy::many_single_char_names)] // The matrix-product letters.
+pub(crate) fn product(
+    x: ArrayView2<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+    mut out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+    simd: bool,
+) {
+    let (m, k) = x.dim();
+    let n = w.ncols();
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // No products: only the epilogue.
+        finish_rows(out.view_mut(), bias.as_ref(), activation, accumulate);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        use super::simd::{gemm_dots, gemm_tiles};
+        // Few columns: dot products use all eight lanes where a tile would
+        // mask most of them away.
+        let done = (n < 8 && gemm_dots(&x, &w, bias.as_ref(), activation, &mut out, accumulate))
+            || gemm_tiles(&x, &w, bias.as_ref(), activation, &mut out, accumulate)
+            || gemm_dots(&x, &w, bias.as_ref(), activation, &mut out, accumulate);
+        if done {
+            return;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = simd;
+    portable(x, w, bias, activation, out, accumulate);
+}
+
+/// Inner steps per block of the portable row-major kernel: a block of `w`
+/// is reused from cache by every row block of `x`.
+const PORTABLE_KC: usize = 128;
+
+fn contiguous(stride: isize, len: usize) -> bool {
+    len <= 1 || stride == 1
+}
+
+#[allow(clippy::many_single_char_names)] // The matrix-product letters.
+fn portable(
+    x: ArrayView2<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+    mut out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
+    let (m, k) = x.dim();
+    let n = w.ncols();
+    if contiguous(w.strides()[1], n) && contiguous(out.strides()[1], n) {
+        // Start from the bias (and what `out` holds, if accumulating), add
+        // the products block by block, then activate.
+        start_rows(out.view_mut(), bias.as_ref(), accumulate);
+        for k0 in (0..k).step_by(PORTABLE_KC) {
+            let k1 = (k0 + PORTABLE_KC).min(k);
+            let mut rows = out.rows_mut().into_iter();
+            let mut i = 0;
+            while i < m {
+                let count = (m - i).min(4);
+                match count {
+                    4 => axpy_rows::<4>(&mut rows, &x, &w, i, k0..k1),
+                    3 => axpy_rows::<3>(&mut rows, &x, &w, i, k0..k1),
+                    2 => axpy_rows::<2>(&mut rows, &x, &w, i, k0..k1),
+                    _ => axpy_rows::<1>(&mut rows, &x, &w, i, k0..k1),
+                }
+                i += count;
+            }
+        }
+        if activation != Activation::Identity {
+            out.mapv_inplace(|v| activation.apply(v));
+        }
+    } else if contiguous(x.strides()[1], k) && contiguous(w.strides()[0], k) {
+        // `w` stored transposed: each result is one contiguous dot product
+        // (ndarray's unrolled `dot` on slices).
+        for (row, mut results) in x.rows().into_iter().zip(out.rows_mut()) {
+            for (j, result) in results.iter_mut().enumerate() {
+                let base = if accumulate { *result } else { 0.0 };
+                let b = bias.as_ref().map_or(0.0, |b| b[j]);
+                *result = activation.apply(base + row.dot(&w.column(j)) + b);
+            }
+        }
+    } else {
+        start_rows(out.view_mut(), bias.as_ref(), accumulate);
+        for (row, mut results) in x.rows().into_iter().zip(out.rows_mut()) {
+            for (&a, w_row) in row.iter().zip(w.rows()) {
+                results.scaled_add(a, &w_row);
+            }
+        }
+        if activation != Activation::Identity {
+            out.mapv_inplace(|v| activation.apply(v));
+        }
+    }
+}
+
+/// Sets every row of `out` to `bias` (0 without one), or adds the bias to it
+/// when accumulating.
+fn start_rows(
+    mut out: ArrayViewMut2<'_, f32>,
+    bias: Option<&ArrayView1<'_, f32>>,
+    accumulate: bool,
+) {
+    match (bias, accumulate) {
+        (None, true) => {}
+        (None, false) => out.fill(0.0),
+        (Some(b), true) => Zip::from(out.rows_mut()).for_each(|mut row| row += b),
+        (Some(b), false) => Zip::from(out.rows_mut()).for_each(|mut row| row.assign(b)),
+    }
+}
+
+/// The epilogue alone, for an empty inner dimension.
+fn finish_rows(
+    mut out: ArrayViewMut2<'_, f32>,
+    bias: Option<&ArrayView1<'_, f32>>,
+    activation: Activation,
+    accumulate: bool,
+) {
+    start_rows(out.view_mut(), bias, accumulate);
+    out.mapv_inplace(|v| activation.apply(v));
+}
+
+/// Adds `x[i0 + r, p] · w[p, ·]` for `p` in `steps` to the next `R` rows of
+/// `rows`, four rows of `w` per pass over each row of `out`.
+fn axpy_rows<'a, const R: usize>(
+    rows: &mut impl Iterator<Item = ArrayViewMut1<'a, f32>>,
+    x: &ArrayView2<'_, f32>,
+    w: &ArrayView2<'_, f32>,
+    i0: usize,
+    steps: core::ops::Range<usize>,
+) {
+    let mut outs: [&mut [f32]; R] = core::array::from_fn(|_| match rows.next() {
+        Some(row) => match row.into_slice() {
+            Some(slice) => slice,
+            None => unreachable!("the caller checked that rows of `out` are contiguous"),
+        },
+        None => unreachable!("the caller asks for at most the rows left"),
+    });
+    let w_row = |p: usize| match w.index_axis(Axis(0), p).to_slice() {
+        Some(slice) => slice,
+        None => unreachable!("the caller checked that rows of `w` are contiguous"),
+    };
+    let mut p = steps.start;
+    while p + 4 <= steps.end {
+        let (w0, w1, w2, w3) = (w_row(p), w_row(p + 1), w_row(p + 2), w_row(p + 3));
+        for (r, out) in outs.iter_mut().enumerate() {
+            let i = i0 + r;
+            let (a0, a1, a2, a3) = (x[[i, p]], x[[i, p + 1]], x[[i, p + 2]], x[[i, p + 3]]);
+            for ((((o, &b0), &b1), &b2), &b3) in out.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
+                *o += a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3;
+            }
+        }
+        p += 4;
+    }
+    while p < steps.end {
+        let w0 = w_row(p);
+        for (r, out) in outs.iter_mut().enumerate() {
+            let a = x[[i0 + r, p]];
+            for (o, &b) in out.iter_mut().zip(w0) {
+                *o += a * b;
+            }
+        }
+        p += 1;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // Expected values are exact by construction.
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn empty_inner_dimension_gives_activated_bias() {
+        let x = Array2::<f32>::zeros((2, 0));
+        let w = Array2::<f32>::zeros((0, 3));
+        let b = array![-1.0_f32, 0.0, 2.0];
+        let y = dense(x.view(), w.view(), Some(b.view()), Activation::Relu);
+        assert_eq!(y, array![[0.0, 0.0, 2.0], [0.0, 0.0, 2.0]]);
+    }
+
+    #[test]
+    #[should_panic(expected = "kernel `dense` called with operands of incompatible shapes")]
+    fn bias_length_mismatch_panics() {
+        let _ = dense(
+            Array2::<f32>::zeros((1, 2)).view(),
+            Array2::<f32>::zeros((2, 3)).view(),
+            Some(ndarray::Array1::zeros(2).view()),
+            Activation::Identity,
+        );
+    }
+}

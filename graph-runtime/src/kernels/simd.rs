@@ -1,0 +1,797 @@
+//! AVX2 + FMA micro-kernels behind [`dense`](super::dense), selected at run
+//! time. This is the only module of the crate with `unsafe` code.
+//!
+//! Two kernels compute `out = act(β·out + x·w + bias)` with `β ∈ {0, 1}`:
+//!
+//! - [`gemm_tiles`] for `w` (and `out`) with unit column stride, whatever the
+//!   strides of `x`: each tile keeps an `MR × 8·NV` block of `out` in
+//!   registers over a block of `KC` steps of the inner dimension,
+//!   broadcasting one element of `x` per row and loading `NV` vectors of one
+//!   row of `w` per step (for `MR = 1` this streams the rows of `w` once, as
+//!   batch-1 inference wants). Bias and the cheap activations are applied in
+//!   registers when the last block of the inner dimension finishes the tile;
+//!   the others right after, while the tile is still in L1.
+//! - [`gemm_dots`] for `x` with contiguous rows and `w` with contiguous
+//!   columns (a matrix-vector product, or `w` transposed in memory): dot
+//!   products, several sharing each load.
+//!
+//! Both are safe functions: they check the CPU features (detected once) and
+//! the layout, and return `false`, having done nothing, when they cannot run,
+//! so the caller can fall back to the portable kernels. Shapes are checked
+//! by the caller ([`dense`](super::dense) panics on a mismatch before calling
+//! here) and asserted again here, since the pointer arithmetic relies on
+//! them.
+
+use core::arch::x86_64::{
+    __m256, __m256i, _mm256_add_ps, _mm256_blendv_ps, _mm256_castps256_ps128, _mm256_cmp_ps,
+    _mm256_cmpgt_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_mul_ps, _mm256_set1_epi32,
+    _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_storeu_ps, _mm_add_ps, _mm_add_ss,
+    _mm_cvtss_f32, _mm_movehdup_ps, _mm_movehl_ps, _CMP_LT_OQ,
+};
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
+
+use super::dense::Activation;
+
+/// Steps of the inner dimension per block: a block of `w` for one column
+/// strip (`KC × 64` floats at most) stays in L1 while every row block of `x`
+/// passes over it.
+const KC: usize = 256;
+
+/// Whether the CPU has AVX2 and FMA. Detected on the first call and cached.
+pub(super) fn available() -> bool {
+    // 0: not yet detected, 1: absent, 2: present.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    match STATE.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let present = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+            STATE.store(if present { 2 } else { 1 }, Ordering::Relaxed);
+            present
+        }
+    }
+}
+
+/// Whether an axis of `len` elements with `stride` is contiguous: a stride
+/// of 1, or at most one element (whose stride is never used).
+fn unit(stride: isize, len: usize) -> bool {
+    len <= 1 || stride == 1
+}
+
+/// Raw operands of one product, shared by the tiles.
+struct Operands {
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    /// Column stride of `b` (used by the dot kernel only; the tile kernel
+    /// requires 1).
+    csb: isize,
+    c: *mut f32,
+    rsc: isize,
+    /// Column stride of `c` (used by the dot kernel only; the tile kernel
+    /// requires 1).
+    csc: isize,
+    /// Null when there is no bias.
+    bias: *const f32,
+    /// Stride of `bias` (the tile kernel requires 1).
+    bias_stride: isize,
+    act: Activation,
+}
+
+/// `out = act(β·out + x·w + bias)` with the tile kernel. Returns `false`,
+/// doing nothing, when AVX2/FMA are missing or `w`, `out` or `bias` do not
+/// have unit column stride.
+///
+/// # Panics
+/// If the shapes do not fit (`x` m × k, `w` k × n, `bias` n, `out` m × n).
+#[allow(clippy::many_single_char_names)] // The matrix-product letters.
+pub(super) fn gemm_tiles(
+    x: &ArrayView2<'_, f32>,
+    w: &ArrayView2<'_, f32>,
+    bias: Option<&ArrayView1<'_, f32>>,
+    act: Activation,
+    out: &mut ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) -> bool {
+    let (m, k) = x.dim();
+    let n = w.ncols();
+    assert!(
+        w.nrows() == k && out.dim() == (m, n) && bias.is_none_or(|b| b.len() == n),
+        "gemm_tiles: shapes do not fit"
+    );
+    let layout = unit(w.strides()[1], n)
+        && unit(out.strides()[1], n)
+        && bias.is_none_or(|b| unit(b.strides()[0], n));
+    if !layout || !available() {
+        return false;
+    }
+    if m == 0 || n == 0 {
+        return true;
+    }
+    let ops = Operands {
+        a: x.as_ptr(),
+        rsa: x.strides()[0],
+        csa: x.strides()[1],
+        b: w.as_ptr(),
+        rsb: w.strides()[0],
+        csb: 1,
+        c: out.as_mut_ptr(),
+        rsc: out.strides()[0],
+        csc: 1,
+        bias: bias.map_or(core::ptr::null(), ArrayView1::as_ptr),
+        bias_stride: 1,
+        act,
+    };
+    // SAFETY: `available()` has just confirmed AVX2 and FMA, the only
+    // features `tiles` is compiled for. The operands satisfy its contract:
+    // `x` is m × k, `w` k × n, `out` m × n and `bias` n long (asserted
+    // above), m and n are at least 1, `w`, `out` and `bias` have unit
+    // column stride (checked above), every pointer and stride comes from a
+    // live view, and `out` is borrowed mutably, so it aliases neither input.
+    unsafe { tiles(&ops, m, k, n, accumulate) };
+    true
+}
+
+/// `out = act(β·out + x·w + bias)` with the dot kernel. Returns `false`,
+/// doing nothing, when AVX2/FMA are missing or the rows of `x` or the
+/// columns of `w` are not contiguous.
+///
+/// # Panics
+/// If the shapes do not fit (`x` m × k, `w` k × n, `bias` n, `out` m × n).
+#[allow(clippy::many_single_char_names)] // The matrix-product letters.
+pub(super) fn gemm_dots(
+    x: &ArrayView2<'_, f32>,
+    w: &ArrayView2<'_, f32>,
+    bias: Option<&ArrayView1<'_, f32>>,
+    act: Activation,
+    out: &mut ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) -> bool {
+    let (m, k) = x.dim();
+    let n = w.ncols();
+    assert!(
+        w.nrows() == k && out.dim() == (m, n) && bias.is_none_or(|b| b.len() == n),
+        "gemm_dots: shapes do not fit"
+    );
+    if !unit(x.strides()[1], k) || !unit(w.strides()[0], k) || !available() {
+        return false;
+    }
+    if m == 0 || n == 0 {
+        return true;
+    }
+    let ops = Operands {
+        a: x.as_ptr(),
+        rsa: x.strides()[0],
+        csa: 1,
+        b: w.as_ptr(),
+        rsb: 1,
+        csb: w.strides()[1],
+        c: out.as_mut_ptr(),
+        rsc: out.strides()[0],
+        csc: out.strides()[1],
+        bias: bias.map_or(core::ptr::null(), ArrayView1::as_ptr),
+        bias_stride: bias.map_or(0, |b| b.strides()[0]),
+        act,
+    };
+    // SAFETY: `available()` has just confirmed AVX2 and FMA, the only
+    // features `dots` is compiled for. The operands satisfy its contract:
+    // shapes asserted above, m and n at least 1, the rows of `x` and the
+    // columns of `w` contiguous (checked above), every pointer and stride
+    // from a live view, and `out` borrowed mutably, so it aliases neither
+    // input.
+    unsafe { dots(&ops, m, k, n, accumulate) };
+    true
+}
+
+/// A mask selecting the first `count` lanes (all of them for `count ≥ 8`,
+/// none for `count ≤ 0`).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn lane_mask(count: isize) -> __m256i {
+    // `count` is at most a column count, far below `i32::MAX`; clamping
+    // keeps the conversion exact for any input.
+    let count = i32::try_from(count.clamp(0, 8)).unwrap_or(8);
+    _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(count),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    )
+}
+
+/// Loads 8 floats from `ptr`, or with `MASKED` only the lanes `mask` selects
+/// (the others read as 0 and their memory is not touched).
+///
+/// # Safety
+/// The selected lanes (all 8 without `MASKED`) must be readable floats.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn load<const MASKED: bool>(ptr: *const f32, mask: __m256i) -> __m256 {
+    if MASKED {
+        // SAFETY: the caller guarantees the lanes `mask` selects are
+        // readable; masked-off lanes are not accessed.
+        unsafe { _mm256_maskload_ps(ptr, mask) }
+    } else {
+        // SAFETY: the caller guarantees 8 readable floats at `ptr`;
+        // `loadu` has no alignment requirement.
+        unsafe { _mm256_loadu_ps(ptr) }
+    }
+}
+
+/// Stores `value` to `ptr`, or with `MASKED` only the lanes `mask` selects.
+///
+/// # Safety
+/// The selected lanes (all 8 without `MASKED`) must be writable floats that
+/// nothing else is reading or writing.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn store<const MASKED: bool>(ptr: *mut f32, mask: __m256i, value: __m256) {
+    if MASKED {
+        // SAFETY: the caller guarantees the lanes `mask` selects are
+        // writable and unaliased; masked-off lanes are not accessed.
+        unsafe { _mm256_maskstore_ps(ptr, mask, value) }
+    } else {
+        // SAFETY: the caller guarantees 8 writable, unaliased floats at
+        // `ptr`; `storeu` has no alignment requirement.
+        unsafe { _mm256_storeu_ps(ptr, value) }
+    }
+}
+
+/// The activations that [`tile`] applies in registers; the others are
+/// applied to the stored tile by [`Activation::apply`].
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn activate_vector(act: Activation, v: __m256) -> __m256 {
+    match act {
+        // `max(0, v)` returns `v` when it is NaN, as `unary::relu` does.
+        Activation::Relu => _mm256_max_ps(_mm256_setzero_ps(), v),
+        Activation::LeakyRelu(alpha) => {
+            // Ordered `v < 0` is false for NaN, which stays.
+            let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps());
+            _mm256_blendv_ps(v, _mm256_mul_ps(_mm256_set1_ps(alpha), v), negative)
+        }
+        _ => v,
+    }
+}
+
+/// Whether [`activate_vector`] handles `act` (otherwise it is applied per
+/// element after the store).
+fn vector_activation(act: Activation) -> bool {
+    matches!(
+        act,
+        Activation::Identity | Activation::Relu | Activation::LeakyRelu(_)
+    )
+}
+
+/// Drives the tile kernel over the whole product: blocks of the inner
+/// dimension, then row panels of `MR` rows, then column strips.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA, and `ops` must describe `a` (m × k,
+/// any strides), `b` (k × n, unit column stride), `c` (m × n, unit column
+/// stride) and `bias` (null, or n floats with unit stride) inside live
+/// allocations, with `c` aliasing none of the others; `m, n ≥ 1`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tiles(ops: &Operands, m: usize, k: usize, n: usize, accumulate: bool) {
+    // Left uninitialised: `pack_strip` writes every row a tile then reads.
+    let mut packed = Packed([MaybeUninit::uninit(); KC * PACK_WIDTH]);
+    // Equal blocks: 784 = 4 × 196 rather than 3 × 256 + 16.
+    let blocks = k.div_ceil(KC).max(1);
+    let block_len = k.div_ceil(blocks);
+    for block in 0..blocks {
+        let k0 = block * block_len;
+        let kc = block_len.min(k - k0);
+        let step = Step {
+            k0,
+            kc,
+            load_c: accumulate || block > 0,
+            last: block + 1 == blocks,
+        };
+        // SAFETY (for every call below): forwarded from this function's
+        // contract; each panel's rows lie in `0..m` and `k0 + kc ≤ k`.
+        unsafe {
+            if m <= 4 {
+                panel_for(ops, m, 0, m, n, &step, &mut packed);
+            } else {
+                panel::<6, 2, 1, 1, 2>(ops, 0, m, n, &step, &mut packed);
+            }
+        }
+    }
+}
+
+/// Columns of a packed strip of `b`.
+const PACK_WIDTH: usize = 16;
+
+/// A strip of `b` (`KC` rows of `PACK_WIDTH` columns) copied contiguously:
+/// rows of `b` lie a multiple of 512 bytes apart for the usual layer
+/// widths, so in place a strip would crowd a few L1 sets and be evicted
+/// before the next row tile reuses it.
+#[repr(C, align(64))]
+struct Packed([MaybeUninit<f32>; KC * PACK_WIDTH]);
+
+/// One block of the inner dimension.
+struct Step {
+    k0: usize,
+    kc: usize,
+    /// Whether the tiles add to what `c` holds (otherwise they overwrite it).
+    load_c: bool,
+    /// Whether this block finishes the product: bias and activation follow.
+    last: bool,
+}
+
+/// Runs [`panel`] for rows `i0..i1` with the strip plan of `mr`-row tiles
+/// (`mr = 0` does nothing).
+///
+/// # Safety
+/// As [`tiles`], with rows `i0..i1` inside `0..m`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn panel_for(
+    ops: &Operands,
+    mr: usize,
+    i0: usize,
+    i1: usize,
+    n: usize,
+    step: &Step,
+    packed: &mut Packed,
+) {
+    // Per row count: the main strip (NV vectors, KU step-interleaved
+    // accumulator sets) and the narrow tail strip, chosen so that the
+    // accumulators, one row of `b` and a broadcast fit in 16 registers and
+    // at least 8 FMA chains run side by side where the columns allow.
+    // SAFETY (for every call): forwarded from this function's contract.
+    unsafe {
+        match mr {
+            1 => panel::<1, 8, 1, 2, 4>(ops, i0, i1, n, step, packed),
+            2 => panel::<2, 4, 1, 2, 2>(ops, i0, i1, n, step, packed),
+            3 => panel::<3, 3, 1, 2, 2>(ops, i0, i1, n, step, packed),
+            4 => panel::<4, 3, 1, 2, 1>(ops, i0, i1, n, step, packed),
+            5 => panel::<5, 2, 1, 1, 2>(ops, i0, i1, n, step, packed),
+            6 => panel::<6, 2, 1, 1, 2>(ops, i0, i1, n, step, packed),
+            _ => {}
+        }
+    }
+}
+
+/// Covers rows `i0..i1` and all `n` columns: strips of `8·NV` columns,
+/// each swept by every `MR`-row tile (the last with fewer rows if `MR` does
+/// not divide `i1 − i0`) before the next strip, so the strip's block of `b`
+/// is reused from cache; the last,
+/// partial strip uses `TNV` vectors and `TKU` accumulator sets if it is at
+/// most `8·TNV` wide, masked `NV`-vector tiles otherwise. When more than one
+/// tile sweeps a strip at most [`PACK_WIDTH`] wide, the strip is first
+/// copied into `packed`.
+///
+/// # Safety
+/// As [`tiles`], with rows `i0..i1` inside `0..m`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn panel<
+    const MR: usize,
+    const NV: usize,
+    const KU: usize,
+    const TNV: usize,
+    const TKU: usize,
+>(
+    ops: &Operands,
+    i0: usize,
+    i1: usize,
+    n: usize,
+    step: &Step,
+    packed: &mut Packed,
+) {
+    let width = 8 * NV;
+    let pack = i1 - i0 > MR && width <= PACK_WIDTH;
+    let mut j0 = 0;
+    // SAFETY (for every call): forwarded from this function's contract;
+    // each tile covers rows `i..i + rows` within `i0..i1` and columns
+    // `j0..j0 + cols` within `0..n`, with `cols` at most its vector width
+    // and, unmasked, exactly that width; its `b` is either the strip in
+    // place (`b[k0, j0]`, rows `rsb` apart) or the copy that `pack_strip`
+    // has just written (`kc` rows of `width ≥ cols` floats, `width` apart),
+    // so every lane a tile loads is written.
+    unsafe {
+        while j0 < n {
+            let cols = width.min(n - j0);
+            let (b, rsb) = if pack {
+                pack_strip(ops, step, j0, cols, width, packed);
+                (packed.0.as_ptr().cast::<f32>(), width.cast_signed())
+            } else {
+                (strip_start(ops, step, j0), ops.rsb)
+            };
+            let mut i = i0;
+            while i < i1 {
+                let rows = MR.min(i1 - i);
+                if rows < MR {
+                    if cols <= 8 * TNV {
+                        tile_rows::<TNV, TKU, true>(rows, ops, b, rsb, i, j0, cols, step);
+                    } else {
+                        tile_rows::<NV, KU, true>(rows, ops, b, rsb, i, j0, cols, step);
+                    }
+                } else if cols == width {
+                    tile::<MR, NV, KU, false>(ops, b, rsb, i, j0, cols, step);
+                } else if cols <= 8 * TNV {
+                    tile::<MR, TNV, TKU, true>(ops, b, rsb, i, j0, cols, step);
+                } else {
+                    tile::<MR, NV, KU, true>(ops, b, rsb, i, j0, cols, step);
+                }
+                i += rows;
+            }
+            j0 += cols;
+        }
+    }
+}
+
+/// [`tile`] with `rows` (1 to 5) rows: the last rows of a panel whose row
+/// count is not a multiple of its tile height, sharing its strip of `b`.
+///
+/// # Safety
+/// As [`tile`] with `MR = rows`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)] // The tile's operands, forwarded.
+unsafe fn tile_rows<const NV: usize, const KU: usize, const MASKED: bool>(
+    rows: usize,
+    ops: &Operands,
+    b: *const f32,
+    rsb: isize,
+    i0: usize,
+    j0: usize,
+    cols: usize,
+    step: &Step,
+) {
+    // SAFETY (for every call): forwarded from this function's contract.
+    unsafe {
+        match rows {
+            1 => tile::<1, NV, KU, MASKED>(ops, b, rsb, i0, j0, cols, step),
+            2 => tile::<2, NV, KU, MASKED>(ops, b, rsb, i0, j0, cols, step),
+            3 => tile::<3, NV, KU, MASKED>(ops, b, rsb, i0, j0, cols, step),
+            4 => tile::<4, NV, KU, MASKED>(ops, b, rsb, i0, j0, cols, step),
+            5 => tile::<5, NV, KU, MASKED>(ops, b, rsb, i0, j0, cols, step),
+            _ => {}
+        }
+    }
+}
+
+/// The address of `b[k0, j0]`.
+#[allow(clippy::cast_possible_wrap)] // Indices of live views, below isize::MAX.
+fn strip_start(ops: &Operands, step: &Step, j0: usize) -> *const f32 {
+    ops.b
+        .wrapping_offset(step.k0 as isize * ops.rsb + j0 as isize)
+}
+
+/// Copies `b[k0..k0 + kc, j0..j0 + cols]` into `packed`, `width` floats per
+/// row with zeros after column `cols`.
+///
+/// # Safety
+/// `ops.b` must describe `b` (k × n, unit column stride) inside a live
+/// allocation, with `step.k0 + step.kc ≤ k`, `j0 + cols ≤ n` and
+/// `cols ≤ width ≤ PACK_WIDTH`.
+#[inline]
+#[allow(clippy::cast_possible_wrap)] // As in `strip_start`.
+unsafe fn pack_strip(
+    ops: &Operands,
+    step: &Step,
+    j0: usize,
+    cols: usize,
+    width: usize,
+    packed: &mut Packed,
+) {
+    let start = strip_start(ops, step, j0);
+    for (p, row) in packed.0.chunks_exact_mut(width).take(step.kc).enumerate() {
+        let source = start.wrapping_offset(p as isize * ops.rsb);
+        for (j, slot) in row.iter_mut().enumerate() {
+            slot.write(if j < cols {
+                // SAFETY: row `k0 + p` < k and column `j0 + j` < n of `b`.
+                unsafe { source.add(j).read() }
+            } else {
+                0.0
+            });
+        }
+    }
+}
+
+/// One `MR × 8·NV` tile of `c` at row `i0`, column `j0`, of which the first
+/// `cols` columns are real (all `8·NV` unless `MASKED`), over the inner
+/// steps `step.k0..step.k0 + step.kc`; with `step.last`, bias and
+/// activation are applied before the store.
+///
+/// `KU` accumulator sets take the inner steps in turn (step `p` goes to set
+/// `p mod KU`) and are summed at the end, which breaks the FMA latency chain
+/// when the tile is narrow.
+///
+/// `b` addresses the strip of `b` that the tile reads: row `p` of it (inner
+/// step `k0 + p`) starts at `b + p·rsb` and holds at least the `cols`
+/// columns from `j0`.
+///
+/// # Safety
+/// As [`tiles`], with rows `i0..i0 + MR` inside `0..m`, columns
+/// `j0..j0 + cols` inside `0..n`, `step.k0 + step.kc ≤ k`,
+/// `cols = 8·NV` unless `MASKED` (then `1 ≤ cols ≤ 8·NV`), and `b`, `rsb`
+/// addressing `kc` readable rows of `cols` floats as above.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::cast_possible_wrap)] // Indices come from the sizes of live views, below isize::MAX.
+unsafe fn tile<const MR: usize, const NV: usize, const KU: usize, const MASKED: bool>(
+    ops: &Operands,
+    b: *const f32,
+    rsb: isize,
+    i0: usize,
+    j0: usize,
+    cols: usize,
+    step: &Step,
+) {
+    let mut masks = [lane_mask(8); NV];
+    if MASKED {
+        for (v, mask) in masks.iter_mut().enumerate() {
+            *mask = lane_mask(cols as isize - 8 * v as isize);
+        }
+    }
+    // Element addresses are formed with `wrapping_offset`, so even the
+    // address of a fully masked vector past the end of a row is only
+    // computed, never an out-of-bounds `offset`; every address that is
+    // dereferenced is that of an element of its operand (rows below m, or
+    // below kc in the strip; columns below n, or below `cols` in the strip:
+    // the masks cut each vector at column `cols`).
+    let a = ops
+        .a
+        .wrapping_offset(i0 as isize * ops.rsa + step.k0 as isize * ops.csa);
+    let c = ops.c.wrapping_offset(i0 as isize * ops.rsc + j0 as isize);
+
+    let mut acc = [[[_mm256_setzero_ps(); NV]; MR]; KU];
+    if step.load_c {
+        for (r, row) in acc[0].iter_mut().enumerate() {
+            for (v, value) in row.iter_mut().enumerate() {
+                let ptr = c.wrapping_offset(r as isize * ops.rsc + 8 * v as isize);
+                // SAFETY: row `i0 + r` < m, and the lanes the mask selects
+                // are columns below `j0 + cols ≤ n` of `c`.
+                *value = unsafe { load::<MASKED>(ptr, masks[v]) };
+            }
+        }
+    }
+
+    let mut p = 0;
+    while p + KU <= step.kc {
+        for (u, set) in acc.iter_mut().enumerate() {
+            // SAFETY: step `p + u < kc`: row `p + u` of the strip and
+            // column `k0 + p + u` < k of `a`; rows `i0 + r` < m.
+            unsafe { accumulate_step::<MR, NV, MASKED>(ops, a, b, rsb, p + u, &masks, set) };
+        }
+        p += KU;
+    }
+    while p < step.kc {
+        // SAFETY: as above, with `p < kc`.
+        unsafe { accumulate_step::<MR, NV, MASKED>(ops, a, b, rsb, p, &masks, &mut acc[0]) };
+        p += 1;
+    }
+    let mut sum = acc[0];
+    for set in &acc[1..] {
+        for r in 0..MR {
+            for v in 0..NV {
+                sum[r][v] = _mm256_add_ps(sum[r][v], set[r][v]);
+            }
+        }
+    }
+
+    if step.last {
+        if !ops.bias.is_null() {
+            let bias = ops.bias.wrapping_add(j0);
+            for v in 0..NV {
+                // SAFETY: `bias` holds n floats with unit stride, and the
+                // selected lanes are entries below `j0 + cols ≤ n`.
+                let bv = unsafe { load::<MASKED>(bias.wrapping_add(8 * v), masks[v]) };
+                for row in &mut sum {
+                    row[v] = _mm256_add_ps(row[v], bv);
+                }
+            }
+        }
+        for row in &mut sum {
+            for value in row.iter_mut() {
+                *value = activate_vector(ops.act, *value);
+            }
+        }
+    }
+    for (r, row) in sum.iter().enumerate() {
+        for (v, &value) in row.iter().enumerate() {
+            let ptr = c.wrapping_offset(r as isize * ops.rsc + 8 * v as isize);
+            // SAFETY: row `i0 + r` < m, the selected lanes are columns below
+            // `j0 + cols ≤ n`, and `c` is aliased by no input.
+            unsafe { store::<MASKED>(ptr, masks[v], value) };
+        }
+    }
+    if step.last && !vector_activation(ops.act) {
+        for r in 0..MR {
+            let row = c.wrapping_offset(r as isize * ops.rsc);
+            for j in 0..cols {
+                let ptr = row.wrapping_add(j);
+                // SAFETY: row `i0 + r` < m and column `j0 + j` < n of `c`,
+                // which nothing else accesses meanwhile.
+                unsafe { *ptr = ops.act.apply(*ptr) };
+            }
+        }
+    }
+}
+
+/// Adds `a[r, p] · b[p, 0..8·NV]` to `acc[r]` for every row `r < MR` of the
+/// tile (`a` and `b` point at the tile's first row and inner step).
+///
+/// # Safety
+/// As [`tile`] (whose `b` and `rsb` these are), with `p < step.kc`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::cast_possible_wrap)] // As in `tile`.
+unsafe fn accumulate_step<const MR: usize, const NV: usize, const MASKED: bool>(
+    ops: &Operands,
+    a: *const f32,
+    b: *const f32,
+    rsb: isize,
+    p: usize,
+    masks: &[__m256i; NV],
+    acc: &mut [[__m256; NV]; MR],
+) {
+    let row = b.wrapping_offset(p as isize * rsb);
+    let mut bv = [_mm256_setzero_ps(); NV];
+    for (v, lane) in bv.iter_mut().enumerate() {
+        // SAFETY: row `p < kc` of the strip; the selected lanes are its
+        // first `cols` columns, all readable.
+        *lane = unsafe { load::<MASKED>(row.wrapping_add(8 * v), masks[v]) };
+    }
+    for (r, sums) in acc.iter_mut().enumerate() {
+        let ptr = a.wrapping_offset(r as isize * ops.rsa + p as isize * ops.csa);
+        // SAFETY: row `i0 + r` < m and column `k0 + p` < k of `a`.
+        let av = _mm256_set1_ps(unsafe { ptr.read() });
+        for (sum, &bv) in sums.iter_mut().zip(&bv) {
+            *sum = _mm256_fmadd_ps(av, bv, *sum);
+        }
+    }
+}
+
+/// Drives the dot kernel: `c[i, j] = act(β·c[i, j] + a[i, ·]·b[·, j] + bias[j])`,
+/// computing four dot products per pass (over four columns, or over four
+/// rows when there is a single column, as in a matrix-vector product).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA, and `ops` must describe `a` (m × k,
+/// unit column stride), `b` (k × n, unit row stride), `c` (m × n, any
+/// strides) and `bias` (null, or n floats with stride `bias_stride`) inside
+/// live allocations, with `c` aliasing none of the others; `m, n ≥ 1`.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::cast_possible_wrap)] // As in `tile`.
+unsafe fn dots(ops: &Operands, m: usize, k: usize, n: usize, accumulate: bool) {
+    let finish = |i: usize, j: usize, dot: f32| {
+        let ptr = ops
+            .c
+            .wrapping_offset(i as isize * ops.rsc + j as isize * ops.csc);
+        let bias = if ops.bias.is_null() {
+            0.0
+        } else {
+            // SAFETY: entry j < n of the bias.
+            unsafe {
+                ops.bias
+                    .wrapping_offset(j as isize * ops.bias_stride)
+                    .read()
+            }
+        };
+        // SAFETY: element (i, j) of `c`, i < m and j < n, which nothing else
+        // accesses meanwhile.
+        unsafe {
+            let base = if accumulate { *ptr } else { 0.0 };
+            *ptr = ops.act.apply(base + dot + bias);
+        }
+    };
+    let row = |i: usize| ops.a.wrapping_offset(i as isize * ops.rsa);
+    let column = |j: usize| ops.b.wrapping_offset(j as isize * ops.csb);
+    if n == 1 {
+        let mut i = 0;
+        while i + 4 <= m {
+            let rows = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+            // SAFETY: rows i..i + 4 < m of `a` and column 0 of `b`, each k
+            // contiguous floats.
+            let sums = unsafe { dot_group::<4, 1>(rows, [column(0)], k) };
+            for (r, sum) in sums.iter().enumerate() {
+                finish(i + r, 0, sum[0]);
+            }
+            i += 4;
+        }
+        while i < m {
+            // SAFETY: row i < m of `a` and column 0 of `b`.
+            let sums = unsafe { dot_group::<1, 1>([row(i)], [column(0)], k) };
+            finish(i, 0, sums[0][0]);
+            i += 1;
+        }
+        return;
+    }
+    for i in 0..m {
+        let mut j = 0;
+        while j + 4 <= n {
+            let columns = [column(j), column(j + 1), column(j + 2), column(j + 3)];
+            // SAFETY: row i < m of `a` and columns j..j + 4 < n of `b`.
+            let sums = unsafe { dot_group::<1, 4>([row(i)], columns, k) };
+            for (c, &sum) in sums[0].iter().enumerate() {
+                finish(i, j + c, sum);
+            }
+            j += 4;
+        }
+        while j < n {
+            // SAFETY: row i < m of `a` and column j < n of `b`.
+            let sums = unsafe { dot_group::<1, 1>([row(i)], [column(j)], k) };
+            finish(i, j, sums[0][0]);
+            j += 1;
+        }
+    }
+}
+
+/// The `NA × NB` dot products of `k`-long contiguous vectors
+/// `rows[r] · columns[c]`, each with two accumulators.
+///
+/// # Safety
+/// Every pointer must address `k` readable contiguous floats.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::cast_possible_wrap)] // `k` is the length of a live view.
+unsafe fn dot_group<const NA: usize, const NB: usize>(
+    rows: [*const f32; NA],
+    columns: [*const f32; NB],
+    k: usize,
+) -> [[f32; NB]; NA] {
+    let mut even = [[_mm256_setzero_ps(); NB]; NA];
+    let mut odd = [[_mm256_setzero_ps(); NB]; NA];
+    let full = lane_mask(8);
+    let mut p = 0;
+    while p + 16 <= k {
+        for (r, &row) in rows.iter().enumerate() {
+            // SAFETY: p + 16 ≤ k: elements p..p + 16 of each vector.
+            let (x0, x1) = unsafe {
+                (
+                    load::<false>(row.wrapping_add(p), full),
+                    load::<false>(row.wrapping_add(p + 8), full),
+                )
+            };
+            for (c, &column) in columns.iter().enumerate() {
+                // SAFETY: as above.
+                let (y0, y1) = unsafe {
+                    (
+                        load::<false>(column.wrapping_add(p), full),
+                        load::<false>(column.wrapping_add(p + 8), full),
+                    )
+                };
+                even[r][c] = _mm256_fmadd_ps(x0, y0, even[r][c]);
+                odd[r][c] = _mm256_fmadd_ps(x1, y1, odd[r][c]);
+            }
+        }
+        p += 16;
+    }
+    while p < k {
+        let mask = lane_mask(k as isize - p as isize);
+        for (r, &row) in rows.iter().enumerate() {
+            // SAFETY: the mask selects elements p..min(p + 8, k) only.
+            let x = unsafe { load::<true>(row.wrapping_add(p), mask) };
+            for (c, &column) in columns.iter().enumerate() {
+                // SAFETY: as above.
+                let y = unsafe { load::<true>(column.wrapping_add(p), mask) };
+                even[r][c] = _mm256_fmadd_ps(x, y, even[r][c]);
+            }
+        }
+        p += 8;
+    }
+    let mut sums = [[0.0; NB]; NA];
+    for r in 0..NA {
+        for c in 0..NB {
+            sums[r][c] = horizontal_sum(_mm256_add_ps(even[r][c], odd[r][c]));
+        }
+    }
+    sums
+}
+
+/// The sum of the 8 lanes, in a fixed order.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn horizontal_sum(v: __m256) -> f32 {
+    let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+    _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)))
+}

@@ -1,0 +1,100 @@
+//! Weights of an MLP trained by scikit-learn on the digits data
+//! (`tests/reference/sklearn_digits.py`) reproduce scikit-learn's predicted
+//! classes on the 360 test rows, loaded at run time and baked in at build time.
+
+use std::path::PathBuf;
+
+use staticflow::graph;
+use staticflow::ndarray::Array2;
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The last 360 rows of the digits data, pixels scaled by 1/16.
+fn test_rows() -> Array2<f32> {
+    let text =
+        std::fs::read_to_string(repo("tests/data/digits.csv")).expect("digits.csv is committed");
+    let rows: Vec<Vec<f32>> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            line.split(',')
+                .skip(1)
+                .map(|p| p.parse::<f32>().expect("a pixel") / 16.0)
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 1797);
+    let test = &rows[1437..];
+    Array2::from_shape_fn((test.len(), 64), |(i, j)| test[i][j])
+}
+
+/// scikit-learn's predictions, from the fixture's `"predicted": [..]`.
+fn sklearn_predictions() -> Vec<usize> {
+    let json = std::fs::read_to_string(repo("tests/reference/fixtures/sklearn/predictions.json"))
+        .expect("predictions.json is committed");
+    let start = json.find("\"predicted\": [").expect("predicted list") + "\"predicted\": [".len();
+    let end = start + json[start..].find(']').expect("end of list");
+    json[start..end]
+        .split(',')
+        .map(|v| v.trim().parse().expect("a class"))
+        .collect()
+}
+
+graph! {
+    /// The scikit-learn MLP, its weights loaded at run time.
+    struct Loaded {
+        input x: [n, 64];
+        var w1: [64, 32];
+        var b1: [32];
+        var w2: [32, 10];
+        var b2: [10];
+        output class = argmax(matmul(relu(matmul(x, w1) + b1), w2) + b2);
+    }
+}
+
+graph! {
+    /// The same MLP with its weights baked into the binary at build time.
+    #[weights("tests/reference/fixtures/sklearn/digits_mlp.safetensors")]
+    struct Baked {
+        input x: [n, 64];
+        var w1: [64, 32];
+        var b1: [32];
+        var w2: [32, 10];
+        var b2: [10];
+        output class = argmax(matmul(relu(matmul(x, w1) + b1), w2) + b2);
+    }
+}
+
+#[test]
+fn weights_loaded_at_run_time_reproduce_sklearn() {
+    let model = Loaded::from_safetensors(repo(
+        "tests/reference/fixtures/sklearn/digits_mlp.safetensors",
+    ))
+    .unwrap();
+    let classes = model.class(test_rows().view()).unwrap();
+    assert_eq!(classes.to_vec(), sklearn_predictions());
+}
+
+#[test]
+fn weights_baked_at_build_time_reproduce_sklearn() {
+    let classes = Baked::new().class(test_rows().view()).unwrap();
+    assert_eq!(classes.to_vec(), sklearn_predictions());
+}
+
+#[test]
+fn saved_weights_load_back_identically() {
+    let model = Loaded::from_safetensors(repo(
+        "tests/reference/fixtures/sklearn/digits_mlp.safetensors",
+    ))
+    .unwrap();
+    let bytes = model.to_safetensors_bytes();
+    let again = Loaded::from_weights(
+        staticflow::weights::Weights::from_safetensors_bytes(bytes).unwrap(),
+        true,
+    )
+    .unwrap();
+    assert_eq!(again.w1(), model.w1());
+    assert_eq!(again.b2(), model.b2());
+}

@@ -1,0 +1,14 @@
+// The file has no tensor for variable `w3`: the error points at `w3`.
+// (trybuild compiles this case as the crate `target/tests/trybuild/staticflow`,
+// so the path relative to its manifest climbs back to the repository.)
+staticflow::graph! {
+    #[weights("../../../../tests/reference/fixtures/sklearn/digits_mlp.safetensors")]
+    struct Mlp {
+        input x: [n, 64];
+        var w1: [64, 32];
+        var w3: [32, 10];
+        output y = matmul(matmul(x, w1), w3);
+    }
+}
+
+fn main() {}
