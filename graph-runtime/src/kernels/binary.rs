@@ -386,7 +386,8 @@ into_form!(
     "[2.0_f32, 0.0]"
 );
 
-fn nan_maximum(x: f32, y: f32) -> f32 {
+#[inline]
+pub(crate) fn nan_maximum(x: f32, y: f32) -> f32 {
     if x.is_nan() || x > y {
         x
     } else {
@@ -395,7 +396,8 @@ fn nan_maximum(x: f32, y: f32) -> f32 {
     }
 }
 
-fn nan_minimum(x: f32, y: f32) -> f32 {
+#[inline]
+pub(crate) fn nan_minimum(x: f32, y: f32) -> f32 {
     if x.is_nan() || x < y {
         x
     } else {

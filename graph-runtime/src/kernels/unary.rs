@@ -154,6 +154,7 @@ pub fn sigmoid<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 }
 
 /// The stable logistic sigmoid of one value (see [`sigmoid`]).
+#[inline]
 pub(crate) fn sigmoid_scalar(x: f32) -> f32 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
@@ -201,6 +202,7 @@ pub fn gelu_tanh<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 }
 
 /// GELU (tanh approximation) of one value (see [`gelu_tanh`]).
+#[inline]
 pub(crate) fn gelu_tanh_scalar(v: f32) -> f32 {
     const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
     let x = f64::from(v);
@@ -234,6 +236,7 @@ pub fn gelu_exact<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 }
 
 /// Exact GELU of one value (see [`gelu_exact`]).
+#[inline]
 pub(crate) fn gelu_exact_scalar(v: f32) -> f32 {
     let x = f64::from(v);
     narrow(0.5 * x * erfc_f64(-x * core::f64::consts::FRAC_1_SQRT_2))
@@ -362,6 +365,7 @@ pub fn softplus<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
 }
 
 /// Softplus of one value (see [`softplus`]).
+#[inline]
 pub(crate) fn softplus_scalar(v: f32) -> f32 {
     let positive = if v > 0.0 { v } else { 0.0 };
     // NaN propagates through the second term.
@@ -386,6 +390,7 @@ pub fn clip<D: Dimension>(x: ArrayView<'_, f32, D>, lo: f32, hi: f32) -> Array<f
 }
 
 /// `x` clamped into `[lo, hi]` (see [`clip`]).
+#[inline]
 pub(crate) fn clip_scalar(v: f32, lo: f32, hi: f32) -> f32 {
     let raised = if v < lo { lo } else { v };
     if raised > hi {
@@ -396,6 +401,7 @@ pub(crate) fn clip_scalar(v: f32, lo: f32, hi: f32) -> f32 {
 }
 
 /// Rectified linear unit of one value, keeping NaN (see [`relu`]).
+#[inline]
 pub(crate) fn relu_scalar(v: f32) -> f32 {
     // `f32::max` would turn NaN into 0; this comparison keeps it.
     if v < 0.0 {
@@ -406,6 +412,7 @@ pub(crate) fn relu_scalar(v: f32) -> f32 {
 }
 
 /// Leaky rectified linear unit of one value (see [`leaky_relu`]).
+#[inline]
 pub(crate) fn leaky_relu_scalar(v: f32, alpha: f32) -> f32 {
     if v < 0.0 {
         alpha * v
