@@ -3,10 +3,14 @@
 //!
 //! Benchmark IDs are `<row>/<implementation>`: one criterion group per row
 //! (`seed_scalar`, `seed_1x1000`, `mlp_784_128_10_batch1`, ...) and one
-//! function per implementation (`staticflow`, `ndarray_naive`,
-//! `ndarray_tuned`, `avx2_fma`, `interpreted`, `plain_f32`), so
+//! function per implementation (`staticflow`, `staticflow_owned`,
+//! `ndarray_naive`, `ndarray_tuned`, `avx2_fma`, `interpreted`, `plain_f32`), so
 //! `target/criterion/<row>/<implementation>/new/estimates.json` holds each
 //! result and `benches/report.py` turns them into a table.
+//!
+//! `staticflow` is the workspace form of the generated methods (`*_with`, no
+//! allocation per call), `staticflow_owned` the allocating convenience form;
+//! see `baselines/compiled.rs`.
 //!
 //! Before a row is measured, every implementation is run on the row's data
 //! and compared with staticflow (max abs difference below [`TOLERANCE`]), so
@@ -21,7 +25,7 @@ use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use staticflow::ndarray::Array2;
 
-use baselines::compiled::Staticflow;
+use baselines::compiled;
 use baselines::data::{MlpData, SeedData};
 use baselines::{avx2, interpreted, naive, plain, tuned, Mlp, ScalarSeed, VectorSeed};
 
@@ -35,11 +39,12 @@ const SEED_LEN: usize = 1000;
 fn seed_scalar(c: &mut Criterion) {
     let data = SeedData::new(1);
     let (a, b) = (data.a[[0, 0]], data.b[[0, 0]]);
-    let mut staticflow = Staticflow::seed_scalar();
+    let (mut staticflow, mut owned) = compiled::seed_scalar();
     let mut plain = plain::Seed::new(&data);
     let mut interpreted = interpreted::Seed::new(None);
     let expected = staticflow.res(a, b);
     let outputs = [
+        ("staticflow_owned", ScalarSeed::res(&mut owned, a, b)),
         ("plain_f32", ScalarSeed::res(&mut plain, a, b)),
         ("interpreted", ScalarSeed::res(&mut interpreted, a, b)),
     ];
@@ -56,6 +61,7 @@ fn seed_scalar(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("seed_scalar");
     scalar(&mut group, "staticflow", &mut staticflow, a, b);
+    scalar(&mut group, "staticflow_owned", &mut owned, a, b);
     scalar(&mut group, "plain_f32", &mut plain, a, b);
     scalar(&mut group, "interpreted", &mut interpreted, a, b);
     group.finish();
@@ -78,15 +84,17 @@ fn scalar(
 fn seed_vector(c: &mut Criterion) {
     let row = "seed_1x1000";
     let data = SeedData::new(SEED_LEN);
+    let (staticflow, owned) = compiled::seed_vector(&data);
     let mut candidates: Vec<(&str, Box<dyn VectorSeed>)> = vec![
-        ("staticflow", Box::new(Staticflow::seed_vector(&data))),
+        ("staticflow", Box::new(staticflow)),
+        ("staticflow_owned", Box::new(owned)),
         ("ndarray_naive", Box::new(naive::Seed::new(&data))),
         ("ndarray_tuned", Box::new(tuned::Seed::new(&data))),
         ("plain_f32", Box::new(plain::Seed::new(&data))),
         ("interpreted", Box::new(interpreted::Seed::new(Some(&data)))),
     ];
     match avx2::Seed::new(&data) {
-        Some(imp) => candidates.insert(3, ("avx2_fma", Box::new(imp))),
+        Some(imp) => candidates.insert(4, ("avx2_fma", Box::new(imp))),
         None => skip_avx2(row),
     }
     let (a, b) = (data.a.view(), data.b.view());
@@ -109,13 +117,16 @@ fn seed_vector(c: &mut Criterion) {
     group.finish();
 }
 
+/// Staticflow's two adapters for one MLP row: workspace form, allocating form.
+type StaticflowPair = (Box<dyn Mlp>, Box<dyn Mlp>);
+
 /// One MLP row: `widths` of the layers, at `batch`, with staticflow's
-/// adapter built by `staticflow`.
+/// adapters built by `staticflow`.
 fn mlp_row(
     c: &mut Criterion,
     widths: &[usize],
     batch: usize,
-    staticflow: fn(&MlpData) -> Box<dyn Mlp>,
+    staticflow: fn(&MlpData) -> StaticflowPair,
 ) {
     let row = format!(
         "mlp_{}_batch{batch}",
@@ -126,14 +137,16 @@ fn mlp_row(
             .join("_")
     );
     let data = MlpData::new(widths, batch);
+    let (workspace_form, owned_form) = staticflow(&data);
     let mut candidates: Vec<(&str, Box<dyn Mlp>)> = vec![
-        ("staticflow", staticflow(&data)),
+        ("staticflow", workspace_form),
+        ("staticflow_owned", owned_form),
         ("ndarray_naive", Box::new(naive::Mlp::new(&data))),
         ("ndarray_tuned", Box::new(tuned::Mlp::new(&data))),
         ("interpreted", Box::new(interpreted::Mlp::new(&data))),
     ];
     match avx2::Mlp::new(&data) {
-        Some(imp) => candidates.insert(3, ("avx2_fma", Box::new(imp))),
+        Some(imp) => candidates.insert(4, ("avx2_fma", Box::new(imp))),
         None => skip_avx2(&row),
     }
     let x = data.x.view();
@@ -157,7 +170,8 @@ fn mlp_row(
 fn mlp_784(c: &mut Criterion) {
     for batch in [1, 64] {
         mlp_row(c, &[784, 128, 10], batch, |data| {
-            Box::new(Staticflow::mlp784(data))
+            let (workspace_form, owned_form) = compiled::mlp784(data);
+            (Box::new(workspace_form), Box::new(owned_form))
         });
     }
 }
@@ -165,7 +179,8 @@ fn mlp_784(c: &mut Criterion) {
 fn mlp_64(c: &mut Criterion) {
     for batch in [1, 256] {
         mlp_row(c, &[64, 256, 256, 10], batch, |data| {
-            Box::new(Staticflow::mlp64(data))
+            let (workspace_form, owned_form) = compiled::mlp64(data);
+            (Box::new(workspace_form), Box::new(owned_form))
         });
     }
 }

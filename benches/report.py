@@ -2,17 +2,23 @@
 """Markdown table of the benchmark medians, with ratios to staticflow.
 
 Reads criterion's results, DIR/<row>/<implementation>/new/estimates.json
-(with the benchmark.json beside it for the exact IDs), from every DIR given:
+(with the benchmark.json beside it for the exact IDs). Each argument is one
+run: a criterion directory, or several joined with '+' (the main suite's and
+the peer crate's of the same run):
 
-    python3 benches/report.py                      # $CARGO_TARGET_DIR or target, /criterion
-    python3 benches/report.py run1 run2 run3 peers # several runs, plus the peer crate's
+    python3 benches/report.py          # one run: $CARGO_TARGET_DIR or target, /criterion
+    python3 benches/report.py main1+peers1 main2+peers2 main3+peers3
 
-When a benchmark appears in several directories (copies of target/criterion
-saved after each of several runs), its median is the median of its medians,
-and the `runs` column shows how many there were and their spread,
-(max - min) / median, as a measure of the machine's noise. The ratio is the
-implementation's median over staticflow's in the same row: above 1 means
-staticflow is faster. Standard library only.
+(Keep one directory per run with CRITERION_HOME=DIR when running cargo bench.)
+Only the suite's rows are listed; other benchmarks sharing a directory, such
+as graph-macros' expansion benches, are left out unless --all is given.
+
+Columns: `median` is the median over runs of criterion's median; `vs
+staticflow` is the median over runs of the implementation's time divided by
+staticflow's in the same run (above 1: staticflow is faster), which cancels
+the phases when a busy machine slows every implementation of a run alike;
+`runs, spread` counts the runs and gives (max - min) / median of the times
+across them, as a measure of the machine's noise. Standard library only.
 """
 
 import argparse
@@ -34,6 +40,7 @@ ROWS = [
 ]
 IMPLEMENTATIONS = [
     "staticflow",
+    "staticflow_owned",
     "plain_f32",
     "avx2_fma",
     "ndarray_tuned",
@@ -54,23 +61,27 @@ def default_directory():
     return Path(target) / "criterion"
 
 
-def collect(directories):
-    """{(row, implementation): [median in ns, one per directory holding it]}."""
-    medians = {}
-    for directory in directories:
-        found = sorted(Path(directory).glob("**/new/estimates.json"))
-        if not found:
-            sys.exit(f"report.py: no criterion results under {directory}")
-        for estimates in found:
-            meta_path = estimates.with_name("benchmark.json")
-            if meta_path.exists():
-                meta = json.loads(meta_path.read_text())
-                key = (meta["group_id"], meta["function_id"] or "")
-            else:
-                key = (estimates.parent.parent.parent.name, estimates.parent.parent.name)
-            median = json.loads(estimates.read_text())["median"]["point_estimate"]
-            medians.setdefault(key, []).append(median)
-    return medians
+def collect(runs):
+    """One {(row, implementation): median in ns} per run; a run is one or more
+    criterion directories joined with '+'."""
+    results = []
+    for run in runs:
+        medians = {}
+        for directory in run.split("+"):
+            found = sorted(Path(directory).glob("**/new/estimates.json"))
+            if not found:
+                sys.exit(f"report.py: no criterion results under {directory}")
+            for estimates in found:
+                meta_path = estimates.with_name("benchmark.json")
+                if meta_path.exists():
+                    meta = json.loads(meta_path.read_text())
+                    key = (meta["group_id"], meta["function_id"] or "")
+                else:
+                    key = (estimates.parent.parent.parent.name, estimates.parent.parent.name)
+                estimate = json.loads(estimates.read_text())["median"]["point_estimate"]
+                medians[key] = estimate
+        results.append(medians)
+    return results
 
 
 def rank(name, order):
@@ -95,28 +106,33 @@ def ratio(value):
     return f"{value:.{decimals}f}x"
 
 
-def table(medians):
-    rows = sorted({row for row, _ in medians}, key=lambda r: rank(r, ROWS))
-    runs = max(len(values) for values in medians.values())
+def table(runs, every_row=False):
+    keys = {key for run in runs for key in run if every_row or key[0] in ROWS}
+    if not keys:
+        sys.exit("report.py: none of the suite's rows found (--all lists every benchmark)")
+    rows = sorted({row for row, _ in keys}, key=lambda r: rank(r, ROWS))
     lines = [
         "| row | implementation | median | vs staticflow | runs, spread |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
     for row in rows:
         implementations = sorted(
-            (imp for r, imp in medians if r == row), key=lambda i: rank(i, IMPLEMENTATIONS)
+            (imp for r, imp in keys if r == row), key=lambda i: rank(i, IMPLEMENTATIONS)
         )
-        reference = medians.get((row, REFERENCE))
-        reference = statistics.median(reference) if reference else None
         for imp in implementations:
-            values = medians[(row, imp)]
-            median = statistics.median(values)
-            versus = ratio(median / reference) if reference else "n/a"
-            spread = (max(values) - min(values)) / median if len(values) > 1 else 0.0
+            times = [run[(row, imp)] for run in runs if (row, imp) in run]
+            ratios = [
+                run[(row, imp)] / run[(row, REFERENCE)]
+                for run in runs
+                if (row, imp) in run and (row, REFERENCE) in run
+            ]
+            median = statistics.median(times)
+            versus = ratio(statistics.median(ratios)) if ratios else "n/a"
+            spread = (max(times) - min(times)) / median
             lines.append(
-                f"| {row} | {imp} | {duration(median)} | {versus} | {len(values)}, {spread:.0%} |"
+                f"| {row} | {imp} | {duration(median)} | {versus} | {len(times)}, {spread:.0%} |"
             )
-    return runs, "\n".join(lines)
+    return "\n".join(lines)
 
 
 def main():
@@ -124,18 +140,23 @@ def main():
     parser.add_argument(
         "directories",
         nargs="*",
-        type=Path,
-        help="criterion output directories (default: $CARGO_TARGET_DIR/criterion or target/criterion)",
+        metavar="RUN",
+        help="a criterion output directory, or several joined with '+' that make one run "
+        "(default: $CARGO_TARGET_DIR/criterion or target/criterion)",
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="also list benchmarks outside the suite's rows"
     )
     args = parser.parse_args()
-    directories = args.directories or [default_directory()]
-    runs, text = table(collect(directories))
-    print(text)
+    directories = args.directories or [str(default_directory())]
+    runs = collect(directories)
+    print(table(runs, every_row=args.all))
     print()
     print(
-        f"Medians of criterion's median per benchmark over up to {runs} run(s); "
-        "vs staticflow = median time / staticflow's median time in the same row "
-        "(above 1: staticflow is faster); spread = (max - min) / median across runs."
+        f"median: the median over {len(runs)} run(s) of criterion's median; "
+        "vs staticflow: the median over runs of time / staticflow's time in the same "
+        "run (above 1: staticflow is faster); spread: (max - min) / median of the "
+        "times across runs."
     )
 
 

@@ -13,9 +13,9 @@ fn repo(path: &str) -> PathBuf {
 
 /// The last 360 rows of the digits data, pixels scaled by 1/16.
 fn test_rows() -> Array2<f32> {
-    let text =
+    let csv =
         std::fs::read_to_string(repo("tests/data/digits.csv")).expect("digits.csv is committed");
-    let rows: Vec<Vec<f32>> = text
+    let rows: Vec<Vec<f32>> = csv
         .lines()
         .skip(1)
         .map(|line| {
@@ -26,8 +26,8 @@ fn test_rows() -> Array2<f32> {
         })
         .collect();
     assert_eq!(rows.len(), 1797);
-    let test = &rows[1437..];
-    Array2::from_shape_fn((test.len(), 64), |(i, j)| test[i][j])
+    let held_out = &rows[1437..];
+    Array2::from_shape_fn((held_out.len(), 64), |(i, j)| held_out[i][j])
 }
 
 /// scikit-learn's predictions, from the fixture's `"predicted": [..]`.

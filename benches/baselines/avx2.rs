@@ -113,7 +113,7 @@ impl Mlp {
 }
 
 impl super::Mlp for Mlp {
-    fn logits(&mut self, x: ArrayView2<'_, f32>) -> ArrayView2<'_, f32> {
+    fn logits<'a>(&'a mut self, x: ArrayView2<'a, f32>) -> ArrayView2<'a, f32> {
         let x = x.to_slice().expect("the rows feed row-major arrays");
         let last = self.layers.len() - 1;
         for (index, layer) in self.layers.iter().enumerate() {
@@ -152,7 +152,11 @@ impl Seed {
 }
 
 impl super::VectorSeed for Seed {
-    fn res(&mut self, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> ArrayView2<'_, f32> {
+    fn res<'a>(
+        &'a mut self,
+        a: ArrayView2<'a, f32>,
+        b: ArrayView2<'a, f32>,
+    ) -> ArrayView2<'a, f32> {
         let a = a.to_slice().expect("the rows feed row-major arrays");
         let b = b.to_slice().expect("the rows feed row-major arrays");
         let out = self

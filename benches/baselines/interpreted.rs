@@ -218,7 +218,11 @@ impl super::ScalarSeed for Seed {
 }
 
 impl super::VectorSeed for Seed {
-    fn res(&mut self, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> ArrayView2<'_, f32> {
+    fn res<'a>(
+        &'a mut self,
+        a: ArrayView2<'a, f32>,
+        b: ArrayView2<'a, f32>,
+    ) -> ArrayView2<'a, f32> {
         self.feed_and_run(|fed| fed.assign(&a), |fed| fed.assign(&b));
         self.out
             .view()
@@ -261,7 +265,7 @@ impl Mlp {
 }
 
 impl super::Mlp for Mlp {
-    fn logits(&mut self, x: ArrayView2<'_, f32>) -> ArrayView2<'_, f32> {
+    fn logits<'a>(&'a mut self, x: ArrayView2<'a, f32>) -> ArrayView2<'a, f32> {
         self.feed
             .get_mut("x")
             .expect("fed at construction")

@@ -12,7 +12,9 @@
 //! | [`plain`] | plain Rust `f32` arithmetic for the seed graph |
 //!
 //! Each implementation is built once from [`data`] and keeps its output (and
-//! any buffers) in itself, so a call returns a view of it.
+//! any buffers) in itself, so a call returns a view of it. Inputs and output
+//! share one lifetime because staticflow's workspace methods (`y_with`) tie
+//! them together.
 
 pub mod avx2;
 pub mod compiled;
@@ -34,12 +36,13 @@ pub trait ScalarSeed {
 pub trait VectorSeed {
     /// `res` for `a` and `b`, which have the row length the implementation
     /// was built for.
-    fn res(&mut self, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> ArrayView2<'_, f32>;
+    fn res<'a>(&'a mut self, a: ArrayView2<'a, f32>, b: ArrayView2<'a, f32>)
+        -> ArrayView2<'a, f32>;
 }
 
 /// An MLP forward pass to logits (relu between layers, no softmax).
 pub trait Mlp {
     /// The logits for the batch `x`, which has the batch size and width the
     /// implementation was built for.
-    fn logits(&mut self, x: ArrayView2<'_, f32>) -> ArrayView2<'_, f32>;
+    fn logits<'a>(&'a mut self, x: ArrayView2<'a, f32>) -> ArrayView2<'a, f32>;
 }

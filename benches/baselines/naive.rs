@@ -21,7 +21,11 @@ impl Seed {
 }
 
 impl super::VectorSeed for Seed {
-    fn res(&mut self, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> ArrayView2<'_, f32> {
+    fn res<'a>(
+        &'a mut self,
+        a: ArrayView2<'a, f32>,
+        b: ArrayView2<'a, f32>,
+    ) -> ArrayView2<'a, f32> {
         self.out = (&a * &b) / (&a + &b);
         self.out.view()
     }
@@ -49,7 +53,7 @@ impl Mlp {
 }
 
 impl super::Mlp for Mlp {
-    fn logits(&mut self, x: ArrayView2<'_, f32>) -> ArrayView2<'_, f32> {
+    fn logits<'a>(&'a mut self, x: ArrayView2<'a, f32>) -> ArrayView2<'a, f32> {
         let (first, rest) = self.layers.split_first().expect("an MLP has a layer");
         let mut h = x.dot(&first.0) + &first.1;
         for (w, b) in rest {

@@ -26,7 +26,11 @@ impl super::ScalarSeed for Seed {
 }
 
 impl super::VectorSeed for Seed {
-    fn res(&mut self, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> ArrayView2<'_, f32> {
+    fn res<'a>(
+        &'a mut self,
+        a: ArrayView2<'a, f32>,
+        b: ArrayView2<'a, f32>,
+    ) -> ArrayView2<'a, f32> {
         let (a, b) = (contiguous(&a), contiguous(&b));
         let out = self
             .out

@@ -22,7 +22,11 @@ impl Seed {
 }
 
 impl super::VectorSeed for Seed {
-    fn res(&mut self, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> ArrayView2<'_, f32> {
+    fn res<'a>(
+        &'a mut self,
+        a: ArrayView2<'a, f32>,
+        b: ArrayView2<'a, f32>,
+    ) -> ArrayView2<'a, f32> {
         Zip::from(&mut self.out)
             .and(&a)
             .and(&b)
@@ -57,7 +61,7 @@ impl Mlp {
 }
 
 impl super::Mlp for Mlp {
-    fn logits(&mut self, x: ArrayView2<'_, f32>) -> ArrayView2<'_, f32> {
+    fn logits<'a>(&'a mut self, x: ArrayView2<'a, f32>) -> ArrayView2<'a, f32> {
         let last = self.layers.len() - 1;
         for (index, (w, b)) in self.layers.iter().enumerate() {
             let (done, rest) = self.buffers.split_at_mut(index);

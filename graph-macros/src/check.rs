@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::diag::{Diagnostics, SpanRange};
 use crate::ir::{DType, Graph};
-use crate::shape::{self, Shape};
+use crate::shape::{self, Dim, Shape};
 
 /// Methods every generated type has; outputs and variable accessors must not
 /// take these names.
@@ -86,10 +86,56 @@ fn check_variables(graph: &Graph, diagnostics: &mut Diagnostics) {
     }
 }
 
+/// The most bytes one array can take: Rust's allocations and ndarray's
+/// shapes are bounded by `isize::MAX`.
+const MAX_ARRAY_BYTES: usize = usize::MAX / 2;
+
+/// Whether an array of this shape and element type can exist: its literal
+/// sizes (the non-zero ones, as ndarray counts them) take at most
+/// [`MAX_ARRAY_BYTES`]. Symbolic sizes are checked when the graph runs.
+fn fits_in_memory(shape: &Shape, dtype: DType) -> bool {
+    let element = match dtype {
+        DType::F32 => 4,
+        DType::Usize => std::mem::size_of::<usize>(),
+        DType::Bool => 1,
+    };
+    shape
+        .0
+        .iter()
+        .try_fold(element, |bytes, dim| match dim {
+            Dim::Fixed(0) | Dim::Symbol(_) => Some(bytes),
+            Dim::Fixed(size) => bytes.checked_mul(*size),
+        })
+        .is_some_and(|bytes| bytes <= MAX_ARRAY_BYTES)
+}
+
+fn too_large(shape: &Shape, dtype: DType) -> String {
+    format!(
+        "{shape}: more {} than an array can hold (at most {MAX_ARRAY_BYTES} bytes)",
+        dtype.name()
+    )
+}
+
 fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
     for index in 0..graph.nodes.len() {
         let node = &graph.nodes[index];
         if node.op.is_leaf() {
+            // A declared shape too large for any array is reported once, here,
+            // and leaves the nodes using it without a shape.
+            if let Some(shape) = node
+                .shape
+                .as_ref()
+                .filter(|s| !fits_in_memory(s, node.dtype))
+            {
+                let name = node
+                    .name
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let detail = too_large(shape, node.dtype);
+                diagnostics.push(node.span.error(format!("`{name}` is declared {detail}")));
+                graph.nodes[index].shape = None;
+            }
             continue;
         }
         let operands: Option<Vec<(&Shape, DType)>> = node
@@ -103,6 +149,14 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
         // An operand in error was reported where it went wrong.
         let Some(operands) = operands else { continue };
         match shape::infer(&node.op, &operands) {
+            Ok((shape, dtype)) if !fits_in_memory(&shape, dtype) => {
+                let symbol = node.called.unwrap_or_else(|| node.op.symbol());
+                let detail = too_large(&shape, dtype);
+                diagnostics.push(
+                    node.span
+                        .error(format!("`{symbol}` makes a value of shape {detail}")),
+                );
+            }
             Ok((shape, dtype)) => {
                 graph.nodes[index].shape = Some(shape);
                 graph.nodes[index].dtype = dtype;

@@ -9,112 +9,12 @@
 //! or constant). Declarations are shuffled at the end, since the language
 //! sorts them by their dependencies.
 
-use std::fmt;
-
 use super::choices::Choices;
 
+mod model;
 mod ops;
 
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Dim {
-    Fixed(usize),
-    Symbol(&'static str),
-}
-
-impl fmt::Display for Dim {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Dim::Fixed(size) => write!(f, "{size}"),
-            Dim::Symbol(name) => f.write_str(name),
-        }
-    }
-}
-
-/// A shape in the model, printed as the macro prints its own: `[n, 3]`.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct Shape(pub Vec<Dim>);
-
-impl Shape {
-    fn rank(&self) -> usize {
-        self.0.len()
-    }
-
-    fn fixed(&self) -> Option<Vec<usize>> {
-        self.0
-            .iter()
-            .map(|dim| match dim {
-                Dim::Fixed(size) => Some(*size),
-                Dim::Symbol(_) => None,
-            })
-            .collect()
-    }
-}
-
-impl fmt::Display for Shape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let dims: Vec<String> = self.0.iter().map(ToString::to_string).collect();
-        write!(f, "[{}]", dims.join(", "))
-    }
-}
-
-/// The element type of a value, named as `DType::name` names it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Type {
-    F32,
-    Usize,
-    Bool,
-}
-
-impl Type {
-    pub fn name(self) -> &'static str {
-        match self {
-            Type::F32 => "f32",
-            Type::Usize => "usize",
-            Type::Bool => "bool",
-        }
-    }
-}
-
-/// How tightly an expression's text binds, to parenthesize only where Rust's
-/// precedence needs it.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Precedence {
-    /// A name, a call, a non-negative number, an array, a parenthesis.
-    Atom,
-    /// `-x`, and negative numbers.
-    Prefix,
-    Multiplicative,
-    Additive,
-}
-
-/// A generated expression: its text and the value the reference gives it.
-#[derive(Clone, Debug)]
-struct Value {
-    text: String,
-    shape: Shape,
-    ty: Type,
-    precedence: Precedence,
-}
-
-impl Value {
-    fn atom(text: String, shape: Shape, ty: Type) -> Value {
-        Value {
-            text,
-            shape,
-            ty,
-            precedence: Precedence::Atom,
-        }
-    }
-
-    /// The text, in parentheses unless it binds at least as tightly as `at`.
-    fn within(&self, at: Precedence) -> String {
-        if self.precedence <= at {
-            self.text.clone()
-        } else {
-            format!("({})", self.text)
-        }
-    }
-}
+use model::{broadcast, Dim, Precedence, Shape, Type, Value};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -311,7 +211,7 @@ impl Generator<'_> {
                 .iter()
                 .map(|dim| match dim {
                     Dim::Symbol(_) => Dim::Fixed(2),
-                    fixed => fixed.clone(),
+                    fixed @ Dim::Fixed(_) => fixed.clone(),
                 })
                 .collect(),
         );
@@ -392,13 +292,14 @@ impl Generator<'_> {
                 let shape = self.shape(3, true);
                 self.input(shape, Type::F32)
             }
-            _ => match self.existing(Type::F32, |_| true) {
-                Some(value) => value,
-                None => {
+            _ => {
+                if let Some(value) = self.existing(Type::F32, |_| true) {
+                    value
+                } else {
                     let shape = self.shape(3, true);
                     self.input(shape, Type::F32)
                 }
-            },
+            }
         }
     }
 
@@ -426,7 +327,7 @@ impl Generator<'_> {
             4 if self.budget > 0 => {
                 self.budget -= 1;
                 let inner = self.operand(shape);
-                self.unary(inner)
+                self.unary(&inner)
             }
             5 => self.input(shape.clone(), Type::F32),
             _ => match self.existing(Type::F32, |s| s == shape) {
@@ -438,7 +339,7 @@ impl Generator<'_> {
 
     /// An `f32` value that broadcasts into `shape`: the result of a binary
     /// op between the two has exactly `shape`.
-    fn into_shape(&mut self, shape: &Shape) -> Value {
+    fn broadcasting_into(&mut self, shape: &Shape) -> Value {
         if self.choices.chance(25) {
             return self.number();
         }
@@ -523,37 +424,14 @@ impl Generator<'_> {
             let current = Value::atom(name.clone(), shape.clone(), Type::F32);
             let value = match self.choices.below(3) {
                 0 => {
-                    let other = self.into_shape(shape);
-                    self.arithmetic(current, other)
+                    let other = self.broadcasting_into(shape);
+                    self.arithmetic(&current, &other)
                 }
-                1 => self.unary(current),
+                1 => self.unary(&current),
                 _ => self.operand(shape),
             };
             let text = format!("{name} = {};", value.text);
             self.declare(Kind::Update, name.clone(), text, shape.clone(), Type::F32);
         }
     }
-}
-
-/// numpy broadcasting as the reference states it.
-fn broadcast(left: &Shape, right: &Shape) -> Option<Shape> {
-    let rank = left.rank().max(right.rank());
-    let one = Dim::Fixed(1);
-    let at = |shape: &Shape, axis: usize| {
-        let offset = rank - shape.rank();
-        axis.checked_sub(offset)
-            .map_or(one.clone(), |i| shape.0[i].clone())
-    };
-    let mut dims = Vec::with_capacity(rank);
-    for axis in 0..rank {
-        let (l, r) = (at(left, axis), at(right, axis));
-        dims.push(if l == r || r == one {
-            l
-        } else if l == one {
-            r
-        } else {
-            return None;
-        });
-    }
-    Some(Shape(dims))
 }

@@ -93,10 +93,10 @@ const DELIMITERS: [Delimiter; 4] = [
 
 fn word(choices: &mut Choices) -> Vec<Token> {
     match choices.below(4) {
-        0 => lex(*choices.pick(&WORDS)),
-        1 => lex(choices.pick(&SIGNATURES).name),
+        0 => lex(choices.pick::<&str>(&WORDS)),
+        1 => lex(choices.pick(SIGNATURES).name),
         2 => vec![Token::Leaf(TokenTree::Ident(Ident::new_raw(
-            *choices.pick(&["type", "match", "x1"]),
+            choices.pick::<&str>(&["type", "match", "x1"]),
             Span::call_site(),
         )))],
         _ => lex(&format!("v{}", choices.below(1000))),
@@ -106,8 +106,8 @@ fn word(choices: &mut Choices) -> Vec<Token> {
 fn atom(choices: &mut Choices) -> Vec<Token> {
     match choices.below(3) {
         0 => word(choices),
-        1 => lex(*choices.pick(&LITERALS)),
-        _ => lex(*choices.pick(&PUNCTUATION)),
+        1 => lex(choices.pick::<&str>(&LITERALS)),
+        _ => lex(choices.pick::<&str>(&PUNCTUATION)),
     }
 }
 
@@ -255,12 +255,12 @@ pub fn mutate(tokens: &mut Vec<Token>, choices: &mut Choices) {
                 matches!(token, Token::Leaf(TokenTree::Literal(_)))
             });
             group
-                .splice(at..=at, lex(*choices.pick(&LITERALS)))
+                .splice(at..=at, lex(choices.pick::<&str>(&LITERALS)))
                 .for_each(drop);
         }
         Mutation::InsertPunctuation => {
             group
-                .splice(at..at, lex(*choices.pick(&PUNCTUATION)))
+                .splice(at..at, lex(choices.pick::<&str>(&PUNCTUATION)))
                 .for_each(drop);
         }
         Mutation::InsertAtom => group.splice(at..at, atom(choices)).for_each(drop),
@@ -308,7 +308,7 @@ fn substitute(tokens: Vec<Token>, soup: &[Token]) -> Vec<Token> {
     for token in tokens {
         match token {
             Token::Leaf(TokenTree::Ident(ident)) if ident == "SOUP" => {
-                result.extend_from_slice(soup)
+                result.extend_from_slice(soup);
             }
             Token::Group(delimiter, inner) => {
                 result.push(Token::Group(delimiter, substitute(inner, soup)));

@@ -68,26 +68,26 @@ impl Generator<'_> {
         self.budget -= 1;
         let x = self.expression();
         match self.choices.below(24) {
-            0 | 1 => self.unary(x),
-            2..=4 => self.binary(x),
-            5 => self.select(x),
-            6 => self.reduce(x),
-            7 => self.softmax(x),
-            8 => self.logsumexp(x),
-            9 | 10 => self.matmul(x),
-            11 => self.transpose(x),
-            12 => self.reshape(x),
-            13 => self.concat(x),
-            14 => self.slice(x),
-            15 => self.broadcast_to(x),
-            16 => self.expand_dims(x),
-            17 => self.squeeze(x),
-            18 => self.mse(x),
-            19 => self.conv2d(x),
-            20 => self.pool2d(x),
-            21 => self.normalize(x),
-            22 => self.gather(x),
-            _ => self.cross_entropy(x),
+            0 | 1 => self.unary(&x),
+            2..=4 => self.binary(&x),
+            5 => self.select(&x),
+            6 => self.reduce(&x),
+            7 => self.softmax(&x),
+            8 => self.logsumexp(&x),
+            9 | 10 => self.matmul(&x),
+            11 => self.transpose(&x),
+            12 => self.reshape(&x),
+            13 => self.concat(&x),
+            14 => self.slice(&x),
+            15 => self.broadcast_to(&x),
+            16 => self.expand_dims(&x),
+            17 => self.squeeze(&x),
+            18 => self.mse(&x),
+            19 => self.conv2d(&x),
+            20 => self.pool2d(&x),
+            21 => self.normalize(&x),
+            22 => self.gather(&x),
+            _ => self.cross_entropy(&x),
         }
     }
 
@@ -131,7 +131,7 @@ impl Generator<'_> {
     }
 
     /// An elementwise function of `x`: its shape is `x`'s.
-    pub(super) fn unary(&mut self, x: Value) -> Value {
+    pub(super) fn unary(&mut self, x: &Value) -> Value {
         let shape = x.shape.clone();
         match self.choices.below(5) {
             1 => {
@@ -154,20 +154,20 @@ impl Generator<'_> {
                         vec![attr(1, "lo", "-1.0".into()), attr(2, "hi", "1".into())],
                     ),
                 };
-                let mut all = vec![tensor(0, "x", &x)];
+                let mut all = vec![tensor(0, "x", x)];
                 all.extend(args.1);
                 self.call_value(args.0, &all, shape)
             }
             3 => Value::atom(format!("({})", x.text), shape, Type::F32),
             _ => {
                 let op = *self.choices.pick(&UNARY);
-                self.call_value(op, &[tensor(0, "x", &x)], shape)
+                self.call_value(op, &[tensor(0, "x", x)], shape)
             }
         }
     }
 
     /// `left op right` with one of `+ - * /`; the shapes must broadcast.
-    pub(super) fn arithmetic(&mut self, left: Value, right: Value) -> Value {
+    pub(super) fn arithmetic(&mut self, left: &Value, right: &Value) -> Value {
         let shape = broadcast(&left.shape, &right.shape)
             .expect("the generator pairs only shapes that broadcast");
         let (operator, precedence, right_at) = *self.choices.pick(&[
@@ -194,17 +194,17 @@ impl Generator<'_> {
             let shape = self.stretching(&x.shape);
             self.operand(&shape)
         } else {
-            self.into_shape(&x.shape)
+            self.broadcasting_into(&x.shape)
         }
     }
 
     /// A binary elementwise op, as an operator or a call, either way round.
-    fn binary(&mut self, x: Value) -> Value {
-        let other = self.partner(&x);
+    fn binary(&mut self, x: &Value) -> Value {
+        let other = self.partner(x);
         let (left, right) = if self.choices.chance(50) {
-            (other, x)
+            (&other, x)
         } else {
-            (x, other)
+            (x, &other)
         };
         if self.choices.chance(70) {
             return self.arithmetic(left, right);
@@ -214,7 +214,7 @@ impl Generator<'_> {
         let op = *self
             .choices
             .pick(&["maximum", "add", "sub", "mul", "div", "minimum"]);
-        self.call_value(op, &[tensor(0, "a", &left), tensor(1, "b", &right)], shape)
+        self.call_value(op, &[tensor(0, "a", left), tensor(1, "b", right)], shape)
     }
 
     /// A comparison: a `bool` mask of the broadcast shape.
@@ -229,23 +229,23 @@ impl Generator<'_> {
     }
 
     /// `select(mask, x, b)` with a mask and `b` that broadcast into `x`.
-    fn select(&mut self, x: Value) -> Value {
+    fn select(&mut self, x: &Value) -> Value {
         let target = x.shape.clone();
-        let mask = match self.existing(Type::Bool, |mask| {
+        let existing = self.existing(Type::Bool, |mask| {
             broadcast(mask, &target).as_ref() == Some(&target)
-        }) {
-            Some(mask) => mask,
-            None => {
-                let other = self.into_shape(&target);
-                let op = *self.choices.pick(&["gt", "lt", "eq"]);
-                let text = self.call(op, &[tensor(0, "a", &x), tensor(1, "b", &other)]);
-                Value::atom(text, target.clone(), Type::Bool)
-            }
+        });
+        let mask = if let Some(mask) = existing {
+            mask
+        } else {
+            let other = self.broadcasting_into(&target);
+            let op = *self.choices.pick(&["gt", "lt", "eq"]);
+            let text = self.call(op, &[tensor(0, "a", x), tensor(1, "b", &other)]);
+            Value::atom(text, target.clone(), Type::Bool)
         };
-        let b = self.into_shape(&target);
+        let b = self.broadcasting_into(&target);
         let args = [
             tensor(0, "mask", &mask),
-            tensor(1, "a", &x),
+            tensor(1, "a", x),
             tensor(2, "b", &b),
         ];
         self.call_value("select", &args, target)
@@ -271,11 +271,11 @@ impl Generator<'_> {
     }
 
     /// `sum`, `mean`, `max` or `min` over all axes, one, or a list.
-    fn reduce(&mut self, x: Value) -> Value {
+    fn reduce(&mut self, x: &Value) -> Value {
         let rank = x.shape.rank();
         let op = *self.choices.pick(&["sum", "mean", "max", "min"]);
         let keep_dims = self.choices.chance(30);
-        let mut args = vec![tensor(0, "x", &x)];
+        let mut args = vec![tensor(0, "x", x)];
         let axes: Vec<usize> = match self.choices.below(3) {
             1 if rank > 0 => {
                 let axis = self.choices.below(rank);
@@ -312,24 +312,24 @@ impl Generator<'_> {
     }
 
     /// `softmax` or `log_softmax` along one axis: the shape is unchanged.
-    fn softmax(&mut self, x: Value) -> Value {
+    fn softmax(&mut self, x: &Value) -> Value {
         let rank = x.shape.rank();
         if rank == 0 {
             return self.unary(x);
         }
         let op = *self.choices.pick(&["softmax", "log_softmax"]);
-        let mut args = vec![tensor(0, "x", &x)];
+        let mut args = vec![tensor(0, "x", x)];
         self.last_axis_by_default(rank, &mut args);
         self.call_value(op, &args, x.shape.clone())
     }
 
     /// `logsumexp` along one axis, which goes or stays as 1.
-    fn logsumexp(&mut self, x: Value) -> Value {
+    fn logsumexp(&mut self, x: &Value) -> Value {
         let rank = x.shape.rank();
         if rank == 0 {
             return self.unary(x);
         }
-        let mut args = vec![tensor(0, "x", &x)];
+        let mut args = vec![tensor(0, "x", x)];
         let axis = self.last_axis_by_default(rank, &mut args);
         let keep_dims = self.choices.chance(30);
         if keep_dims {
@@ -365,7 +365,7 @@ impl Generator<'_> {
     }
 
     /// numpy's `matmul` on 1-D, 2-D and batched 3-D operands.
-    fn matmul(&mut self, x: Value) -> Value {
+    fn matmul(&mut self, x: &Value) -> Value {
         let dims = x.shape.0.clone();
         let inner = match dims.last() {
             Some(inner) if dims.len() <= 3 => inner.clone(),
@@ -390,7 +390,7 @@ impl Generator<'_> {
             result.push(columns);
         }
         let right = self.operand(&Shape(right));
-        let args = [tensor(0, "a", &x), tensor(1, "b", &right)];
+        let args = [tensor(0, "a", x), tensor(1, "b", &right)];
         self.call_value("matmul", &args, Shape(result))
     }
 }

@@ -7,23 +7,23 @@ use super::{attr, axis_text, tensor};
 impl Generator<'_> {
     /// `transpose(x)` reverses the axes; `permute(x, axes)` and
     /// `transpose(x, axes = ..)` reorder them.
-    pub(super) fn transpose(&mut self, x: Value) -> Value {
+    pub(super) fn transpose(&mut self, x: &Value) -> Value {
         let rank = x.shape.rank();
         if self.choices.below(2) == 0 {
             let shape = Shape(x.shape.0.iter().rev().cloned().collect());
-            return self.call_value("transpose", &[tensor(0, "x", &x)], shape);
+            return self.call_value("transpose", &[tensor(0, "x", x)], shape);
         }
         let mut order: Vec<usize> = (0..rank).collect();
         self.choices.shuffle(&mut order);
         let text = self.axes_text(&order, rank);
         let shape = Shape(order.iter().map(|&axis| x.shape.0[axis].clone()).collect());
         let op = *self.choices.pick(&["permute", "transpose"]);
-        self.call_value(op, &[tensor(0, "x", &x), attr(1, "axes", text)], shape)
+        self.call_value(op, &[tensor(0, "x", x), attr(1, "axes", text)], shape)
     }
 
     /// `reshape` to the same symbols and a factorisation of the literal
     /// element count, maybe with extra 1s and one dim written `-1`.
-    pub(super) fn reshape(&mut self, x: Value) -> Value {
+    pub(super) fn reshape(&mut self, x: &Value) -> Value {
         let mut product = 1usize;
         let mut target: Vec<Dim> = Vec::new();
         for dim in &x.shape.0 {
@@ -37,7 +37,9 @@ impl Generator<'_> {
         }
         let mut rest = product;
         while rest > 1 {
-            let mut divisors: Vec<usize> = (2..=rest.min(16)).filter(|d| rest % d == 0).collect();
+            let mut divisors: Vec<usize> = (2..=rest.min(16))
+                .filter(|d| rest.is_multiple_of(*d))
+                .collect();
             divisors.push(rest);
             let divisor = *self.choices.pick(&divisors);
             target.push(Dim::Fixed(divisor));
@@ -62,7 +64,7 @@ impl Generator<'_> {
             })
             .collect();
         let args = [
-            tensor(0, "x", &x),
+            tensor(0, "x", x),
             attr(1, "shape", format!("[{}]", texts.join(", "))),
         ];
         self.call_value("reshape", &args, Shape(target))
@@ -70,7 +72,7 @@ impl Generator<'_> {
 
     /// `concat` of `x` with up to two tensors that differ from it only on a
     /// literal axis.
-    pub(super) fn concat(&mut self, x: Value) -> Value {
+    pub(super) fn concat(&mut self, x: &Value) -> Value {
         let rank = x.shape.rank();
         let literal: Vec<(usize, usize)> = (0..rank)
             .filter_map(|axis| match x.shape.0[axis] {
@@ -109,7 +111,7 @@ impl Generator<'_> {
 
     /// `slice(x, axis, start, end)` within a literal axis; bounds may count
     /// from the end.
-    pub(super) fn slice(&mut self, x: Value) -> Value {
+    pub(super) fn slice(&mut self, x: &Value) -> Value {
         let rank = x.shape.rank();
         let literal: Vec<(usize, usize)> = (0..rank)
             .filter_map(|axis| match x.shape.0[axis] {
@@ -133,7 +135,7 @@ impl Generator<'_> {
         let (start_text, end_text) = (bound(start), bound(end));
         let from_back = self.choices.chance(30);
         let args = [
-            tensor(0, "x", &x),
+            tensor(0, "x", x),
             attr(1, "axis", axis_text(axis, rank, from_back)),
             attr(2, "start", start_text),
             attr(3, "end", end_text),
@@ -158,14 +160,14 @@ impl Generator<'_> {
             .collect();
         symbols.dedup();
         match self.choices.below(3) {
-            1 if !symbols.is_empty() => Dim::Symbol(*self.choices.pick(&symbols)),
+            1 if !symbols.is_empty() => Dim::Symbol(symbols[self.choices.below(symbols.len())]),
             _ => Dim::Fixed(self.choices.between(1, 4)),
         }
     }
 
     /// `broadcast_to` a target that stretches `x`'s 1s and may add leading
     /// axes.
-    pub(super) fn broadcast_to(&mut self, x: Value) -> Value {
+    pub(super) fn broadcast_to(&mut self, x: &Value) -> Value {
         let mut target: Vec<Dim> = Vec::new();
         for dim in &x.shape.0 {
             target.push(if *dim == Dim::Fixed(1) && self.choices.chance(50) {
@@ -179,17 +181,17 @@ impl Generator<'_> {
             target.insert(0, dim);
         }
         let shape = Shape(target);
-        let args = [tensor(0, "x", &x), attr(1, "shape", shape.to_string())];
+        let args = [tensor(0, "x", x), attr(1, "shape", shape.to_string())];
         self.call_value("broadcast_to", &args, shape)
     }
 
     /// `expand_dims(x, axis)`: a 1 inserted at `axis` of the result.
-    pub(super) fn expand_dims(&mut self, x: Value) -> Value {
+    pub(super) fn expand_dims(&mut self, x: &Value) -> Value {
         let rank = x.shape.rank() + 1;
         let axis = self.choices.below(rank);
         let from_back = self.choices.chance(30);
         let args = [
-            tensor(0, "x", &x),
+            tensor(0, "x", x),
             attr(1, "axis", axis_text(axis, rank, from_back)),
         ];
         let mut shape = x.shape.clone();
@@ -199,12 +201,12 @@ impl Generator<'_> {
 
     /// `squeeze(x)` drops every literal 1; `squeeze(x, axis = ..)` the named
     /// ones.
-    pub(super) fn squeeze(&mut self, x: Value) -> Value {
+    pub(super) fn squeeze(&mut self, x: &Value) -> Value {
         let rank = x.shape.rank();
         let ones: Vec<usize> = (0..rank)
             .filter(|&axis| x.shape.0[axis] == Dim::Fixed(1))
             .collect();
-        let mut args = vec![tensor(0, "x", &x)];
+        let mut args = vec![tensor(0, "x", x)];
         let removed = if ones.is_empty() || self.choices.below(2) == 0 {
             ones
         } else {

@@ -27,9 +27,9 @@ fn spatial(
 impl Generator<'_> {
     /// `x` if it is an NHWC image batch with literal height and width, else
     /// a fresh input that is one.
-    fn image(&mut self, x: Value) -> Value {
+    fn image(&mut self, x: &Value) -> Value {
         if let [_, Dim::Fixed(_), Dim::Fixed(_), _] = x.shape.0.as_slice() {
-            return x;
+            return x.clone();
         }
         let batch = if self.choices.chance(50) {
             Dim::Symbol("n")
@@ -67,7 +67,7 @@ impl Generator<'_> {
         same
     }
 
-    pub(super) fn conv2d(&mut self, x: Value) -> Value {
+    pub(super) fn conv2d(&mut self, x: &Value) -> Value {
         let x = self.image(x);
         let dims = x.shape.0.clone();
         let (Dim::Fixed(height), Dim::Fixed(width)) = (&dims[1], &dims[2]) else {
@@ -118,7 +118,7 @@ impl Generator<'_> {
     }
 
     /// `max_pool2d` or `avg_pool2d`, strides defaulting to the window.
-    pub(super) fn pool2d(&mut self, x: Value) -> Value {
+    pub(super) fn pool2d(&mut self, x: &Value) -> Value {
         let x = self.image(x);
         let dims = x.shape.0.clone();
         let (Dim::Fixed(height), Dim::Fixed(width)) = (&dims[1], &dims[2]) else {
@@ -152,7 +152,7 @@ impl Generator<'_> {
 
     /// `batch_norm` or `layer_norm`: per-feature parameters of the last
     /// axis; the shape is unchanged.
-    pub(super) fn normalize(&mut self, x: Value) -> Value {
+    pub(super) fn normalize(&mut self, x: &Value) -> Value {
         let Some(features) = x.shape.0.last().cloned() else {
             return self.unary(x);
         };
@@ -161,7 +161,7 @@ impl Generator<'_> {
         } else {
             ("batch_norm", &["mean", "variance", "scale", "offset"])
         };
-        let mut args = vec![tensor(0, "x", &x)];
+        let mut args = vec![tensor(0, "x", x)];
         for (index, name) in names.iter().enumerate() {
             let parameter = self.operand(&Shape(vec![features.clone()]));
             args.push(tensor(index + 1, name, &parameter));
@@ -175,7 +175,7 @@ impl Generator<'_> {
 
     /// `gather(table, indices)` (or `embedding`): rows of `x` picked by
     /// `usize` indices of any shape.
-    pub(super) fn gather(&mut self, x: Value) -> Value {
+    pub(super) fn gather(&mut self, x: &Value) -> Value {
         let Some((_, row)) = x.shape.0.split_first() else {
             return self.unary(x);
         };
@@ -190,26 +190,26 @@ impl Generator<'_> {
         let mut shape = indices.shape.clone();
         shape.0.extend(row);
         let op = *self.choices.pick(&["gather", "embedding"]);
-        let args = [tensor(0, "table", &x), tensor(1, "indices", &indices)];
+        let args = [tensor(0, "table", x), tensor(1, "indices", &indices)];
         self.call_value(op, &args, shape)
     }
 
     /// `mse(x, target)`: a scalar.
-    pub(super) fn mse(&mut self, x: Value) -> Value {
+    pub(super) fn mse(&mut self, x: &Value) -> Value {
         let target = if self.choices.chance(30) {
-            self.unary(x.clone())
+            self.unary(x)
         } else {
             self.operand(&x.shape)
         };
-        let args = [tensor(0, "pred", &x), tensor(1, "target", &target)];
+        let args = [tensor(0, "pred", x), tensor(1, "target", &target)];
         self.call_value("mse", &args, Shape::default())
     }
 
     /// `softmax_cross_entropy` of `[n, c]` logits against probabilities of
     /// the same shape or `usize` class indices `[n]`: `[n]`.
-    pub(super) fn cross_entropy(&mut self, x: Value) -> Value {
+    pub(super) fn cross_entropy(&mut self, x: &Value) -> Value {
         let logits = if x.shape.rank() == 2 {
-            x
+            x.clone()
         } else {
             let shape = Shape(vec![self.dim(true), self.dim(true)]);
             self.operand(&shape)
