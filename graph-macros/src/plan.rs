@@ -33,12 +33,15 @@ pub struct Plan {
 
 impl Plan {
     /// Bytes of workspace a call needs, when every planned shape is literal.
+    /// `None` also when the total does not fit a `usize`, however unlikely
+    /// such a graph is to be run.
     pub fn literal_bytes(&self) -> Option<usize> {
         self.slots
             .iter()
             .zip(&self.slot_elements)
-            .map(|(dtype, elements)| elements.map(|e| e * element_bytes(*dtype)))
-            .sum()
+            .try_fold(0usize, |total, (dtype, elements)| {
+                total.checked_add((*elements)?.checked_mul(element_bytes(*dtype))?)
+            })
     }
 }
 
@@ -122,7 +125,9 @@ pub fn plan(graph: &Graph) -> Plan {
         holder[slot] = Some(index);
         last_shape[slot] = shape;
         storage[index] = Storage::Slot(slot);
-        let elements = shape.as_fixed().map(|dims| dims.iter().product::<usize>());
+        let elements = shape
+            .as_fixed()
+            .and_then(|dims| dims.iter().try_fold(1usize, |p, &d| p.checked_mul(d)));
         slot_elements[slot] = match (slot_elements[slot], elements) {
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,

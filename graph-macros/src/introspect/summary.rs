@@ -113,12 +113,11 @@ fn footprint(graph: &Graph, ids: &[NodeId]) -> TokenStream {
     let elements: usize = ids
         .iter()
         .map(|&id| {
-            graph
-                .shape(id)
-                .as_fixed()
-                .map_or(0, |dims| dims.iter().product::<usize>())
+            graph.shape(id).as_fixed().map_or(0, |dims| {
+                dims.iter().fold(1, |p: usize, &d| p.saturating_mul(d))
+            })
         })
-        .sum();
+        .fold(0, usize::saturating_add);
     let bytes = elements.saturating_mul(4);
     quote! {
         ::staticflow::__private::summary::Footprint {

@@ -151,7 +151,6 @@ fn shapes_too_large_for_any_array_are_an_error() {
 
 /// Sizes that each fit in memory can still overflow a sum of them.
 #[test]
-#[ignore = "panics in plan.rs (`Plan::literal_bytes`): add with overflow"]
 fn workspace_sizes_do_not_overflow() {
     let outputs: Vec<String> = (1..=8)
         .map(|k| format!("output y{k} = x * {k}.0;"))
