@@ -53,6 +53,21 @@ fn element_bytes(dtype: DType) -> usize {
     }
 }
 
+/// Whether the node is `+ - * /` or negation of scalars, which the emitter
+/// writes as plain Rust arithmetic on `f32` locals.
+pub fn is_scalar_arithmetic(graph: &Graph, index: usize) -> bool {
+    let node = &graph.nodes[index];
+    matches!(
+        node.op,
+        Op::Binary(
+            crate::ir::Binary::Add
+                | crate::ir::Binary::Sub
+                | crate::ir::Binary::Mul
+                | crate::ir::Binary::Div
+        ) | Op::Unary(crate::ir::Unary::Neg)
+    ) && node.operands.iter().all(|&o| graph.shape(o).is_scalar())
+}
+
 /// Whether the node's kernel writes into a slot (rather than returning a
 /// plain scalar or being a leaf or plain arithmetic).
 pub fn needs_slot(graph: &Graph, index: usize) -> bool {
@@ -60,17 +75,7 @@ pub fn needs_slot(graph: &Graph, index: usize) -> bool {
     if node.op.is_leaf() {
         return false;
     }
-    let all_scalar = node.operands.iter().all(|&o| graph.shape(o).is_scalar());
-    let scalar_arithmetic = all_scalar
-        && matches!(
-            node.op,
-            Op::Binary(
-                crate::ir::Binary::Add
-                    | crate::ir::Binary::Sub
-                    | crate::ir::Binary::Mul
-                    | crate::ir::Binary::Div
-            ) | Op::Unary(crate::ir::Unary::Neg)
-        );
+    let scalar_arithmetic = is_scalar_arithmetic(graph, index);
     let plain_scalar_kernel = matches!(node.op, Op::Mse)
         || (node.op == Op::MatMul && graph.shape(crate::ir::NodeId(index)).is_scalar());
     !(scalar_arithmetic || plain_scalar_kernel)

@@ -44,7 +44,8 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
     let name = local(graph, id);
     let result_shape = graph.shape(id);
     let span = node.span.start;
-    let all_scalar = node.operands.iter().all(|&o| graph.shape(o).is_scalar());
+    // The plan decides which nodes are plain arithmetic; emission follows it.
+    let scalar_arithmetic = crate::plan::is_scalar_arithmetic(graph, id.0);
     let k = quote_spanned! {span=> #p::kernels };
     match &node.op {
         Op::Input => return TokenStream::new(),
@@ -73,7 +74,7 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
         }
         // Scalar arithmetic is plain Rust: no arrays, no kernel calls.
         Op::Binary(binary @ (Binary::Add | Binary::Sub | Binary::Mul | Binary::Div))
-            if all_scalar =>
+            if scalar_arithmetic =>
         {
             let (l, r) = (
                 local(graph, node.operands[0]),
@@ -87,7 +88,7 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
             };
             return quote_spanned! {span=> let #name: f32 = #l #operator #r; };
         }
-        Op::Unary(Unary::Neg) if all_scalar => {
+        Op::Unary(Unary::Neg) if scalar_arithmetic => {
             let x = local(graph, node.operands[0]);
             return quote_spanned! {span=> let #name: f32 = -#x; };
         }
