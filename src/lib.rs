@@ -25,23 +25,35 @@
 //! The crate re-exports [`ndarray`], whose arrays and views are the graph's
 //! inputs and outputs, the [`kernels`] generated code calls, and the [`Error`]
 //! returned when data fed at run time disagrees with the graph.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 #[doc = include_str!("../docs/LANGUAGE.md")]
 pub use graph_macros::graph;
+#[cfg(feature = "std")]
 pub use graph_runtime::summary::Summary;
+pub use graph_runtime::{flat, scalar};
+#[cfg(feature = "std")]
 pub use graph_runtime::{kernels, summary, weights, workspace, Dim, DimBindings, Error};
 /// The `ndarray` crate that generated code uses for its inputs and outputs.
+#[cfg(feature = "std")]
 pub use ndarray;
 
 /// The paths generated code goes through. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "std")]
     pub use ::graph_runtime::check::check_variable;
+    #[cfg(feature = "std")]
     pub use ::graph_runtime::summary;
+    #[cfg(feature = "std")]
     pub use ::graph_runtime::weights;
+    #[cfg(feature = "std")]
     pub use ::graph_runtime::workspace;
+    pub use ::graph_runtime::{flat, scalar};
+    #[cfg(feature = "std")]
     pub use ::graph_runtime::{kernels, Dim, DimBindings, Error};
+    #[cfg(feature = "std")]
     pub use ::ndarray;
 }

@@ -31,6 +31,7 @@ use quote::{format_ident, quote};
 use crate::ir::{DType, Graph, NodeId};
 use crate::shape::{Dim, Shape};
 
+pub mod bare;
 mod entry;
 mod node;
 
@@ -86,7 +87,7 @@ pub fn emit(graph: &Graph, as_written: &str) -> TokenStream {
     let run = entry::run_methods(graph, &plan);
     let update = entry::update_methods(graph, &plan);
     let default = default_impl(graph);
-    let introspection = crate::introspect::items(graph, as_written);
+    let introspection = crate::introspect::items(graph, as_written, true);
     let statics = constant_statics(graph);
     quote! {
         #statics
@@ -320,7 +321,7 @@ fn constructors(graph: &Graph) -> TokenStream {
             ::core::result::Result::Ok(Self { #(#names),* })
         }
 
-                /// Creates the graph with every variable set to zero.
+        /// Creates the graph with every variable set to zero.
         #[must_use]
         #vis fn zeros() -> Self {
             Self { #(#zeros),* }
@@ -410,7 +411,7 @@ fn loaders(graph: &Graph) -> TokenStream {
         /// [`Error::Io`](::staticflow::Error::Io) if the file cannot be written.
         #vis fn save_safetensors(&self, path: impl ::core::convert::AsRef<::std::path::Path>)
             -> ::core::result::Result<(), #p::Error> {
-                        #p::weights::save_safetensors_file(&[#(#views),*], path)
+            #p::weights::save_safetensors_file(&[#(#views),*], path)
         }
     }
 }
@@ -598,7 +599,7 @@ pub fn fallback(graph: &Graph, unlowered: &[&Ident]) -> TokenStream {
                 });
             quote! { _: #ty }
         });
-                let ty = node.map_or(dyn_array.clone(), type_of);
+        let ty = node.map_or(dyn_array.clone(), type_of);
         let with = format_ident!("{}_with", method);
         let params: Vec<TokenStream> = params.collect();
         quote! {
@@ -617,7 +618,7 @@ pub fn fallback(graph: &Graph, unlowered: &[&Ident]) -> TokenStream {
     quote! {
         #(#attrs)*
         #lints
-                #vis struct #name;
+        #vis struct #name;
 
         #lints
         #workspace_decl

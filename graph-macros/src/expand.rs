@@ -29,7 +29,16 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
         bake::bake(&mut graph, file, &mut diagnostics);
     }
     check::check(&mut graph, &mut diagnostics);
+    if graph.no_std && !diagnostics.has_errors() {
+        emit::bare::check(&graph, &mut diagnostics);
+    }
     if diagnostics.has_errors() {
+        if graph.no_std {
+            return Err(finish_with_errors(
+                diagnostics,
+                emit::bare::fallback(&graph),
+            ));
+        }
         let unlowered: Vec<&proc_macro2::Ident> = syntax
             .decls
             .iter()
@@ -42,6 +51,9 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     }
     let as_written = dot::dot(&graph);
     optimize::run(&mut graph);
+    if graph.no_std {
+        return Ok(emit::bare::emit(&graph, &as_written));
+    }
     Ok(emit::emit(&graph, &as_written))
 }
 

@@ -20,11 +20,26 @@ mod summary;
 
 /// Items placed inside the generated `impl Name { .. }`.
 /// `as_written` is the DOT text of the graph before optimization passes.
-pub fn items(graph: &Graph, as_written: &str) -> TokenStream {
+pub fn items(graph: &Graph, as_written: &str, with_summary: bool) -> TokenStream {
     let vis = &graph.vis;
     let name = graph.name.to_string();
     let optimized = crate::dot::dot(graph);
-    let summary = summary::tokens(graph);
+    let summary_doc = format!(
+        " What [`{name}`] costs: parameters, floating-point operations and peak \
+         workspace per call, as polynomials in its symbolic dims."
+    );
+    // The summary's type lives in the std part of the runtime.
+    let summary = with_summary.then(|| {
+        let summary = summary::tokens(graph);
+        quote! {
+            #[doc = #summary_doc]
+            ///
+            /// Print it for a table of the nodes, or evaluate its costs for given sizes:
+            /// `SUMMARY.run.flops.evaluate(&[("n", 32)])`. The conventions are those of
+            /// `staticflow::summary`.
+            #vis const SUMMARY: ::staticflow::__private::summary::Summary = #summary;
+        }
+    });
     let dot_doc = format!(
         " The graph of [`{name}`] as Graphviz DOT text, after the optimization passes: \
          what its methods compute."
@@ -32,10 +47,6 @@ pub fn items(graph: &Graph, as_written: &str) -> TokenStream {
     let as_written_doc = format!(
         " The graph of [`{name}`] as Graphviz DOT text, as written: before common \
          subexpressions are merged and unused nodes dropped."
-    );
-    let summary_doc = format!(
-        " What [`{name}`] costs: parameters, floating-point operations and peak \
-         workspace per call, as polynomials in its symbolic dims."
     );
     quote! {
         #[doc = #dot_doc]
@@ -53,12 +64,7 @@ pub fn items(graph: &Graph, as_written: &str) -> TokenStream {
         /// Drawn as [`Self::DOT`] is.
         #vis const DOT_AS_WRITTEN: &'static ::core::primitive::str = #as_written;
 
-        #[doc = #summary_doc]
-        ///
-        /// Print it for a table of the nodes, or evaluate its costs for given sizes:
-        /// `SUMMARY.run.flops.evaluate(&[("n", 32)])`. The conventions are those of
-        /// `staticflow::summary`.
-        #vis const SUMMARY: ::staticflow::__private::summary::Summary = #summary;
+        #summary
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Graph {
     /// The weight file whose values were baked in, as an absolute path, so
     /// that the expansion can make cargo rebuild when it changes.
     pub baked_from: Option<String>,
+    /// Whether the graph is `#[no_std]`: emitted on arrays and slices
+    /// (`emit::bare`) instead of ndarray.
+    pub no_std: bool,
 }
 
 pub struct Node {

@@ -36,6 +36,7 @@ pub fn lower(
             updates: Vec::new(),
             annotations: Vec::new(),
             baked_from: None,
+            no_std: syntax.no_std.is_some(),
         },
         resolution,
         decl_nodes: HashMap::new(),

@@ -162,9 +162,14 @@ pub fn fuse_dense(graph: &mut Graph) {
     let mut uses = use_counts(graph);
     for index in 0..graph.nodes.len() {
         let node = &graph.nodes[index];
+        // A matrix times a matrix; in `#[no_std]` graphs, whose dense kernel
+        // takes a vector as a one-row matrix, also a vector times a matrix.
         let is_matmul_2d = |id: NodeId| {
             let n = graph.node(id);
-            n.op == Op::MatMul && n.operands.iter().all(|&o| graph.shape(o).rank() == 2)
+            let x_ranks: &[usize] = if graph.no_std { &[1, 2] } else { &[2] };
+            n.op == Op::MatMul
+                && x_ranks.contains(&graph.shape(n.operands[0]).rank())
+                && graph.shape(n.operands[1]).rank() == 2
         };
         let replacement = match &node.op {
             // matmul(x, w) + b, with b one value per output column.

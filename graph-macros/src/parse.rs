@@ -26,6 +26,9 @@ pub struct GraphSyntax {
     pub attrs: Vec<Attribute>,
     /// `#[weights("file.safetensors")]`: bake the variables in at build time.
     pub weights: Option<syn::LitStr>,
+    /// `#[no_std]`: emit fixed-size arrays and slice kernels, for crates
+    /// without `std` or an allocator.
+    pub no_std: Option<proc_macro2::Span>,
     pub vis: Visibility,
     pub name: Ident,
     pub decls: Vec<Decl>,
@@ -155,6 +158,16 @@ impl Parse for GraphSyntax {
                 ));
             }
         }
+        let mut no_std = None;
+        for attr in attrs.extract_if(.., |attr| attr.path().is_ident("no_std")) {
+            if !matches!(attr.meta, syn::Meta::Path(_)) {
+                return Err(syn::Error::new_spanned(
+                    &attr,
+                    "`#[no_std]` takes no arguments",
+                ));
+            }
+            no_std = Some(attr.path().require_ident()?.span());
+        }
         let vis: Visibility = input.parse()?;
         if !input.peek(Token![struct]) {
             return Err(input.error(
@@ -175,6 +188,7 @@ impl Parse for GraphSyntax {
         Ok(GraphSyntax {
             attrs,
             weights,
+            no_std,
             vis,
             name,
             decls,

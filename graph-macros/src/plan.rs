@@ -82,7 +82,21 @@ pub fn needs_slot(graph: &Graph, index: usize) -> bool {
 }
 
 pub fn plan(graph: &Graph) -> Plan {
+    plan_with(graph, true)
+}
+
+/// The plan of a `#[no_std]` graph: outputs are computed straight into the
+/// arrays the entry points return, so they take no slot.
+pub fn plan_bare(graph: &Graph) -> Plan {
+    plan_with(graph, false)
+}
+
+fn plan_with(graph: &Graph, outputs_in_slots: bool) -> Plan {
     let count = graph.nodes.len();
+    let mut is_output = vec![false; count];
+    for output in &graph.outputs {
+        is_output[output.node.0] = true;
+    }
     // Last use of each node; `usize::MAX` for values live to the end.
     let mut last_use: Vec<usize> = (0..count).collect();
     for (index, node) in graph.nodes.iter().enumerate() {
@@ -110,7 +124,7 @@ pub fn plan(graph: &Graph) -> Plan {
                 *held = None;
             }
         }
-        if !needs_slot(graph, index) {
+        if !needs_slot(graph, index) || (is_output[index] && !outputs_in_slots) {
             continue;
         }
         let node = &graph.nodes[index];

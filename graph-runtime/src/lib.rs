@@ -15,6 +15,12 @@
 //! let sum: ndarray::Array2<f32> = elementwise::add(column.view(), row.view());
 //! assert_eq!(sum, array![[11.0, 21.0], [12.0, 22.0], [13.0, 23.0]]);
 //! ```
+//!
+//! Without the default `std` feature the crate is `#![no_std]` and uses no
+//! allocator: it keeps [`flat`], kernels on plain slices with every shape
+//! given by the caller, and [`scalar`], the elementwise formulas. Those are
+//! what `#[no_std]` graphs compile to.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 // `unsafe` lives in one module, `kernels::simd` (AVX2+FMA matrix kernels),
 // which allows it explicitly; every block there has a `SAFETY:` comment.
@@ -23,12 +29,22 @@
 // cheap handle, and by-value views accept both `x.view()` and `x.t()`.
 #![allow(clippy::needless_pass_by_value)]
 
+#[cfg(feature = "std")]
 pub mod check;
+#[cfg(feature = "std")]
 mod error;
+pub mod flat;
+#[cfg(feature = "std")]
 pub mod kernels;
+pub mod scalar;
+#[cfg(feature = "std")]
 pub mod summary;
+#[cfg(feature = "std")]
 pub mod weights;
+#[cfg(feature = "std")]
 pub mod workspace;
 
+#[cfg(feature = "std")]
 pub use check::{Dim, DimBindings};
+#[cfg(feature = "std")]
 pub use error::Error;

@@ -130,9 +130,9 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
             let kernel = Ident::new(&format!("{}_into", call.kernel), Span::call_site());
             let slot = format_ident!("s{}", slot);
             let shape = runtime_shape(result_shape);
-            let write = quote_spanned! {span=>
-                #k::#module::#kernel(#(#args,)* __ws.#slot.out(#shape))#question;
-            };
+            // `__ws` keeps the expansion's span, visible from `macro_rules!`.
+            let out = quote! { __ws.#slot.out(#shape) };
+            let write = quote_spanned! {span=> #k::#module::#kernel(#(#args,)* #out)#question; };
             let read = if result_shape.is_scalar() {
                 let elem = super::element(node.dtype);
                 quote! { let #name: #elem = __ws.#slot.scalar(); }
@@ -342,15 +342,21 @@ fn network(graph: &Graph, id: NodeId, mut operands: Vec<TokenStream>) -> Call {
 }
 
 fn dense(bias: bool, activation: Activation, mut operands: Vec<TokenStream>) -> Call {
-    let p = private();
-    let activations = quote! { #p::kernels::dense::Activation };
     if bias {
         let b = operands.pop().unwrap_or_default();
         operands.push(quote! { ::core::option::Option::Some(#b) });
     } else {
         operands.push(quote! { ::core::option::Option::None });
     }
-    operands.push(match activation {
+    operands.push(self::activation(activation));
+    call("dense", "dense", operands)
+}
+
+/// A dense node's activation as a `scalar::Activation` value.
+pub fn activation(activation: Activation) -> TokenStream {
+    let p = private();
+    let activations = quote! { #p::scalar::Activation };
+    match activation {
         Activation::Identity => quote! { #activations::Identity },
         Activation::Relu => quote! { #activations::Relu },
         Activation::LeakyRelu(alpha) => {
@@ -359,8 +365,7 @@ fn dense(bias: bool, activation: Activation, mut operands: Vec<TokenStream>) -> 
         }
         Activation::Sigmoid => quote! { #activations::Sigmoid },
         Activation::Tanh => quote! { #activations::Tanh },
-    });
-    call("dense", "dense", operands)
+    }
 }
 
 /// `mapN_into(a, b, .., |e0, e1, ..| expression, out)`: one pass over the
@@ -376,11 +381,11 @@ fn fused(expression: &Scalar, mut operands: Vec<TokenStream>) -> Call {
 }
 
 /// The Rust expression of one element of a fused node. Functions come from
-/// `kernels::scalar`, which the array kernels use too, so fused and unfused
-/// graphs compute the same values.
-fn scalar_expression(expression: &Scalar) -> TokenStream {
+/// `graph_runtime::scalar`, which the array kernels use too, so fused and
+/// unfused graphs compute the same values.
+pub fn scalar_expression(expression: &Scalar) -> TokenStream {
     let p = private();
-    let f = quote! { #p::kernels::scalar };
+    let f = quote! { #p::scalar };
     match expression {
         Scalar::Operand(i) => {
             let name = format_ident!("__e{}", i);

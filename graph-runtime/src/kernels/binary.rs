@@ -13,6 +13,7 @@ use ndarray::{Array, ArrayView, ArrayViewMut, Dimension, Zip};
 
 use super::elementwise::broadcast_shape;
 use super::shape_panic;
+use crate::scalar;
 
 /// Elementwise maximum with broadcasting: `out = max(a, b)`, NaN if either
 /// operand is NaN (as `numpy.maximum`).
@@ -32,7 +33,7 @@ pub fn maximum<O: Dimension>(
     a: ArrayView<'_, f32, impl Dimension>,
     b: ArrayView<'_, f32, impl Dimension>,
 ) -> Array<f32, O> {
-    zip_with("maximum", a, b, nan_maximum)
+    zip_with("maximum", a, b, scalar::maximum)
 }
 
 /// Elementwise minimum with broadcasting: `out = min(a, b)`, NaN if either
@@ -55,7 +56,7 @@ pub fn minimum<O: Dimension>(
     a: ArrayView<'_, f32, impl Dimension>,
     b: ArrayView<'_, f32, impl Dimension>,
 ) -> Array<f32, O> {
-    zip_with("minimum", a, b, nan_minimum)
+    zip_with("minimum", a, b, scalar::minimum)
 }
 
 /// Elementwise `a > b` with broadcasting. Any comparison with NaN is false.
@@ -329,7 +330,7 @@ into_form!(
     maximum,
     maximum_into,
     f32,
-    nan_maximum,
+    scalar::maximum,
     "[[1.0_f32, 2.5], [3.0, -4.0]]",
     "[2.0_f32, 0.0]"
 );
@@ -337,7 +338,7 @@ into_form!(
     minimum,
     minimum_into,
     f32,
-    nan_minimum,
+    scalar::minimum,
     "[[1.0_f32, 2.5], [3.0, -4.0]]",
     "[2.0_f32, 0.0]"
 );
@@ -385,25 +386,6 @@ into_form!(
     "[[1.0_f32, 2.0], [3.0, -4.0]]",
     "[2.0_f32, 0.0]"
 );
-
-#[inline]
-pub(crate) fn nan_maximum(x: f32, y: f32) -> f32 {
-    if x.is_nan() || x > y {
-        x
-    } else {
-        // `y` is the larger, equal, or NaN.
-        y
-    }
-}
-
-#[inline]
-pub(crate) fn nan_minimum(x: f32, y: f32) -> f32 {
-    if x.is_nan() || x < y {
-        x
-    } else {
-        y
-    }
-}
 
 /// [`select`] into caller storage: `out` must have exactly the broadcast
 /// shape of the three operands; any layouts, no allocation.

@@ -27,62 +27,8 @@
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
 use super::shape_panic;
-use super::unary;
 
-/// An elementwise function applied to each result of a fused kernel as it
-/// is finished. Each computes exactly what the [`unary`] kernel of the same
-/// name computes.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-#[non_exhaustive]
-pub enum Activation {
-    /// `f(v) = v`.
-    #[default]
-    Identity,
-    /// `f(v) = max(v, 0)`, keeping NaN ([`unary::relu`]).
-    Relu,
-    /// `f(v) = v` for `v ≥ 0`, `α·v` otherwise ([`unary::leaky_relu`]).
-    LeakyRelu(f32),
-    /// `f(v) = 1 / (1 + e⁻ᵛ)` ([`unary::sigmoid`]).
-    Sigmoid,
-    /// `f(v) = tanh v` ([`unary::tanh`]).
-    Tanh,
-    /// GELU, tanh approximation ([`unary::gelu_tanh`]).
-    GeluTanh,
-    /// GELU, exact form ([`unary::gelu_exact`]).
-    GeluExact,
-    /// `f(v) = ln(1 + eᵛ)` ([`unary::softplus`]).
-    Softplus,
-    /// `f(v) = min(max(v, lo), hi)` ([`unary::clip`]; `Clip(0.0, 6.0)` is
-    /// `ReLU6`).
-    Clip(f32, f32),
-}
-
-impl Activation {
-    /// The activation of one value.
-    ///
-    /// ```
-    /// use graph_runtime::kernels::dense::Activation;
-    ///
-    /// assert_eq!(Activation::Relu.apply(-2.0), 0.0);
-    /// assert_eq!(Activation::LeakyRelu(0.5).apply(-2.0), -1.0);
-    /// assert_eq!(Activation::Clip(0.0, 6.0).apply(7.0), 6.0);
-    /// ```
-    #[must_use]
-    #[inline]
-    pub fn apply(self, v: f32) -> f32 {
-        match self {
-            Activation::Identity => v,
-            Activation::Relu => unary::relu_scalar(v),
-            Activation::LeakyRelu(alpha) => unary::leaky_relu_scalar(v, alpha),
-            Activation::Sigmoid => unary::sigmoid_scalar(v),
-            Activation::Tanh => v.tanh(),
-            Activation::GeluTanh => unary::gelu_tanh_scalar(v),
-            Activation::GeluExact => unary::gelu_exact_scalar(v),
-            Activation::Softplus => unary::softplus_scalar(v),
-            Activation::Clip(lo, hi) => unary::clip_scalar(v, lo, hi),
-        }
-    }
-}
+pub use crate::scalar::Activation;
 
 /// Dense layer into caller storage:
 /// `out[i, j] = activation(Σ_k x[i, k] · w[k, j] + bias[j])` (no bias term

@@ -7,7 +7,7 @@
 //! the output's shape as numpy does. No temporary arrays are made.
 //!
 //! ```
-//! use graph_runtime::kernels::{fused, scalar};
+//! use graph_runtime::{kernels::fused, scalar};
 //! use ndarray::{array, Array2};
 //!
 //! let x = array![[1.0_f32, -2.0], [3.0, -4.0]];

@@ -17,7 +17,6 @@ pub mod loss;
 pub mod movement;
 pub mod nn;
 pub mod reduce;
-pub mod scalar;
 // The crate's only unsafe code: AVX2 + FMA kernels behind `dense`, each
 // unsafe block with its SAFETY argument.
 #[cfg(target_arch = "x86_64")]

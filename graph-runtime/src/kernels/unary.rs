@@ -10,6 +10,8 @@
 use ndarray::{Array, ArrayView, ArrayViewMut, Dimension, Zip};
 
 use super::shape_panic;
+use crate::scalar;
+pub use crate::scalar::{erf_f64, erfc_f64};
 
 /// Absolute value: `out = |x|`.
 ///
@@ -153,18 +155,6 @@ pub fn sigmoid<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
     out
 }
 
-/// The stable logistic sigmoid of one value (see [`sigmoid`]).
-#[inline]
-pub(crate) fn sigmoid_scalar(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        // Also reached by NaN, which `exp` propagates.
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
 /// Hyperbolic tangent: `out = tanh x`.
 ///
 /// ```
@@ -201,21 +191,6 @@ pub fn gelu_tanh<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
     out
 }
 
-/// GELU (tanh approximation) of one value (see [`gelu_tanh`]).
-#[inline]
-pub(crate) fn gelu_tanh_scalar(v: f32) -> f32 {
-    const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
-    let x = f64::from(v);
-    let u = SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
-    let s = if u >= 0.0 {
-        1.0 / (1.0 + (-2.0 * u).exp())
-    } else {
-        let e = (2.0 * u).exp();
-        e / (1.0 + e)
-    };
-    narrow(x * s)
-}
-
 /// GELU, exact form: `out = x·Φ(x) = ½·x·(1 + erf(x / √2))`.
 ///
 /// `1 + erf(x/√2)` is computed as `erfc(-x/√2)` (see [`erfc_f64`]), so large
@@ -235,13 +210,6 @@ pub fn gelu_exact<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
     out
 }
 
-/// Exact GELU of one value (see [`gelu_exact`]).
-#[inline]
-pub(crate) fn gelu_exact_scalar(v: f32) -> f32 {
-    let x = f64::from(v);
-    narrow(0.5 * x * erfc_f64(-x * core::f64::consts::FRAC_1_SQRT_2))
-}
-
 /// Error function, elementwise: `out = erf x = (2/√π)·∫₀ˣ e^(−t²) dt`.
 ///
 /// Computed in `f64` by [`erf_f64`] and rounded once.
@@ -258,91 +226,6 @@ pub fn erf<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
     let mut out = Array::zeros(x.raw_dim());
     erf_into(x, out.view_mut());
     out
-}
-
-/// Below this magnitude erf is summed from its Maclaurin series, above it erfc
-/// is evaluated from its continued fraction; both are accurate to about 1e-14
-/// there.
-const ERF_SERIES_LIMIT: f64 = 2.0;
-
-/// Depth of the erfc continued fraction: 50 terms reach `f64` rounding level
-/// for every `x ≥ ERF_SERIES_LIMIT`.
-const ERFC_FRACTION_TERMS: u32 = 50;
-
-/// The error function in `f64`, accurate to about 1e-14 (absolute).
-///
-/// For `|x| < 2` it sums the Maclaurin series
-/// `erf x = (2/√π)·Σₙ (−1)ⁿ x²ⁿ⁺¹ / (n!·(2n+1))` until the terms stop
-/// mattering; beyond, it returns `±(1 − erfc |x|)` with [`erfc_f64`].
-///
-/// ```
-/// use graph_runtime::kernels::unary::erf_f64;
-///
-/// assert!((erf_f64(0.5) - 0.520_499_877_813_046_5).abs() < 1e-14);
-/// assert_eq!(erf_f64(f64::INFINITY), 1.0);
-/// ```
-#[must_use]
-pub fn erf_f64(x: f64) -> f64 {
-    if x.abs() < ERF_SERIES_LIMIT {
-        erf_series(x)
-    } else {
-        // NaN also lands here and stays NaN.
-        (1.0 - erfc_continued_fraction(x.abs())).copysign(x)
-    }
-}
-
-/// The complementary error function in `f64`: `erfc x = 1 − erf x`, accurate
-/// to about 1e-14 relative for `x ≥ 2` (where it is tiny) and 1e-14 absolute
-/// elsewhere.
-///
-/// For `x ≥ 2` it evaluates Laplace's continued fraction
-/// `erfc x = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …))))`
-/// bottom-up; for `x ≤ −2` it uses `erfc x = 2 − erfc(−x)`, and in between
-/// `1 − erf x` with the series of [`erf_f64`].
-///
-/// ```
-/// use graph_runtime::kernels::unary::erfc_f64;
-///
-/// let tail = erfc_f64(5.0);
-/// assert!((tail - 1.537_459_794_428_035e-12).abs() < 1e-25);
-/// ```
-#[must_use]
-pub fn erfc_f64(x: f64) -> f64 {
-    if x.abs() < ERF_SERIES_LIMIT {
-        1.0 - erf_series(x)
-    } else if x > 0.0 {
-        erfc_continued_fraction(x)
-    } else {
-        // Negative, or NaN (which propagates through the fraction).
-        2.0 - erfc_continued_fraction(-x)
-    }
-}
-
-fn erf_series(x: f64) -> f64 {
-    let x2 = x * x;
-    // `power` is (−1)ⁿ x²ⁿ⁺¹ / n!; each summand divides it by 2n + 1.
-    let mut power = x;
-    let mut sum = x;
-    let mut n = 0.0;
-    loop {
-        n += 1.0;
-        power *= -x2 / n;
-        let summand = power / (2.0 * n + 1.0);
-        sum += summand;
-        if summand.abs() <= 1e-17 * sum.abs() {
-            break;
-        }
-    }
-    sum * core::f64::consts::FRAC_2_SQRT_PI
-}
-
-fn erfc_continued_fraction(x: f64) -> f64 {
-    // The k-th partial numerator is k/2.
-    let mut tail = x;
-    for k in (1..=ERFC_FRACTION_TERMS).rev() {
-        tail = x + f64::from(k) / 2.0 / tail;
-    }
-    (-x * x).exp() * (0.5 * core::f64::consts::FRAC_2_SQRT_PI) / tail
 }
 
 /// Softplus: `out = ln(1 + eˣ)`.
@@ -364,14 +247,6 @@ pub fn softplus<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
     out
 }
 
-/// Softplus of one value (see [`softplus`]).
-#[inline]
-pub(crate) fn softplus_scalar(v: f32) -> f32 {
-    let positive = if v > 0.0 { v } else { 0.0 };
-    // NaN propagates through the second term.
-    positive + (-v.abs()).exp().ln_1p()
-}
-
 /// Clamps into `[lo, hi]`: `out = min(max(x, lo), hi)`, as `numpy.clip`
 /// (so `hi` wins if `lo > hi`), keeping NaN.
 ///
@@ -387,38 +262,6 @@ pub fn clip<D: Dimension>(x: ArrayView<'_, f32, D>, lo: f32, hi: f32) -> Array<f
     let mut out = Array::zeros(x.raw_dim());
     clip_into(x, lo, hi, out.view_mut());
     out
-}
-
-/// `x` clamped into `[lo, hi]` (see [`clip`]).
-#[inline]
-pub(crate) fn clip_scalar(v: f32, lo: f32, hi: f32) -> f32 {
-    let raised = if v < lo { lo } else { v };
-    if raised > hi {
-        hi
-    } else {
-        raised
-    }
-}
-
-/// Rectified linear unit of one value, keeping NaN (see [`relu`]).
-#[inline]
-pub(crate) fn relu_scalar(v: f32) -> f32 {
-    // `f32::max` would turn NaN into 0; this comparison keeps it.
-    if v < 0.0 {
-        0.0
-    } else {
-        v
-    }
-}
-
-/// Leaky rectified linear unit of one value (see [`leaky_relu`]).
-#[inline]
-pub(crate) fn leaky_relu_scalar(v: f32, alpha: f32) -> f32 {
-    if v < 0.0 {
-        alpha * v
-    } else {
-        v
-    }
 }
 
 /// Writes `f(x)` into `out`, elementwise.
@@ -514,14 +357,14 @@ forms!(
     relu,
     relu_into,
     relu_inplace,
-    relu_scalar,
+    scalar::relu,
     "[[-1.5_f32, 2.0], [0.0, -4.0]]"
 );
 forms!(
     sigmoid,
     sigmoid_into,
     sigmoid_inplace,
-    sigmoid_scalar,
+    scalar::sigmoid,
     "[[-1.5_f32, 2.0], [0.0, 40.0]]"
 );
 forms!(
@@ -535,28 +378,28 @@ forms!(
     gelu_tanh,
     gelu_tanh_into,
     gelu_tanh_inplace,
-    gelu_tanh_scalar,
+    scalar::gelu_tanh,
     "[[-1.5_f32, 2.0], [0.0, 4.0]]"
 );
 forms!(
     gelu_exact,
     gelu_exact_into,
     gelu_exact_inplace,
-    gelu_exact_scalar,
+    scalar::gelu_exact,
     "[[-1.5_f32, 2.0], [0.0, 4.0]]"
 );
 forms!(
     erf,
     erf_into,
     erf_inplace,
-    |v: f32| narrow(erf_f64(f64::from(v))),
+    scalar::erf,
     "[[-1.5_f32, 2.0], [0.0, 0.5]]"
 );
 forms!(
     softplus,
     softplus_into,
     softplus_inplace,
-    softplus_scalar,
+    scalar::softplus,
     "[[-1.5_f32, 2.0], [0.0, 40.0]]"
 );
 
@@ -613,7 +456,7 @@ pub fn leaky_relu_into<D: Dimension>(
     alpha: f32,
     out: ArrayViewMut<'_, f32, D>,
 ) {
-    map_into("leaky_relu", x, out, |v| leaky_relu_scalar(v, alpha));
+    map_into("leaky_relu", x, out, |v| scalar::leaky_relu(v, alpha));
 }
 
 /// [`leaky_relu`] in place: overwrites every element of `x`, of any layout.
@@ -627,7 +470,7 @@ pub fn leaky_relu_into<D: Dimension>(
 /// assert_eq!(x, array![-1.0, 3.0]);
 /// ```
 pub fn leaky_relu_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, alpha: f32) {
-    x.mapv_inplace(|v| leaky_relu_scalar(v, alpha));
+    x.mapv_inplace(|v| scalar::leaky_relu(v, alpha));
 }
 
 /// [`clip`] into caller storage: `out` must have `x`'s shape; any layouts,
@@ -651,7 +494,7 @@ pub fn clip_into<D: Dimension>(
     hi: f32,
     out: ArrayViewMut<'_, f32, D>,
 ) {
-    map_into("clip", x, out, |v| clip_scalar(v, lo, hi));
+    map_into("clip", x, out, |v| scalar::clip(v, lo, hi));
 }
 
 /// [`clip`] in place: overwrites every element of `x`, of any layout.
@@ -665,13 +508,7 @@ pub fn clip_into<D: Dimension>(
 /// assert_eq!(x, array![0.0, 0.5, 1.0]);
 /// ```
 pub fn clip_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, lo: f32, hi: f32) {
-    x.mapv_inplace(|v| clip_scalar(v, lo, hi));
-}
-
-/// Rounds an `f64` intermediate to the kernels' element type.
-#[allow(clippy::cast_possible_truncation)] // Rounding to f32 is the point.
-fn narrow(x: f64) -> f32 {
-    x as f32
+    x.mapv_inplace(|v| scalar::clip(v, lo, hi));
 }
 
 #[cfg(test)]

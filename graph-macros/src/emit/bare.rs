@@ -1,0 +1,984 @@
+//! Emission of `#[no_std]` graphs: fixed-size arrays in and out, slice
+//! kernels, no `std`, no allocator, no `Result`.
+//!
+//! Every shape of such a graph is literal, so the expansion is plain Rust
+//! arrays; the intermediates live in a workspace struct of fixed-size array
+//! slots, provided by the caller (or put on the stack by the convenience
+//! form), whose size is the constant `WORKSPACE_BYTES`:
+//!
+//! ```text
+//! pub struct Digits { }                       // baked weights are statics
+//! pub struct DigitsWorkspace { s0: [f32; 32] }
+//! impl Digits {
+//!     pub const WORKSPACE_BYTES: usize = size_of::<DigitsWorkspace>();
+//!     pub fn logits_with(&self, __ws: &mut DigitsWorkspace, x: &[[f32; 64]; 1]) -> [[f32; 10]; 1] {
+//!         let x: &[f32] = x.as_flattened();
+//!         let w1: &[f32] = &__DIGITS_W1;
+//!         ...
+//!         flat::dense(x, w1, Some(b1), (1, 64, 32), Activation::Relu, &mut __ws.s0[..32]);
+//!         let h: &[f32] = &__ws.s0[..32];
+//!         let mut logits = [[0.0f32; 10]; 1];
+//!         flat::dense(h, w2, Some(b2), (1, 32, 10), Activation::Identity, logits.as_flattened_mut());
+//!         logits
+//!     }
+//! }
+//! ```
+//!
+//! The entry points cannot fail: the types carry every shape. Ops without a
+//! slice kernel yet, symbolic dims and variable updates are compile errors
+//! ([`check`]), reported before emission.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+use super::{element, f32_literal, local, outputs_name, private};
+use crate::diag::Diagnostics;
+use crate::ir::{DType, Graph, NodeId, Op, Scalar};
+use crate::plan::{Plan, Storage};
+use crate::shape::{self, Shape};
+
+/// The most axes a tensor of a `#[no_std]` graph can have: the flat
+/// kernels' `MAX_RANK`.
+const MAX_RANK: usize = 8;
+
+/// Reports what a `#[no_std]` graph cannot compile: symbolic dims, ops with
+/// no slice kernel yet, updates, and ranks above [`MAX_RANK`]. Runs on the
+/// checked graph, before optimization, so that every error points at what
+/// the user wrote.
+pub fn check(graph: &Graph, diagnostics: &mut Diagnostics) {
+    for &id in &graph.inputs {
+        let node = graph.node(id);
+        if let Some(shape) = &node.shape {
+            if shape.as_fixed().is_none() {
+                let literal: Vec<String> = shape
+                    .0
+                    .iter()
+                    .map(|dim| match dim {
+                        shape::Dim::Fixed(size) => size.to_string(),
+                        shape::Dim::Symbol(_) => "1".to_string(),
+                    })
+                    .collect();
+                diagnostics.push(node.span.error(format!(
+                    "a `#[no_std]` graph takes fixed-size arrays, so its shapes are literal, \
+                     but input `{}` has shape {shape}; write its sizes as numbers, as in `[{}]`",
+                    local(graph, id),
+                    literal.join(", ")
+                )));
+            }
+        }
+    }
+    for update in &graph.updates {
+        diagnostics.push(graph.node(update.value).span.error(format!(
+            "variable updates (`{} = ..`) are not available in `#[no_std]` graphs yet: \
+             train with a std graph, then bake the variables in with `#[weights(..)]`",
+            local(graph, update.variable)
+        )));
+    }
+    for node in &graph.nodes {
+        let unsupported = match &node.op {
+            Op::Mse
+            | Op::SoftmaxCrossEntropy
+            | Op::Conv2d { .. }
+            | Op::Pool2d { .. }
+            | Op::BatchNorm { .. }
+            | Op::LayerNorm { .. }
+            | Op::Gather => true,
+            Op::MatMul => node
+                .operands
+                .iter()
+                .any(|&o| graph.node(o).shape.as_ref().is_some_and(|s| s.rank() > 2)),
+            _ => false,
+        };
+        if unsupported {
+            diagnostics.push(node.span.error(format!(
+                "`{}` is not available in `#[no_std]` graphs yet (they have elementwise \
+                 ops, comparisons, `select`, reductions, `argmax`, the softmax family, \
+                 `matmul` of vectors and matrices, and movement ops)",
+                node.called.unwrap_or_else(|| node.op.word())
+            )));
+        } else if node.shape.as_ref().is_some_and(|s| s.rank() > MAX_RANK) {
+            diagnostics.push(node.span.error(format!(
+                "`#[no_std]` graphs take tensors of at most {MAX_RANK} axes"
+            )));
+        }
+    }
+}
+
+pub fn emit(graph: &Graph, as_written: &str) -> TokenStream {
+    let plan = crate::plan::plan_bare(graph);
+    let Graph {
+        attrs, vis, name, ..
+    } = graph;
+    let lints = lints();
+    let workspace = workspace_name(graph);
+    let fields = graph.variables.iter().map(|&id| {
+        let field = local(graph, id);
+        let ty = nested_type(graph.shape(id), DType::F32);
+        quote! { #field: #ty }
+    });
+    let workspace_items = workspace_items(graph, &plan);
+    let bytes_doc =
+        format!(" Bytes of the workspace every call uses: the size of [`{workspace}`].");
+    let outputs_struct = outputs_struct(graph);
+    let constructor = constructor(graph);
+    let accessors = graph.variables.iter().map(|&id| accessors(graph, id));
+    let methods = graph.outputs.iter().map(|output| {
+        let needed = graph.reachable([output.node]);
+        let ty = output_type(graph, output.node);
+        let value = output_value(graph, &plan, output.node);
+        entry_point(
+            graph,
+            &plan,
+            &output.name,
+            &needed,
+            &ty,
+            &value,
+            &format!(
+                " Computes output `{}`, of shape {}.",
+                output.name,
+                graph.shape(output.node)
+            ),
+        )
+    });
+    let run = (!graph.outputs.is_empty()).then(|| {
+        let needed = graph.reachable(graph.outputs.iter().map(|o| o.node));
+        let outputs = outputs_name(graph);
+        let fields = graph.outputs.iter().map(|output| {
+            let field = &output.name;
+            let value = output_value(graph, &plan, output.node);
+            quote! { #field: #value }
+        });
+        let run = format_ident!("run");
+        entry_point(
+            graph,
+            &plan,
+            &run,
+            &needed,
+            &quote! { #outputs },
+            &quote! { #outputs { #(#fields),* } },
+            " Computes every output in one pass, sharing the values they have in common.",
+        )
+    });
+    let introspection = crate::introspect::items(graph, as_written, false);
+    let statics = super::constant_statics(graph);
+    quote! {
+        #statics
+
+        #(#attrs)*
+        #lints
+        #vis struct #name {
+            #(#fields,)*
+        }
+
+        #outputs_struct
+
+        #workspace_items
+
+        #lints
+        impl #name {
+            #[doc = #bytes_doc]
+            #vis const WORKSPACE_BYTES: usize = ::core::mem::size_of::<#workspace>();
+            #constructor
+            #(#accessors)*
+            #(#methods)*
+            #run
+            #introspection
+        }
+    }
+}
+
+/// The workspace struct: one fixed-size array per planned slot.
+fn workspace_items(graph: &Graph, plan: &Plan) -> TokenStream {
+    let Graph { vis, name, .. } = graph;
+    let lints = lints();
+    let workspace = workspace_name(graph);
+    let slots: Vec<TokenStream> = plan
+        .slots
+        .iter()
+        .zip(&plan.slot_elements)
+        .enumerate()
+        .map(|(index, (dtype, elements))| {
+            let field = format_ident!("s{}", index);
+            let elem = element(*dtype);
+            let len = elements.unwrap_or(0);
+            quote! { #field: [#elem; #len] }
+        })
+        .collect();
+    let slot_zeros = plan.slots.iter().enumerate().map(|(index, dtype)| {
+        let field = format_ident!("s{}", index);
+        let zero = zero(*dtype);
+        let len = plan.slot_elements[index].unwrap_or(0);
+        quote! { #field: [#zero; #len] }
+    });
+    let workspace_doc = format!(
+        " Storage for the intermediate values of [`{name}`]: {count} fixed-size slot{s} \
+         ({bytes} bytes in all, [`{name}::WORKSPACE_BYTES`]), shared by the values whose \
+         lifetimes do not overlap.\n\n `const`-constructible, so it can live in a `static`, \
+         on the stack, or anywhere the caller likes; pass it to the `*_with` methods.",
+        count = plan.slots.len(),
+        s = if plan.slots.len() == 1 { "" } else { "s" },
+        bytes = plan.literal_bytes().unwrap_or(0),
+    );
+    quote! {
+        #[doc = #workspace_doc]
+        #lints
+        #[derive(Debug, Clone)]
+        #vis struct #workspace {
+            #(#slots,)*
+        }
+
+        #lints
+        impl #workspace {
+            /// A workspace of zeros.
+            #[must_use]
+            #vis const fn new() -> Self {
+                Self { #(#slot_zeros),* }
+            }
+        }
+
+        impl ::core::default::Default for #workspace {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    }
+}
+
+/// What a `#[no_std]` graph with errors expands to beside its
+/// `compile_error!`s: the struct alone, since its method types may be the
+/// very thing in error.
+pub fn fallback(graph: &Graph) -> TokenStream {
+    let Graph {
+        attrs, vis, name, ..
+    } = graph;
+    let lints = lints();
+    quote! {
+        #(#attrs)*
+        #lints
+        #vis struct #name;
+    }
+}
+
+/// The lints of [`super::allowed_lints`], plus `clippy::float_cmp` for the
+/// `eq` comparisons written as closures.
+fn lints() -> TokenStream {
+    quote! {
+        #[allow(
+            dead_code,
+            non_snake_case,
+            clippy::many_single_char_names,
+            clippy::similar_names,
+            clippy::unused_self,
+            clippy::unreadable_literal,
+            clippy::excessive_precision,
+            clippy::too_many_arguments,
+            clippy::float_cmp
+        )]
+    }
+}
+
+fn workspace_name(graph: &Graph) -> Ident {
+    format_ident!("{}Workspace", graph.name)
+}
+
+fn zero(dtype: DType) -> TokenStream {
+    match dtype {
+        DType::F32 => quote! { 0.0f32 },
+        DType::Usize => quote! { 0usize },
+        DType::Bool => quote! { false },
+    }
+}
+
+fn sizes(graph: &Graph, id: NodeId) -> Vec<usize> {
+    // `check` rejected symbolic inputs, so every shape is literal.
+    graph.shape(id).as_fixed().unwrap_or_default()
+}
+
+/// `[[f32; 3]; 2]` for shape [2, 3]; the element type for a scalar.
+fn nested_type(shape: &Shape, dtype: DType) -> TokenStream {
+    let mut ty = element(dtype);
+    for &size in shape.as_fixed().unwrap_or_default().iter().rev() {
+        ty = quote! { [#ty; #size] };
+    }
+    ty
+}
+
+/// `[[0.0f32; 3]; 2]` for shape [2, 3].
+fn nested_zeros(shape: &Shape, dtype: DType) -> TokenStream {
+    let mut value = zero(dtype);
+    for &size in shape.as_fixed().unwrap_or_default().iter().rev() {
+        value = quote! { [#value; #size] };
+    }
+    value
+}
+
+/// A nested array of rank `rank` (or a reference to one) as a flat slice.
+fn flatten(place: &TokenStream, rank: usize, mutable: bool) -> TokenStream {
+    match (rank, mutable) {
+        (0 | 1, false) => quote! { #place.as_slice() },
+        (0 | 1, true) => quote! { #place.as_mut_slice() },
+        (_, false) => {
+            let steps = (1..rank).map(|_| quote! { .as_flattened() });
+            quote! { #place #(#steps)* }
+        }
+        (_, true) => {
+            let steps = (1..rank).map(|_| quote! { .as_flattened_mut() });
+            quote! { #place #(#steps)* }
+        }
+    }
+}
+
+fn output_type(graph: &Graph, id: NodeId) -> TokenStream {
+    nested_type(graph.shape(id), graph.node(id).dtype)
+}
+
+fn outputs_struct(graph: &Graph) -> TokenStream {
+    if graph.outputs.is_empty() {
+        return TokenStream::new();
+    }
+    let vis = &graph.vis;
+    let name = outputs_name(graph);
+    let lints = lints();
+    let doc = format!(
+        " Every output of [`{}`], as computed by [`{}::run`].",
+        graph.name, graph.name
+    );
+    let fields = graph.outputs.iter().map(|output| {
+        let field = &output.name;
+        let ty = output_type(graph, output.node);
+        let attrs = &output.attrs;
+        let shape_doc = format!(" Shape {}.", graph.shape(output.node));
+        quote! {
+            #(#attrs)*
+            #[doc = #shape_doc]
+            pub #field: #ty
+        }
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        #lints
+        #vis struct #name {
+            #(#fields,)*
+        }
+    }
+}
+
+fn constructor(graph: &Graph) -> TokenStream {
+    let vis = &graph.vis;
+    let names: Vec<Ident> = graph.variables.iter().map(|&id| local(graph, id)).collect();
+    let params = graph.variables.iter().zip(&names).map(|(&id, name)| {
+        let ty = nested_type(graph.shape(id), DType::F32);
+        quote! { #name: #ty }
+    });
+    let doc = if names.is_empty() {
+        " Creates the graph. It has no variables, so there is nothing to give.".to_string()
+    } else {
+        let list = graph
+            .variables
+            .iter()
+            .zip(&names)
+            .map(|(&id, name)| format!("`{name}`: {}", graph.shape(id)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(" Creates the graph from the values of its variables ({list}).")
+    };
+    quote! {
+        #[doc = #doc]
+        #[must_use]
+        #vis const fn new(#(#params),*) -> Self {
+            Self { #(#names),* }
+        }
+    }
+}
+
+fn accessors(graph: &Graph, id: NodeId) -> TokenStream {
+    let vis = &graph.vis;
+    let name = local(graph, id);
+    let shape = graph.shape(id);
+    let ty = nested_type(shape, DType::F32);
+    let mutable = format_ident!("{}_mut", name);
+    let setter = format_ident!("set_{}", name);
+    let doc = format!(" The current value of variable `{name}`, of shape {shape}.");
+    let doc_mut = format!(" Mutable access to variable `{name}`.");
+    let doc_set = format!(" Replaces the value of variable `{name}`.");
+    quote! {
+        #[doc = #doc]
+        #[must_use]
+        #vis fn #name(&self) -> &#ty {
+            &self.#name
+        }
+        #[doc = #doc_mut]
+        #vis fn #mutable(&mut self) -> &mut #ty {
+            &mut self.#name
+        }
+        #[doc = #doc_set]
+        #vis fn #setter(&mut self, value: #ty) {
+            self.#name = value;
+        }
+    }
+}
+
+/// The workspace form `<method>_with(&self, __ws, inputs..)` and the
+/// convenience form `<method>(&self, inputs..)` with a workspace on the
+/// stack, computing the `needed` nodes and returning `value`.
+fn entry_point(
+    graph: &Graph,
+    plan: &Plan,
+    method: &Ident,
+    needed: &[bool],
+    ty: &TokenStream,
+    value: &TokenStream,
+    doc: &str,
+) -> TokenStream {
+    let vis = &graph.vis;
+    let workspace = workspace_name(graph);
+    let with = format_ident!("{}_with", method);
+    let inputs: Vec<NodeId> = graph
+        .inputs
+        .iter()
+        .copied()
+        .filter(|id| needed[id.0])
+        .collect();
+    let params: Vec<TokenStream> = inputs
+        .iter()
+        .map(|&id| {
+            let name = local(graph, id);
+            let shape = graph.shape(id);
+            let ty = nested_type(shape, graph.node(id).dtype);
+            if shape.is_scalar() {
+                quote! { #name: #ty }
+            } else {
+                quote! { #name: &#ty }
+            }
+        })
+        .collect();
+    let args = inputs.iter().map(|&id| local(graph, id));
+    let statements = (0..graph.nodes.len())
+        .filter(|&index| needed[index])
+        .map(|index| statement(graph, plan, NodeId(index)));
+    let with_doc = format!(
+        "{doc}\n\n Intermediate values go to `__ws`; nothing is allocated and nothing can fail."
+    );
+    let stack_doc = format!(
+        "{doc}\n\n With a workspace on the stack ([`Self::WORKSPACE_BYTES`] bytes); \
+         `{with}` takes one from the caller."
+    );
+    quote! {
+        #[doc = #with_doc]
+        #[must_use]
+        #vis fn #with(&self, __ws: &mut #workspace, #(#params),*) -> #ty {
+            #(#statements)*
+            #value
+        }
+
+        #[doc = #stack_doc]
+        #[must_use]
+        #vis fn #method(&self, #(#params),*) -> #ty {
+            let mut __ws = #workspace::new();
+            self.#with(&mut __ws, #(#args),*)
+        }
+    }
+}
+
+/// Whether node `id`'s value is an owned local array (an output computed by
+/// a kernel), rather than a slice or a scalar.
+fn is_owned_array(graph: &Graph, plan: &Plan, id: NodeId) -> bool {
+    plan.storage[id.0] == Storage::Local
+        && computes_into_local(graph, id)
+        && !graph.shape(id).is_scalar()
+}
+
+/// Whether the node's statement runs a kernel into a local (outputs and
+/// the scalar kernels the plan keeps out of the workspace).
+fn computes_into_local(graph: &Graph, id: NodeId) -> bool {
+    !graph.node(id).op.is_leaf() && !crate::plan::is_scalar_arithmetic(graph, id.0)
+}
+
+/// The expression returning node `id` from an entry point: the local array
+/// or scalar itself, or a copy of a leaf's data.
+fn output_value(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
+    let p = private();
+    let name = local(graph, id);
+    let shape = graph.shape(id);
+    if shape.is_scalar() || is_owned_array(graph, plan, id) {
+        return quote! { #name };
+    }
+    let zeros = nested_zeros(shape, graph.node(id).dtype);
+    let copy = format_ident!("__copy");
+    let destination = flatten(&quote! { #copy }, shape.rank(), true);
+    let source = slice_operand(graph, plan, id);
+    quote! {{
+        let mut #copy = #zeros;
+        #p::flat::copy(#source, #destination);
+        #copy
+    }}
+}
+
+/// Node `id`'s value as a slice, for a kernel.
+fn slice_operand(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
+    let name = local(graph, id);
+    let shape = graph.shape(id);
+    if shape.is_scalar() {
+        quote! { ::core::slice::from_ref(&#name) }
+    } else if is_owned_array(graph, plan, id) {
+        flatten(&quote! { #name }, shape.rank(), false)
+    } else {
+        quote! { #name }
+    }
+}
+
+/// Row-major strides of a shape.
+fn strides(sizes: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; sizes.len()];
+    for axis in (0..sizes.len().saturating_sub(1)).rev() {
+        strides[axis] = strides[axis + 1] * sizes[axis + 1];
+    }
+    strides
+}
+
+/// How operand `id` is indexed by the elements of a result of shape `out`:
+/// `Same` when it has that shape, otherwise its broadcast strides.
+fn broadcast_index(graph: &Graph, id: NodeId, out: &[usize]) -> TokenStream {
+    let p = private();
+    let operand = sizes(graph, id);
+    if operand == out {
+        return quote! { #p::flat::Index::Same };
+    }
+    let own = strides(&operand);
+    let lead = out.len() - operand.len().min(out.len());
+    let strides: Vec<usize> = (0..out.len())
+        .map(|axis| {
+            if axis < lead || operand[axis - lead] == 1 {
+                0
+            } else {
+                own[axis - lead]
+            }
+        })
+        .collect();
+    quote! { #p::flat::Index::Strided(&[#(#strides),*]) }
+}
+
+/// `(outer, len, inner)` of an operand of shape `sizes` along `axis`.
+fn lanes(sizes: &[usize], axis: usize) -> TokenStream {
+    let outer: usize = sizes[..axis].iter().product();
+    let len = sizes.get(axis).copied().unwrap_or(1);
+    let inner: usize = sizes
+        .get(axis + 1..)
+        .map_or(1, |rest| rest.iter().product());
+    quote! { (#outer, #len, #inner) }
+}
+
+/// One statement per node: bind a leaf as a slice, compute plain scalar
+/// arithmetic, or run a kernel into the node's storage and bind the result.
+fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
+    let node = graph.node(id);
+    let name = local(graph, id);
+    let shape = graph.shape(id);
+    let span = node.span.start;
+    let elem = element(node.dtype);
+    match &node.op {
+        Op::Input => {
+            return if shape.is_scalar() {
+                TokenStream::new()
+            } else {
+                let flat = flatten(&quote! { #name }, shape.rank(), false);
+                quote! { let #name: &[#elem] = #flat; }
+            };
+        }
+        Op::Variable => {
+            return if shape.is_scalar() {
+                quote! { let #name: f32 = self.#name; }
+            } else {
+                let flat = flatten(&quote! { self.#name }, shape.rank(), false);
+                quote! { let #name: &[f32] = #flat; }
+            };
+        }
+        Op::Constant(tensor) => {
+            if shape.is_scalar() {
+                let value = f32_literal(tensor.values.first().copied().unwrap_or(0.0));
+                return quote! { let #name: f32 = #value; };
+            }
+            if let Some(data) = super::constant_static(graph, id) {
+                return quote! { let #name: &[f32] = &#data; };
+            }
+            let values = tensor.values.iter().map(|&v| f32_literal(v));
+            return quote! { let #name: &[f32] = &[#(#values),*]; };
+        }
+        _ if crate::plan::is_scalar_arithmetic(graph, id.0) => {
+            return super::node::statement(graph, plan, id);
+        }
+        _ => {}
+    }
+    let out = sizes(graph, id);
+    let len: usize = out.iter().product();
+    let (before, destination, after) = match plan.storage[id.0] {
+        Storage::Slot(slot) => {
+            let slot = format_ident!("s{}", slot);
+            let read = if shape.is_scalar() {
+                quote! { let #name: #elem = __ws.#slot[0]; }
+            } else {
+                quote! { let #name: &[#elem] = &__ws.#slot[..#len]; }
+            };
+            (TokenStream::new(), quote! { &mut __ws.#slot[..#len] }, read)
+        }
+        Storage::Local => {
+            let zeros = nested_zeros(shape, node.dtype);
+            let ty = nested_type(shape, node.dtype);
+            let destination = if shape.is_scalar() {
+                quote! { ::core::slice::from_mut(&mut #name) }
+            } else {
+                flatten(&quote! { #name }, shape.rank(), true)
+            };
+            (
+                quote! { let mut #name: #ty = #zeros; },
+                destination,
+                TokenStream::new(),
+            )
+        }
+    };
+    let call = kernel_call(graph, plan, id, &out, &destination);
+    quote_spanned! {span=> #before #call; #after }
+}
+
+/// The kernel call computing node `id` (of shape `out`) into `destination`.
+fn kernel_call(
+    graph: &Graph,
+    plan: &Plan,
+    id: NodeId,
+    out: &[usize],
+    destination: &TokenStream,
+) -> TokenStream {
+    let p = private();
+    let flat = quote! { #p::flat };
+    let node = graph.node(id);
+    let operands: Vec<TokenStream> = node
+        .operands
+        .iter()
+        .map(|&o| slice_operand(graph, plan, o))
+        .collect();
+    let input = |i: usize| sizes(graph, node.operands[i]);
+    match &node.op {
+        Op::Unary(unary) => map(
+            graph,
+            node,
+            &operands,
+            out,
+            destination,
+            &Scalar::Unary(*unary, Box::new(Scalar::Operand(0))),
+        ),
+        Op::Binary(binary) => map(
+            graph,
+            node,
+            &operands,
+            out,
+            destination,
+            &Scalar::Binary(
+                *binary,
+                Box::new(Scalar::Operand(0)),
+                Box::new(Scalar::Operand(1)),
+            ),
+        ),
+        Op::Fused(expression) => map(graph, node, &operands, out, destination, expression),
+        Op::Compare(compare) => {
+            let operator = match compare {
+                crate::ir::Compare::Gt => quote! { > },
+                crate::ir::Compare::Ge => quote! { >= },
+                crate::ir::Compare::Lt => quote! { < },
+                crate::ir::Compare::Le => quote! { <= },
+                crate::ir::Compare::Eq => quote! { == },
+            };
+            let pairs = indexed(graph, node, &operands, out);
+            quote! {
+                #flat::map([#(#pairs),*], &[#(#out),*], #destination,
+                    |[__e0, __e1]: [f32; 2]| __e0 #operator __e1)
+            }
+        }
+        Op::Select => {
+            let pairs = indexed(graph, node, &operands, out);
+            quote! { #flat::select(#(#pairs,)* &[#(#out),*], #destination) }
+        }
+        Op::Reduce { kind, axes, .. } => {
+            reduce(*kind, axes.as_deref(), &operands[0], &input(0), destination)
+        }
+        Op::ArgMax { axis }
+        | Op::Softmax { axis }
+        | Op::LogSoftmax { axis }
+        | Op::LogSumExp { axis, .. } => {
+            let x = &operands[0];
+            let in_sizes = input(0);
+            let axis = shape::axis(*axis, in_sizes.len()).unwrap_or(0);
+            let lanes = lanes(&in_sizes, axis);
+            let kernel = match &node.op {
+                Op::ArgMax { .. } => quote! { argmax },
+                Op::Softmax { .. } => quote! { softmax },
+                Op::LogSoftmax { .. } => quote! { log_softmax },
+                _ => quote! { logsumexp },
+            };
+            quote! { #flat::#kernel(#x, #lanes, #destination) }
+        }
+        Op::MatMul | Op::Dense { .. } => product(graph, node, &operands, destination),
+        Op::Transpose(_)
+        | Op::BroadcastTo(_)
+        | Op::Slice { .. }
+        | Op::Concat { .. }
+        | Op::Reshape(_)
+        | Op::ExpandDims { .. }
+        | Op::Squeeze(_) => movement(graph, id, &operands, out, destination),
+        // Rejected by `check` before emission.
+        _ => quote! { ::core::compile_error!("op without a slice kernel") },
+    }
+}
+
+/// `reduce` over any set of axes, as output strides per input axis.
+fn reduce(
+    kind: crate::ir::Reduce,
+    axes: Option<&[i64]>,
+    x: &TokenStream,
+    in_sizes: &[usize],
+    destination: &TokenStream,
+) -> TokenStream {
+    let p = private();
+    let flat = quote! { #p::flat };
+    let reduced = shape::axes(axes, in_sizes.len()).unwrap_or_default();
+    // Output strides per input axis: 0 on reduced axes, row-major
+    // over the kept ones.
+    let mut out_strides = vec![0; in_sizes.len()];
+    let mut stride = 1;
+    for axis in (0..in_sizes.len()).rev() {
+        if !reduced.contains(&axis) {
+            out_strides[axis] = stride;
+            stride *= in_sizes[axis];
+        }
+    }
+    let kind = match kind {
+        crate::ir::Reduce::Sum => quote! { Sum },
+        crate::ir::Reduce::Mean => quote! { Mean },
+        crate::ir::Reduce::Max => quote! { Max },
+        crate::ir::Reduce::Min => quote! { Min },
+    };
+    quote! {
+        #flat::reduce(#x, &[#(#in_sizes),*], &[#(#out_strides),*], #flat::Reduce::#kind, #destination)
+    }
+}
+
+/// `matmul` and `dense`: `(m, k, n)` from the operands' shapes, a vector
+/// on the left being one row.
+fn product(
+    graph: &Graph,
+    node: &crate::ir::Node,
+    operands: &[TokenStream],
+    destination: &TokenStream,
+) -> TokenStream {
+    let p = private();
+    let (left, right) = (
+        sizes(graph, node.operands[0]),
+        sizes(graph, node.operands[1]),
+    );
+    let (rows, depth) = if left.len() == 2 {
+        (left[0], left[1])
+    } else {
+        (1, left[0])
+    };
+    let columns = right.get(1).copied().unwrap_or(1);
+    let (x, w) = (&operands[0], &operands[1]);
+    let dims = quote! { (#rows, #depth, #columns) };
+    if let Op::Dense { bias, activation } = &node.op {
+        let bias = if *bias {
+            let b = &operands[2];
+            quote! { ::core::option::Option::Some(#b) }
+        } else {
+            quote! { ::core::option::Option::None }
+        };
+        let activation = activation_function(*activation);
+        quote! { #p::flat::dense(#x, #w, #bias, #dims, #activation, #destination) }
+    } else {
+        quote! { #p::flat::matmul(#x, #w, #dims, #destination) }
+    }
+}
+
+/// Movement ops: copies, and `map` with the identity over strided views.
+fn movement(
+    graph: &Graph,
+    id: NodeId,
+    operands: &[TokenStream],
+    out: &[usize],
+    destination: &TokenStream,
+) -> TokenStream {
+    let p = private();
+    let flat = quote! { #p::flat };
+    let node = graph.node(id);
+    let input = |i: usize| sizes(graph, node.operands[i]);
+    let identity = quote! { |[__e0]| __e0 };
+    match &node.op {
+        Op::Transpose(order) => {
+            let in_sizes = input(0);
+            let order: Vec<usize> = match order {
+                None => (0..in_sizes.len()).rev().collect(),
+                Some(order) => shape::axes(Some(order), in_sizes.len()).unwrap_or_default(),
+            };
+            let own = strides(&in_sizes);
+            let strides = order.iter().map(|&axis| own[axis]);
+            let x = &operands[0];
+            quote! {
+                #flat::map([(#x, #flat::Index::Strided(&[#(#strides),*]))], &[#(#out),*], #destination, #identity)
+            }
+        }
+        Op::BroadcastTo(_) => {
+            let x = &operands[0];
+            let index = broadcast_index(graph, node.operands[0], out);
+            quote! { #flat::map([(#x, #index)], &[#(#out),*], #destination, #identity) }
+        }
+        Op::Slice { axis, .. } => {
+            let in_sizes = input(0);
+            let at = shape::axis(*axis, in_sizes.len()).unwrap_or(0);
+            let own = strides(&in_sizes);
+            // The slice's first element, and the input's strides.
+            let from = slice_start(graph, id).unwrap_or(0) * own[at];
+            let x = &operands[0];
+            quote! {
+                #flat::map([(&#x[#from..], #flat::Index::Strided(&[#(#own),*]))], &[#(#out),*], #destination, #identity)
+            }
+        }
+        Op::Concat { axis } => {
+            let first = input(0);
+            let at = shape::axis(*axis, first.len()).unwrap_or(0);
+            let outer: usize = first[..at].iter().product();
+            let inner: usize = first[at + 1..].iter().product();
+            let parts = node.operands.iter().zip(operands).map(|(&o, x)| {
+                let length = sizes(graph, o).get(at).copied().unwrap_or(1);
+                quote! { (#x, #length) }
+            });
+            quote! { #flat::concat([#(#parts),*], #outer, #inner, #destination) }
+        }
+        // Reshapes and unit axes: the data does not move.
+        _ => {
+            let x = &operands[0];
+            quote! { #flat::copy(#x, #destination) }
+        }
+    }
+}
+
+/// The first index a `slice` node takes along its axis.
+fn slice_start(graph: &Graph, id: NodeId) -> Option<usize> {
+    let node = graph.node(id);
+    let Op::Slice { axis, start, .. } = &node.op else {
+        return None;
+    };
+    let in_sizes = sizes(graph, node.operands[0]);
+    let at = shape::axis(*axis, in_sizes.len()).ok()?;
+    let size = i64::try_from(*in_sizes.get(at)?).ok()?;
+    usize::try_from(if *start < 0 { start + size } else { *start }).ok()
+}
+
+/// `(operand, Index)` pairs for an elementwise node's operands.
+fn indexed(
+    graph: &Graph,
+    node: &crate::ir::Node,
+    operands: &[TokenStream],
+    out: &[usize],
+) -> Vec<TokenStream> {
+    node.operands
+        .iter()
+        .zip(operands)
+        .map(|(&o, x)| {
+            let index = broadcast_index(graph, o, out);
+            quote! { (#x, #index) }
+        })
+        .collect()
+}
+
+/// `flat::map` with the element expression of a fused or elementwise node.
+fn map(
+    graph: &Graph,
+    node: &crate::ir::Node,
+    operands: &[TokenStream],
+    out: &[usize],
+    destination: &TokenStream,
+    expression: &Scalar,
+) -> TokenStream {
+    let p = private();
+    let pairs = indexed(graph, node, operands, out);
+    let params: Vec<Ident> = (0..operands.len())
+        .map(|i| format_ident!("__e{}", i))
+        .collect();
+    let count = params.len();
+    let body = super::node::scalar_expression(expression);
+    quote! {
+        #p::flat::map([#(#pairs),*], &[#(#out),*], #destination,
+            |[#(#params),*]: [f32; #count]| #body)
+    }
+}
+
+/// A dense node's activation as a function of one element.
+fn activation_function(activation: crate::ir::Activation) -> TokenStream {
+    use crate::ir::Activation;
+    let p = private();
+    let f = quote! { #p::scalar };
+    match activation {
+        Activation::Identity => quote! { #f::identity },
+        Activation::Relu => quote! { #f::relu },
+        Activation::LeakyRelu(alpha) => {
+            let alpha = f32_literal(alpha.get());
+            quote! { |__v: f32| #f::leaky_relu(__v, #alpha) }
+        }
+        Activation::Sigmoid => quote! { #f::sigmoid },
+        Activation::Tanh => quote! { #f::tanh },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn expand(tokens: proc_macro2::TokenStream) -> String {
+        crate::expand::expand_checked(tokens)
+            .unwrap_or_else(|e| panic!("test graph expands: {e}"))
+            .to_string()
+    }
+
+    #[test]
+    fn layer_is_one_dense_call_into_the_returned_array() {
+        let expanded = expand(quote! {
+            #[no_std]
+            struct Layer {
+                input x: [2, 3];
+                var w: [3, 4];
+                var b: [4];
+                output y = relu(matmul(x, w) + b);
+            }
+        });
+        let p = quote! { ::staticflow::__private };
+        let body = quote! {
+            fn y_with(&self, __ws: &mut LayerWorkspace, x: &[[f32; 3usize]; 2usize]) -> [[f32; 4usize]; 2usize] {
+                let x: &[f32] = x.as_flattened();
+                let w: &[f32] = self.w.as_flattened();
+                let b: &[f32] = self.b.as_slice();
+                let mut y: [[f32; 4usize]; 2usize] = [[0.0f32; 4usize]; 2usize];
+                #p::flat::dense(x, w, ::core::option::Option::Some(b), (2usize, 3usize, 4usize),
+                    #p::scalar::relu, y.as_flattened_mut());
+                y
+            }
+        };
+        assert!(expanded.contains(&body.to_string()), "{expanded}");
+        assert!(!expanded.contains("ndarray"), "{expanded}");
+        assert!(!expanded.contains("Result"), "{expanded}");
+    }
+
+    #[test]
+    fn intermediates_share_fixed_slots() {
+        let expanded = expand(quote! {
+            #[no_std]
+            struct Chain {
+                input x: [8];
+                let a = exp(x);
+                let b = softmax(a);
+                let c = log_softmax(b);
+                output y = softmax(c);
+            }
+        });
+        // a, b and c alternate between two 8-float slots; y is returned.
+        let workspace = quote! { struct ChainWorkspace { s0: [f32; 8usize], s1: [f32; 8usize], } };
+        assert!(expanded.contains(&workspace.to_string()), "{expanded}");
+    }
+}

@@ -1,0 +1,273 @@
+//! Kernels on plain slices: what `#[no_std]` graphs compile to.
+//!
+//! Every tensor is a row-major slice and every shape is given by the caller,
+//! in code the macro generates from shapes it checked at compile time. The
+//! kernels need neither `std` nor an allocator, keep no state, and write
+//! into caller storage; scratch space, where a kernel needs any, is on the
+//! stack and bounded by [`MAX_RANK`].
+//!
+//! Values agree with the ndarray kernels of [`kernels`](crate::kernels) (when
+//! the `std` feature is on) to rounding: the formulas are the same
+//! ([`scalar`](crate::scalar)), sums may run in another order.
+//!
+//! ```
+//! use graph_runtime::flat::{self, Index};
+//!
+//! // A [2, 3] matrix plus a [3] row, broadcast over the rows: the row's
+//! // element for output index (i, j) is at offset 0·i + 1·j.
+//! let x = [1.0_f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+//! let row = [10.0_f32, 20.0, 30.0];
+//! let mut out = [0.0_f32; 6];
+//! flat::map([(&x[..], Index::Same), (&row[..], Index::Strided(&[0, 1]))], &[2, 3], &mut out, |[a, b]| a + b);
+//! assert_eq!(out, [11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+//! ```
+//!
+//! # Panics
+//! Kernels trust their callers: a slice shorter than its shape says panics
+//! on the out-of-bounds index (a bug in the caller, never a data error), and
+//! shapes of more than [`MAX_RANK`] axes panic.
+
+mod lanes;
+mod linalg;
+
+pub use lanes::{argmax, log_softmax, logsumexp, reduce, softmax, Reduce};
+pub use linalg::{dense, matmul};
+
+/// The most axes a strided operand can have.
+pub const MAX_RANK: usize = 8;
+
+/// Where an operand's elements are, for each element of the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index<'a> {
+    /// The operand has the output's shape and is row-major: element `i` of
+    /// the output reads element `i`.
+    Same,
+    /// One stride per output axis: the output element at multi-index
+    /// `(i₀, i₁, …)` reads offset `Σ iₐ·strides[a]`. A stride of 0 repeats
+    /// the operand along that axis (broadcasting); other strides express
+    /// transposes and slices.
+    Strided(&'a [usize]),
+}
+
+/// Calls `visit(i, offsets)` for every output element `i` of `shape`, in
+/// row-major order, with each operand's offset for that element.
+#[inline]
+fn walk<const N: usize>(
+    shape: &[usize],
+    indices: [Index<'_>; N],
+    mut visit: impl FnMut(usize, [usize; N]),
+) {
+    let total: usize = shape.iter().product();
+    if total == 0 {
+        return;
+    }
+    let rank = shape.len();
+    assert!(
+        rank <= MAX_RANK,
+        "flat kernels take at most {MAX_RANK} axes"
+    );
+    let mut counter = [0usize; MAX_RANK];
+    let mut offsets = [0usize; N];
+    for i in 0..total {
+        for (offset, index) in offsets.iter_mut().zip(&indices) {
+            if *index == Index::Same {
+                *offset = i;
+            }
+        }
+        visit(i, offsets);
+        // Advance the multi-index, carrying from the last axis.
+        for axis in (0..rank).rev() {
+            counter[axis] += 1;
+            let wrapped = counter[axis] == shape[axis];
+            for (offset, index) in offsets.iter_mut().zip(&indices) {
+                if let Index::Strided(strides) = index {
+                    if wrapped {
+                        *offset -= strides[axis] * (shape[axis] - 1);
+                    } else {
+                        *offset += strides[axis];
+                    }
+                }
+            }
+            if !wrapped {
+                break;
+            }
+            counter[axis] = 0;
+        }
+    }
+}
+
+/// `out[i] = f([a[ia], b[ib], …])` for every element `i` of `shape`: every
+/// elementwise op, fused chains of them, broadcasting, transposes and
+/// slices (the identity function with strided operands).
+///
+/// `out` holds the `shape`'s elements in row-major order. When every
+/// operand is [`Index::Same`] this is a plain loop the compiler vectorises.
+#[inline]
+pub fn map<T: Copy, O, const N: usize>(
+    operands: [(&[T], Index<'_>); N],
+    shape: &[usize],
+    out: &mut [O],
+    f: impl Fn([T; N]) -> O,
+) {
+    let len = out.len();
+    if operands.iter().all(|(_, index)| *index == Index::Same) {
+        let data = operands.map(|(x, _)| &x[..len]);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = f(data.map(|x| x[i]));
+        }
+        return;
+    }
+    let indices = operands.map(|(_, index)| index);
+    walk(shape, indices, |i, offsets| {
+        let mut k = 0;
+        let values = operands.map(|(x, _)| {
+            let value = x[offsets[k]];
+            k += 1;
+            value
+        });
+        out[i] = f(values);
+    });
+}
+
+/// `out[i] = if condition[i] { a[i] } else { b[i] }`, each operand with its
+/// own [`Index`] into the output's `shape`.
+pub fn select<T: Copy>(
+    condition: (&[bool], Index<'_>),
+    a: (&[T], Index<'_>),
+    b: (&[T], Index<'_>),
+    shape: &[usize],
+    out: &mut [T],
+) {
+    walk(shape, [condition.1, a.1, b.1], |i, [c, x, y]| {
+        out[i] = if condition.0[c] { a.0[x] } else { b.0[y] };
+    });
+}
+
+/// Copies `x` into `out` (reshapes, added and removed unit axes: the data
+/// does not move).
+pub fn copy<T: Copy>(x: &[T], out: &mut [T]) {
+    let len = out.len();
+    out.copy_from_slice(&x[..len]);
+}
+
+/// Concatenation along one axis. Each part is `(data, length)` with its
+/// length along the axis; all parts share the `outer` size (the product of
+/// the axes before) and the `inner` size (the product of the axes after).
+pub fn concat<T: Copy, const N: usize>(
+    parts: [(&[T], usize); N],
+    outer: usize,
+    inner: usize,
+    out: &mut [T],
+) {
+    let mut at = 0;
+    for o in 0..outer {
+        for (data, length) in parts {
+            let chunk = length * inner;
+            out[at..at + chunk].copy_from_slice(&data[o * chunk..(o + 1) * chunk]);
+            at += chunk;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_broadcasts_transposes_and_slices() {
+        // x: [2, 3]; column c: [2, 1]; scalar s.
+        let x = [1.0_f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let c = [100.0_f32, 200.0];
+        let s = [0.5_f32];
+        let mut out = [0.0_f32; 6];
+        map(
+            [
+                (&x[..], Index::Same),
+                (&c[..], Index::Strided(&[1, 0])),
+                (&s[..], Index::Strided(&[0, 0])),
+            ],
+            &[2, 3],
+            &mut out,
+            |[a, b, k]| (a + b) * k,
+        );
+        assert_eq!(out, [50.5, 51.0, 51.5, 102.0, 102.5, 103.0]);
+        // The transpose of x, [3, 2]: element (i, j) is x[j, i], offset 1·i + 3·j.
+        let mut t = [0.0_f32; 6];
+        map(
+            [(&x[..], Index::Strided(&[1, 3]))],
+            &[3, 2],
+            &mut t,
+            |[v]| v,
+        );
+        assert_eq!(t, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        // Columns 1..3 of x: start at offset 1, strides (3, 1).
+        let mut part = [0.0_f32; 4];
+        map(
+            [(&x[1..], Index::Strided(&[3, 1]))],
+            &[2, 2],
+            &mut part,
+            |[v]| v,
+        );
+        assert_eq!(part, [2.0, 3.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn map_handles_rank_three_and_empty_shapes() {
+        let x: [f32; 24] = core::array::from_fn(|i| i as f32);
+        // Swap the first and last axes of a [2, 3, 4] tensor: [4, 3, 2].
+        let mut out = [0.0_f32; 24];
+        map(
+            [(&x[..], Index::Strided(&[1, 4, 12]))],
+            &[4, 3, 2],
+            &mut out,
+            |[v]| v,
+        );
+        for a in 0..4 {
+            for b in 0..3 {
+                for c in 0..2 {
+                    assert_eq!(out[a * 6 + b * 2 + c], x[c * 12 + b * 4 + a]);
+                }
+            }
+        }
+        let mut none: [f32; 0] = [];
+        map(
+            [(&x[..], Index::Strided(&[1, 1]))],
+            &[0, 3],
+            &mut none,
+            |[v]| v,
+        );
+    }
+
+    #[test]
+    fn comparisons_and_select() {
+        let a = [1.0_f32, 5.0, 3.0];
+        let b = [2.0_f32];
+        let mut mask = [false; 3];
+        map(
+            [(&a[..], Index::Same), (&b[..], Index::Strided(&[0]))],
+            &[3],
+            &mut mask,
+            |[x, y]| x > y,
+        );
+        assert_eq!(mask, [false, true, true]);
+        let mut out = [0.0_f32; 3];
+        select(
+            (&mask[..], Index::Same),
+            (&a[..], Index::Same),
+            (&b[..], Index::Strided(&[0])),
+            &[3],
+            &mut out,
+        );
+        assert_eq!(out, [2.0, 5.0, 3.0]);
+    }
+
+    #[test]
+    fn concat_interleaves_parts_per_outer_index() {
+        // [2, 1] ++ [2, 2] along axis 1.
+        let a = [1, 2];
+        let b = [10, 11, 20, 21];
+        let mut out = [0; 6];
+        concat([(&a[..], 1), (&b[..], 2)], 2, 1, &mut out);
+        assert_eq!(out, [1, 10, 11, 2, 20, 21]);
+    }
+}
