@@ -8,4 +8,8 @@ staticflow::graph! {
     }
 }
 
-fn main() {}
+fn main() {
+    // The methods still exist: the error above is the only one.
+    let batch = Batch::new([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]);
+    let _y = batch.y(&[[1.0, 2.0, 3.0]]);
+}
