@@ -3,7 +3,7 @@
 //! The optimizer merges chains and trees of elementwise ops into one node;
 //! the generated code calls `mapN_into` with the node's operands and a
 //! closure computing one element of the result from one element of each
-//! operand (through the functions of [`super::scalar`]). Operands broadcast to
+//! operand (through the functions of [`crate::scalar`]). Operands broadcast to
 //! the output's shape as numpy does. No temporary arrays are made.
 //!
 //! ```
