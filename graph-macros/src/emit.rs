@@ -226,19 +226,35 @@ fn fixed_sizes(graph: &Graph, id: NodeId) -> Vec<usize> {
 }
 
 fn outputs_struct(graph: &Graph) -> TokenStream {
+    let type_of = |id: NodeId| array_type(graph.shape(id), graph.node(id).dtype);
+    outputs_struct_with(
+        graph,
+        type_of,
+        &quote! { Debug, Clone, PartialEq },
+        &allowed_lints(),
+    )
+}
+
+/// The struct `run` returns, one field per output of the type `type_of`
+/// gives its node; shared by the std and the `#[no_std]` emitters.
+fn outputs_struct_with(
+    graph: &Graph,
+    type_of: impl Fn(NodeId) -> TokenStream,
+    derives: &TokenStream,
+    lints: &TokenStream,
+) -> TokenStream {
     if graph.outputs.is_empty() {
         return TokenStream::new();
     }
     let vis = &graph.vis;
     let name = outputs_name(graph);
-    let lints = allowed_lints();
     let doc = format!(
         " Every output of [`{}`], as computed by [`{}::run`].",
         graph.name, graph.name
     );
     let fields = graph.outputs.iter().map(|output| {
         let field = &output.name;
-        let ty = array_type(graph.shape(output.node), graph.node(output.node).dtype);
+        let ty = type_of(output.node);
         let attrs = &output.attrs;
         let shape_doc = format!(" Shape {}.", graph.shape(output.node));
         quote! {
@@ -249,7 +265,7 @@ fn outputs_struct(graph: &Graph) -> TokenStream {
     });
     quote! {
         #[doc = #doc]
-        #[derive(Debug, Clone, PartialEq)]
+        #[derive(#derives)]
         #lints
         #vis struct #name {
             #(#fields,)*

@@ -390,35 +390,9 @@ fn output_type(graph: &Graph, id: NodeId) -> TokenStream {
 }
 
 fn outputs_struct(graph: &Graph) -> TokenStream {
-    if graph.outputs.is_empty() {
-        return TokenStream::new();
-    }
-    let vis = &graph.vis;
-    let name = outputs_name(graph);
-    let lints = lints();
-    let doc = format!(
-        " Every output of [`{}`], as computed by [`{}::run`].",
-        graph.name, graph.name
-    );
-    let fields = graph.outputs.iter().map(|output| {
-        let field = &output.name;
-        let ty = output_type(graph, output.node);
-        let attrs = &output.attrs;
-        let shape_doc = format!(" Shape {}.", graph.shape(output.node));
-        quote! {
-            #(#attrs)*
-            #[doc = #shape_doc]
-            pub #field: #ty
-        }
-    });
-    quote! {
-        #[doc = #doc]
-        #[derive(Debug, Clone, Copy, PartialEq)]
-        #lints
-        #vis struct #name {
-            #(#fields,)*
-        }
-    }
+    let type_of = |id: NodeId| output_type(graph, id);
+    let derives = quote! { Debug, Clone, Copy, PartialEq };
+    super::outputs_struct_with(graph, type_of, &derives, &lints())
 }
 
 fn constructor(graph: &Graph) -> TokenStream {
