@@ -16,6 +16,11 @@
 //! and compared with staticflow (max abs difference below [`TOLERANCE`]), so
 //! no row times a wrong computation. `cargo bench --bench graphs -- --test`
 //! runs those checks and each benchmark once, without measuring.
+//!
+//! With `--features parallel`, the batched MLP rows also measure
+//! `staticflow_2t`: the workspace form allowed two threads
+//! (`staticflow::threads::set_threads(2)`), to set beside the peers' `_2t`
+//! IDs.
 
 mod baselines;
 
@@ -148,6 +153,16 @@ fn mlp_row(
     match avx2::Mlp::new(&data) {
         Some(imp) => candidates.insert(4, ("avx2_fma", Box::new(imp))),
         None => skip_avx2(&row),
+    }
+    // With `--features parallel`: the batched rows once more with two
+    // threads, as the peers' `_2t` IDs.
+    #[cfg(feature = "parallel")]
+    if batch > 1 {
+        let threads = compiled::Threads {
+            inner: staticflow(&data).0,
+            threads: 2,
+        };
+        candidates.push(("staticflow_2t", Box::new(threads)));
     }
     let x = data.x.view();
     let other_x = data.x.mapv(|v| 1.0 - v);

@@ -49,6 +49,7 @@ IMPLEMENTATIONS = [
     "candle",
     "tract",
     "burn_flex",
+    "staticflow_2t",
     "candle_2t",
     "tract_2t",
     "burn_flex_2t",

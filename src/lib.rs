@@ -31,11 +31,15 @@
 
 #[doc = include_str!("../docs/LANGUAGE.md")]
 pub use graph_macros::graph;
+/// The `rayon` crate behind the `parallel` feature, to size a pool with
+/// `ThreadPoolBuilder` and run graphs in it with `ThreadPool::install`.
+#[cfg(feature = "parallel")]
+pub use graph_runtime::rayon;
 #[cfg(feature = "std")]
 pub use graph_runtime::summary::Summary;
 pub use graph_runtime::{flat, scalar};
 #[cfg(feature = "std")]
-pub use graph_runtime::{kernels, summary, weights, workspace, Dim, DimBindings, Error};
+pub use graph_runtime::{kernels, summary, threads, weights, workspace, Dim, DimBindings, Error};
 /// The `ndarray` crate that generated code uses for its inputs and outputs.
 #[cfg(feature = "std")]
 pub use ndarray;

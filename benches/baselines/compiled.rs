@@ -217,3 +217,25 @@ impl super::Mlp for Owned<Mlp64Graph> {
         self.out.view()
     }
 }
+
+/// An implementation run with `threads` threads allowed for its large
+/// matrix products (ID `staticflow_2t`), through the `parallel` feature's
+/// process-wide setting: set before each call and reset to 1 after it, so
+/// the single-thread rows measured next are not affected.
+#[cfg(feature = "parallel")]
+pub struct Threads<T> {
+    /// The wrapped implementation.
+    pub inner: T,
+    /// The thread count it runs with.
+    pub threads: usize,
+}
+
+#[cfg(feature = "parallel")]
+impl<T: super::Mlp + ?Sized> super::Mlp for Threads<Box<T>> {
+    fn logits<'a>(&'a mut self, x: ArrayView2<'a, f32>) -> ArrayView2<'a, f32> {
+        staticflow::threads::set_threads(self.threads);
+        let logits = self.inner.logits(x);
+        staticflow::threads::set_threads(1);
+        logits
+    }
+}

@@ -21,9 +21,11 @@
 //! }
 //! ```
 //!
-//! Every entry point checks its inputs once, then runs one `let` per node it
-//! needs, in topological order. Paths are absolute (`::staticflow::__private`,
-//! `::core`), so user items named `Result` or `ndarray` change nothing.
+//! Every entry point checks its inputs once, then runs one statement per node
+//! it needs, in topological order, each binding the node's value to a local
+//! unless nothing reads that local (a value the plan overwrites in place).
+//! Paths are absolute (`::staticflow::__private`, `::core`), so user items
+//! named `Result` or `ndarray` change nothing.
 
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -726,6 +728,107 @@ mod tests {
             self.y_with(&mut __ws, x).map(|value| value.to_owned())
         };
         assert!(expanded.contains(&convenience.to_string()), "{expanded}");
+    }
+
+    #[test]
+    fn a_value_read_for_the_last_time_is_overwritten_in_place() {
+        let expanded = expand(quote! {
+            struct Head {
+                input x: [2, 3];
+                output y = relu(softmax(x));
+            }
+        });
+        let p = quote! { ::staticflow::__private };
+        // The softmax is read only by `relu`, which overwrites it: no local
+        // for it, one slot for both.
+        let body = quote! {
+            #p::kernels::softmax::softmax_into(x.view(), 1usize, __ws.s0.out([2usize, 3usize]));
+            #p::kernels::unary::relu_inplace(__ws.s0.out([2usize, 3usize]));
+            let y = __ws.s0.get([2usize, 3usize]);
+            ::core::result::Result::Ok(y)
+        };
+        assert!(expanded.contains(&body.to_string()), "{expanded}");
+        assert!(!expanded.contains("s1"), "{expanded}");
+    }
+
+    #[test]
+    fn an_update_is_computed_in_its_variable() {
+        let expanded = expand(quote! {
+            struct Sgd {
+                input g: [3];
+                input lr: [];
+                var w: [3];
+                w = w - lr * g;
+            }
+        });
+        let p = quote! { ::staticflow::__private };
+        // `w` is read only as the buffer overwritten: no view of it, no
+        // slot, no store at the end.
+        let body = quote! {
+            __dims.check_input("g", &[#p::Dim::Fixed(3usize)], g.shape())?;
+            #p::kernels::fused::map3_inplace(self.w.view_mut(), #p::ndarray::aview0(&lr),
+                g.view(), |__e0, __e1, __e2| (__e0 - (__e1 * __e2)));
+            ::core::result::Result::Ok(())
+        };
+        assert!(expanded.contains(&body.to_string()), "{expanded}");
+    }
+
+    #[test]
+    fn swapped_variables_are_copied_into_slots() {
+        let expanded = expand(quote! {
+            struct Swap {
+                var a: [2];
+                var b: [2];
+                a = b;
+                b = a;
+            }
+        });
+        let body = quote! {
+            let a = self.a.view();
+            let b = self.b.view();
+            __ws.s0.out([2usize]).assign(&b);
+            let __new_a = __ws.s0.get([2usize]);
+            __ws.s1.out([2usize]).assign(&a);
+            let __new_b = __ws.s1.get([2usize]);
+            self.a.assign(&__new_a);
+            self.b.assign(&__new_b);
+            ::core::result::Result::Ok(())
+        };
+        assert!(expanded.contains(&body.to_string()), "{expanded}");
+        assert!(!expanded.contains("to_owned ()"), "{expanded}");
+    }
+
+    #[test]
+    fn updates_go_in_place_to_slots_or_through_copies() {
+        let expanded = expand(quote! {
+            struct Train {
+                input g: [3];
+                input lr: [];
+                var a: [3];
+                var b: [3];
+                var w: [3];
+                b = b + w;
+                w = w - lr * g;
+                a = b;
+            }
+        });
+        let p = quote! { ::staticflow::__private };
+        // `a` takes `b`'s current value: `b + w` goes to a slot, and `b` is
+        // copied before the stores. Nothing reads `w` after `w - lr * g`.
+        let body = quote! {
+            let b = self.b.view();
+            let w = self.w.view();
+            #p::kernels::elementwise::add_into(b.view(), w.view(), __ws.s0.out([3usize]));
+            let __g5_add = __ws.s0.get([3usize]);
+            #p::kernels::fused::map3_inplace(self.w.view_mut(), #p::ndarray::aview0(&lr),
+                g.view(), |__e0, __e1, __e2| (__e0 - (__e1 * __e2)));
+            __ws.s1.out([3usize]).assign(&b);
+            let __new_a = __ws.s1.get([3usize]);
+            self.b.assign(&__g5_add);
+            self.a.assign(&__new_a);
+            ::core::result::Result::Ok(())
+        };
+        assert!(expanded.contains(&body.to_string()), "{expanded}");
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub mod scalar;
 #[cfg(feature = "std")]
 pub mod summary;
 #[cfg(feature = "std")]
+pub mod threads;
+#[cfg(feature = "std")]
 pub mod weights;
 #[cfg(feature = "std")]
 pub mod workspace;
@@ -48,3 +50,7 @@ pub mod workspace;
 pub use check::{Dim, DimBindings};
 #[cfg(feature = "std")]
 pub use error::Error;
+/// The `rayon` crate whose pool the `parallel` feature's kernels use, for
+/// building a pool of a chosen size (`ThreadPool::install`).
+#[cfg(feature = "parallel")]
+pub use rayon;

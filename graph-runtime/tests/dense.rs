@@ -269,6 +269,30 @@ fn non_contiguous_operands() {
     }
 }
 
+/// Enough rows over a `w` whose rows are a multiple of 2 KiB apart that the
+/// SIMD kernel copies each strip of `w` before sweeping it (and, for the
+/// narrower stride, streams it in place), with more than one block of the
+/// inner dimension and a partial last strip.
+#[test]
+fn copied_and_streamed_strips_of_w() {
+    // (m, k, n, row stride of w in floats)
+    for &(m, k, n, stride) in &[(50, 300, 40, 1024), (100, 300, 33, 512), (100, 70, 24, 100)] {
+        let x = matrix(m, k, 21);
+        let w_rows = matrix(k, stride, 22);
+        let w = w_rows.slice_axis(Axis(1), Slice::from(0..n));
+        let b = Array1::linspace(-1.0, 1.0, n);
+        for activation in [Activation::Identity, Activation::Relu, Activation::Sigmoid] {
+            let expected = reference(x.view(), w, Some(b.view()), activation);
+            for (path, kernel) in paths() {
+                let mut out = Array2::from_elem((m, n), f32::NAN);
+                kernel(x.view(), w, Some(b.view()), activation, out.view_mut());
+                let context = format!("{path} m={m} k={k} n={n} stride={stride} {activation:?}");
+                assert_matches(&context, out.view(), &expected);
+            }
+        }
+    }
+}
+
 /// `a` with a zero column after each column.
 fn wide(a: &Array2<f32>) -> Array2<f32> {
     Array2::from_shape_fn((a.nrows(), 2 * a.ncols()), |(i, j)| {
@@ -398,4 +422,56 @@ fn batched_into_forms_equal_allocating_forms() {
     let mut out = Array3::from_elem((3, 4, 6), f32::NAN);
     batched::batch_matmul_shared_into(permuted, shared, out.view_mut());
     assert_eq!(out, batched::batch_matmul_shared(a.view(), shared));
+}
+
+/// With the `parallel` feature and two threads asked for, large products
+/// split their rows over two threads and give the same bits as on one:
+/// every row is computed the same way on either.
+#[cfg(feature = "parallel")]
+#[test]
+fn two_threads_give_the_same_bits_as_one() {
+    use graph_runtime::{rayon, threads};
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a 2-thread pool");
+    for &(m, k, n) in &[
+        (64, 784, 128),
+        (256, 64, 256),
+        (97, 300, 130),
+        (400, 2048, 5),
+    ] {
+        let x = matrix(m, k, 31);
+        let w = matrix(k, n, 32);
+        let b = Array1::linspace(-1.0, 1.0, n);
+        let run = |threads_wanted: usize| {
+            threads::set_threads(threads_wanted);
+            let mut out = Array2::from_elem((m, n), f32::NAN);
+            pool.install(|| {
+                dense_into(
+                    x.view(),
+                    w.view(),
+                    Some(b.view()),
+                    Activation::Relu,
+                    out.view_mut(),
+                );
+            });
+            threads::set_threads(1);
+            out
+        };
+        let one = run(1);
+        let two = run(2);
+        let context = format!("m={m} k={k} n={n}");
+        assert_matches(
+            &context,
+            two.view(),
+            &reference(x.view(), w.view(), Some(b.view()), Activation::Relu),
+        );
+        assert!(
+            one.iter()
+                .zip(&two)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{context}: one and two threads differ"
+        );
+    }
 }

@@ -637,7 +637,7 @@ fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
             return quote! { let #name: &[f32] = &[#(#values),*]; };
         }
         _ if crate::plan::is_scalar_arithmetic(graph, id.0) => {
-            return super::node::statement(graph, plan, id);
+            return super::node::statement(graph, plan, id, true);
         }
         _ => {}
     }
@@ -653,7 +653,8 @@ fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
             };
             (TokenStream::new(), quote! { &mut __ws.#slot[..#len] }, read)
         }
-        Storage::Local => {
+        // `plan_bare` puts no value in a variable: no updates, nothing in place.
+        Storage::Local | Storage::Variable => {
             let zeros = nested_zeros(shape, node.dtype);
             let ty = nested_type(shape, node.dtype);
             let destination = if shape.is_scalar() {

@@ -26,7 +26,7 @@ use quote::{format_ident, quote};
 
 use super::{array_type, element, local, node, outputs_name, private};
 use crate::ir::{Graph, NodeId, Op, Output};
-use crate::plan::{Plan, Storage};
+use crate::plan::{Plan, Store};
 use crate::shape::Dim;
 
 pub fn workspace_name(graph: &Graph) -> Ident {
@@ -106,7 +106,15 @@ pub struct Body {
     pub statements: Vec<TokenStream>,
 }
 
-pub fn body(graph: &Graph, plan: &Plan, roots: &[NodeId], lifetime: &TokenStream) -> Body {
+/// The body computing `roots`, of which the caller reads `read_after`
+/// through their locals once every statement has run.
+pub fn body(
+    graph: &Graph,
+    plan: &Plan,
+    roots: &[NodeId],
+    read_after: &[NodeId],
+    lifetime: &TokenStream,
+) -> Body {
     let p = private();
     let needed = graph.reachable(roots.iter().copied());
     // A `broadcast_to` target may name a symbol that only an input outside
@@ -185,13 +193,34 @@ pub fn body(graph: &Graph, plan: &Plan, roots: &[NodeId], lifetime: &TokenStream
                 .push(quote! { let #size: usize = __dims.size(#symbol); });
         }
     }
+    let read = read_locals(graph, plan, &needed, read_after);
     for (index, node) in graph.nodes.iter().enumerate() {
         if needed[index] && node.op != Op::Input {
             body.statements
-                .push(node::statement(graph, plan, NodeId(index)));
+                .push(node::statement(graph, plan, NodeId(index), read[index]));
         }
     }
     body
+}
+
+/// Per node, whether a statement of the body (or the caller, for
+/// `read_after`) reads its local: a node overwriting an operand in place
+/// reads that operand's buffer, not its local.
+fn read_locals(graph: &Graph, plan: &Plan, needed: &[bool], read_after: &[NodeId]) -> Vec<bool> {
+    let mut read = vec![false; graph.nodes.len()];
+    for id in read_after {
+        read[id.0] = true;
+    }
+    for (index, node) in graph.nodes.iter().enumerate() {
+        if needed[index] {
+            for &operand in &node.operands {
+                if plan.overwrites[index] != Some(operand) {
+                    read[operand.0] = true;
+                }
+            }
+        }
+    }
+    read
 }
 
 /// The value of node `id` as an entry point returns it from a workspace
@@ -249,7 +278,7 @@ pub fn output_methods(graph: &Graph, plan: &Plan, output: &Output) -> TokenStrea
     let p = private();
     let vis = &graph.vis;
     let a = quote! { 'a };
-    let body = body(graph, plan, &[output.node], &a);
+    let body = body(graph, plan, &[output.node], &[output.node], &a);
     let name = &output.name;
     let with = format_ident!("{}_with", name);
     let workspace = workspace_name(graph);
@@ -337,7 +366,7 @@ pub fn run_methods(graph: &Graph, plan: &Plan) -> TokenStream {
     let vis = &graph.vis;
     let a = quote! { 'a };
     let roots: Vec<NodeId> = graph.outputs.iter().map(|o| o.node).collect();
-    let body = body(graph, plan, &roots, &a);
+    let body = body(graph, plan, &roots, &roots, &a);
     let outputs = outputs_name(graph);
     let views = views_name(graph);
     let generics = views_generics(graph);
@@ -417,7 +446,31 @@ pub fn views_struct(graph: &Graph) -> TokenStream {
     }
 }
 
-/// `update_with` and `update`.
+/// `update_with` and `update`. For `b = b + w; w = w - lr * g; a = b;`:
+///
+/// ```text
+/// pub fn update_with(&mut self, __ws: &mut TrainWorkspace, g: ArrayView<'_, f32, Ix1>, lr: f32)
+///     -> Result<(), Error> {
+///     ..                                              // input checks
+///     let b = self.b.view();
+///     let w = self.w.view();
+///     // `a` takes b's current value: b + w cannot overwrite b.
+///     kernels::elementwise::add_into(b.view(), w.view(), __ws.s0.out([3]));
+///     let __g5_add = __ws.s0.get([3]);
+///     // Nothing reads w after this: computed in w.
+///     kernels::fused::map3_inplace(self.w.view_mut(), aview0(&lr), g.view(),
+///         |__e0, __e1, __e2| (__e0 - (__e1 * __e2)));
+///     // b changes too: its current value is copied first.
+///     __ws.s1.out([3]).assign(&b);
+///     let __new_a = __ws.s1.get([3]);
+///     self.b.assign(&__g5_add);
+///     self.a.assign(&__new_a);
+///     Ok(())
+/// }
+/// ```
+///
+/// Every new value is computed (or copied) before any is stored, and
+/// nothing is allocated: see [`Store`] for the cases.
 pub fn update_methods(graph: &Graph, plan: &Plan) -> TokenStream {
     if graph.updates.is_empty() {
         return TokenStream::new();
@@ -425,26 +478,47 @@ pub fn update_methods(graph: &Graph, plan: &Plan) -> TokenStream {
     let p = private();
     let vis = &graph.vis;
     let lifetime = quote! { '_ };
-    let roots: Vec<NodeId> = graph.updates.iter().map(|u| u.value).collect();
-    let body = body(graph, plan, &roots, &lifetime);
+    let stores: Vec<(&crate::ir::Update, Store)> = graph
+        .updates
+        .iter()
+        .zip(plan.stores.iter().copied())
+        .collect();
+    let roots: Vec<NodeId> = stores
+        .iter()
+        .filter(|(_, store)| *store != Store::Unchanged)
+        .map(|(update, _)| update.value)
+        .collect();
+    let read_after: Vec<NodeId> = stores
+        .iter()
+        .filter(|(_, store)| matches!(store, Store::Assign | Store::Snapshot(_)))
+        .map(|(update, _)| update.value)
+        .collect();
+    let body = body(graph, plan, &roots, &read_after, &lifetime);
     let workspace = workspace_name(graph);
     let mut finals = Vec::new();
     let mut assigns = Vec::new();
-    for update in &graph.updates {
+    for &(update, store) in &stores {
         let variable = local(graph, update.variable);
         let new = format_ident!("__new_{}", variable);
         let value = local(graph, update.value);
-        if graph.shape(update.variable).is_scalar() {
-            finals.push(quote! { let #new: f32 = #value; });
-            assigns.push(quote! { self.#variable = #new; });
-        } else if plan.storage[update.value.0] == Storage::Local {
-            // A variable, input or constant as the new value: copy it first,
-            // so that `a = b; b = a;` swaps.
-            finals.push(quote! { let #new = #value.to_owned(); });
-            assigns.push(quote! { self.#variable = #new; });
-        } else {
-            finals.push(quote! { let #new = #value; });
-            assigns.push(quote! { self.#variable.assign(&#new); });
+        let shape = graph.shape(update.variable);
+        match store {
+            Store::Unchanged | Store::InPlace => {}
+            // Scalars are copied to locals first, so that `a = b; b = a;` swaps.
+            Store::Assign if shape.is_scalar() => {
+                finals.push(quote! { let #new: f32 = #value; });
+                assigns.push(quote! { self.#variable = #new; });
+            }
+            Store::Assign => assigns.push(quote! { self.#variable.assign(&#value); }),
+            Store::Snapshot(slot) => {
+                let slot = format_ident!("s{}", slot);
+                let shape = node::runtime_shape(shape);
+                finals.push(quote! {
+                    __ws.#slot.out(#shape).assign(&#value);
+                    let #new = __ws.#slot.get(#shape);
+                });
+                assigns.push(quote! { self.#variable.assign(&#new); });
+            }
         }
     }
     let names: Vec<String> = graph

@@ -1,15 +1,19 @@
-//! One `let` per node: the kernel call (or plain scalar arithmetic) that
-//! computes it.
+//! One statement per node: the kernel call (or plain scalar arithmetic) that
+//! computes it, into its workspace slot or over the operand the plan lets it
+//! overwrite, and the `let` binding its value.
 //!
 //! ```text
-//! let h: Array<f32, Ix2> = kernels::elementwise::add(__g4_matmul.view(), b.view());
-//! let p: Array<f32, Ix2> = kernels::softmax::softmax(h.view(), 1usize);
+//! kernels::linalg::matmul_into(x.view(), w.view(), __ws.s0.out([n, 3]));
+//! let h = __ws.s0.get([n, 3]);
+//! kernels::softmax::softmax_into(h.view(), 1usize, __ws.s1.out([n, 3]));
+//! kernels::unary::exp_inplace(__ws.s1.out([n, 3]));     // exp(softmax(h))
+//! let p = __ws.s1.get([n, 3]);
 //! let loss: f32 = kernels::loss::mse(p.view(), y.view());
 //! ```
 //!
-//! A kernel whose result is a scalar returns a rank-0 array; the statement
-//! unwraps it with `Array0::into_scalar`, so every scalar node is a plain
-//! Rust scalar.
+//! A kernel whose result is a scalar either returns it (`mse`, `dot`) or
+//! writes it into a slot read back with `Slot::scalar`, so every scalar node
+//! is a plain Rust scalar.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -38,7 +42,11 @@ fn call(module: &'static str, kernel: &str, args: Vec<TokenStream>) -> Call {
     }
 }
 
-pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
+/// The statement computing node `id`. `bind` says whether a later statement
+/// reads the value through its local: when not (a value only ever
+/// overwritten in place, a variable only ever updated in place), the
+/// statement binds none, so the expansion has no unused variable.
+pub fn statement(graph: &Graph, plan: &Plan, id: NodeId, bind: bool) -> TokenStream {
     let p = private();
     let node = graph.node(id);
     let name = local(graph, id);
@@ -47,31 +55,14 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
     // The plan decides which nodes are plain arithmetic; emission follows it.
     let scalar_arithmetic = crate::plan::is_scalar_arithmetic(graph, id.0);
     let k = quote_spanned! {span=> #p::kernels };
+    if node.op.is_leaf() {
+        return if bind {
+            leaf(graph, id)
+        } else {
+            TokenStream::new()
+        };
+    }
     match &node.op {
-        Op::Input => return TokenStream::new(),
-        Op::Variable => {
-            return if result_shape.is_scalar() {
-                quote! { let #name: f32 = self.#name; }
-            } else {
-                quote! { let #name = self.#name.view(); }
-            };
-        }
-        Op::Constant(tensor) => {
-            if result_shape.is_scalar() {
-                let value = f32_literal(tensor.values[0]);
-                return quote! { let #name: f32 = #value; };
-            }
-            let dims = shape_expr(&tensor.shape);
-            if let Some(data) = super::constant_static(graph, id) {
-                return quote_spanned! {span=>
-                    let #name = #k::constant::view(&#data, #dims);
-                };
-            }
-            let values = tensor.values.iter().map(|&v| f32_literal(v));
-            return quote_spanned! {span=>
-                let #name = #k::constant::view(&[#(#values),*], #dims);
-            };
-        }
         // Scalar arithmetic is plain Rust: no arrays, no kernel calls.
         Op::Binary(binary @ (Binary::Add | Binary::Sub | Binary::Mul | Binary::Div))
             if scalar_arithmetic =>
@@ -93,6 +84,9 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
             return quote_spanned! {span=> let #name: f32 = -#x; };
         }
         _ => {}
+    }
+    if let Some(in_place) = in_place(graph, plan, id, bind) {
+        return in_place;
     }
     let operands: Vec<TokenStream> = node.operands.iter().map(|&o| operand(graph, o)).collect();
     let call = match &node.op {
@@ -121,7 +115,8 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
     let question = call.fallible.then(|| quote! { ? });
     let args = &call.args;
     match plan.storage[id.0] {
-        Storage::Local => {
+        // (`Variable` values are always computed in place, above.)
+        Storage::Local | Storage::Variable => {
             // A kernel returning a plain scalar.
             let kernel = Ident::new(&call.kernel, Span::call_site());
             quote_spanned! {span=> let #name: f32 = #k::#module::#kernel(#(#args),*)#question; }
@@ -133,7 +128,9 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
             // `__ws` keeps the expansion's span, visible from `macro_rules!`.
             let out = quote! { __ws.#slot.out(#shape) };
             let write = quote_spanned! {span=> #k::#module::#kernel(#(#args,)* #out)#question; };
-            let read = if result_shape.is_scalar() {
+            let read = if !bind {
+                TokenStream::new()
+            } else if result_shape.is_scalar() {
                 let elem = super::element(node.dtype);
                 quote! { let #name: #elem = __ws.#slot.scalar(); }
             } else {
@@ -142,6 +139,108 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
             quote! { #write #read }
         }
     }
+}
+
+/// The statement binding a leaf's value: a view of a variable or a
+/// constant, or a scalar. Inputs are the entry point's parameters already.
+fn leaf(graph: &Graph, id: NodeId) -> TokenStream {
+    let p = private();
+    let node = graph.node(id);
+    let name = local(graph, id);
+    let span = node.span.start;
+    let k = quote_spanned! {span=> #p::kernels };
+    let scalar = graph.shape(id).is_scalar();
+    match &node.op {
+        Op::Variable if scalar => quote! { let #name: f32 = self.#name; },
+        Op::Variable => quote! { let #name = self.#name.view(); },
+        Op::Constant(tensor) if scalar => {
+            let value = f32_literal(tensor.values[0]);
+            quote! { let #name: f32 = #value; }
+        }
+        Op::Constant(tensor) => {
+            let dims = shape_expr(&tensor.shape);
+            if let Some(data) = super::constant_static(graph, id) {
+                return quote_spanned! {span=>
+                    let #name = #k::constant::view(&#data, #dims);
+                };
+            }
+            let values = tensor.values.iter().map(|&v| f32_literal(v));
+            quote_spanned! {span=>
+                let #name = #k::constant::view(&[#(#values),*], #dims);
+            }
+        }
+        _ => TokenStream::new(),
+    }
+}
+
+/// The statement of a node the plan computes over an operand's buffer, if
+/// node `id` is one:
+///
+/// ```text
+/// kernels::unary::relu_inplace(__ws.s0.out([n, 4]));           // relu(h), h in s0
+/// let a = __ws.s0.get([n, 4]);
+/// kernels::elementwise::sub_inplace(__ws.s1.out([n, 4]), b.view());
+/// kernels::fused::map3_inplace(self.w.view_mut(), ndarray::aview0(&lr), g.view(),
+///     |__e0, __e1, __e2| (__e0 - (__e1 * __e2)));                // w = w - lr * g
+/// ```
+///
+/// A unary op, or `+ - * /` overwriting its left operand, uses the op's own
+/// `_inplace` kernel; anything else (a fused tree, the right operand, both
+/// operands, `maximum`) a `fused::mapN_inplace`, whose closure takes the
+/// overwritten operand's element first.
+fn in_place(graph: &Graph, plan: &Plan, id: NodeId, bind: bool) -> Option<TokenStream> {
+    let target = plan.overwrites[id.0]?;
+    let node = graph.node(id);
+    let name = local(graph, id);
+    let shape = runtime_shape(graph.shape(id));
+    let (destination, read) = match plan.storage[id.0] {
+        Storage::Slot(slot) => {
+            let slot = format_ident!("s{}", slot);
+            let read = bind.then(|| quote! { let #name = __ws.#slot.get(#shape); });
+            (quote! { __ws.#slot.out(#shape) }, read)
+        }
+        Storage::Variable => {
+            let variable = local(graph, target);
+            (quote! { self.#variable.view_mut() }, None)
+        }
+        Storage::Local => return None,
+    };
+    let operands = &node.operands;
+    let renamed = |call: Call| Call {
+        kernel: format!("{}_inplace", call.kernel),
+        ..call
+    };
+    let call = match &node.op {
+        Op::Unary(_) => renamed(elementwise(&node.op, vec![destination])),
+        Op::Binary(Binary::Add | Binary::Sub | Binary::Mul | Binary::Div)
+            if operands[0] == target && operands[1] != target =>
+        {
+            let other = operand(graph, operands[1]);
+            renamed(elementwise(&node.op, vec![destination, other]))
+        }
+        Op::Binary(binary) => {
+            // A tree of one node over the op's distinct operands.
+            let mut leaves = operands.clone();
+            leaves.dedup();
+            let leaf = |o: NodeId| {
+                let position = leaves.iter().position(|&l| l == o).unwrap_or(0);
+                Box::new(Scalar::Operand(position))
+            };
+            let expression = Scalar::Binary(*binary, leaf(operands[0]), leaf(operands[1]));
+            fused_in_place(graph, &expression, &leaves, target, destination)
+        }
+        Op::Fused(expression) => fused_in_place(graph, expression, operands, target, destination),
+        // The plan overwrites operands of elementwise ops only.
+        _ => return None,
+    };
+    let module = Ident::new(call.module, Span::call_site());
+    let kernel = Ident::new(&call.kernel, Span::call_site());
+    let args = &call.args;
+    let span = node.span.start;
+    let p = private();
+    let k = quote_spanned! {span=> #p::kernels };
+    let write = quote_spanned! {span=> #k::#module::#kernel(#(#args),*); };
+    Some(quote! { #write #read })
 }
 
 /// A shape at run time: literal sizes, and symbols as the sizes the call
@@ -378,6 +477,28 @@ fn fused(expression: &Scalar, mut operands: Vec<TokenStream>) -> Call {
     operands.push(quote! { |#(#params),*| #body });
     let kernel = format!("map{}", params.len());
     call("fused", &kernel, operands)
+}
+
+/// `mapN_inplace(target, others.., |__e<target>, __e<others>..| expression)`:
+/// the fused expression over its `leaves`, written over leaf `target`.
+fn fused_in_place(
+    graph: &Graph,
+    expression: &Scalar,
+    leaves: &[NodeId],
+    target: NodeId,
+    destination: TokenStream,
+) -> Call {
+    let position = leaves.iter().position(|&l| l == target).unwrap_or(0);
+    let others = (0..leaves.len()).filter(|&i| i != position);
+    let params: Vec<Ident> = std::iter::once(position)
+        .chain(others.clone())
+        .map(|i| format_ident!("__e{}", i))
+        .collect();
+    let mut args = vec![destination];
+    args.extend(others.map(|i| operand(graph, leaves[i])));
+    let body = scalar_expression(expression);
+    args.push(quote! { |#(#params),*| #body });
+    call("fused", &format!("map{}_inplace", leaves.len()), args)
 }
 
 /// The Rust expression of one element of a fused node. Functions come from

@@ -161,6 +161,69 @@ pub(crate) fn product(
         finish_rows(out.view_mut(), bias.as_ref(), activation, accumulate);
         return;
     }
+    #[cfg(feature = "parallel")]
+    {
+        let parts = crate::threads::parts_for(m, k, n);
+        if parts > 1 {
+            split_rows(x, w, bias, activation, out, accumulate, simd, parts);
+            return;
+        }
+    }
+    on_this_thread(x, w, bias, activation, out, accumulate, simd);
+}
+
+/// [`product`] with its rows split into `parts` nearly equal blocks, run in
+/// parallel on rayon's pool (halving recursively, so that `rayon::join`
+/// needs no allocation).
+#[cfg(feature = "parallel")]
+#[allow(clippy::too_many_arguments)] // `product`'s operands, forwarded.
+fn split_rows(
+    x: ArrayView2<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+    out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+    simd: bool,
+    parts: usize,
+) {
+    if parts <= 1 {
+        on_this_thread(x, w, bias, activation, out, accumulate, simd);
+        return;
+    }
+    let first = parts / 2;
+    let rows = x.nrows() * first / parts;
+    let (x_top, x_bottom) = x.split_at(ndarray::Axis(0), rows);
+    let (out_top, out_bottom) = out.split_at(ndarray::Axis(0), rows);
+    rayon::join(
+        || split_rows(x_top, w, bias, activation, out_top, accumulate, simd, first),
+        || {
+            split_rows(
+                x_bottom,
+                w,
+                bias,
+                activation,
+                out_bottom,
+                accumulate,
+                simd,
+                parts - first,
+            );
+        },
+    );
+}
+
+/// [`product`] on the calling thread, for `m, n, k ≥ 1`.
+#[allow(clippy::many_single_char_names)] // The matrix-product letters.
+fn on_this_thread(
+    x: ArrayView2<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+    mut out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+    simd: bool,
+) {
+    let n = w.ncols();
     #[cfg(target_arch = "x86_64")]
     if simd {
         use super::simd::{gemm_dots, gemm_tiles};

@@ -1,0 +1,163 @@
+//! Constant folding: nodes whose operands are all constants become
+//! constants, where the `f32` result is exactly defined.
+
+use crate::ir::{Binary, Graph, Op, Tensor, Unary};
+
+/// Folded constants larger than this stay computed at run time, so that a
+/// broadcast cannot blow a small literal up into a huge one in the binary.
+const MAX_FOLDED_ELEMENTS: usize = 4096;
+
+/// Computes at compile time the nodes whose operands are all constants, for
+/// the ops whose `f32` result is exactly defined (IEEE arithmetic, sign and
+/// comparison-based functions), so folding never changes a value. Results
+/// that are not finite stay computed at run time.
+pub fn fold_constants(graph: &mut Graph) {
+    for index in 0..graph.nodes.len() {
+        let node = &graph.nodes[index];
+        let Some(shape) = node.shape.as_ref().and_then(crate::shape::Shape::as_fixed) else {
+            continue;
+        };
+        let element = match &node.op {
+            Op::Binary(binary @ (Binary::Add | Binary::Sub | Binary::Mul | Binary::Div)) => {
+                Fold::Binary(*binary)
+            }
+            Op::Unary(
+                unary @ (Unary::Neg
+                | Unary::Abs
+                | Unary::Square
+                | Unary::Relu
+                | Unary::LeakyRelu(_)),
+            ) => Fold::Unary(*unary),
+            _ => continue,
+        };
+        let operands: Option<Vec<&Tensor>> = node
+            .operands
+            .iter()
+            .map(|o| match &graph.nodes[o.0].op {
+                Op::Constant(tensor) => Some(tensor),
+                _ => None,
+            })
+            .collect();
+        let Some(operands) = operands else { continue };
+        let count: usize = shape.iter().product();
+        if count > MAX_FOLDED_ELEMENTS {
+            continue;
+        }
+        let values: Vec<f32> = (0..count)
+            .map(|flat| {
+                let index = unravel(flat, &shape);
+                let args: Vec<f32> = operands.iter().map(|t| broadcast_get(t, &index)).collect();
+                element.apply(&args)
+            })
+            .collect();
+        if values.iter().all(|v| v.is_finite()) {
+            let node = &mut graph.nodes[index];
+            node.op = Op::Constant(Tensor { shape, values });
+            node.operands.clear();
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Fold {
+    Unary(Unary),
+    Binary(Binary),
+}
+
+impl Fold {
+    fn apply(self, args: &[f32]) -> f32 {
+        match self {
+            Fold::Binary(Binary::Add) => args[0] + args[1],
+            Fold::Binary(Binary::Sub) => args[0] - args[1],
+            Fold::Binary(Binary::Mul) => args[0] * args[1],
+            Fold::Binary(_) => args[0] / args[1],
+            Fold::Unary(Unary::Neg) => -args[0],
+            Fold::Unary(Unary::Abs) => args[0].abs(),
+            Fold::Unary(Unary::Square) => args[0] * args[0],
+            Fold::Unary(Unary::Relu) => {
+                if args[0] < 0.0 {
+                    0.0
+                } else {
+                    args[0]
+                }
+            }
+            Fold::Unary(Unary::LeakyRelu(alpha)) => {
+                if args[0] < 0.0 {
+                    alpha.get() * args[0]
+                } else {
+                    args[0]
+                }
+            }
+            Fold::Unary(_) => f32::NAN,
+        }
+    }
+}
+
+/// The multi-index of the `flat`-th element of a row-major shape.
+fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (axis, &size) in shape.iter().enumerate().rev() {
+        if size > 0 {
+            index[axis] = flat % size;
+            flat /= size;
+        }
+    }
+    index
+}
+
+/// The element of `tensor` that numpy broadcasting pairs with `index` of the
+/// (larger) result.
+fn broadcast_get(tensor: &Tensor, index: &[usize]) -> f32 {
+    let offset = index.len() - tensor.shape.len();
+    let mut flat = 0;
+    for (axis, &size) in tensor.shape.iter().enumerate() {
+        let i = if size == 1 { 0 } else { index[offset + axis] };
+        flat = flat * size + i;
+    }
+    tensor.values[flat]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optimize::{eliminate_dead_nodes, test_graph as graph};
+
+    #[test]
+    fn folds_exact_constant_arithmetic_only() {
+        let mut g = graph(quote::quote! {
+            struct G {
+                const a = 7.0;
+                const b = 8.0;
+                const v = [1.0, -2.0];
+                input x: [2];
+                output res = (a * b) / (a + b);
+                output shifted = relu(v * 2.0) + x;
+                output transcendental = exp(v);
+            }
+        });
+        fold_constants(&mut g);
+        eliminate_dead_nodes(&mut g);
+        g.validate().unwrap();
+        let res = g.node(g.outputs[0].node);
+        assert_eq!(
+            res.op,
+            Op::Constant(Tensor {
+                shape: vec![],
+                values: vec![56.0_f32 / 15.0]
+            })
+        );
+        // relu(v · 2) = [2, 0] is folded; `+ x` is not.
+        let shifted = g.node(g.outputs[1].node);
+        assert_eq!(
+            g.node(shifted.operands[0]).op,
+            Op::Constant(Tensor {
+                shape: vec![2],
+                values: vec![2.0, 0.0]
+            })
+        );
+        assert!(matches!(
+            g.node(g.outputs[2].node).op,
+            Op::Unary(Unary::Exp)
+        ));
+    }
+}
