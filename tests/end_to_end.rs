@@ -316,3 +316,40 @@ fn declarations_in_any_order() {
         array![20.0, 4.0]
     );
 }
+
+graph! {
+    /// Long elementwise chains: more leaves than one fused kernel takes, with
+    /// a leaf read on both sides and scalars along the way.
+    struct Chains {
+        input a: [2];
+        input b: [2];
+        input c: [2];
+        input d: [2];
+        input e: [2];
+        input f: [2];
+        input h: [2];
+        output sum = a + b + c + d + e + f + h;
+        output mixed = (a * b - c) / d + relu(e - f) * h * a - 2.0;
+    }
+}
+
+#[test]
+fn chains_longer_than_a_fused_kernel() {
+    let v = |x: f32, y: f32| ndarray::array![x, y];
+    let out = Chains::new()
+        .run(
+            v(1.0, 2.0).view(),
+            v(3.0, 4.0).view(),
+            v(5.0, 6.0).view(),
+            v(2.0, 8.0).view(),
+            v(9.0, 1.0).view(),
+            v(4.0, 3.0).view(),
+            v(0.5, 0.25).view(),
+        )
+        .unwrap();
+    // Column 0: 1 + 3 + 5 + 2 + 9 + 4 + 0.5; column 1: 2 + 4 + 6 + 8 + 1 + 3 + 0.25.
+    assert_eq!(out.sum, v(24.5, 24.25));
+    // Column 0: (3 - 5)/2 + relu(5)·0.5·1 - 2 = -1 + 2.5 - 2;
+    // column 1: (8 - 6)/8 + relu(-2)·0.25·2 - 2 = 0.25 + 0 - 2.
+    assert_eq!(out.mixed, v(-0.5, -1.75));
+}

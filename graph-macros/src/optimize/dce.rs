@@ -57,4 +57,30 @@ mod tests {
         assert_eq!(g.inputs.len(), 2);
         assert_eq!(g.node(g.inputs[1]).name.as_ref().unwrap(), "unused");
     }
+
+    #[test]
+    fn an_update_keeps_its_cone() {
+        let mut g = graph(quote::quote! {
+            struct G {
+                input g: [2];
+                var w: [2];
+                let step = g * 0.5;
+                let unused = exp(g);
+                w = w - step;
+            }
+        });
+        eliminate_dead_nodes(&mut g);
+        g.validate().unwrap();
+        let names: Vec<String> = g
+            .nodes
+            .iter()
+            .filter_map(|n| n.name.as_ref().map(ToString::to_string))
+            .collect();
+        assert!(names.iter().any(|n| n == "step"), "{names:?}");
+        assert!(!names.iter().any(|n| n == "unused"), "{names:?}");
+        // The update's value is still `w - step`, renumbered.
+        let value = g.node(g.updates[0].value);
+        assert_eq!(value.operands[0], g.updates[0].variable);
+        assert_eq!(g.node(value.operands[1]).name.as_ref().unwrap(), "step");
+    }
 }

@@ -160,4 +160,46 @@ mod tests {
             Op::Unary(Unary::Exp)
         ));
     }
+
+    #[test]
+    fn folds_through_broadcasting() {
+        let mut g = graph(quote::quote! {
+            struct G {
+                const column = [[1.0], [2.0]];
+                const row = [10.0, -20.0, 30.0];
+                input x: [2, 3];
+                output y = column * row - x;
+            }
+        });
+        fold_constants(&mut g);
+        g.validate().unwrap();
+        let y = g.node(g.outputs[0].node);
+        // [[1], [2]] · [10, -20, 30], row-major.
+        assert_eq!(
+            g.node(y.operands[0]).op,
+            Op::Constant(Tensor {
+                shape: vec![2, 3],
+                values: vec![10.0, -20.0, 30.0, 20.0, -40.0, 60.0]
+            })
+        );
+    }
+
+    #[test]
+    fn non_finite_results_stay_computed() {
+        let mut g = graph(quote::quote! {
+            struct G {
+                const zero = 0.0;
+                const big = 3.0e38;
+                output infinite = 1.0 / zero;
+                output overflow = big * 10.0;
+                output fine = big / 10.0;
+            }
+        });
+        fold_constants(&mut g);
+        g.validate().unwrap();
+        let op = |i: usize| &g.node(g.outputs[i].node).op;
+        assert_eq!(op(0), &Op::Binary(Binary::Div));
+        assert_eq!(op(1), &Op::Binary(Binary::Mul));
+        assert!(matches!(op(2), Op::Constant(_)));
+    }
 }
