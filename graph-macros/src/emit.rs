@@ -70,18 +70,26 @@ pub fn emit(graph: &Graph, as_written: &str) -> TokenStream {
         attrs, vis, name, ..
     } = graph;
     let plan = crate::plan::plan(graph);
+    let p = private();
     let lints = allowed_lints();
     let fields = graph.variables.iter().map(|&id| {
         let field = local(graph, id);
         let ty = array_type(graph.shape(id), DType::F32);
-        quote! { #field: #ty }
+        let packed = plan.packed[id.0].then(|| {
+            let packed = packed_field(graph, id);
+            quote! { , #packed: #p::kernels::packed::PackedWeights }
+        });
+        quote! { #field: #ty #packed }
     });
     let outputs_struct = outputs_struct(graph);
     let views_struct = entry::views_struct(graph);
     let workspace_struct = entry::workspace_struct(graph, &plan);
     let workspace_constant = entry::workspace_constant(graph, &plan);
-    let constructors = constructors(graph);
-    let accessors = graph.variables.iter().map(|&id| accessors(graph, id));
+    let constructors = constructors(graph, &plan);
+    let accessors = graph
+        .variables
+        .iter()
+        .map(|&id| accessors(graph, &plan, id));
     let output_methods = graph
         .outputs
         .iter()
@@ -134,6 +142,33 @@ fn local(graph: &Graph, id: NodeId) -> Ident {
         Some(name) => name.clone(),
         None => format_ident!("__g{}_{}", id.0, node.op.word()),
     }
+}
+
+/// The field holding variable `id`'s packed copy, when it keeps one.
+fn packed_field(graph: &Graph, id: NodeId) -> Ident {
+    format_ident!("__packed_{}", local(graph, id))
+}
+
+/// Field initialisers of the packed copies, packing each variable's value
+/// (a local of the variable's name, or `zeros`' zero matrix).
+fn packed_inits(graph: &Graph, plan: &crate::plan::Plan, zeros: bool) -> Vec<TokenStream> {
+    let p = private();
+    graph
+        .variables
+        .iter()
+        .filter(|id| plan.packed[id.0])
+        .map(|&id| {
+            let field = packed_field(graph, id);
+            let value = if zeros {
+                let shape = shape_expr(&fixed_sizes(graph, id));
+                quote! { #p::ndarray::Array2::<f32>::zeros(#shape).view() }
+            } else {
+                let name = local(graph, id);
+                quote! { #name.view() }
+            };
+            quote! { #field: #p::kernels::packed::PackedWeights::new(#value) }
+        })
+        .collect()
 }
 
 fn dimension(rank: usize) -> TokenStream {
@@ -279,7 +314,7 @@ fn outputs_name(graph: &Graph) -> Ident {
     format_ident!("{}Outputs", graph.name)
 }
 
-fn constructors(graph: &Graph) -> TokenStream {
+fn constructors(graph: &Graph, plan: &crate::plan::Plan) -> TokenStream {
     let p = private();
     let vis = &graph.vis;
     let names: Vec<Ident> = graph.variables.iter().map(|&id| local(graph, id)).collect();
@@ -327,7 +362,9 @@ fn constructors(graph: &Graph) -> TokenStream {
         .collect::<Vec<_>>()
         .join(", ");
     let new_doc = format!(" Creates the graph from the values of its variables ({list}).");
-    let loaders = loaders(graph);
+    let loaders = loaders(graph, plan);
+    let packed = packed_inits(graph, plan, false);
+    let packed_zeros = packed_inits(graph, plan, true);
     quote! {
         #[doc = #new_doc]
         ///
@@ -336,13 +373,13 @@ fn constructors(graph: &Graph) -> TokenStream {
         /// variable whose value has the wrong shape.
         #vis fn new(#(#params),*) -> ::core::result::Result<Self, #p::Error> {
             #(#checks)*
-            ::core::result::Result::Ok(Self { #(#names),* })
+            ::core::result::Result::Ok(Self { #(#packed,)* #(#names),* })
         }
 
         /// Creates the graph with every variable set to zero.
         #[must_use]
         #vis fn zeros() -> Self {
-            Self { #(#zeros),* }
+            Self { #(#packed_zeros,)* #(#zeros),* }
         }
 
         #loaders
@@ -350,11 +387,12 @@ fn constructors(graph: &Graph) -> TokenStream {
 }
 
 /// Constructors reading the variables from weight files, and the savers.
-fn loaders(graph: &Graph) -> TokenStream {
+fn loaders(graph: &Graph, plan: &crate::plan::Plan) -> TokenStream {
     let p = private();
     let vis = &graph.vis;
     let names: Vec<Ident> = graph.variables.iter().map(|&id| local(graph, id)).collect();
     let texts: Vec<String> = names.iter().map(ToString::to_string).collect();
+    let packed = packed_inits(graph, plan, false);
     let takes = graph.variables.iter().zip(&names).map(|(&id, name)| {
         let shape = graph.shape(id);
         let dim = dimension(shape.rank());
@@ -392,7 +430,7 @@ fn loaders(graph: &Graph) -> TokenStream {
             -> ::core::result::Result<Self, #p::Error> {
             #(#takes)*
             weights.finish(strict)?;
-            ::core::result::Result::Ok(Self { #(#names),* })
+            ::core::result::Result::Ok(Self { #(#packed,)* #(#names),* })
         }
 
         /// Loads every variable from a safetensors file, strictly: every tensor of
@@ -450,7 +488,7 @@ fn default_impl(graph: &Graph) -> TokenStream {
     }
 }
 
-fn accessors(graph: &Graph, id: NodeId) -> TokenStream {
+fn accessors(graph: &Graph, plan: &crate::plan::Plan, id: NodeId) -> TokenStream {
     let p = private();
     let vis = &graph.vis;
     let name = local(graph, id);
@@ -482,16 +520,35 @@ fn accessors(graph: &Graph, id: NodeId) -> TokenStream {
     let ty = array_type(shape, DType::F32);
     let sizes = fixed_sizes(graph, id);
     let text = name.to_string();
+    let packed = plan.packed[id.0].then(|| packed_field(graph, id));
+    let mutable_access = if let Some(packed) = &packed {
+        let doc_mut = format!(
+            " Mutable access to variable `{name}`; its shape cannot change. It derefs to \
+             the variable's view; when dropped, it packs the new value again for \
+             single-row products."
+        );
+        quote! {
+            #[doc = #doc_mut]
+            #vis fn #mutable(&mut self) -> #p::kernels::packed::WeightsMut<'_> {
+                #p::kernels::packed::WeightsMut::new(self.#name.view_mut(), &mut self.#packed)
+            }
+        }
+    } else {
+        quote! {
+            #[doc = #doc_mut]
+            #vis fn #mutable(&mut self) -> #view_mut {
+                self.#name.view_mut()
+            }
+        }
+    };
+    let repack = packed.map(|packed| quote! { self.#packed.pack(self.#name.view()); });
     quote! {
         #[doc = #doc]
         #[must_use]
         #vis fn #name(&self) -> #view {
             self.#name.view()
         }
-        #[doc = #doc_mut]
-        #vis fn #mutable(&mut self) -> #view_mut {
-            self.#name.view_mut()
-        }
+        #mutable_access
         #[doc = #doc_set]
         ///
         /// # Errors
@@ -500,6 +557,7 @@ fn accessors(graph: &Graph, id: NodeId) -> TokenStream {
         #vis fn #setter(&mut self, value: #ty) -> ::core::result::Result<(), #p::Error> {
             #p::check_variable(#text, &[#(#sizes),*], value.shape())?;
             self.#name = value;
+            #repack
             ::core::result::Result::Ok(())
         }
     }
@@ -717,7 +775,10 @@ mod tests {
                 __dims.check_input("x", &[#p::Dim::Symbol("n"), #p::Dim::Fixed(3usize)], x.shape())?;
                 let __size_n: usize = __dims.size("n");
                 let w = self.w.view();
-                #p::kernels::linalg::matmul_into(x.view(), w.view(), __ws.s0.out([__size_n, 2usize]));
+                // `x` may have one row: the product has the packed copy of `w`.
+                #p::kernels::packed::dense_packed_into(x.view(), w.view(), &self.__packed_w,
+                    ::core::option::Option::None, #p::scalar::Activation::Identity,
+                    __ws.s0.out([__size_n, 2usize]));
                 let y = __ws.s0.get([__size_n, 2usize]);
                 ::core::result::Result::Ok(y)
             }
@@ -728,6 +789,25 @@ mod tests {
             self.y_with(&mut __ws, x).map(|value| value.to_owned())
         };
         assert!(expanded.contains(&convenience.to_string()), "{expanded}");
+        let field = quote! { w: #p::ndarray::Array<f32, #p::ndarray::Ix2>, __packed_w: #p::kernels::packed::PackedWeights };
+        assert!(expanded.contains(&field.to_string()), "{expanded}");
+    }
+
+    #[test]
+    fn a_product_over_several_rows_reads_its_weights_in_place() {
+        let expanded = expand(quote! {
+            struct Batch {
+                input x: [4, 3];
+                var w: [3, 2];
+                output y = matmul(x, w);
+            }
+        });
+        let p = quote! { ::staticflow::__private };
+        let call = quote! {
+            #p::kernels::linalg::matmul_into(x.view(), w.view(), __ws.s0.out([4usize, 2usize]));
+        };
+        assert!(expanded.contains(&call.to_string()), "{expanded}");
+        assert!(!expanded.contains("__packed"), "{expanded}");
     }
 
     #[test]

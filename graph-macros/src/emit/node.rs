@@ -89,27 +89,31 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId, bind: bool) -> TokenStr
         return in_place;
     }
     let operands: Vec<TokenStream> = node.operands.iter().map(|&o| operand(graph, o)).collect();
-    let call = match &node.op {
-        Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select => {
-            elementwise(&node.op, operands)
+    let call = if let Some(call) = packed_product(graph, plan, id, &operands) {
+        call
+    } else {
+        match &node.op {
+            Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select => {
+                elementwise(&node.op, operands)
+            }
+            Op::Reduce { .. }
+            | Op::ArgMax { .. }
+            | Op::Softmax { .. }
+            | Op::LogSoftmax { .. }
+            | Op::LogSumExp { .. }
+            | Op::Mse
+            | Op::SoftmaxCrossEntropy => reduction(graph, id, operands),
+            Op::Transpose(_)
+            | Op::Reshape(_)
+            | Op::BroadcastTo(_)
+            | Op::Concat { .. }
+            | Op::Slice { .. }
+            | Op::ExpandDims { .. }
+            | Op::Squeeze(_) => movement(graph, id, &operands),
+            Op::Dense { bias, activation } => dense(*bias, *activation, operands),
+            Op::Fused(expression) => fused(expression, operands),
+            _ => network(graph, id, operands),
         }
-        Op::Reduce { .. }
-        | Op::ArgMax { .. }
-        | Op::Softmax { .. }
-        | Op::LogSoftmax { .. }
-        | Op::LogSumExp { .. }
-        | Op::Mse
-        | Op::SoftmaxCrossEntropy => reduction(graph, id, operands),
-        Op::Transpose(_)
-        | Op::Reshape(_)
-        | Op::BroadcastTo(_)
-        | Op::Concat { .. }
-        | Op::Slice { .. }
-        | Op::ExpandDims { .. }
-        | Op::Squeeze(_) => movement(graph, id, &operands),
-        Op::Dense { bias, activation } => dense(*bias, *activation, operands),
-        Op::Fused(expression) => fused(expression, operands),
-        _ => network(graph, id, operands),
     };
     let module = Ident::new(call.module, Span::call_site());
     let question = call.fallible.then(|| quote! { ? });
@@ -438,6 +442,40 @@ fn network(graph: &Graph, id: NodeId, mut operands: Vec<TokenStream>) -> Call {
             }
         }
     }
+}
+
+/// A matrix product (plain, or a dense node) whose weights keep a packed
+/// copy (`Plan::packed`): `packed::dense_packed(x, w, &self.__packed_w,
+/// bias, activation)`, which reads the copy for a single row.
+fn packed_product(
+    graph: &Graph,
+    plan: &Plan,
+    id: NodeId,
+    operands: &[TokenStream],
+) -> Option<Call> {
+    let node = graph.node(id);
+    let w = *node.operands.get(1)?;
+    if !plan.packed[w.0] {
+        return None;
+    }
+    let (bias, activation) = match node.op {
+        Op::Dense { bias, activation } => (bias, activation),
+        Op::MatMul if graph.shape(node.operands[0]).rank() == 2 => (false, Activation::Identity),
+        _ => return None,
+    };
+    let field = super::packed_field(graph, w);
+    let mut args = vec![
+        operands[0].clone(),
+        operands[1].clone(),
+        quote! { &self.#field },
+    ];
+    args.push(if let (true, Some(b)) = (bias, operands.get(2)) {
+        quote! { ::core::option::Option::Some(#b) }
+    } else {
+        quote! { ::core::option::Option::None }
+    });
+    args.push(self::activation(activation));
+    Some(call("packed", "dense_packed", args))
 }
 
 fn dense(bias: bool, activation: Activation, mut operands: Vec<TokenStream>) -> Call {

@@ -12,9 +12,12 @@
 //! them all.
 //!
 //! The plan also says how `update_with` stores each update ([`Store`]): all
-//! new values are computed from the current ones before any is stored.
+//! new values are computed from the current ones before any is stored; and
+//! which weight matrices keep a packed copy for batch-1 products
+//! ([`packed`]).
 
 mod inplace;
+mod packed;
 
 use crate::ir::{DType, Graph, NodeId, Op};
 
@@ -64,6 +67,9 @@ pub struct Plan {
     /// Per slot, the largest literal element count of the values it holds,
     /// or `None` if one of them has a symbolic size.
     pub slot_elements: Vec<Option<usize>>,
+    /// Per node: a variable that keeps a packed copy for single-row
+    /// products ([`packed`]).
+    pub packed: Vec<bool>,
 }
 
 impl Plan {
@@ -268,6 +274,7 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
         stores,
         slots: slots.dtypes,
         slot_elements: slots.elements,
+        packed: packed::packed_weights(graph),
     }
 }
 

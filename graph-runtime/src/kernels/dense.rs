@@ -122,7 +122,7 @@ pub fn simd_available() -> bool {
 }
 
 #[track_caller]
-fn check(
+pub(super) fn check(
     kernel: &str,
     x: &ArrayView2<'_, f32>,
     w: &ArrayView2<'_, f32>,

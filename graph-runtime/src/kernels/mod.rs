@@ -16,6 +16,7 @@ pub mod linalg;
 pub mod loss;
 pub mod movement;
 pub mod nn;
+pub mod packed;
 pub mod reduce;
 // The crate's only unsafe code: AVX2 + FMA kernels behind `dense`, each
 // unsafe block with its SAFETY argument.

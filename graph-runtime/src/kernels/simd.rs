@@ -91,7 +91,12 @@ struct Operands {
     rsa: isize,
     csa: isize,
     b: *const f32,
+    /// Row stride of `b`; [`PANEL`] when `b` is in panels.
     rsb: isize,
+    /// Zero when `b` is a plain matrix; else `b` is laid out in panels
+    /// ([`super::packed::PackedWeights`]): `k` rows of [`PANEL`] columns
+    /// each, panel after panel, and this is `k`.
+    panel_rows: usize,
     /// Column stride of `b` (used by the dot kernel only; the tile kernel
     /// requires 1).
     csb: isize,
@@ -143,6 +148,7 @@ pub(super) fn gemm_tiles(
         csa: x.strides()[1],
         b: w.as_ptr(),
         rsb: w.strides()[0],
+        panel_rows: 0,
         csb: 1,
         c: out.as_mut_ptr(),
         rsc: out.strides()[0],
@@ -158,6 +164,68 @@ pub(super) fn gemm_tiles(
     // column stride (checked above), every pointer and stride comes from a
     // live view, and `out` is borrowed mutably, so it aliases neither input.
     unsafe { tiles(&ops, m, k, n, accumulate) };
+    true
+}
+
+/// Columns per panel of packed weights: the widest strip the tiles take
+/// (one row of eight vectors), so no strip crosses a panel's edge.
+pub(super) const PANEL: usize = 64;
+
+/// `out = act(x·w + bias)` with the tile kernel, `w` (k × n) read from
+/// `panels`, its packed copy ([`super::packed::PackedWeights`]). Returns
+/// `false`, doing nothing, when AVX2/FMA are missing or `out` or `bias` do
+/// not have unit column stride.
+///
+/// # Panics
+/// If the shapes do not fit (`x` m × k, `bias` n, `out` m × n) or `panels`
+/// is not `⌈n / PANEL⌉ · k · PANEL` floats long.
+#[allow(clippy::many_single_char_names)] // The matrix-product letters.
+pub(super) fn gemm_panels(
+    x: &ArrayView2<'_, f32>,
+    panels: &[f32],
+    n: usize,
+    bias: Option<&ArrayView1<'_, f32>>,
+    act: Activation,
+    out: &mut ArrayViewMut2<'_, f32>,
+) -> bool {
+    let (m, k) = x.dim();
+    assert!(
+        out.dim() == (m, n)
+            && bias.is_none_or(|b| b.len() == n)
+            && panels.len() == n.div_ceil(PANEL) * k * PANEL,
+        "gemm_panels: shapes do not fit"
+    );
+    let layout = unit(out.strides()[1], n) && bias.is_none_or(|b| unit(b.strides()[0], n));
+    if !layout || !available() {
+        return false;
+    }
+    if m == 0 || n == 0 || k == 0 {
+        return false;
+    }
+    let ops = Operands {
+        a: x.as_ptr(),
+        rsa: x.strides()[0],
+        csa: x.strides()[1],
+        b: panels.as_ptr(),
+        rsb: PANEL.cast_signed(),
+        panel_rows: k,
+        csb: 1,
+        c: out.as_mut_ptr(),
+        rsc: out.strides()[0],
+        csc: 1,
+        bias: bias.map_or(core::ptr::null(), ArrayView1::as_ptr),
+        bias_stride: 1,
+        act,
+    };
+    // SAFETY: `available()` has just confirmed AVX2 and FMA. The operands
+    // satisfy `tiles`' contract, with `b` in panels: `panels` holds
+    // ⌈n / PANEL⌉ panels of k rows of PANEL floats (asserted above), so
+    // strip `j0..j0 + cols` of any tile (widths 16, 32 or 64, all dividing
+    // PANEL, at multiples of their width) lies in one panel's rows; `x` is
+    // m × k, `out` m × n and `bias` n long, m, n, k ≥ 1, `out` and `bias`
+    // have unit column stride, and `out` is borrowed mutably, so it aliases
+    // neither input.
+    unsafe { tiles(&ops, m, k, n, false) };
     true
 }
 
@@ -194,6 +262,7 @@ pub(super) fn gemm_dots(
         csa: 1,
         b: w.as_ptr(),
         rsb: 1,
+        panel_rows: 0,
         csb: w.strides()[1],
         c: out.as_mut_ptr(),
         rsc: out.strides()[0],
@@ -295,7 +364,8 @@ fn vector_activation(act: Activation) -> bool {
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA, and `ops` must describe `a` (m × k,
-/// any strides), `b` (k × n, unit column stride), `c` (m × n, unit column
+/// any strides), `b` (k × n, unit column stride; or, with `panel_rows = k`,
+/// in ⌈n / PANEL⌉ panels of k rows of [`PANEL`] floats), `c` (m × n, unit column
 /// stride) and `bias` (null, or n floats with unit stride) inside live
 /// allocations, with `c` aliasing none of the others; `m, n ≥ 1`.
 #[target_feature(enable = "avx2,fma")]
@@ -510,11 +580,19 @@ unsafe fn tile_rows<const NV: usize, const KU: usize, const MASKED: bool>(
     }
 }
 
-/// The address of `b[k0, j0]`.
+/// The address of `b[k0, j0]`: in place, or in its panel when `b` is in
+/// panels (where the rows of a strip are [`PANEL`] floats apart, provided
+/// the strip does not cross a panel's edge).
 #[allow(clippy::cast_possible_wrap)] // Indices of live views, below isize::MAX.
 fn strip_start(ops: &Operands, step: &Step, j0: usize) -> *const f32 {
-    ops.b
-        .wrapping_offset(step.k0 as isize * ops.rsb + j0 as isize)
+    if ops.panel_rows > 0 {
+        let panel = j0 / PANEL;
+        ops.b
+            .wrapping_add((panel * ops.panel_rows + step.k0) * PANEL + j0 % PANEL)
+    } else {
+        ops.b
+            .wrapping_offset(step.k0 as isize * ops.rsb + j0 as isize)
+    }
 }
 
 /// Copies `b[k0..k0 + kc, j0..j0 + cols]` into `packed`, `width` floats per
