@@ -463,18 +463,10 @@ fn packed_product(
         Op::MatMul if graph.shape(node.operands[0]).rank() == 2 => (false, Activation::Identity),
         _ => return None,
     };
+    // `dense`'s arguments, with the packed copy after `w`.
+    let mut args = dense(bias, activation, operands.to_vec()).args;
     let field = super::packed_field(graph, w);
-    let mut args = vec![
-        operands[0].clone(),
-        operands[1].clone(),
-        quote! { &self.#field },
-    ];
-    args.push(if let (true, Some(b)) = (bias, operands.get(2)) {
-        quote! { ::core::option::Option::Some(#b) }
-    } else {
-        quote! { ::core::option::Option::None }
-    });
-    args.push(self::activation(activation));
+    args.insert(2, quote! { &self.#field });
     Some(call("packed", "dense_packed", args))
 }
 

@@ -255,6 +255,26 @@ mod tests {
         }
     }
 
+    /// `relu(x·w + bias)` through [`dense_packed_into`], into a fresh
+    /// output filled with NaN (so an element left unwritten shows).
+    fn relu_layer(
+        x: &Array2<f32>,
+        w: &Array2<f32>,
+        packed: &PackedWeights,
+        bias: &Array1<f32>,
+    ) -> Array2<f32> {
+        let mut out = Array2::from_elem((x.nrows(), w.ncols()), f32::NAN);
+        dense_packed_into(
+            x.view(),
+            w.view(),
+            packed,
+            Some(bias.view()),
+            Activation::Relu,
+            out.view_mut(),
+        );
+        out
+    }
+
     #[test]
     fn single_rows_match_the_reference_for_every_panel_shape() {
         // Columns: under one vector, one narrow strip, exactly one panel,
@@ -276,15 +296,7 @@ mod tests {
                     simd,
                     "packed on SIMD CPUs only"
                 );
-                let mut out = Array2::from_elem((1, n), f32::NAN);
-                dense_packed_into(
-                    x.view(),
-                    w.view(),
-                    &packed,
-                    Some(bias.view()),
-                    Activation::Relu,
-                    out.view_mut(),
-                );
+                let out = relu_layer(&x, &w, &packed, &bias);
                 assert_close(&out, &reference(&x, &w, &bias), &format!("1 × {k} × {n}"));
             }
         }
@@ -294,28 +306,12 @@ mod tests {
     fn other_products_read_the_matrix() {
         let (x, w, bias) = operands(3, 40, 70);
         let packed = PackedWeights::new(w.view());
-        let mut out = Array2::zeros((3, 70));
-        dense_packed_into(
-            x.view(),
-            w.view(),
-            &packed,
-            Some(bias.view()),
-            Activation::Relu,
-            out.view_mut(),
-        );
+        let out = relu_layer(&x, &w, &packed, &bias);
         assert_close(&out, &reference(&x, &w, &bias), "3 rows");
         // Packed weights of another shape are ignored, not misread.
         let (x, w, bias) = operands(1, 40, 70);
         let stale = PackedWeights::new(Array2::<f32>::ones((40, 69)).view());
-        let mut out = Array2::zeros((1, 70));
-        dense_packed_into(
-            x.view(),
-            w.view(),
-            &stale,
-            Some(bias.view()),
-            Activation::Relu,
-            out.view_mut(),
-        );
+        let out = relu_layer(&x, &w, &stale, &bias);
         assert_close(&out, &reference(&x, &w, &bias), "stale");
         // An output with strided columns takes the general kernels.
         let mut wide = Array2::zeros((1, 140));
@@ -367,15 +363,7 @@ mod tests {
         let clones: Vec<PackedWeights> = (0..16).map(|_| packed.clone()).collect();
         for clone in &clones {
             assert_eq!(clone, &packed);
-            let mut out = Array2::zeros((1, 70));
-            dense_packed_into(
-                x.view(),
-                w.view(),
-                clone,
-                Some(bias.view()),
-                Activation::Relu,
-                out.view_mut(),
-            );
+            let out = relu_layer(&x, &w, clone, &bias);
             assert_close(&out, &reference(&x, &w, &bias), "clone");
         }
         assert_eq!(

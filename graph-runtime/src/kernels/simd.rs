@@ -133,30 +133,13 @@ pub(super) fn gemm_tiles(
         w.nrows() == k && out.dim() == (m, n) && bias.is_none_or(|b| b.len() == n),
         "gemm_tiles: shapes do not fit"
     );
-    let layout = unit(w.strides()[1], n)
-        && unit(out.strides()[1], n)
-        && bias.is_none_or(|b| unit(b.strides()[0], n));
-    if !layout || !available() {
+    if !unit(w.strides()[1], n) || !tile_layout(out, bias, n) || !available() {
         return false;
     }
     if m == 0 || n == 0 {
         return true;
     }
-    let ops = Operands {
-        a: x.as_ptr(),
-        rsa: x.strides()[0],
-        csa: x.strides()[1],
-        b: w.as_ptr(),
-        rsb: w.strides()[0],
-        panel_rows: 0,
-        csb: 1,
-        c: out.as_mut_ptr(),
-        rsc: out.strides()[0],
-        csc: 1,
-        bias: bias.map_or(core::ptr::null(), ArrayView1::as_ptr),
-        bias_stride: 1,
-        act,
-    };
+    let ops = tile_operands(x, w.as_ptr(), w.strides()[0], 0, bias, act, out);
     // SAFETY: `available()` has just confirmed AVX2 and FMA, the only
     // features `tiles` is compiled for. The operands satisfy its contract:
     // `x` is m × k, `w` k × n, `out` m × n and `bias` n long (asserted
@@ -165,6 +148,40 @@ pub(super) fn gemm_tiles(
     // live view, and `out` is borrowed mutably, so it aliases neither input.
     unsafe { tiles(&ops, m, k, n, accumulate) };
     true
+}
+
+/// Whether `out` (m × n) and `bias` (n) have the unit column stride the
+/// tile kernel requires.
+fn tile_layout(out: &ArrayViewMut2<'_, f32>, bias: Option<&ArrayView1<'_, f32>>, n: usize) -> bool {
+    unit(out.strides()[1], n) && bias.is_none_or(|b| unit(b.strides()[0], n))
+}
+
+/// The tile kernel's operands: `x`, `out` and `bias` from their views, and
+/// `b` at `b`, rows `rsb` apart, plain (`panel_rows = 0`) or in panels.
+fn tile_operands(
+    x: &ArrayView2<'_, f32>,
+    b: *const f32,
+    rsb: isize,
+    panel_rows: usize,
+    bias: Option<&ArrayView1<'_, f32>>,
+    act: Activation,
+    out: &mut ArrayViewMut2<'_, f32>,
+) -> Operands {
+    Operands {
+        a: x.as_ptr(),
+        rsa: x.strides()[0],
+        csa: x.strides()[1],
+        b,
+        rsb,
+        panel_rows,
+        csb: 1,
+        c: out.as_mut_ptr(),
+        rsc: out.strides()[0],
+        csc: 1,
+        bias: bias.map_or(core::ptr::null(), ArrayView1::as_ptr),
+        bias_stride: 1,
+        act,
+    }
 }
 
 /// Columns per panel of packed weights: the widest strip the tiles take
@@ -195,28 +212,10 @@ pub(super) fn gemm_panels(
             && panels.len() == n.div_ceil(PANEL) * k * PANEL,
         "gemm_panels: shapes do not fit"
     );
-    let layout = unit(out.strides()[1], n) && bias.is_none_or(|b| unit(b.strides()[0], n));
-    if !layout || !available() {
+    if !tile_layout(out, bias, n) || !available() || m == 0 || n == 0 || k == 0 {
         return false;
     }
-    if m == 0 || n == 0 || k == 0 {
-        return false;
-    }
-    let ops = Operands {
-        a: x.as_ptr(),
-        rsa: x.strides()[0],
-        csa: x.strides()[1],
-        b: panels.as_ptr(),
-        rsb: PANEL.cast_signed(),
-        panel_rows: k,
-        csb: 1,
-        c: out.as_mut_ptr(),
-        rsc: out.strides()[0],
-        csc: 1,
-        bias: bias.map_or(core::ptr::null(), ArrayView1::as_ptr),
-        bias_stride: 1,
-        act,
-    };
+    let ops = tile_operands(x, panels.as_ptr(), PANEL.cast_signed(), k, bias, act, out);
     // SAFETY: `available()` has just confirmed AVX2 and FMA. The operands
     // satisfy `tiles`' contract, with `b` in panels: `panels` holds
     // ⌈n / PANEL⌉ panels of k rows of PANEL floats (asserted above), so
