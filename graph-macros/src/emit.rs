@@ -794,12 +794,14 @@ mod tests {
     }
 
     #[test]
-    fn a_product_over_several_rows_reads_its_weights_in_place() {
+    fn a_product_with_an_updated_weight_reads_it_in_place() {
         let expanded = expand(quote! {
             struct Batch {
                 input x: [4, 3];
+                input g: [3, 2];
                 var w: [3, 2];
                 output y = matmul(x, w);
+                w = w - g;
             }
         });
         let p = quote! { ::staticflow::__private };

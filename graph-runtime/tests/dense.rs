@@ -426,10 +426,12 @@ fn batched_into_forms_equal_allocating_forms() {
 
 /// With the `parallel` feature and two threads asked for, large products
 /// split their rows over two threads and give the same bits as on one:
-/// every row is computed the same way on either.
+/// every row is computed the same way on either. The same holds for
+/// products reading packed weights.
 #[cfg(feature = "parallel")]
 #[test]
 fn two_threads_give_the_same_bits_as_one() {
+    use graph_runtime::kernels::packed::{dense_packed_into, PackedWeights};
     use graph_runtime::{rayon, threads};
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
@@ -444,34 +446,33 @@ fn two_threads_give_the_same_bits_as_one() {
         let x = matrix(m, k, 31);
         let w = matrix(k, n, 32);
         let b = Array1::linspace(-1.0, 1.0, n);
-        let run = |threads_wanted: usize| {
+        let packed = PackedWeights::new(w.view());
+        let run = |threads_wanted: usize, from_panels: bool| {
             threads::set_threads(threads_wanted);
             let mut out = Array2::from_elem((m, n), f32::NAN);
+            let (x, w, b) = (x.view(), w.view(), Some(b.view()));
             pool.install(|| {
-                dense_into(
-                    x.view(),
-                    w.view(),
-                    Some(b.view()),
-                    Activation::Relu,
-                    out.view_mut(),
-                );
+                if from_panels {
+                    dense_packed_into(x, w, &packed, b, Activation::Relu, out.view_mut());
+                } else {
+                    dense_into(x, w, b, Activation::Relu, out.view_mut());
+                }
             });
             threads::set_threads(1);
             out
         };
-        let one = run(1);
-        let two = run(2);
-        let context = format!("m={m} k={k} n={n}");
-        assert_matches(
-            &context,
-            two.view(),
-            &reference(x.view(), w.view(), Some(b.view()), Activation::Relu),
-        );
-        assert!(
-            one.iter()
-                .zip(&two)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
-            "{context}: one and two threads differ"
-        );
+        let expected = reference(x.view(), w.view(), Some(b.view()), Activation::Relu);
+        for from_panels in [false, true] {
+            let one = run(1, from_panels);
+            let two = run(2, from_panels);
+            let context = format!("m={m} k={k} n={n}, packed: {from_panels}");
+            assert_matches(&context, two.view(), &expected);
+            assert!(
+                one.iter()
+                    .zip(&two)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{context}: one and two threads differ"
+            );
+        }
     }
 }

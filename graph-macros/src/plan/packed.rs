@@ -1,16 +1,16 @@
 //! Which weight matrices keep a packed copy beside them.
 //!
-//! A matrix product with a single row of `x` streams its weights once, and
-//! reads them fastest in the panel layout of `graph_runtime`'s
-//! `PackedWeights`. The generated struct keeps such a copy of a variable
-//! `w` when some product `matmul(x, w)` (or a dense node built from one)
-//! can see a batch of one row: `x` is a matrix whose first dimension is
-//! symbolic or 1. Not for variables the graph updates, whose copy would be
-//! repacked at every step, nor in `#[no_std]` graphs, whose slice kernels
-//! read the weights in place.
+//! The SIMD matrix kernel reads a weight matrix fastest in the panel layout
+//! of `graph_runtime`'s `PackedWeights`: a product with a single row of `x`
+//! streams each panel in order, and tiles of several rows find their strip
+//! of `w` contiguous (no cache-set conflicts, no copy) and padded to whole
+//! vectors (no masked loads). The generated struct keeps such a copy of a
+//! variable `w` when some product `matmul(x, w)` (or a dense node built
+//! from one) has a matrix `x`. Not for variables the graph updates, whose
+//! copy would be repacked at every step, nor in `#[no_std]` graphs, whose
+//! slice kernels read the weights in place.
 
 use crate::ir::{Graph, Op};
-use crate::shape::Dim;
 
 /// Per node, whether it is a variable that keeps a packed copy.
 pub fn packed_weights(graph: &Graph) -> Vec<bool> {
@@ -23,9 +23,8 @@ pub fn packed_weights(graph: &Graph) -> Vec<bool> {
             continue;
         }
         let (x, w) = (node.operands[0], node.operands[1]);
-        let rows = &graph.shape(x).0;
-        let single_row = rows.len() == 2 && matches!(rows[0], Dim::Symbol(_) | Dim::Fixed(1));
-        if single_row && graph.node(w).op == Op::Variable && graph.shape(w).rank() == 2 {
+        let matrix = graph.shape(x).rank() == 2;
+        if matrix && graph.node(w).op == Op::Variable && graph.shape(w).rank() == 2 {
             packed[w.0] = true;
         }
     }
@@ -55,7 +54,7 @@ mod tests {
     }
 
     #[test]
-    fn weights_of_products_that_may_see_one_row() {
+    fn weights_of_products_with_a_matrix_operand() {
         let names = packed(quote! {
             struct Mlp {
                 input x: [n, 4];
@@ -73,7 +72,7 @@ mod tests {
     }
 
     #[test]
-    fn not_for_batches_of_several_rows_vectors_or_updated_weights() {
+    fn not_for_vectors_constants_or_updated_weights() {
         let names = packed(quote! {
             struct G {
                 input batch: [8, 4];
@@ -87,12 +86,14 @@ mod tests {
                 output p = matmul(batch, a);
                 output q = matmul(v, b);
                 output r = matmul(one, c) + matmul(one, d);
+                output s = matmul(batch, k);
+                const k: [4, 3] = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0]];
                 d = d - g;
             }
         });
-        // `a` only meets 8 rows, `b` a vector (a matrix-vector kernel);
-        // `d` is updated; `c` meets one row.
-        assert_eq!(names, ["c"]);
+        // `b` meets a vector (a vector-matrix kernel); `d` is updated; `k`
+        // is a constant. `a` and `c` are packed, whatever their batch.
+        assert_eq!(names, ["a", "c"]);
     }
 
     #[test]

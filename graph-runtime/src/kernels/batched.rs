@@ -4,7 +4,7 @@
 
 use ndarray::{Array3, ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
-use super::dense::{product, Activation};
+use super::dense::{product, Activation, Kernels};
 use super::shape_panic;
 
 /// [`batch_matmul`] into caller storage, with no allocation.
@@ -48,7 +48,7 @@ pub fn batch_matmul_into(
             Activation::Identity,
             product_out,
             false,
-            true,
+            Kernels::Simd,
         );
     }
 }
@@ -82,11 +82,27 @@ pub fn batch_matmul_shared_into(
     // axes (row-major operands): one pass over `b` for the whole batch.
     let merged_out = out.view_mut().into_shape_with_order((batch * m, b.ncols()));
     if let (Ok(left), Ok(result)) = (a.into_shape_with_order((batch * m, k)), merged_out) {
-        product(left, b, None, Activation::Identity, result, false, true);
+        product(
+            left,
+            b,
+            None,
+            Activation::Identity,
+            result,
+            false,
+            Kernels::Simd,
+        );
         return;
     }
     for (left, result) in a.outer_iter().zip(out.outer_iter_mut()) {
-        product(left, b, None, Activation::Identity, result, false, true);
+        product(
+            left,
+            b,
+            None,
+            Activation::Identity,
+            result,
+            false,
+            Kernels::Simd,
+        );
     }
 }
 

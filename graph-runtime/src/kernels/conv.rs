@@ -23,7 +23,7 @@
 
 use ndarray::{Array4, ArrayView1, ArrayView4, ArrayViewMut1, ArrayViewMut4, Axis, Slice, Zip};
 
-use super::dense::{product, Activation};
+use super::dense::{product, Activation, Kernels};
 use super::reduce::nan_max;
 use super::shape_panic;
 
@@ -226,7 +226,15 @@ pub fn conv2d_into(
                         source_row.slice_axis(Axis(0), stepped(first, x1 - x0, cols.stride));
                     let taps = filter.index_axis(Axis(0), i).index_axis_move(Axis(0), j);
                     let target = result_row.slice_axis_mut(Axis(0), Slice::from(x0..x1));
-                    product(pixels, taps, None, Activation::Identity, target, true, true);
+                    product(
+                        pixels,
+                        taps,
+                        None,
+                        Activation::Identity,
+                        target,
+                        true,
+                        Kernels::Simd,
+                    );
                 }
             }
         }

@@ -58,7 +58,7 @@ pub fn dense_into(
     out: ArrayViewMut2<'_, f32>,
 ) {
     check("dense", &x, &w, bias.as_ref(), &out);
-    product(x, w, bias, activation, out, false, true);
+    product(x, w, bias, activation, out, false, Kernels::Simd);
 }
 
 /// Dense layer: `activation(x·w + bias)` as a new array; see [`dense_into`].
@@ -103,7 +103,7 @@ pub fn dense_into_portable(
     out: ArrayViewMut2<'_, f32>,
 ) {
     check("dense", &x, &w, bias.as_ref(), &out);
-    product(x, w, bias, activation, out, false, false);
+    product(x, w, bias, activation, out, false, Kernels::Portable);
 }
 
 /// Whether [`dense_into`] can use its SIMD kernels on this CPU (x86-64 with
@@ -138,9 +138,22 @@ pub(super) fn check(
     }
 }
 
+/// Which kernels a product may use.
+#[derive(Clone, Copy)]
+pub(crate) enum Kernels<'a> {
+    /// The portable kernels only.
+    Portable,
+    /// The SIMD kernels where the CPU has them.
+    Simd,
+    /// As `Simd`, with `w` also available in panels
+    /// ([`PackedWeights`](super::packed::PackedWeights)), which the tile
+    /// kernel reads instead of `w` for a product that does not accumulate.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Panels(&'a [f32]),
+}
+
 /// `out = activation(β·out + x·w + bias)` with `β = 1` if `accumulate`, else
-/// 0, for operands whose shapes the caller has checked. `simd` allows the
-/// SIMD kernels.
+/// 0, for operands whose shapes the caller has checked, with `kernels`.
 #[allow(clippy::many_single_char_names)] // The matrix-product letters.
 pub(crate) fn product(
     x: ArrayView2<'_, f32>,
@@ -149,7 +162,7 @@ pub(crate) fn product(
     activation: Activation,
     mut out: ArrayViewMut2<'_, f32>,
     accumulate: bool,
-    simd: bool,
+    kernels: Kernels<'_>,
 ) {
     let (m, k) = x.dim();
     let n = w.ncols();
@@ -165,11 +178,11 @@ pub(crate) fn product(
     {
         let parts = crate::threads::parts_for(m, k, n);
         if parts > 1 {
-            split_rows(x, w, bias, activation, out, accumulate, simd, parts);
+            split_rows(x, w, bias, activation, out, accumulate, kernels, parts);
             return;
         }
     }
-    on_this_thread(x, w, bias, activation, out, accumulate, simd);
+    on_this_thread(x, w, bias, activation, out, accumulate, kernels);
 }
 
 /// [`product`] with its rows split into `parts` nearly equal blocks, run in
@@ -184,11 +197,11 @@ fn split_rows(
     activation: Activation,
     out: ArrayViewMut2<'_, f32>,
     accumulate: bool,
-    simd: bool,
+    kernels: Kernels<'_>,
     parts: usize,
 ) {
     if parts <= 1 {
-        on_this_thread(x, w, bias, activation, out, accumulate, simd);
+        on_this_thread(x, w, bias, activation, out, accumulate, kernels);
         return;
     }
     let first = parts / 2;
@@ -196,7 +209,11 @@ fn split_rows(
     let (x_top, x_bottom) = x.split_at(ndarray::Axis(0), rows);
     let (out_top, out_bottom) = out.split_at(ndarray::Axis(0), rows);
     rayon::join(
-        || split_rows(x_top, w, bias, activation, out_top, accumulate, simd, first),
+        || {
+            split_rows(
+                x_top, w, bias, activation, out_top, accumulate, kernels, first,
+            );
+        },
         || {
             split_rows(
                 x_bottom,
@@ -205,7 +222,7 @@ fn split_rows(
                 activation,
                 out_bottom,
                 accumulate,
-                simd,
+                kernels,
                 parts - first,
             );
         },
@@ -221,15 +238,21 @@ fn on_this_thread(
     activation: Activation,
     mut out: ArrayViewMut2<'_, f32>,
     accumulate: bool,
-    simd: bool,
+    kernels: Kernels<'_>,
 ) {
     let n = w.ncols();
     #[cfg(target_arch = "x86_64")]
-    if simd {
-        use super::simd::{gemm_dots, gemm_tiles};
+    if !matches!(kernels, Kernels::Portable) {
+        use super::simd::{gemm_dots, gemm_panels, gemm_tiles};
+        let panels = match kernels {
+            Kernels::Panels(panels) if !accumulate => Some(panels),
+            _ => None,
+        };
         // Few columns: dot products use all eight lanes where a tile would
         // mask most of them away.
-        let done = (n < 8 && gemm_dots(&x, &w, bias.as_ref(), activation, &mut out, accumulate))
+        let done = panels
+            .is_some_and(|panels| gemm_panels(&x, panels, n, bias.as_ref(), activation, &mut out))
+            || (n < 8 && gemm_dots(&x, &w, bias.as_ref(), activation, &mut out, accumulate))
             || gemm_tiles(&x, &w, bias.as_ref(), activation, &mut out, accumulate)
             || gemm_dots(&x, &w, bias.as_ref(), activation, &mut out, accumulate);
         if done {
@@ -237,7 +260,7 @@ fn on_this_thread(
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = simd;
+    let _ = kernels;
     portable(x, w, bias, activation, out, accumulate);
 }
 

@@ -8,7 +8,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
-use super::dense::{product, Activation};
+use super::dense::{product, Activation, Kernels};
 use super::shape_panic;
 
 /// Matrix product into caller storage: `out[i, j] = Σ_k a[i, k] · b[k, j]`.
@@ -30,7 +30,7 @@ pub fn matmul_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, out: ArrayVie
     if a.ncols() != b.nrows() || out.dim() != (a.nrows(), b.ncols()) {
         shape_panic("matmul", &[a.shape(), b.shape(), out.shape()]);
     }
-    product(a, b, None, Activation::Identity, out, false, true);
+    product(a, b, None, Activation::Identity, out, false, Kernels::Simd);
 }
 
 /// Matrix product: `out[i, j] = Σ_k a[i, k] · b[k, j]`.
@@ -85,7 +85,7 @@ pub fn matvec_into(a: ArrayView2<'_, f32>, x: ArrayView1<'_, f32>, out: ArrayVie
         Activation::Identity,
         out.insert_axis(Axis(1)),
         false,
-        true,
+        Kernels::Simd,
     );
 }
 
@@ -140,7 +140,7 @@ pub fn vecmat_into(x: ArrayView1<'_, f32>, b: ArrayView2<'_, f32>, out: ArrayVie
         Activation::Identity,
         out.insert_axis(Axis(0)),
         false,
-        true,
+        Kernels::Simd,
     );
 }
 

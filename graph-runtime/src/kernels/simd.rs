@@ -184,9 +184,10 @@ fn tile_operands(
     }
 }
 
-/// Columns per panel of packed weights: the widest strip the tiles take
-/// (one row of eight vectors), so no strip crosses a panel's edge.
-pub(super) const PANEL: usize = 64;
+/// Columns per panel of packed weights: the narrowest strip the tiles take
+/// (two vectors), so that a strip starts at a panel's edge and each pair of
+/// its vectors lies in one panel, whose rows are one cache line each.
+pub(super) const PANEL: usize = PAIR;
 
 /// `out = act(x·w + bias)` with the tile kernel, `w` (k × n) read from
 /// `panels`, its packed copy ([`super::packed::PackedWeights`]). Returns
@@ -218,9 +219,10 @@ pub(super) fn gemm_panels(
     let ops = tile_operands(x, panels.as_ptr(), PANEL.cast_signed(), k, bias, act, out);
     // SAFETY: `available()` has just confirmed AVX2 and FMA. The operands
     // satisfy `tiles`' contract, with `b` in panels: `panels` holds
-    // ⌈n / PANEL⌉ panels of k rows of PANEL floats (asserted above), so
-    // strip `j0..j0 + cols` of any tile (widths 16, 32 or 64, all dividing
-    // PANEL, at multiples of their width) lies in one panel's rows; `x` is
+    // ⌈n / PANEL⌉ panels of k rows of PANEL floats (asserted above), the
+    // last one padded, so every strip (16, 32 or 64 columns wide, starting
+    // at a multiple of its width and so of PANEL) reads its pairs of
+    // vectors from whole panels, as `strip_in_place` addresses them; `x` is
     // m × k, `out` m × n and `bias` n long, m, n, k ≥ 1, `out` and `bias`
     // have unit column stride, and `out` is borrowed mutably, so it aliases
     // neither input.
@@ -364,7 +366,8 @@ fn vector_activation(act: Activation) -> bool {
 /// # Safety
 /// The CPU must support AVX2 and FMA, and `ops` must describe `a` (m × k,
 /// any strides), `b` (k × n, unit column stride; or, with `panel_rows = k`,
-/// in ⌈n / PANEL⌉ panels of k rows of [`PANEL`] floats), `c` (m × n, unit column
+/// in ⌈n / PANEL⌉ panels of k rows of [`PANEL`] floats, the last one
+/// padded to full width), `c` (m × n, unit column
 /// stride) and `bias` (null, or n floats with unit stride) inside live
 /// allocations, with `c` aliasing none of the others; `m, n ≥ 1`.
 #[target_feature(enable = "avx2,fma")]
@@ -513,33 +516,41 @@ unsafe fn panel<
     // each tile covers rows `i..i + rows` within `i0..i1` and columns
     // `j0..j0 + cols` within `0..n`, with `cols` at most its vector width
     // and, unmasked, exactly that width; its `b` is either the strip in
-    // place (`b[k0, j0]`, rows `rsb` apart) or the copy that `pack_strip`
-    // has just written (`kc` rows of `width ≥ cols` floats, `width` apart),
-    // so every lane a tile loads is written.
+    // place (`b[k0, j0]`, addressed by `strip_in_place`) or the copy that
+    // `pack_strip` has just written (`kc` rows of `width ≥ cols` floats,
+    // `width` apart, `width ≤ PAIR` so a single pair), so every lane a tile
+    // loads is written.
     unsafe {
         while j0 < n {
             let cols = width.min(n - j0);
-            let (b, rsb) = if pack {
+            let b = if pack {
                 pack_strip(ops, step, j0, cols, width, packed);
-                (packed.0.as_ptr().cast::<f32>(), width.cast_signed())
+                Strip {
+                    start: packed.0.as_ptr().cast::<f32>(),
+                    row_stride: width.cast_signed(),
+                    pair_stride: PAIR.cast_signed(),
+                    padded: true,
+                }
             } else {
-                (strip_start(ops, step, j0), ops.rsb)
+                strip_in_place(ops, step, j0)
             };
             let mut i = i0;
             while i < i1 {
                 let rows = MR.min(i1 - i);
                 if rows < MR {
-                    if cols <= 8 * TNV {
-                        tile_rows::<TNV, TKU, true>(rows, ops, b, rsb, i, j0, cols, step);
+                    if cols == width {
+                        tile_rows::<NV, KU, false>(rows, ops, b, i, j0, cols, step);
+                    } else if cols <= 8 * TNV {
+                        tile_rows::<TNV, TKU, true>(rows, ops, b, i, j0, cols, step);
                     } else {
-                        tile_rows::<NV, KU, true>(rows, ops, b, rsb, i, j0, cols, step);
+                        tile_rows::<NV, KU, true>(rows, ops, b, i, j0, cols, step);
                     }
                 } else if cols == width {
-                    tile::<MR, NV, KU, false>(ops, b, rsb, i, j0, cols, step);
+                    tile::<MR, NV, KU, false>(ops, b, i, j0, cols, step);
                 } else if cols <= 8 * TNV {
-                    tile::<MR, TNV, TKU, true>(ops, b, rsb, i, j0, cols, step);
+                    tile::<MR, TNV, TKU, true>(ops, b, i, j0, cols, step);
                 } else {
-                    tile::<MR, NV, KU, true>(ops, b, rsb, i, j0, cols, step);
+                    tile::<MR, NV, KU, true>(ops, b, i, j0, cols, step);
                 }
                 i += rows;
             }
@@ -559,8 +570,7 @@ unsafe fn panel<
 unsafe fn tile_rows<const NV: usize, const KU: usize, const MASKED: bool>(
     rows: usize,
     ops: &Operands,
-    b: *const f32,
-    rsb: isize,
+    b: Strip,
     i0: usize,
     j0: usize,
     cols: usize,
@@ -569,28 +579,61 @@ unsafe fn tile_rows<const NV: usize, const KU: usize, const MASKED: bool>(
     // SAFETY (for every call): forwarded from this function's contract.
     unsafe {
         match rows {
-            1 => tile::<1, NV, KU, MASKED>(ops, b, rsb, i0, j0, cols, step),
-            2 => tile::<2, NV, KU, MASKED>(ops, b, rsb, i0, j0, cols, step),
-            3 => tile::<3, NV, KU, MASKED>(ops, b, rsb, i0, j0, cols, step),
-            4 => tile::<4, NV, KU, MASKED>(ops, b, rsb, i0, j0, cols, step),
-            5 => tile::<5, NV, KU, MASKED>(ops, b, rsb, i0, j0, cols, step),
+            1 => tile::<1, NV, KU, MASKED>(ops, b, i0, j0, cols, step),
+            2 => tile::<2, NV, KU, MASKED>(ops, b, i0, j0, cols, step),
+            3 => tile::<3, NV, KU, MASKED>(ops, b, i0, j0, cols, step),
+            4 => tile::<4, NV, KU, MASKED>(ops, b, i0, j0, cols, step),
+            5 => tile::<5, NV, KU, MASKED>(ops, b, i0, j0, cols, step),
             _ => {}
         }
     }
 }
 
-/// The address of `b[k0, j0]`: in place, or in its panel when `b` is in
-/// panels (where the rows of a strip are [`PANEL`] floats apart, provided
-/// the strip does not cross a panel's edge).
+/// Floats in two vectors: the unit in which a tile's row of `b` may be
+/// split ([`Strip::pair_stride`]).
+const PAIR: usize = 16;
+
+/// Where a tile reads its strip of `b`: row `p` of the strip (inner step
+/// `k0 + p`) starts at `start + p·row_stride`, and within a row, columns
+/// `16·q..16·q + 16` (vectors `2q` and `2q + 1`) start `q·pair_stride`
+/// floats after the row's start.
+#[derive(Clone, Copy)]
+struct Strip {
+    start: *const f32,
+    row_stride: isize,
+    pair_stride: isize,
+    /// Whether each row holds whole pairs of vectors, zeros past the
+    /// strip's last column, so that a tile may load every vector of a pair
+    /// that holds one of its columns without a mask.
+    padded: bool,
+}
+
+/// The strip of `b` at `b[k0, j0]` as it lies in memory: plain (rows `rsb`
+/// apart, each row's columns contiguous), or in panels of [`PANEL`]
+/// columns (rows `PANEL` floats apart, consecutive pairs of vectors a whole
+/// panel apart), provided `j0` is a multiple of `PANEL`, as the start of
+/// every strip is.
 #[allow(clippy::cast_possible_wrap)] // Indices of live views, below isize::MAX.
-fn strip_start(ops: &Operands, step: &Step, j0: usize) -> *const f32 {
+fn strip_in_place(ops: &Operands, step: &Step, j0: usize) -> Strip {
     if ops.panel_rows > 0 {
         let panel = j0 / PANEL;
-        ops.b
-            .wrapping_add((panel * ops.panel_rows + step.k0) * PANEL + j0 % PANEL)
+        Strip {
+            start: ops
+                .b
+                .wrapping_add((panel * ops.panel_rows + step.k0) * PANEL + j0 % PANEL),
+            row_stride: PANEL as isize,
+            pair_stride: (ops.panel_rows * PANEL) as isize,
+            padded: true,
+        }
     } else {
-        ops.b
-            .wrapping_offset(step.k0 as isize * ops.rsb + j0 as isize)
+        Strip {
+            start: ops
+                .b
+                .wrapping_offset(step.k0 as isize * ops.rsb + j0 as isize),
+            row_stride: ops.rsb,
+            pair_stride: PAIR as isize,
+            padded: false,
+        }
     }
 }
 
@@ -602,7 +645,7 @@ fn strip_start(ops: &Operands, step: &Step, j0: usize) -> *const f32 {
 /// allocation, with `step.k0 + step.kc ≤ k`, `j0 + cols ≤ n` and
 /// `cols ≤ width ≤ PACK_WIDTH`.
 #[inline]
-#[allow(clippy::cast_possible_wrap)] // As in `strip_start`.
+#[allow(clippy::cast_possible_wrap)] // As in `strip_in_place`.
 unsafe fn pack_strip(
     ops: &Operands,
     step: &Step,
@@ -611,9 +654,9 @@ unsafe fn pack_strip(
     width: usize,
     packed: &mut Packed,
 ) {
-    let start = strip_start(ops, step, j0);
+    let strip = strip_in_place(ops, step, j0);
     for (p, row) in packed.0.chunks_exact_mut(width).take(step.kc).enumerate() {
-        let source = start.wrapping_offset(p as isize * ops.rsb);
+        let source = strip.start.wrapping_offset(p as isize * strip.row_stride);
         for (j, slot) in row.iter_mut().enumerate() {
             slot.write(if j < cols {
                 // SAFETY: row `k0 + p` < k and column `j0 + j` < n of `b`.
@@ -634,22 +677,20 @@ unsafe fn pack_strip(
 /// `p mod KU`) and are summed at the end, which breaks the FMA latency chain
 /// when the tile is narrow.
 ///
-/// `b` addresses the strip of `b` that the tile reads: row `p` of it (inner
-/// step `k0 + p`) starts at `b + p·rsb` and holds at least the `cols`
-/// columns from `j0`.
+/// `b` addresses the strip of `b` that the tile reads (see [`Strip`]),
+/// which holds at least the `cols` columns from `j0`.
 ///
 /// # Safety
 /// As [`tiles`], with rows `i0..i0 + MR` inside `0..m`, columns
 /// `j0..j0 + cols` inside `0..n`, `step.k0 + step.kc ≤ k`,
-/// `cols = 8·NV` unless `MASKED` (then `1 ≤ cols ≤ 8·NV`), and `b`, `rsb`
-/// addressing `kc` readable rows of `cols` floats as above.
+/// `cols = 8·NV` unless `MASKED` (then `1 ≤ cols ≤ 8·NV`), and `b`
+/// addressing `kc` readable rows of `cols` floats.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::cast_possible_wrap)] // Indices come from the sizes of live views, below isize::MAX.
 unsafe fn tile<const MR: usize, const NV: usize, const KU: usize, const MASKED: bool>(
     ops: &Operands,
-    b: *const f32,
-    rsb: isize,
+    b: Strip,
     i0: usize,
     j0: usize,
     cols: usize,
@@ -684,19 +725,20 @@ unsafe fn tile<const MR: usize, const NV: usize, const KU: usize, const MASKED: 
         }
     }
 
-    let mut p = 0;
-    while p + KU <= step.kc {
-        for (u, set) in acc.iter_mut().enumerate() {
-            // SAFETY: step `p + u < kc`: row `p + u` of the strip and
-            // column `k0 + p + u` < k of `a`; rows `i0 + r` < m.
-            unsafe { accumulate_step::<MR, NV, MASKED>(ops, a, b, rsb, p + u, &masks, set) };
-        }
-        p += KU;
-    }
-    while p < step.kc {
-        // SAFETY: as above, with `p < kc`.
-        unsafe { accumulate_step::<MR, NV, MASKED>(ops, a, b, rsb, p, &masks, &mut acc[0]) };
-        p += 1;
+    // A padded strip has whole pairs of vectors up to the one holding
+    // column `cols − 1`: when the tile's vectors are all within them, they
+    // load unmasked (masked loads are slow on some cores), and the lanes
+    // past `cols` accumulate products with zeros that are never stored.
+    if !MASKED || (b.padded && 2 * cols.div_ceil(PAIR) >= NV) {
+        // SAFETY: forwarded. Unmasked, every vector is readable: without
+        // `MASKED` all `8·NV` columns are the tile's; with it, the strip is
+        // padded, so the `⌈cols / 16⌉` pairs holding the tile's columns are
+        // whole rows' worth of readable floats, and the `NV` vectors lie in
+        // them.
+        unsafe { accumulate_steps::<MR, NV, KU, false>(ops, a, b, step.kc, &masks, &mut acc) };
+    } else {
+        // SAFETY: forwarded; the masks keep each load within `cols`.
+        unsafe { accumulate_steps::<MR, NV, KU, true>(ops, a, b, step.kc, &masks, &mut acc) };
     }
     let mut sum = acc[0];
     for set in &acc[1..] {
@@ -746,29 +788,68 @@ unsafe fn tile<const MR: usize, const NV: usize, const KU: usize, const MASKED: 
     }
 }
 
+/// Runs the `kc` inner steps of a tile, step `p` into accumulator set
+/// `p mod KU` (the last `kc mod KU` into set 0), loading `b` with the masks
+/// if `MASKED`.
+///
+/// # Safety
+/// As [`tile`], and without `MASKED`, every vector of each row of the strip
+/// readable.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn accumulate_steps<
+    const MR: usize,
+    const NV: usize,
+    const KU: usize,
+    const MASKED: bool,
+>(
+    ops: &Operands,
+    a: *const f32,
+    b: Strip,
+    kc: usize,
+    masks: &[__m256i; NV],
+    acc: &mut [[[__m256; NV]; MR]; KU],
+) {
+    let mut p = 0;
+    while p + KU <= kc {
+        for (u, set) in acc.iter_mut().enumerate() {
+            // SAFETY: step `p + u < kc`: row `p + u` of the strip and
+            // column `k0 + p + u` < k of `a`; rows `i0 + r` < m.
+            unsafe { accumulate_step::<MR, NV, MASKED>(ops, a, b, p + u, masks, set) };
+        }
+        p += KU;
+    }
+    while p < kc {
+        // SAFETY: as above, with `p < kc`.
+        unsafe { accumulate_step::<MR, NV, MASKED>(ops, a, b, p, masks, &mut acc[0]) };
+        p += 1;
+    }
+}
+
 /// Adds `a[r, p] · b[p, 0..8·NV]` to `acc[r]` for every row `r < MR` of the
 /// tile (`a` and `b` point at the tile's first row and inner step).
 ///
 /// # Safety
-/// As [`tile`] (whose `b` and `rsb` these are), with `p < step.kc`.
+/// As [`accumulate_steps`], with `p < kc`.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::cast_possible_wrap)] // As in `tile`.
 unsafe fn accumulate_step<const MR: usize, const NV: usize, const MASKED: bool>(
     ops: &Operands,
     a: *const f32,
-    b: *const f32,
-    rsb: isize,
+    b: Strip,
     p: usize,
     masks: &[__m256i; NV],
     acc: &mut [[__m256; NV]; MR],
 ) {
-    let row = b.wrapping_offset(p as isize * rsb);
+    let row = b.start.wrapping_offset(p as isize * b.row_stride);
     let mut bv = [_mm256_setzero_ps(); NV];
     for (v, lane) in bv.iter_mut().enumerate() {
-        // SAFETY: row `p < kc` of the strip; the selected lanes are its
-        // first `cols` columns, all readable.
-        *lane = unsafe { load::<MASKED>(row.wrapping_add(8 * v), masks[v]) };
+        let ptr = row.wrapping_offset((v / 2) as isize * b.pair_stride + 8 * (v % 2) as isize);
+        // SAFETY: row `p < kc` of the strip, columns `8·v..8·v + 8` of it:
+        // masked, only those below `cols`, all readable; unmasked, all
+        // readable by `accumulate_steps`' contract.
+        *lane = unsafe { load::<MASKED>(ptr, masks[v]) };
     }
     for (r, sums) in acc.iter_mut().enumerate() {
         let ptr = a.wrapping_offset(r as isize * ops.rsa + p as isize * ops.csa);
