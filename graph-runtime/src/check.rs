@@ -73,6 +73,7 @@ impl<const N: usize> DimBindings<N> {
     ///
     /// On a mismatch nothing is bound, and the error names `input`, the
     /// declared shape, the bindings seen so far and the actual shape.
+    #[inline]
     pub fn check_input(
         &mut self,
         input: &'static str,
@@ -103,6 +104,7 @@ impl<const N: usize> DimBindings<N> {
         })
     }
 
+    #[inline]
     fn unify(&mut self, dim: Dim, size: usize) -> bool {
         match dim {
             Dim::Fixed(expected) => expected == size,

@@ -30,6 +30,7 @@ impl<T: Copy + Default> Slot<T> {
     /// A mutable view of shape `shape` over the slot's storage, growing the
     /// storage first if it is too small. The view's contents are whatever the
     /// slot last held: kernels writing into it overwrite every element.
+    #[inline]
     pub fn out<Sh: IntoDimension>(&mut self, shape: Sh) -> ArrayViewMut<'_, T, Sh::Dim> {
         let dim = shape.into_dimension();
         let len = dim.size();
@@ -55,6 +56,7 @@ impl<T: Copy + Default> Slot<T> {
     /// code never asks for: it reads a slot only after writing it at the
     /// same shape.
     #[must_use]
+    #[inline]
     pub fn get<D: Dimension>(&self, shape: impl IntoDimension<Dim = D>) -> ArrayView<'_, T, D> {
         let dim = shape.into_dimension();
         let len = dim.size();
