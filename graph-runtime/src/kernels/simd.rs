@@ -11,6 +11,9 @@
 //!   batch-1 inference wants). Bias and the cheap activations are applied in
 //!   registers when the last block of the inner dimension finishes the tile;
 //!   the others right after, while the tile is still in L1.
+//!   [`gemm_panels`] runs the same tiles over `w` packed in 16-column panels
+//!   ([`super::packed::PackedWeights`]): every strip a tile reads is then
+//!   contiguous and padded to whole vectors, so no load needs a mask.
 //! - [`gemm_dots`] for `x` with contiguous rows and `w` with contiguous
 //!   columns (a matrix-vector product, or `w` transposed in memory): dot
 //!   products, several sharing each load.
