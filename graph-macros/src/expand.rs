@@ -50,7 +50,9 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
         return Err(finish_with_errors(diagnostics, fallback));
     }
     let as_written = dot::dot(&graph);
-    optimize::run(&mut graph);
+    if graph.optimize {
+        optimize::run(&mut graph);
+    }
     if graph.no_std {
         return Ok(emit::bare::emit(&graph, &as_written));
     }

@@ -38,6 +38,9 @@ pub struct Graph {
     /// Whether the graph is `#[no_std]`: emitted on arrays and slices
     /// (`emit::bare`) instead of ndarray.
     pub no_std: bool,
+    /// Whether the optimizer runs (`#[optimize(off)]` turns it off): the
+    /// IR passes, in-place storage, slot sharing and packed weight copies.
+    pub optimize: bool,
 }
 
 pub struct Node {

@@ -37,6 +37,7 @@ pub fn lower(
             annotations: Vec::new(),
             baked_from: None,
             no_std: syntax.no_std.is_some(),
+            optimize: syntax.optimize,
         },
         resolution,
         decl_nodes: HashMap::new(),

@@ -29,6 +29,10 @@ pub struct GraphSyntax {
     /// `#[no_std]`: emit fixed-size arrays and slice kernels, for crates
     /// without `std` or an allocator.
     pub no_std: Option<proc_macro2::Span>,
+    /// `#[optimize(off)]`: no rewrite of the graph and no shared or in-place
+    /// storage, each node computed as written (the reference the optimizer's
+    /// results are tested against).
+    pub optimize: bool,
     pub vis: Visibility,
     pub name: Ident,
     pub decls: Vec<Decl>,
@@ -168,6 +172,19 @@ impl Parse for GraphSyntax {
             }
             no_std = Some(attr.path().require_ident()?.span());
         }
+        let mut optimize = true;
+        for attr in attrs.extract_if(.., |attr| attr.path().is_ident("optimize")) {
+            let off = attr
+                .parse_args::<Ident>()
+                .is_ok_and(|switch| switch == "off" || switch == "on");
+            if !off {
+                return Err(syn::Error::new_spanned(
+                    &attr,
+                    "expected `#[optimize(off)]` or `#[optimize(on)]` (the default)",
+                ));
+            }
+            optimize = attr.parse_args::<Ident>().is_ok_and(|switch| switch == "on");
+        }
         let vis: Visibility = input.parse()?;
         if !input.peek(Token![struct]) {
             return Err(input.error(
@@ -189,6 +206,7 @@ impl Parse for GraphSyntax {
             attrs,
             weights,
             no_std,
+            optimize,
             vis,
             name,
             decls,

@@ -202,7 +202,9 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
     let in_variable: Vec<bool> = graph
         .updates
         .iter()
-        .map(|update| flavor == Flavor::Std && inplace::computes_in_variable(graph, update))
+        .map(|update| {
+            flavor == Flavor::Std && graph.optimize && inplace::computes_in_variable(graph, update)
+        })
         .collect();
     for (update, &in_variable) in graph.updates.iter().zip(&in_variable) {
         if in_variable {
@@ -212,9 +214,10 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
     }
     let mut slots = Slots::default();
     for index in 0..count {
-        // Free the slots of values whose last user came before this node.
+        // Free the slots of values whose last user came before this node
+        // (unoptimized graphs give every value a slot of its own).
         for held in &mut slots.holder {
-            if held.is_some_and(|h| last_use[h] < index) {
+            if graph.optimize && held.is_some_and(|h| last_use[h] < index) {
                 *held = None;
             }
         }
@@ -226,7 +229,7 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
         }
         let node = &graph.nodes[index];
         let shape = graph.shape(NodeId(index));
-        let target = (flavor == Flavor::Std)
+        let target = (flavor == Flavor::Std && graph.optimize)
             .then(|| inplace::slot_target(graph, NodeId(index), &storage, &last_use))
             .flatten();
         let slot = match target.map(|operand| storage[operand.0]) {
@@ -240,14 +243,14 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
         storage[index] = Storage::Slot(slot);
         // A value nobody reads (a dead end kept alive only by a later pass)
         // frees its slot at once.
-        if last_use[index] == index {
+        if graph.optimize && last_use[index] == index {
             slots.holder[slot] = None;
         }
     }
     // Snapshots are taken after every node has run: any slot not holding an
     // output or an update value is free by then.
     for held in &mut slots.holder {
-        if held.is_some_and(|h| last_use[h] != usize::MAX) {
+        if graph.optimize && held.is_some_and(|h| last_use[h] != usize::MAX) {
             *held = None;
         }
     }
@@ -274,7 +277,11 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
         stores,
         slots: slots.dtypes,
         slot_elements: slots.elements,
-        packed: packed::packed_weights(graph),
+        packed: if graph.optimize {
+            packed::packed_weights(graph)
+        } else {
+            vec![false; count]
+        },
     }
 }
 
