@@ -25,9 +25,7 @@
 
 use std::fmt::Write as _;
 
-use crate::ir::{
-    Activation, Binary, DType, DimSpec, Graph, NodeId, Op, Padding, Pool, Scalar, Unary,
-};
+use crate::ir::{DType, DimSpec, Graph, NodeId, Op};
 use crate::shape::Shape;
 
 /// The look of each kind of node.
@@ -57,12 +55,17 @@ pub fn dot(graph: &Graph) -> String {
             Op::Input => INPUT_STYLE,
             Op::Variable => VARIABLE_STYLE,
             Op::Constant(_) => CONSTANT_STYLE,
-            _ => OP_STYLE,
+            Op::Elementwise(_)
+            | Op::Reduction(_)
+            | Op::Softmax(_)
+            | Op::Linalg(_)
+            | Op::Movement(_)
+            | Op::Nn(_) => OP_STYLE,
         };
         let label = quoted(&label(graph, id));
         let _ = writeln!(out, "  n{index} [label={label}, {style}];");
         // The formula of a fused node names unnamed operands by position.
-        let numbered = matches!(node.op, Op::Fused(_) | Op::Dense { .. });
+        let numbered = node.op.family().is_some_and(|f| f.shows_formula());
         for (position, operand) in node.operands.iter().enumerate() {
             let mut label = tensor(graph, *operand);
             if numbered && graph.node(*operand).name.is_none() {
@@ -174,44 +177,20 @@ fn label(graph: &Graph, id: NodeId) -> String {
                 None => value,
             }
         }
-        // Nodes made by the optimizer show the formula they compute, over
-        // their operands' names.
-        Op::Fused(expression) => {
-            let formula = scalar(expression, &operand_names(graph, id), true);
-            match name {
-                Some(name) => format!("{name}\nfused: {formula}"),
-                None => format!("fused: {formula}"),
-            }
-        }
-        Op::Dense { bias, activation } => {
-            let operands = operand_names(graph, id);
-            let operand = |i: usize| operands.get(i).map_or("?", String::as_str);
-            let mut formula = format!("matmul({}, {})", operand(0), operand(1));
-            if *bias {
-                formula = format!("{formula} + {}", operand(2));
-            }
-            formula = match activation {
-                Activation::Identity => formula,
-                Activation::LeakyRelu(alpha) => {
-                    format!("leaky_relu({formula}, alpha={})", alpha.get())
-                }
-                Activation::Relu => format!("relu({formula})"),
-                Activation::Sigmoid => format!("sigmoid({formula})"),
-                Activation::Tanh => format!("tanh({formula})"),
-            };
-            match name {
-                Some(name) => format!("{name}\ndense: {formula}"),
-                None => format!("dense: {formula}"),
-            }
-        }
-        op => {
-            let word = node.called.unwrap_or_else(|| op.word());
-            let attributes = attributes(op);
-            let call = if attributes.is_empty() {
-                word.to_string()
-            } else {
-                format!("{word}({})", attributes.join(", "))
-            };
+        // Ops show their attributes; nodes made by the optimizer, the formula
+        // they compute over their operands' names.
+        Op::Elementwise(_)
+        | Op::Reduction(_)
+        | Op::Softmax(_)
+        | Op::Linalg(_)
+        | Op::Movement(_)
+        | Op::Nn(_) => {
+            let word = node.called.unwrap_or_else(|| node.op.word());
+            let call = node
+                .op
+                .family()
+                .map(|family| family.label(word, &operand_names(graph, id)))
+                .unwrap_or_default();
             match name {
                 Some(name) => format!("{name}\n{call}"),
                 None => call,
@@ -238,91 +217,17 @@ fn operand_names(graph: &Graph, id: NodeId) -> Vec<String> {
         .collect()
 }
 
-/// An op's attributes as `key=value`, in the order of its signature.
-/// `keep_dims` shows only when set.
-fn attributes(op: &Op) -> Vec<String> {
-    let mut out = Vec::new();
-    match op {
-        Op::Unary(Unary::Pow(p)) => out.push(format!("p={}", p.get())),
-        Op::Unary(Unary::LeakyRelu(alpha)) => out.push(format!("alpha={}", alpha.get())),
-        Op::Unary(Unary::Clip(lo, hi)) => {
-            out.push(format!("lo={}", lo.get()));
-            out.push(format!("hi={}", hi.get()));
-        }
-        Op::Reduce {
-            axes, keep_dims, ..
-        } => {
-            if let Some(axes) = axes {
-                out.push(format!("axis={}", list(axes)));
-            }
-            if *keep_dims {
-                out.push("keep_dims=true".to_string());
-            }
-        }
-        Op::ArgMax { axis }
-        | Op::Softmax { axis }
-        | Op::LogSoftmax { axis }
-        | Op::Concat { axis }
-        | Op::ExpandDims { axis } => out.push(format!("axis={axis}")),
-        Op::LogSumExp { axis, keep_dims } => {
-            out.push(format!("axis={axis}"));
-            if *keep_dims {
-                out.push("keep_dims=true".to_string());
-            }
-        }
-        Op::Transpose(Some(axes)) => out.push(format!("axes={}", list(axes))),
-        Op::Squeeze(Some(axes)) => out.push(format!("axis={}", list(axes))),
-        Op::Reshape(target) | Op::BroadcastTo(target) => {
-            out.push(format!("shape={}", dims(target)));
-        }
-        Op::Slice { axis, start, end } => {
-            out.push(format!("axis={axis}"));
-            out.push(format!("start={start}"));
-            out.push(format!("end={end}"));
-        }
-        Op::Conv2d {
-            strides,
-            padding: pad,
-            dilation,
-        } => {
-            out.push(format!("strides={}", pair(*strides)));
-            out.push(format!("padding={}", padding(*pad)));
-            out.push(format!("dilation={}", pair(*dilation)));
-        }
-        Op::Pool2d {
-            window,
-            strides,
-            padding: pad,
-            kind: Pool::Max | Pool::Avg,
-        } => {
-            out.push(format!("window={}", pair(*window)));
-            out.push(format!("strides={}", pair(*strides)));
-            out.push(format!("padding={}", padding(*pad)));
-        }
-        Op::BatchNorm { epsilon } | Op::LayerNorm { epsilon } => {
-            out.push(format!("epsilon={}", epsilon.get()));
-        }
-        Op::Input
-        | Op::Variable
-        | Op::Constant(_)
-        | Op::Unary(_)
-        | Op::Binary(_)
-        | Op::Compare(_)
-        | Op::Select
-        | Op::Mse
-        | Op::SoftmaxCrossEntropy
-        | Op::MatMul
-        | Op::Transpose(None)
-        | Op::Squeeze(None)
-        | Op::Fused(_)
-        | Op::Dense { .. }
-        | Op::Gather => {}
+/// `word(attributes..)`, or `word` alone when there are none.
+pub fn call(word: &str, attributes: &[String]) -> String {
+    if attributes.is_empty() {
+        word.to_string()
+    } else {
+        format!("{word}({})", attributes.join(", "))
     }
-    out
 }
 
 /// One axis as `1`, several as `[0, 1]`.
-fn list(values: &[i64]) -> String {
+pub fn list(values: &[i64]) -> String {
     match values {
         [one] => one.to_string(),
         many => format!(
@@ -336,7 +241,7 @@ fn list(values: &[i64]) -> String {
 }
 
 /// A pair of window sizes or strides: `2` when both are equal.
-fn pair([a, b]: [usize; 2]) -> String {
+pub fn pair([a, b]: [usize; 2]) -> String {
     if a == b {
         a.to_string()
     } else {
@@ -345,7 +250,7 @@ fn pair([a, b]: [usize; 2]) -> String {
 }
 
 /// A target shape as written: `[n, -1]`.
-fn dims(dims: &[DimSpec]) -> String {
+pub fn dims(dims: &[DimSpec]) -> String {
     let text: Vec<String> = dims
         .iter()
         .map(|dim| match dim {
@@ -355,54 +260,6 @@ fn dims(dims: &[DimSpec]) -> String {
         })
         .collect();
     format!("[{}]", text.join(", "))
-}
-
-fn padding(padding: Padding) -> &'static str {
-    match padding {
-        Padding::Valid => "valid",
-        Padding::Same => "same",
-    }
-}
-
-/// A fused node's per-element formula, written as the graph language
-/// would: operands by name (`#i` when unnamed), `+ - * /` infix with
-/// parentheses around nested operations, other ops as calls.
-fn scalar(expression: &Scalar, operands: &[String], top: bool) -> String {
-    let text = match expression {
-        Scalar::Operand(i) => return operands.get(*i).cloned().unwrap_or_else(|| format!("#{i}")),
-        Scalar::Constant(value) => return value.get().to_string(),
-        Scalar::Unary(Unary::Neg, x) => return format!("-{}", scalar(x, operands, false)),
-        Scalar::Unary(unary, x) => {
-            let x = scalar(x, operands, true);
-            let op = Op::Unary(*unary);
-            let attributes = attributes(&op);
-            let word = op.word();
-            return if attributes.is_empty() {
-                format!("{word}({x})")
-            } else {
-                format!("{word}({x}, {})", attributes.join(", "))
-            };
-        }
-        Scalar::Binary(binary @ (Binary::Maximum | Binary::Minimum), a, b) => {
-            let word = Op::Binary(*binary).word();
-            return format!(
-                "{word}({}, {})",
-                scalar(a, operands, true),
-                scalar(b, operands, true)
-            );
-        }
-        Scalar::Binary(binary, a, b) => format!(
-            "{} {} {}",
-            scalar(a, operands, false),
-            Op::Binary(*binary).symbol(),
-            scalar(b, operands, false)
-        ),
-    };
-    if top {
-        text
-    } else {
-        format!("({text})")
-    }
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ pub fn emit(graph: &Graph, as_written: &str) -> TokenStream {
     }
 }
 
-fn private() -> TokenStream {
+pub(crate) fn private() -> TokenStream {
     quote! { ::staticflow::__private }
 }
 
@@ -228,15 +228,6 @@ fn size_expr(dim: &Dim) -> TokenStream {
     }
 }
 
-/// How run-time errors name a node: the user's name, or the op that made it.
-fn describe(graph: &Graph, id: NodeId) -> String {
-    let node = graph.node(id);
-    node.name.as_ref().map_or_else(
-        || format!("the result of `{}`", node.op.word()),
-        ToString::to_string,
-    )
-}
-
 /// A literal shape as an ndarray dimension expression.
 fn shape_expr(sizes: &[usize]) -> TokenStream {
     let p = private();
@@ -247,7 +238,7 @@ fn shape_expr(sizes: &[usize]) -> TokenStream {
     }
 }
 
-fn f32_literal(value: f32) -> TokenStream {
+pub(crate) fn f32_literal(value: f32) -> TokenStream {
     let magnitude = Literal::f32_suffixed(value.abs());
     if value.is_sign_negative() {
         quote! { -#magnitude }

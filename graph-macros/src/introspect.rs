@@ -18,6 +18,8 @@ mod cost;
 mod poly;
 mod summary;
 
+pub use poly::Polynomial;
+
 /// Items placed inside the generated `impl Name { .. }`.
 /// `as_written` is the DOT text of the graph before optimization passes.
 pub fn items(graph: &Graph, as_written: &str, with_summary: bool) -> TokenStream {

@@ -11,9 +11,7 @@ use std::collections::HashMap;
 use syn::ext::IdentExt;
 
 use crate::diag::{Diagnostics, SpanRange};
-use crate::ir::{
-    Annotation, Binary, DType, Graph, Node, NodeId, Op, Output, Tensor, Unary, Update,
-};
+use crate::ir::{Annotation, DType, Graph, Node, NodeId, Op, Output, Tensor, Update};
 use crate::ops;
 use crate::parse::{BinaryOp, DeclKind, DimSyntax, Expr, GraphSyntax, ShapeSyntax};
 use crate::resolve::Resolution;
@@ -183,17 +181,18 @@ impl Lowering<'_> {
             Expr::Binary(op, left, right, span) => {
                 let left = self.expression(left);
                 let right = self.expression(right);
-                let op = Op::Binary(match op {
-                    BinaryOp::Add => Binary::Add,
-                    BinaryOp::Sub => Binary::Sub,
-                    BinaryOp::Mul => Binary::Mul,
-                    BinaryOp::Div => Binary::Div,
-                });
+                let symbol = match op {
+                    BinaryOp::Add => '+',
+                    BinaryOp::Sub => '-',
+                    BinaryOp::Mul => '*',
+                    BinaryOp::Div => '/',
+                };
+                let op = ops::elementwise::operator(symbol)?;
                 Some(self.push(op, vec![left?, right?], None, *span))
             }
             Expr::Neg(operand, span) => {
                 let operand = self.expression(operand)?;
-                Some(self.push(Op::Unary(Unary::Neg), vec![operand], None, *span))
+                Some(self.push(ops::elementwise::negation(), vec![operand], None, *span))
             }
             Expr::Bool(_, span) => {
                 self.diagnostics.push(span.error(

@@ -183,7 +183,9 @@ impl Parse for GraphSyntax {
                     "expected `#[optimize(off)]` or `#[optimize(on)]` (the default)",
                 ));
             }
-            optimize = attr.parse_args::<Ident>().is_ok_and(|switch| switch == "on");
+            optimize = attr
+                .parse_args::<Ident>()
+                .is_ok_and(|switch| switch == "on");
         }
         let vis: Visibility = input.parse()?;
         if !input.peek(Token![struct]) {

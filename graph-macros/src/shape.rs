@@ -8,10 +8,8 @@
 
 use std::fmt;
 
-use crate::ir::{DType, Op};
-
-mod movement;
-mod nn;
+use crate::ir::DType;
+use crate::ops::Op;
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Dim {
@@ -230,135 +228,17 @@ pub fn axes(axes: Option<&[i64]>, rank: usize) -> Result<Vec<usize>, ShapeError>
     Ok(resolved)
 }
 
-/// The shape and element type an op produces from its operands.
-///
-/// Leaves (inputs, variables, constants) carry their own shapes and are not
-/// inferred here.
+/// The shape and element type an op produces from its operands: the rule
+/// of its family. Leaves (inputs, variables, constants) carry their own
+/// shapes and are not inferred here.
 pub fn infer(op: &Op, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
-    use DType::{Bool, Usize, F32};
-    let shape = |i: usize| operands[i].0;
-    let f32s = |count: usize| expect_dtypes(operands, &vec![F32; count]);
-    match op {
-        Op::Input | Op::Variable | Op::Constant(_) => Err(rule("is a leaf: its shape is declared")),
-        Op::Unary(_) => {
-            f32s(1)?;
-            Ok((shape(0).clone(), F32))
-        }
-        Op::Binary(_) => {
-            f32s(2)?;
-            Ok((broadcast(shape(0), shape(1))?, F32))
-        }
-        Op::Compare(_) => {
-            f32s(2)?;
-            Ok((broadcast(shape(0), shape(1))?, Bool))
-        }
-        Op::Select => {
-            expect_dtypes(operands, &[Bool, F32, F32])?;
-            let values = broadcast(shape(1), shape(2))?;
-            Ok((broadcast(shape(0), &values)?, F32))
-        }
-        Op::Reduce {
-            axes: which,
-            keep_dims,
-            ..
-        } => {
-            f32s(1)?;
-            let axes = axes(which.as_deref(), shape(0).rank())?;
-            Ok((reduced(shape(0), &axes, *keep_dims), F32))
-        }
-        Op::ArgMax { axis: a } => {
-            f32s(1)?;
-            let a = axis(*a, shape(0).rank())?;
-            // An empty axis has no index to return: rule it out statically.
-            match &shape(0).0[a] {
-                Dim::Fixed(size) if *size > 0 => {}
-                other => {
-                    return Err(rule(format!(
-                        "needs a literal, non-zero size on axis {a} of {}, not `{other}`: an empty axis has no largest element",
-                        shape(0)
-                    )))
-                }
-            }
-            Ok((reduced(shape(0), &[a], false), Usize))
-        }
-        Op::Softmax { axis: a } | Op::LogSoftmax { axis: a } => {
-            f32s(1)?;
-            axis(*a, shape(0).rank())?;
-            Ok((shape(0).clone(), F32))
-        }
-        Op::LogSumExp { axis: a, keep_dims } => {
-            f32s(1)?;
-            let a = axis(*a, shape(0).rank())?;
-            Ok((reduced(shape(0), &[a], *keep_dims), F32))
-        }
-        Op::Mse => {
-            f32s(2)?;
-            if shape(0) != shape(1) {
-                return Err(rule(format!(
-                    "needs predictions and targets of one shape, but they are {} and {}",
-                    shape(0),
-                    shape(1)
-                )));
-            }
-            Ok((Shape::default(), F32))
-        }
-        Op::SoftmaxCrossEntropy => cross_entropy(operands).map(|shape| (shape, F32)),
-        Op::MatMul => {
-            f32s(2)?;
-            Ok((matmul(shape(0), shape(1))?, F32))
-        }
-        Op::Transpose(_)
-        | Op::Reshape(_)
-        | Op::Concat { .. }
-        | Op::Slice { .. }
-        | Op::BroadcastTo(_)
-        | Op::ExpandDims { .. }
-        | Op::Squeeze(_) => {
-            f32s(operands.len())?;
-            let shapes: Vec<&Shape> = operands.iter().map(|(s, _)| *s).collect();
-            Ok((movement::infer(op, &shapes)?, F32))
-        }
-        Op::Conv2d { .. } | Op::Pool2d { .. } | Op::BatchNorm { .. } | Op::LayerNorm { .. } => {
-            f32s(operands.len())?;
-            let shapes: Vec<&Shape> = operands.iter().map(|(s, _)| *s).collect();
-            Ok((nn::infer(op, &shapes)?, F32))
-        }
-        Op::Dense { .. } | Op::Fused(_) => fused(op, operands),
-        Op::Gather => {
-            expect_dtypes(operands, &[F32, Usize])?;
-            let Some((_, row)) = shape(0).0.split_first() else {
-                return Err(rule(
-                    "needs a table of rank 1 or more to pick rows from, but it is a scalar",
-                ));
-            };
-            let mut dims = shape(1).0.clone();
-            dims.extend(row.iter().cloned());
-            Ok((Shape(dims), F32))
-        }
+    match op.family() {
+        Some(family) => family.infer(operands),
+        None => Err(rule("is a leaf: its shape is declared")),
     }
 }
 
-/// The shape rules of the nodes the optimizer makes: `Dense` is a product
-/// with its bias broadcast on; `Fused` broadcasts all its operands.
-fn fused(op: &Op, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
-    expect_dtypes(operands, &vec![DType::F32; operands.len()])?;
-    match op {
-        Op::Dense { bias: true, .. } => {
-            let product = matmul(operands[0].0, operands[1].0)?;
-            Ok((broadcast(&product, operands[2].0)?, DType::F32))
-        }
-        Op::Dense { bias: false, .. } => Ok((matmul(operands[0].0, operands[1].0)?, DType::F32)),
-        _ => {
-            let mut result = Shape::default();
-            for (operand, _) in operands {
-                result = broadcast(&result, operand)?;
-            }
-            Ok((result, DType::F32))
-        }
-    }
-}
-
-/// `shape` with `axes` removed, or kept as size 1.
+/// The shape of a reduction of `shape` over `axes`.
 pub fn reduced(shape: &Shape, axes: &[usize], keep_dims: bool) -> Shape {
     Shape(
         shape
@@ -376,35 +256,6 @@ pub fn reduced(shape: &Shape, axes: &[usize], keep_dims: bool) -> Shape {
 
 /// Per-example softmax cross-entropy: `[n, c]` logits with `[n, c]` `f32`
 /// probabilities or `[n]` `usize` class indices give `[n]`.
-fn cross_entropy(operands: &[Typed<'_>]) -> Result<Shape, ShapeError> {
-    let (logits, logits_type) = operands[0];
-    let (labels, labels_type) = operands[1];
-    expect_dtypes(&operands[..1], &[DType::F32])?;
-    if logits.rank() != 2 {
-        return Err(rule(format!(
-            "needs logits of shape [n, classes], but they are {logits}"
-        )));
-    }
-    let batch = &logits.0[0];
-    let ok = match labels_type {
-        DType::F32 => labels == logits,
-        DType::Usize => labels.0.as_slice() == std::slice::from_ref(batch),
-        DType::Bool => {
-            return Err(ShapeError::DType {
-                operand: 1,
-                expected: logits_type,
-                actual: labels_type,
-            })
-        }
-    };
-    if !ok {
-        return Err(rule(format!(
-            "needs labels of shape {logits} (probabilities) or [{batch}] (`usize` class indices), but they are {labels}"
-        )));
-    }
-    Ok(Shape(vec![batch.clone()]))
-}
-
 /// numpy broadcasting, with symbolic dims kept symbolic.
 pub fn broadcast(left: &Shape, right: &Shape) -> Result<Shape, ShapeError> {
     let rank = left.rank().max(right.rank());

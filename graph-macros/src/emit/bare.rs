@@ -33,7 +33,9 @@ use quote::{format_ident, quote, quote_spanned};
 
 use super::{element, f32_literal, local, outputs_name, private};
 use crate::diag::Diagnostics;
-use crate::ir::{DType, Graph, NodeId, Op, Scalar};
+use crate::ir::{DType, Graph, NodeId, Op};
+use crate::ops::elementwise::{scalar_expression, Scalar};
+use crate::ops::At;
 use crate::plan::{Plan, Storage};
 use crate::shape::{self, Shape};
 
@@ -74,22 +76,12 @@ pub fn check(graph: &Graph, diagnostics: &mut Diagnostics) {
             local(graph, update.variable)
         )));
     }
-    for node in &graph.nodes {
-        let unsupported = match &node.op {
-            Op::Mse
-            | Op::SoftmaxCrossEntropy
-            | Op::Conv2d { .. }
-            | Op::Pool2d { .. }
-            | Op::BatchNorm { .. }
-            | Op::LayerNorm { .. }
-            | Op::Gather => true,
-            Op::MatMul => node
-                .operands
-                .iter()
-                .any(|&o| graph.node(o).shape.as_ref().is_some_and(|s| s.rank() > 2)),
-            _ => false,
-        };
-        if unsupported {
+    for (index, node) in graph.nodes.iter().enumerate() {
+        let supported = node
+            .op
+            .family()
+            .is_none_or(|family| family.bare_support(At::new(graph, NodeId(index))));
+        if !supported {
             diagnostics.push(node.span.error(format!(
                 "`{}` is not available in `#[no_std]` graphs yet (they have elementwise \
                  ops, comparisons, `select`, reductions, `argmax`, the softmax family, \
@@ -559,15 +551,6 @@ fn slice_operand(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
     }
 }
 
-/// Row-major strides of a shape.
-fn strides(sizes: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1; sizes.len()];
-    for axis in (0..sizes.len().saturating_sub(1)).rev() {
-        strides[axis] = strides[axis + 1] * sizes[axis + 1];
-    }
-    strides
-}
-
 /// How operand `id` is indexed by the elements of a result of shape `out`:
 /// `Same` when it has that shape, otherwise its broadcast strides.
 fn broadcast_index(graph: &Graph, id: NodeId, out: &[usize]) -> TokenStream {
@@ -588,16 +571,6 @@ fn broadcast_index(graph: &Graph, id: NodeId, out: &[usize]) -> TokenStream {
         })
         .collect();
     quote! { #p::flat::Index::Strided(&[#(#strides),*]) }
-}
-
-/// `(outer, len, inner)` of an operand of shape `sizes` along `axis`.
-fn lanes(sizes: &[usize], axis: usize) -> TokenStream {
-    let outer: usize = sizes[..axis].iter().product();
-    let len = sizes.get(axis).copied().unwrap_or(1);
-    let inner: usize = sizes
-        .get(axis + 1..)
-        .map_or(1, |rest| rest.iter().product());
-    quote! { (#outer, #len, #inner) }
 }
 
 /// One statement per node: bind a leaf as a slice, compute plain scalar
@@ -636,10 +609,16 @@ fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
             let values = tensor.values.iter().map(|&v| f32_literal(v));
             return quote! { let #name: &[f32] = &[#(#values),*]; };
         }
-        _ if crate::plan::is_scalar_arithmetic(graph, id.0) => {
-            return super::node::statement(graph, plan, id, true);
+        Op::Elementwise(_)
+        | Op::Reduction(_)
+        | Op::Softmax(_)
+        | Op::Linalg(_)
+        | Op::Movement(_)
+        | Op::Nn(_) => {
+            if crate::plan::is_scalar_arithmetic(graph, id.0) {
+                return super::node::statement(graph, plan, id, true);
+            }
         }
-        _ => {}
     }
     let out = sizes(graph, id);
     let len: usize = out.iter().product();
@@ -673,7 +652,8 @@ fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
     quote_spanned! {span=> #before #call; #after }
 }
 
-/// The kernel call computing node `id` (of shape `out`) into `destination`.
+/// The kernel call computing node `id` (of shape `out`) into
+/// `destination`: its family's slice kernel.
 fn kernel_call(
     graph: &Graph,
     plan: &Plan,
@@ -681,282 +661,99 @@ fn kernel_call(
     out: &[usize],
     destination: &TokenStream,
 ) -> TokenStream {
-    let p = private();
-    let flat = quote! { #p::flat };
     let node = graph.node(id);
-    let operands: Vec<TokenStream> = node
-        .operands
-        .iter()
-        .map(|&o| slice_operand(graph, plan, o))
-        .collect();
-    let input = |i: usize| sizes(graph, node.operands[i]);
-    match &node.op {
-        Op::Unary(unary) => map(
-            graph,
-            node,
-            &operands,
-            out,
-            destination,
-            &Scalar::Unary(*unary, Box::new(Scalar::Operand(0))),
-        ),
-        Op::Binary(binary) => map(
-            graph,
-            node,
-            &operands,
-            out,
-            destination,
-            &Scalar::Binary(
-                *binary,
-                Box::new(Scalar::Operand(0)),
-                Box::new(Scalar::Operand(1)),
-            ),
-        ),
-        Op::Fused(expression) => map(graph, node, &operands, out, destination, expression),
-        Op::Compare(compare) => {
-            let operator = match compare {
-                crate::ir::Compare::Gt => quote! { > },
-                crate::ir::Compare::Ge => quote! { >= },
-                crate::ir::Compare::Lt => quote! { < },
-                crate::ir::Compare::Le => quote! { <= },
-                crate::ir::Compare::Eq => quote! { == },
-            };
-            let pairs = indexed(graph, node, &operands, out);
-            quote! {
-                #flat::map([#(#pairs),*], &[#(#out),*], #destination,
-                    |[__e0, __e1]: [f32; 2]| __e0 #operator __e1)
-            }
-        }
-        Op::Select => {
-            let pairs = indexed(graph, node, &operands, out);
-            quote! { #flat::select(#(#pairs,)* &[#(#out),*], #destination) }
-        }
-        Op::Reduce { kind, axes, .. } => {
-            reduce(*kind, axes.as_deref(), &operands[0], &input(0), destination)
-        }
-        Op::ArgMax { axis }
-        | Op::Softmax { axis }
-        | Op::LogSoftmax { axis }
-        | Op::LogSumExp { axis, .. } => {
-            let x = &operands[0];
-            let in_sizes = input(0);
-            let axis = shape::axis(*axis, in_sizes.len()).unwrap_or(0);
-            let lanes = lanes(&in_sizes, axis);
-            let kernel = match &node.op {
-                Op::ArgMax { .. } => quote! { argmax },
-                Op::Softmax { .. } => quote! { softmax },
-                Op::LogSoftmax { .. } => quote! { log_softmax },
-                _ => quote! { logsumexp },
-            };
-            quote! { #flat::#kernel(#x, #lanes, #destination) }
-        }
-        Op::MatMul | Op::Dense { .. } => product(graph, node, &operands, destination),
-        Op::Transpose(_)
-        | Op::BroadcastTo(_)
-        | Op::Slice { .. }
-        | Op::Concat { .. }
-        | Op::Reshape(_)
-        | Op::ExpandDims { .. }
-        | Op::Squeeze(_) => movement(graph, id, &operands, out, destination),
-        // Rejected by `check` before emission.
-        _ => quote! { ::core::compile_error!("op without a slice kernel") },
-    }
-}
-
-/// `reduce` over any set of axes, as output strides per input axis.
-fn reduce(
-    kind: crate::ir::Reduce,
-    axes: Option<&[i64]>,
-    x: &TokenStream,
-    in_sizes: &[usize],
-    destination: &TokenStream,
-) -> TokenStream {
-    let p = private();
-    let flat = quote! { #p::flat };
-    let reduced = shape::axes(axes, in_sizes.len()).unwrap_or_default();
-    // Output strides per input axis: 0 on reduced axes, row-major
-    // over the kept ones.
-    let mut out_strides = vec![0; in_sizes.len()];
-    let mut stride = 1;
-    for axis in (0..in_sizes.len()).rev() {
-        if !reduced.contains(&axis) {
-            out_strides[axis] = stride;
-            stride *= in_sizes[axis];
-        }
-    }
-    let kind = match kind {
-        crate::ir::Reduce::Sum => quote! { Sum },
-        crate::ir::Reduce::Mean => quote! { Mean },
-        crate::ir::Reduce::Max => quote! { Max },
-        crate::ir::Reduce::Min => quote! { Min },
+    let bare = Bare {
+        at: At::new(graph, id),
+        operands: node
+            .operands
+            .iter()
+            .map(|&o| slice_operand(graph, plan, o))
+            .collect(),
+        out: out.to_vec(),
+        destination: destination.clone(),
     };
-    quote! {
-        #flat::reduce(#x, &[#(#in_sizes),*], &[#(#out_strides),*], #flat::Reduce::#kind, #destination)
+    match node.op.family() {
+        Some(family) => family.emit_bare(&bare),
+        None => bare.unsupported(),
     }
 }
 
-/// `matmul` and `dense`: `(m, k, n)` from the operands' shapes, a vector
-/// on the left being one row.
-fn product(
-    graph: &Graph,
-    node: &crate::ir::Node,
-    operands: &[TokenStream],
-    destination: &TokenStream,
-) -> TokenStream {
-    let p = private();
-    let (left, right) = (
-        sizes(graph, node.operands[0]),
-        sizes(graph, node.operands[1]),
-    );
-    let (rows, depth) = if left.len() == 2 {
-        (left[0], left[1])
-    } else {
-        (1, left[0])
-    };
-    let columns = right.get(1).copied().unwrap_or(1);
-    let (x, w) = (&operands[0], &operands[1]);
-    let dims = quote! { (#rows, #depth, #columns) };
-    if let Op::Dense { bias, activation } = &node.op {
-        let bias = if *bias {
-            let b = &operands[2];
-            quote! { ::core::option::Option::Some(#b) }
-        } else {
-            quote! { ::core::option::Option::None }
-        };
-        let activation = activation_function(*activation);
-        quote! { #p::flat::dense(#x, #w, #bias, #dims, #activation, #destination) }
-    } else {
-        quote! { #p::flat::matmul(#x, #w, #dims, #destination) }
+/// A node as the `#[no_std]` emitter hands it to its family: its operands
+/// as slices, the result's sizes, and the slice the kernel writes.
+pub struct Bare<'g> {
+    pub at: At<'g>,
+    pub operands: Vec<TokenStream>,
+    pub out: Vec<usize>,
+    pub destination: TokenStream,
+}
+
+impl Bare<'_> {
+    /// The sizes of operand `i`.
+    pub fn input(&self, i: usize) -> Vec<usize> {
+        sizes(self.at.graph, self.at.operand(i))
+    }
+
+    /// How operand `id` is indexed by the elements of the result: `Same`
+    /// when it has the result's shape, otherwise its broadcast strides.
+    pub fn broadcast_index(&self, id: NodeId) -> TokenStream {
+        broadcast_index(self.at.graph, id, &self.out)
+    }
+
+    /// `(operand, Index)` pairs for an elementwise node's operands.
+    pub fn indexed(&self) -> Vec<TokenStream> {
+        self.at
+            .node()
+            .operands
+            .iter()
+            .zip(&self.operands)
+            .map(|(&o, x)| {
+                let index = self.broadcast_index(o);
+                quote! { (#x, #index) }
+            })
+            .collect()
+    }
+
+    /// `flat::map` with the element expression of a fused or elementwise
+    /// node.
+    pub fn map(&self, expression: &Scalar) -> TokenStream {
+        let p = private();
+        let pairs = self.indexed();
+        let params: Vec<Ident> = (0..self.operands.len())
+            .map(|i| format_ident!("__e{}", i))
+            .collect();
+        let count = params.len();
+        let body = scalar_expression(expression);
+        let (out, destination) = (&self.out, &self.destination);
+        quote! {
+            #p::flat::map([#(#pairs),*], &[#(#out),*], #destination,
+                |[#(#params),*]: [f32; #count]| #body)
+        }
+    }
+
+    /// What an op without a slice kernel emits; `check` rejects such graphs
+    /// before emission, so this is never compiled.
+    pub fn unsupported(&self) -> TokenStream {
+        quote! { ::core::compile_error!("op without a slice kernel") }
     }
 }
 
-/// Movement ops: copies, and `map` with the identity over strided views.
-fn movement(
-    graph: &Graph,
-    id: NodeId,
-    operands: &[TokenStream],
-    out: &[usize],
-    destination: &TokenStream,
-) -> TokenStream {
-    let p = private();
-    let flat = quote! { #p::flat };
-    let node = graph.node(id);
-    let input = |i: usize| sizes(graph, node.operands[i]);
-    let identity = quote! { |[__e0]| __e0 };
-    match &node.op {
-        Op::Transpose(order) => {
-            let in_sizes = input(0);
-            let order: Vec<usize> = match order {
-                None => (0..in_sizes.len()).rev().collect(),
-                Some(order) => shape::axes(Some(order), in_sizes.len()).unwrap_or_default(),
-            };
-            let own = strides(&in_sizes);
-            let strides = order.iter().map(|&axis| own[axis]);
-            let x = &operands[0];
-            quote! {
-                #flat::map([(#x, #flat::Index::Strided(&[#(#strides),*]))], &[#(#out),*], #destination, #identity)
-            }
-        }
-        Op::BroadcastTo(_) => {
-            let x = &operands[0];
-            let index = broadcast_index(graph, node.operands[0], out);
-            quote! { #flat::map([(#x, #index)], &[#(#out),*], #destination, #identity) }
-        }
-        Op::Slice { axis, .. } => {
-            let in_sizes = input(0);
-            let at = shape::axis(*axis, in_sizes.len()).unwrap_or(0);
-            let own = strides(&in_sizes);
-            // The slice's first element, and the input's strides.
-            let from = slice_start(graph, id).unwrap_or(0) * own[at];
-            let x = &operands[0];
-            quote! {
-                #flat::map([(&#x[#from..], #flat::Index::Strided(&[#(#own),*]))], &[#(#out),*], #destination, #identity)
-            }
-        }
-        Op::Concat { axis } => {
-            let first = input(0);
-            let at = shape::axis(*axis, first.len()).unwrap_or(0);
-            let outer: usize = first[..at].iter().product();
-            let inner: usize = first[at + 1..].iter().product();
-            let parts = node.operands.iter().zip(operands).map(|(&o, x)| {
-                let length = sizes(graph, o).get(at).copied().unwrap_or(1);
-                quote! { (#x, #length) }
-            });
-            quote! { #flat::concat([#(#parts),*], #outer, #inner, #destination) }
-        }
-        // Reshapes and unit axes: the data does not move.
-        _ => {
-            let x = &operands[0];
-            quote! { #flat::copy(#x, #destination) }
-        }
+/// Row-major strides of a shape.
+pub fn strides(sizes: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; sizes.len()];
+    for axis in (0..sizes.len().saturating_sub(1)).rev() {
+        strides[axis] = strides[axis + 1] * sizes[axis + 1];
     }
+    strides
 }
 
-/// The first index a `slice` node takes along its axis.
-fn slice_start(graph: &Graph, id: NodeId) -> Option<usize> {
-    let node = graph.node(id);
-    let Op::Slice { axis, start, .. } = &node.op else {
-        return None;
-    };
-    let in_sizes = sizes(graph, node.operands[0]);
-    let at = shape::axis(*axis, in_sizes.len()).ok()?;
-    let size = i64::try_from(*in_sizes.get(at)?).ok()?;
-    usize::try_from(if *start < 0 { start + size } else { *start }).ok()
-}
-
-/// `(operand, Index)` pairs for an elementwise node's operands.
-fn indexed(
-    graph: &Graph,
-    node: &crate::ir::Node,
-    operands: &[TokenStream],
-    out: &[usize],
-) -> Vec<TokenStream> {
-    node.operands
-        .iter()
-        .zip(operands)
-        .map(|(&o, x)| {
-            let index = broadcast_index(graph, o, out);
-            quote! { (#x, #index) }
-        })
-        .collect()
-}
-
-/// `flat::map` with the element expression of a fused or elementwise node.
-fn map(
-    graph: &Graph,
-    node: &crate::ir::Node,
-    operands: &[TokenStream],
-    out: &[usize],
-    destination: &TokenStream,
-    expression: &Scalar,
-) -> TokenStream {
-    let p = private();
-    let pairs = indexed(graph, node, operands, out);
-    let params: Vec<Ident> = (0..operands.len())
-        .map(|i| format_ident!("__e{}", i))
-        .collect();
-    let count = params.len();
-    let body = super::node::scalar_expression(expression);
-    quote! {
-        #p::flat::map([#(#pairs),*], &[#(#out),*], #destination,
-            |[#(#params),*]: [f32; #count]| #body)
-    }
-}
-
-/// A dense node's activation as a function of one element.
-fn activation_function(activation: crate::ir::Activation) -> TokenStream {
-    use crate::ir::Activation;
-    let p = private();
-    let f = quote! { #p::scalar };
-    match activation {
-        Activation::Identity => quote! { #f::identity },
-        Activation::Relu => quote! { #f::relu },
-        Activation::LeakyRelu(alpha) => {
-            let alpha = f32_literal(alpha.get());
-            quote! { |__v: f32| #f::leaky_relu(__v, #alpha) }
-        }
-        Activation::Sigmoid => quote! { #f::sigmoid },
-        Activation::Tanh => quote! { #f::tanh },
-    }
+/// `(outer, len, inner)` of an operand of shape `sizes` along `axis`.
+pub fn lanes(sizes: &[usize], axis: usize) -> TokenStream {
+    let outer: usize = sizes[..axis].iter().product();
+    let len = sizes.get(axis).copied().unwrap_or(1);
+    let inner: usize = sizes
+        .get(axis + 1..)
+        .map_or(1, |rest| rest.iter().product());
+    quote! { (#outer, #len, #inner) }
 }
 
 #[cfg(test)]

@@ -117,14 +117,19 @@ pub fn body(
 ) -> Body {
     let p = private();
     let needed = graph.reachable(roots.iter().copied());
-    // A `broadcast_to` target may name a symbol that only an input outside
-    // the reachable nodes binds: that input is needed for its size.
-    let target_symbols: Vec<&str> = graph
-        .nodes
+    // A node's shape may name a symbol that only an input outside the
+    // reachable nodes binds (a `broadcast_to` target): that input is needed
+    // for its size.
+    let bound: Vec<&str> = graph
+        .inputs
         .iter()
-        .enumerate()
-        .filter(|(i, node)| needed[*i] && matches!(node.op, Op::BroadcastTo(_)))
-        .flat_map(|(i, _)| graph.shape(NodeId(i)).symbols())
+        .filter(|id| needed[id.0])
+        .flat_map(|&id| graph.shape(id).symbols())
+        .collect();
+    let target_symbols: Vec<&str> = (0..graph.nodes.len())
+        .filter(|&i| needed[i])
+        .flat_map(|i| graph.shape(NodeId(i)).symbols())
+        .filter(|symbol| !bound.contains(symbol))
         .collect();
     let inputs: Vec<NodeId> = graph
         .inputs

@@ -1,154 +1,26 @@
 //! The floating-point operations of each node, by the conventions written
-//! down in `graph-runtime/src/summary.rs` (keep the two in step), and the
-//! bytes each value holds.
+//! down in `graph-runtime/src/summary.rs` (a test keeps that table equal to
+//! the families' [`crate::ops::cost_table`]), and the bytes each value holds.
 
 use super::poly::Polynomial;
-use crate::ir::{Activation, DType, Graph, NodeId, Op, Pool, Reduce, Scalar, Unary};
-use crate::shape::{self, Dim, Shape};
+use crate::ir::{DType, Graph, NodeId};
+use crate::ops::At;
+use crate::shape::Shape;
 
-/// The operations computing node `id` once takes.
+/// The operations computing node `id` once takes: its family's count
+/// (leaves compute nothing).
 pub fn flops(graph: &Graph, id: NodeId) -> Polynomial {
-    let node = graph.node(id);
-    let out = elements(graph.shape(id));
-    let operand = |i: usize| graph.shape(node.operands[i]);
-    match &node.op {
-        Op::Unary(unary) => out.scale(unary_cost(*unary)),
-        Op::Binary(_) | Op::Compare(_) | Op::Select => out,
-        Op::Reduce { kind, .. } => {
-            let input = elements(operand(0));
-            match kind {
-                Reduce::Mean => input.plus(&out),
-                Reduce::Sum | Reduce::Max | Reduce::Min => input,
-            }
-        }
-        Op::ArgMax { .. } => elements(operand(0)),
-        Op::Softmax { .. } => elements(operand(0)).scale(5),
-        Op::LogSoftmax { axis } => elements(operand(0)).scale(5).plus(&rows(operand(0), *axis)),
-        Op::LogSumExp { .. } => elements(operand(0)).scale(4).plus(&out.scale(2)),
-        Op::Mse => elements(operand(0)).scale(3).plus(&Polynomial::constant(1)),
-        Op::SoftmaxCrossEntropy => {
-            let logits = elements(operand(0));
-            let batch = rows(operand(0), -1);
-            if graph.node(node.operands[1]).dtype == DType::Usize {
-                logits.scale(4).plus(&batch.scale(2))
-            } else {
-                logits.scale(7).plus(&batch)
-            }
-        }
-        Op::MatMul => {
-            let left = operand(0);
-            let inner = left.0.last().map(std::slice::from_ref).unwrap_or_default();
-            out.times(&Polynomial::product(inner)).scale(2)
-        }
-        Op::Conv2d { .. } => {
-            // Filter [kh, kw, c, o]: 2·kh·kw·c per output element.
-            let window = operand(1).0.iter().take(3);
-            out.times(&Polynomial::product(window)).scale(2)
-        }
-        Op::Pool2d { kind, window, .. } => {
-            let cells = u64::try_from(window[0].saturating_mul(window[1])).unwrap_or(u64::MAX);
-            match kind {
-                Pool::Max => out.scale(cells),
-                Pool::Avg => out.scale(cells.saturating_add(1)),
-            }
-        }
-        Op::BatchNorm { .. } => {
-            let features = operand(0)
-                .0
-                .last()
-                .map(std::slice::from_ref)
-                .unwrap_or_default();
-            out.scale(4).plus(&Polynomial::product(features).scale(2))
-        }
-        Op::LayerNorm { .. } => out.scale(7).plus(&rows(operand(0), -1).scale(4)),
-        Op::Dense { bias, activation } => {
-            // The product, then per element the bias add and the activation.
-            let inner = operand(0)
-                .0
-                .last()
-                .map(std::slice::from_ref)
-                .unwrap_or_default();
-            let per_element = u64::from(*bias) + activation_cost(*activation);
-            out.times(&Polynomial::product(inner))
-                .scale(2)
-                .plus(&out.scale(per_element))
-        }
-        Op::Fused(expression) => out.scale(scalar_cost(expression)),
-        // Leaves compute nothing; movement ops only copy.
-        Op::Input
-        | Op::Variable
-        | Op::Constant(_)
-        | Op::Transpose(_)
-        | Op::Reshape(_)
-        | Op::Concat { .. }
-        | Op::Slice { .. }
-        | Op::BroadcastTo(_)
-        | Op::ExpandDims { .. }
-        | Op::Squeeze(_)
-        | Op::Gather => Polynomial::default(),
-    }
-}
-
-/// Operations per element of an elementwise function, counted from its
-/// formula.
-fn unary_cost(unary: Unary) -> u64 {
-    match unary {
-        Unary::Neg
-        | Unary::Abs
-        | Unary::Exp
-        | Unary::Log
-        | Unary::Sqrt
-        | Unary::Square
-        | Unary::Relu
-        | Unary::Tanh
-        | Unary::Pow(_) => 1,
-        Unary::LeakyRelu(_) | Unary::Clip(..) => 2,
-        Unary::Softplus => 3,
-        Unary::Sigmoid => 4,
-        Unary::GeluExact => 5,
-        Unary::GeluTanh => 9,
-    }
-}
-
-/// What a `Dense` node's activation costs per element: as the unary op.
-fn activation_cost(activation: Activation) -> u64 {
-    match activation {
-        Activation::Identity => 0,
-        Activation::Relu => unary_cost(Unary::Relu),
-        Activation::LeakyRelu(alpha) => unary_cost(Unary::LeakyRelu(alpha)),
-        Activation::Sigmoid => unary_cost(Unary::Sigmoid),
-        Activation::Tanh => unary_cost(Unary::Tanh),
-    }
-}
-
-/// Operations per element of a fused expression: those of its ops, so
-/// fusing changes no count (beyond computing at the result's shape).
-fn scalar_cost(expression: &Scalar) -> u64 {
-    match expression {
-        Scalar::Operand(_) | Scalar::Constant(_) => 0,
-        Scalar::Unary(unary, x) => unary_cost(*unary).saturating_add(scalar_cost(x)),
-        Scalar::Binary(_, a, b) => 1_u64
-            .saturating_add(scalar_cost(a))
-            .saturating_add(scalar_cost(b)),
-    }
+    graph
+        .node(id)
+        .op
+        .family()
+        .map(|family| family.flops(At::new(graph, id)))
+        .unwrap_or_default()
 }
 
 /// The element count of a shape.
 pub fn elements(shape: &Shape) -> Polynomial {
     Polynomial::product(&shape.0)
-}
-
-/// The number of slices along `axis`: every dim but that one multiplied.
-fn rows(shape: &Shape, axis: i64) -> Polynomial {
-    let at = shape::axis(axis, shape.rank()).ok();
-    let others: Vec<&Dim> = shape
-        .0
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| Some(*i) != at)
-        .map(|(_, dim)| dim)
-        .collect();
-    Polynomial::product(others)
 }
 
 /// The bytes node `id`'s value holds (`usize` counted as 8 bytes).

@@ -2,10 +2,13 @@
 //! node.
 
 use super::{absorbable, use_counts};
-use crate::ir::{Activation, Binary, Graph, NodeId, Op, Unary};
+use crate::ir::{Graph, NodeId, Op};
+use crate::ops::linalg::Linalg;
 
 /// Fuses `matmul(x, w)` with a following bias add and activation into one
 /// `Dense` node, whose kernel applies both as it finishes each output row.
+/// The activations are the unary functions the runtime's dense epilogue
+/// has (`Unary::activation`).
 pub fn fuse_dense(graph: &mut Graph) {
     let mut uses = use_counts(graph);
     for index in 0..graph.nodes.len() {
@@ -15,80 +18,68 @@ pub fn fuse_dense(graph: &mut Graph) {
         let is_matmul_2d = |id: NodeId| {
             let n = graph.node(id);
             let x_ranks: &[usize] = if graph.no_std { &[1, 2] } else { &[2] };
-            n.op == Op::MatMul
+            n.op == Op::Linalg(Linalg::MatMul)
                 && x_ranks.contains(&graph.shape(n.operands[0]).rank())
                 && graph.shape(n.operands[1]).rank() == 2
         };
-        let replacement = match &node.op {
+        let Some(op) = node.op.elementwise() else {
+            continue;
+        };
+        let replacement = if op.is_add() {
             // matmul(x, w) + b, with b one value per output column.
-            Op::Binary(Binary::Add) => {
-                let (l, r) = (node.operands[0], node.operands[1]);
-                let (product, bias) = if is_matmul_2d(l) { (l, r) } else { (r, l) };
-                let columns = graph.shape(product).0.last().cloned();
-                let bias_fits = graph.shape(bias).0.len() == 1
-                    && graph.shape(bias).0.last().cloned() == columns;
-                (is_matmul_2d(product) && bias_fits && absorbable(graph, &uses, product)).then(
-                    || {
-                        let mut operands = graph.node(product).operands.clone();
-                        operands.push(bias);
-                        (
-                            Op::Dense {
-                                bias: true,
-                                activation: Activation::Identity,
-                            },
-                            operands,
-                            product,
-                        )
-                    },
-                )
-            }
-            Op::Unary(unary) => {
-                let activation = match unary {
-                    Unary::Relu => Some(Activation::Relu),
-                    Unary::LeakyRelu(alpha) => Some(Activation::LeakyRelu(*alpha)),
-                    Unary::Sigmoid => Some(Activation::Sigmoid),
-                    Unary::Tanh => Some(Activation::Tanh),
-                    _ => None,
+            let (l, r) = (node.operands[0], node.operands[1]);
+            let (product, bias) = if is_matmul_2d(l) { (l, r) } else { (r, l) };
+            let columns = graph.shape(product).0.last().cloned();
+            let bias_fits =
+                graph.shape(bias).0.len() == 1 && graph.shape(bias).0.last().cloned() == columns;
+            (is_matmul_2d(product) && bias_fits && absorbable(graph, &uses, product)).then(|| {
+                let mut operands = graph.node(product).operands.clone();
+                operands.push(bias);
+                let dense = Linalg::Dense {
+                    bias: true,
+                    activation: None,
                 };
-                let inner = node.operands[0];
-                let inner_node = graph.node(inner);
-                match (activation, &inner_node.op) {
-                    (
-                        Some(activation),
-                        Op::Dense {
-                            bias,
-                            activation: Activation::Identity,
-                        },
-                    ) if absorbable(graph, &uses, inner) => Some((
-                        Op::Dense {
-                            bias: *bias,
-                            activation,
+                (dense, operands, product)
+            })
+        } else {
+            let activation = op.unary().filter(|unary| unary.info().activation.is_some());
+            let inner = node.operands[0];
+            let inner_node = graph.node(inner);
+            match (activation, inner_node.op.linalg()) {
+                (
+                    Some(activation),
+                    Some(Linalg::Dense {
+                        bias,
+                        activation: None,
+                    }),
+                ) if absorbable(graph, &uses, inner) => Some((
+                    Linalg::Dense {
+                        bias: *bias,
+                        activation: Some(activation),
+                    },
+                    inner_node.operands.clone(),
+                    inner,
+                )),
+                (Some(activation), Some(Linalg::MatMul))
+                    if is_matmul_2d(inner) && absorbable(graph, &uses, inner) =>
+                {
+                    Some((
+                        Linalg::Dense {
+                            bias: false,
+                            activation: Some(activation),
                         },
                         inner_node.operands.clone(),
                         inner,
-                    )),
-                    (Some(activation), Op::MatMul)
-                        if is_matmul_2d(inner) && absorbable(graph, &uses, inner) =>
-                    {
-                        Some((
-                            Op::Dense {
-                                bias: false,
-                                activation,
-                            },
-                            inner_node.operands.clone(),
-                            inner,
-                        ))
-                    }
-                    _ => None,
+                    ))
                 }
+                (None | Some(_), _) => None,
             }
-            _ => None,
         };
         if let Some((op, operands, absorbed)) = replacement {
             // The absorbed node is dead now; its operands are read by this one.
             uses[absorbed.0] = 0;
             let node = &mut graph.nodes[index];
-            node.op = op;
+            node.op = Op::Linalg(op);
             node.operands = operands;
             node.called = None;
         }
@@ -98,6 +89,7 @@ pub fn fuse_dense(graph: &mut Graph) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::elementwise::Unary;
     use crate::optimize::{
         eliminate_common_subexpressions, eliminate_dead_nodes, test_graph as graph,
     };
@@ -125,22 +117,22 @@ mod tests {
         let y = g.node(g.outputs[0].node);
         assert_eq!(
             y.op,
-            Op::Dense {
+            Op::Linalg(Linalg::Dense {
                 bias: true,
-                activation: Activation::Relu
-            }
+                activation: Some(Unary::Relu)
+            })
         );
         assert_eq!(y.operands.len(), 3);
         let z = g.node(g.outputs[1].node);
         assert_eq!(
             z.op,
-            Op::Dense {
+            Op::Linalg(Linalg::Dense {
                 bias: false,
-                activation: Activation::Sigmoid
-            }
+                activation: Some(Unary::Sigmoid)
+            })
         );
         // `matmul(shared, w2)` has two users after CSE, so neither absorbs it.
         let kept = g.node(g.outputs[3].node);
-        assert_eq!(g.node(kept.operands[0]).op, Op::MatMul);
+        assert_eq!(g.node(kept.operands[0]).op, Op::Linalg(Linalg::MatMul));
     }
 }

@@ -3,11 +3,8 @@
 use std::collections::VecDeque;
 
 use super::{absorbable, use_counts};
-use crate::ir::{Graph, NodeId, Op, Scalar};
-
-/// Most operands a fused node takes (the run-time helper zips at most this
-/// many inputs with the output).
-const MAX_FUSED_OPERANDS: usize = 5;
+use crate::ir::{Graph, NodeId, Op};
+use crate::ops::elementwise::{Elementwise, Scalar, MAX_FUSED_OPERANDS};
 
 /// Merges trees of elementwise ops into single `Fused` nodes: one pass over
 /// memory computes each element of the tree's root, with no temporaries.
@@ -29,7 +26,7 @@ pub fn fuse_elementwise(graph: &mut Graph) {
             absorbed[id.0] = true;
         }
         let node = &mut graph.nodes[index];
-        node.op = Op::Fused(expression);
+        node.op = Op::Elementwise(Elementwise::Fused(expression));
         node.operands = leaves;
         node.called = None;
     }
@@ -37,7 +34,7 @@ pub fn fuse_elementwise(graph: &mut Graph) {
 
 fn is_elementwise(graph: &Graph, id: NodeId) -> bool {
     let node = graph.node(id);
-    matches!(node.op, Op::Unary(_) | Op::Binary(_))
+    node.op.elementwise().is_some_and(Elementwise::is_fusable)
         && node.dtype == crate::ir::DType::F32
         && !graph.shape(id).is_scalar()
 }
@@ -116,24 +113,20 @@ fn scalar_tree(
         });
         return Scalar::Operand(position);
     }
-    let mut operand =
-        |i: usize| Box::new(scalar_tree(graph, inner, node.operands[i], false, leaves));
-    match &node.op {
-        Op::Unary(unary) => Scalar::Unary(*unary, operand(0)),
-        Op::Binary(binary) => {
-            let left = operand(0);
-            let right = operand(1);
-            Scalar::Binary(*binary, left, right)
-        }
-        // Only elementwise nodes are roots or absorbed: unary and binary ops.
-        _ => Scalar::Operand(0),
-    }
+    let operands: Vec<Scalar> = (0..node.operands.len())
+        .map(|i| scalar_tree(graph, inner, node.operands[i], false, leaves))
+        .collect();
+    // Only fusable elementwise nodes are roots or absorbed.
+    node.op
+        .elementwise()
+        .and_then(|op| op.as_scalar(operands))
+        .unwrap_or(Scalar::Operand(0))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::Binary;
+    use crate::ops::elementwise::Binary;
     use crate::optimize::{eliminate_dead_nodes, test_graph as graph};
 
     #[test]
@@ -152,10 +145,10 @@ mod tests {
         g.validate().unwrap();
         let y = g.node(g.outputs[0].node);
         // `shared` has two users: it stays a node and is a leaf of `y`.
-        assert!(matches!(&y.op, Op::Fused(_)));
+        assert!(matches!(&y.op, Op::Elementwise(Elementwise::Fused(_))));
         assert_eq!(y.operands.len(), 1);
         let z = g.node(g.outputs[1].node);
-        let Op::Fused(expression) = &z.op else {
+        let Op::Elementwise(Elementwise::Fused(expression)) = &z.op else {
             panic!("z is fused: {:?}", z.op)
         };
         assert_eq!(z.operands.len(), 1, "`a` is read once as a leaf");
@@ -181,11 +174,14 @@ mod tests {
         fuse_elementwise(&mut g);
         eliminate_dead_nodes(&mut g);
         g.validate().unwrap();
-        assert!(matches!(g.node(g.outputs[0].node).op, Op::Fused(_)));
+        assert!(matches!(
+            g.node(g.outputs[0].node).op,
+            Op::Elementwise(Elementwise::Fused(_))
+        ));
         let fused: Vec<usize> = g
             .nodes
             .iter()
-            .filter(|n| matches!(n.op, Op::Fused(_)))
+            .filter(|n| matches!(n.op, Op::Elementwise(Elementwise::Fused(_))))
             .map(|n| n.operands.len())
             .collect();
         // Seven leaves: two fused nodes, each within the limit.
@@ -209,9 +205,15 @@ mod tests {
         g.validate().unwrap();
         // `doubled` is an output: it stays a node, a leaf of `y`'s tree.
         let doubled = g.outputs[0].node;
-        assert_eq!(g.node(doubled).op, Op::Binary(Binary::Mul));
+        assert_eq!(
+            g.node(doubled).op,
+            Op::Elementwise(Elementwise::Binary(Binary::Mul))
+        );
         assert_eq!(g.node(g.outputs[1].node).operands, vec![doubled]);
         // Scalar arithmetic is left to the scalar path.
-        assert_eq!(g.node(g.outputs[2].node).op, Op::Binary(Binary::Add));
+        assert_eq!(
+            g.node(g.outputs[2].node).op,
+            Op::Elementwise(Elementwise::Binary(Binary::Add))
+        );
     }
 }

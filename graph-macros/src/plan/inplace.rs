@@ -39,7 +39,9 @@ use crate::ir::{DType, Graph, NodeId, Op, Update};
 /// an in-place form: unary and binary ops, and fused trees of them.
 fn has_inplace_form(graph: &Graph, id: NodeId) -> bool {
     let node = graph.node(id);
-    matches!(node.op, Op::Unary(_) | Op::Binary(_) | Op::Fused(_))
+    node.op
+        .elementwise()
+        .is_some_and(|op| op.has_in_place_form())
         && node.dtype == DType::F32
         && !graph.shape(id).is_scalar()
 }

@@ -98,28 +98,27 @@ fn element_bytes(dtype: DType) -> usize {
 /// writes as plain Rust arithmetic on `f32` locals.
 pub fn is_scalar_arithmetic(graph: &Graph, index: usize) -> bool {
     let node = &graph.nodes[index];
-    matches!(
-        node.op,
-        Op::Binary(
-            crate::ir::Binary::Add
-                | crate::ir::Binary::Sub
-                | crate::ir::Binary::Mul
-                | crate::ir::Binary::Div
-        ) | Op::Unary(crate::ir::Unary::Neg)
-    ) && node.operands.iter().all(|&o| graph.shape(o).is_scalar())
+    node.op.elementwise().is_some_and(|op| op.is_arithmetic())
+        && node.operands.iter().all(|&o| graph.shape(o).is_scalar())
 }
 
 /// Whether the node's kernel writes into a slot (rather than returning a
 /// plain scalar or being a leaf or plain arithmetic).
 pub fn needs_slot(graph: &Graph, index: usize) -> bool {
     let node = &graph.nodes[index];
-    if node.op.is_leaf() {
-        return false;
-    }
-    let scalar_arithmetic = is_scalar_arithmetic(graph, index);
-    let plain_scalar_kernel = matches!(node.op, Op::Mse)
-        || (node.op == Op::MatMul && graph.shape(crate::ir::NodeId(index)).is_scalar());
-    !(scalar_arithmetic || plain_scalar_kernel)
+    let at = crate::ops::At::new(graph, NodeId(index));
+    let plain_scalar_kernel = match &node.op {
+        Op::Softmax(op) => op.returns_scalar(),
+        Op::Linalg(op) => op.returns_scalar(at),
+        Op::Input
+        | Op::Variable
+        | Op::Constant(_)
+        | Op::Elementwise(_)
+        | Op::Reduction(_)
+        | Op::Movement(_)
+        | Op::Nn(_) => false,
+    };
+    !(node.op.is_leaf() || is_scalar_arithmetic(graph, index) || plain_scalar_kernel)
 }
 
 pub fn plan(graph: &Graph) -> Plan {

@@ -10,7 +10,8 @@
 //! copy would be repacked at every step, nor in `#[no_std]` graphs, whose
 //! slice kernels read the weights in place.
 
-use crate::ir::{Graph, Op};
+use crate::ir::{Graph, NodeId, Op};
+use crate::ops::At;
 
 /// Per node, whether it is a variable that keeps a packed copy.
 pub fn packed_weights(graph: &Graph) -> Vec<bool> {
@@ -18,14 +19,17 @@ pub fn packed_weights(graph: &Graph) -> Vec<bool> {
     if graph.no_std {
         return packed;
     }
-    for node in &graph.nodes {
-        if !matches!(node.op, Op::MatMul | Op::Dense { .. }) {
-            continue;
-        }
-        let (x, w) = (node.operands[0], node.operands[1]);
-        let matrix = graph.shape(x).rank() == 2;
-        if matrix && graph.node(w).op == Op::Variable && graph.shape(w).rank() == 2 {
-            packed[w.0] = true;
+    for index in 0..graph.nodes.len() {
+        let at = At::new(graph, NodeId(index));
+        let weights = at
+            .node()
+            .op
+            .linalg()
+            .and_then(|op| op.weights_of_matrix_product(at));
+        if let Some(w) = weights {
+            if graph.node(w).op == Op::Variable && graph.shape(w).rank() == 2 {
+                packed[w.0] = true;
+            }
         }
     }
     for update in &graph.updates {

@@ -94,7 +94,13 @@ const DELIMITERS: [Delimiter; 4] = [
 fn word(choices: &mut Choices) -> Vec<Token> {
     match choices.below(4) {
         0 => lex(choices.pick::<&str>(&WORDS)),
-        1 => lex(choices.pick(SIGNATURES).name),
+        1 => {
+            let all: Vec<&str> = SIGNATURES
+                .iter()
+                .flat_map(|f| f.iter().map(|s| s.name))
+                .collect();
+            lex(choices.pick::<&str>(&all))
+        }
         2 => vec![Token::Leaf(TokenTree::Ident(Ident::new_raw(
             choices.pick::<&str>(&["type", "match", "x1"]),
             Span::call_site(),

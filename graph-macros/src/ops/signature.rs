@@ -1,19 +1,20 @@
-//! The op table: every name callable in a graph, its parameters, and how its
-//! attributes build an [`Op`].
+//! Signatures: the parameters of every name callable in a graph, and how a
+//! call's attributes build an [`Op`]. Each family lists its own signatures
+//! (`SIGNATURES` in each family module); this module binds calls to them.
 //!
 //! A call binds its arguments to the signature's parameters, positionally
 //! and then by name (`softmax(x, axis = 0)`). Tensor parameters take graph
 //! expressions; attribute parameters take literals (`-1`, `[2, 2]`, `true`,
 //! `same`). `resolve` binds to learn which arguments are tensors; `lower`
-//! binds again to read the attributes and build the op. Adding an op is one
-//! entry here, its shape rule in `shape.rs` and its kernel call in `emit`.
+//! binds again to read the attributes and build the op.
 
 use std::collections::HashMap;
 
 use syn::ext::IdentExt;
 
+use super::Op;
 use crate::diag::{closest, SpanRange};
-use crate::ir::{Binary, Bits, Compare, DimSpec, Op, Padding, Pool, Reduce, Unary};
+use crate::ir::{Bits, DimSpec, Padding};
 use crate::parse::{Arg, Expr};
 
 /// What a parameter accepts.
@@ -73,15 +74,19 @@ pub struct Param {
     pub default: Default,
 }
 
-const fn tensor(name: &'static str) -> Param {
-    Param {
-        name,
-        kind: Kind::Tensor,
-        default: Default::Required,
+impl Param {
+    /// A tensor parameter.
+    pub const fn tensor(name: &'static str) -> Param {
+        Param {
+            name,
+            kind: Kind::Tensor,
+            default: Default::Required,
+        }
     }
 }
 
-const fn attr(name: &'static str, kind: Kind, default: Default) -> Param {
+/// An attribute parameter.
+pub const fn attr(name: &'static str, kind: Kind, default: Default) -> Param {
     Param {
         name,
         kind,
@@ -106,50 +111,56 @@ pub enum Value {
 pub struct Attrs(HashMap<&'static str, Value>);
 
 impl Attrs {
+    /// No attribute given: every one absent.
+    #[cfg(test)]
+    pub fn empty() -> Self {
+        Attrs(HashMap::new())
+    }
+
     fn get(&self, name: &str) -> &Value {
         self.0.get(name).unwrap_or(&Value::Absent)
     }
 
-    fn float(&self, name: &str) -> Bits {
+    pub fn float(&self, name: &str) -> Bits {
         match self.get(name) {
             Value::Float(value) => Bits::new(*value),
             _ => Bits::new(0.0),
         }
     }
 
-    fn int(&self, name: &str) -> i64 {
+    pub fn int(&self, name: &str) -> i64 {
         match self.get(name) {
             Value::Int(value) => *value,
             _ => 0,
         }
     }
 
-    fn axes(&self, name: &str) -> Option<Vec<i64>> {
+    pub fn axes(&self, name: &str) -> Option<Vec<i64>> {
         match self.get(name) {
             Value::Axes(axes) => Some(axes.clone()),
             _ => None,
         }
     }
 
-    fn boolean(&self, name: &str) -> bool {
+    pub fn boolean(&self, name: &str) -> bool {
         matches!(self.get(name), Value::Bool(true))
     }
 
-    fn pair(&self, name: &str) -> Option<[usize; 2]> {
+    pub fn pair(&self, name: &str) -> Option<[usize; 2]> {
         match self.get(name) {
             Value::Pair(pair) => Some(*pair),
             _ => None,
         }
     }
 
-    fn dims(&self, name: &str) -> Vec<DimSpec> {
+    pub fn dims(&self, name: &str) -> Vec<DimSpec> {
         match self.get(name) {
             Value::Dims(dims) => dims.clone(),
             _ => Vec::new(),
         }
     }
 
-    fn padding(&self, name: &str) -> Padding {
+    pub fn padding(&self, name: &str) -> Padding {
         match self.get(name) {
             Value::Padding(padding) => *padding,
             _ => Padding::Valid,
@@ -163,248 +174,34 @@ pub struct Signature {
     pub build: fn(&Attrs) -> Op,
 }
 
-const X: &[Param] = &[tensor("x")];
-const AB: &[Param] = &[tensor("a"), tensor("b")];
-const REDUCE: &[Param] = &[
-    tensor("x"),
-    attr("axis", Kind::Axes, Default::Absent),
-    attr("keep_dims", Kind::Bool, Default::Bool(false)),
-];
-const SOFTMAX: &[Param] = &[tensor("x"), attr("axis", Kind::Int, Default::Int(-1))];
-const POOL: &[Param] = &[
-    tensor("x"),
-    attr("window", Kind::Pair, Default::Required),
-    attr("strides", Kind::Pair, Default::Absent),
-    attr("padding", Kind::Padding, Default::Padding(Padding::Valid)),
-];
-const GATHER: &[Param] = &[tensor("table"), tensor("indices")];
-
-macro_rules! signature {
-    ($name:literal, $params:expr, |$attrs:ident| $build:expr) => {
+impl Signature {
+    pub const fn new(
+        name: &'static str,
+        params: &'static [Param],
+        build: fn(&Attrs) -> Op,
+    ) -> Self {
         Signature {
-            name: $name,
-            params: $params,
-            build: |$attrs: &Attrs| $build,
+            name,
+            params,
+            build,
         }
-    };
-}
-
-/// Every op callable by name, in the order the language reference lists them.
-pub static SIGNATURES: &[Signature] = &[
-    signature!("neg", X, |_a| Op::Unary(Unary::Neg)),
-    signature!("abs", X, |_a| Op::Unary(Unary::Abs)),
-    signature!("exp", X, |_a| Op::Unary(Unary::Exp)),
-    signature!("log", X, |_a| Op::Unary(Unary::Log)),
-    signature!("sqrt", X, |_a| Op::Unary(Unary::Sqrt)),
-    signature!("square", X, |_a| Op::Unary(Unary::Square)),
-    signature!(
-        "pow",
-        &[tensor("x"), attr("p", Kind::Float, Default::Required)],
-        |a| Op::Unary(Unary::Pow(a.float("p")))
-    ),
-    signature!("relu", X, |_a| Op::Unary(Unary::Relu)),
-    signature!(
-        "leaky_relu",
-        &[tensor("x"), attr("alpha", Kind::Float, Default::Float(0.2))],
-        |a| Op::Unary(Unary::LeakyRelu(a.float("alpha")))
-    ),
-    signature!("sigmoid", X, |_a| Op::Unary(Unary::Sigmoid)),
-    signature!("tanh", X, |_a| Op::Unary(Unary::Tanh)),
-    signature!("gelu_tanh", X, |_a| Op::Unary(Unary::GeluTanh)),
-    signature!("gelu_exact", X, |_a| Op::Unary(Unary::GeluExact)),
-    signature!("softplus", X, |_a| Op::Unary(Unary::Softplus)),
-    signature!(
-        "clip",
-        &[
-            tensor("x"),
-            attr("lo", Kind::Float, Default::Required),
-            attr("hi", Kind::Float, Default::Required)
-        ],
-        |a| Op::Unary(Unary::Clip(a.float("lo"), a.float("hi")))
-    ),
-    signature!("add", AB, |_a| Op::Binary(Binary::Add)),
-    signature!("sub", AB, |_a| Op::Binary(Binary::Sub)),
-    signature!("mul", AB, |_a| Op::Binary(Binary::Mul)),
-    signature!("div", AB, |_a| Op::Binary(Binary::Div)),
-    signature!("maximum", AB, |_a| Op::Binary(Binary::Maximum)),
-    signature!("minimum", AB, |_a| Op::Binary(Binary::Minimum)),
-    signature!("gt", AB, |_a| Op::Compare(Compare::Gt)),
-    signature!("ge", AB, |_a| Op::Compare(Compare::Ge)),
-    signature!("lt", AB, |_a| Op::Compare(Compare::Lt)),
-    signature!("le", AB, |_a| Op::Compare(Compare::Le)),
-    signature!("eq", AB, |_a| Op::Compare(Compare::Eq)),
-    signature!(
-        "select",
-        &[tensor("mask"), tensor("a"), tensor("b")],
-        |_a| Op::Select
-    ),
-    signature!("sum", REDUCE, |a| reduce(Reduce::Sum, a)),
-    signature!("mean", REDUCE, |a| reduce(Reduce::Mean, a)),
-    signature!("max", REDUCE, |a| reduce(Reduce::Max, a)),
-    signature!("min", REDUCE, |a| reduce(Reduce::Min, a)),
-    signature!("argmax", SOFTMAX, |a| Op::ArgMax {
-        axis: a.int("axis")
-    }),
-    signature!("softmax", SOFTMAX, |a| Op::Softmax {
-        axis: a.int("axis")
-    }),
-    signature!("log_softmax", SOFTMAX, |a| Op::LogSoftmax {
-        axis: a.int("axis")
-    }),
-    signature!(
-        "logsumexp",
-        &[
-            tensor("x"),
-            attr("axis", Kind::Int, Default::Int(-1)),
-            attr("keep_dims", Kind::Bool, Default::Bool(false))
-        ],
-        |a| Op::LogSumExp {
-            axis: a.int("axis"),
-            keep_dims: a.boolean("keep_dims")
-        }
-    ),
-    signature!("mse", &[tensor("pred"), tensor("target")], |_a| Op::Mse),
-    signature!(
-        "softmax_cross_entropy",
-        &[tensor("logits"), tensor("labels")],
-        |_a| Op::SoftmaxCrossEntropy
-    ),
-    signature!("matmul", AB, |_a| Op::MatMul),
-    signature!(
-        "transpose",
-        &[tensor("x"), attr("axes", Kind::Axes, Default::Absent)],
-        |a| Op::Transpose(a.axes("axes"))
-    ),
-    signature!(
-        "permute",
-        &[tensor("x"), attr("axes", Kind::Axes, Default::Required)],
-        |a| Op::Transpose(a.axes("axes"))
-    ),
-    signature!(
-        "reshape",
-        &[tensor("x"), attr("shape", Kind::Dims, Default::Required)],
-        |a| Op::Reshape(a.dims("shape"))
-    ),
-    signature!(
-        "concat",
-        &[
-            Param {
-                name: "tensors",
-                kind: Kind::Tensors,
-                default: Default::Required
-            },
-            attr("axis", Kind::Int, Default::Int(0))
-        ],
-        |a| Op::Concat {
-            axis: a.int("axis")
-        }
-    ),
-    signature!(
-        "slice",
-        &[
-            tensor("x"),
-            attr("axis", Kind::Int, Default::Required),
-            attr("start", Kind::Int, Default::Required),
-            attr("end", Kind::Int, Default::Required)
-        ],
-        |a| Op::Slice {
-            axis: a.int("axis"),
-            start: a.int("start"),
-            end: a.int("end")
-        }
-    ),
-    signature!(
-        "broadcast_to",
-        &[tensor("x"), attr("shape", Kind::Dims, Default::Required)],
-        |a| Op::BroadcastTo(a.dims("shape"))
-    ),
-    signature!(
-        "expand_dims",
-        &[tensor("x"), attr("axis", Kind::Int, Default::Required)],
-        |a| Op::ExpandDims {
-            axis: a.int("axis")
-        }
-    ),
-    signature!(
-        "squeeze",
-        &[tensor("x"), attr("axis", Kind::Axes, Default::Absent)],
-        |a| Op::Squeeze(a.axes("axis"))
-    ),
-    signature!(
-        "conv2d",
-        &[
-            tensor("x"),
-            tensor("filter"),
-            attr("strides", Kind::Pair, Default::Pair([1, 1])),
-            attr("padding", Kind::Padding, Default::Padding(Padding::Valid)),
-            attr("dilation", Kind::Pair, Default::Pair([1, 1]))
-        ],
-        |a| Op::Conv2d {
-            strides: a.pair("strides").unwrap_or([1, 1]),
-            padding: a.padding("padding"),
-            dilation: a.pair("dilation").unwrap_or([1, 1])
-        }
-    ),
-    signature!("max_pool2d", POOL, |a| pool(Pool::Max, a)),
-    signature!("avg_pool2d", POOL, |a| pool(Pool::Avg, a)),
-    signature!(
-        "batch_norm",
-        &[
-            tensor("x"),
-            tensor("mean"),
-            tensor("variance"),
-            tensor("scale"),
-            tensor("offset"),
-            attr("epsilon", Kind::Float, Default::Float(1e-3))
-        ],
-        |a| Op::BatchNorm {
-            epsilon: a.float("epsilon")
-        }
-    ),
-    signature!(
-        "layer_norm",
-        &[
-            tensor("x"),
-            tensor("gamma"),
-            tensor("beta"),
-            attr("epsilon", Kind::Float, Default::Float(1e-3))
-        ],
-        |a| Op::LayerNorm {
-            epsilon: a.float("epsilon")
-        }
-    ),
-    signature!("gather", GATHER, |_a| Op::Gather),
-    signature!("embedding", GATHER, |_a| Op::Gather),
-];
-
-fn reduce(kind: Reduce, attrs: &Attrs) -> Op {
-    Op::Reduce {
-        kind,
-        axes: attrs.axes("axis"),
-        keep_dims: attrs.boolean("keep_dims"),
     }
 }
 
-fn pool(kind: Pool, attrs: &Attrs) -> Op {
-    let window = attrs.pair("window").unwrap_or([1, 1]);
-    Op::Pool2d {
-        kind,
-        window,
-        // Keras' default: strides equal to the window.
-        strides: attrs.pair("strides").unwrap_or(window),
-        padding: attrs.padding("padding"),
-    }
+/// Every callable name, family by family.
+fn all() -> impl Iterator<Item = &'static Signature> {
+    super::SIGNATURES.iter().flat_map(|family| family.iter())
 }
 
 pub fn signature(name: &str) -> Option<&'static Signature> {
-    SIGNATURES.iter().find(|signature| signature.name == name)
+    all().find(|signature| signature.name == name)
 }
 
 /// The error for a call to a name that is not an op, with the likeliest
 /// intended ops.
 pub fn unknown_op(name: &proc_macro2::Ident) -> syn::Error {
     let text = name.to_string();
-    let names = || SIGNATURES.iter().map(|s| s.name);
+    let names = || all().map(|s| s.name);
     let mut suggestions: Vec<&str> = names()
         .filter(|n| n.starts_with(&text) && text.len() >= 3)
         .collect();

@@ -1,0 +1,268 @@
+//! Matrix products: `matmul` on every rank pair numpy's `matmul` takes (up
+//! to batched 3-D), and `dense`, the product the optimizer fuses with a bias
+//! add and an activation.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::elementwise::Unary;
+use super::kernels::{Call, Form, Kernel};
+use super::signature::{Param, Signature};
+use super::{At, Family, Op};
+use crate::emit::bare::Bare;
+use crate::introspect::Polynomial;
+use crate::ir::DType;
+use crate::shape::{broadcast, expect_dtypes, matmul, Shape, ShapeError, Typed};
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Linalg {
+    MatMul,
+    /// Made by the optimizer, never written: `activation(x·w + bias)` in one
+    /// kernel that applies the bias and activation as it finishes each row
+    /// of the product. Operands `(x, w)` or `(x, w, bias)`; the activation
+    /// is a unary function the runtime's `scalar::Activation` has
+    /// ([`Unary::activation`]).
+    Dense {
+        bias: bool,
+        activation: Option<Unary>,
+    },
+}
+
+pub static SIGNATURES: &[Signature] = &[Signature::new(
+    "matmul",
+    &[Param::tensor("a"), Param::tensor("b")],
+    |_| Op::Linalg(Linalg::MatMul),
+)];
+
+const INTO: &[Form] = &[Form::Into];
+const MATMUL: Kernel = Kernel::std("linalg", "matmul", INTO);
+const MATVEC: Kernel = Kernel::std("linalg", "matvec", INTO);
+const VECMAT: Kernel = Kernel::std("linalg", "vecmat", INTO);
+/// Returns the scalar product.
+const DOT: Kernel = Kernel::std("linalg", "dot", &[Form::Value]);
+const BATCH_MATMUL: Kernel = Kernel::std("batched", "batch_matmul", INTO);
+const BATCH_MATMUL_SHARED: Kernel = Kernel::std("batched", "batch_matmul_shared", INTO);
+const DENSE: Kernel = Kernel::std("dense", "dense", INTO);
+const DENSE_PACKED: Kernel = Kernel::std("packed", "dense_packed", INTO);
+const FLAT_MATMUL: Kernel = Kernel::flat("matmul");
+const FLAT_DENSE: Kernel = Kernel::flat("dense");
+const IDENTITY: Kernel = Kernel::scalar("identity");
+
+pub const KERNELS: &[Kernel] = &[
+    MATMUL,
+    MATVEC,
+    VECMAT,
+    DOT,
+    BATCH_MATMUL,
+    BATCH_MATMUL_SHARED,
+    DENSE,
+    DENSE_PACKED,
+    FLAT_MATMUL,
+    FLAT_DENSE,
+    IDENTITY,
+];
+
+pub const COST_ROWS: &[(&str, &str)] = &[
+    (
+        "`matmul` `[m, k] × [k, n]` (also 1-D and batched)",
+        "2·k per out, so 2·m·k·n",
+    ),
+    (
+        "`dense`: `matmul`, bias add and activation, fused by the optimizer",
+        "its parts: 2·k per out, + 1 per out for the bias, + the activation's count",
+    ),
+];
+
+impl Linalg {
+    /// Whether the kernel returns a plain scalar (a vector-vector product)
+    /// instead of writing a workspace slot.
+    pub fn returns_scalar(&self, at: At<'_>) -> bool {
+        match self {
+            Linalg::MatMul => at.shape().is_scalar(),
+            Linalg::Dense { .. } => false,
+        }
+    }
+
+    /// The weight operand of a product whose left operand is a matrix: the
+    /// matrix a packed copy can serve.
+    pub fn weights_of_matrix_product(&self, at: At<'_>) -> Option<crate::ir::NodeId> {
+        match self {
+            Linalg::MatMul | Linalg::Dense { .. } => {
+                (at.operand_shape(0).rank() == 2).then(|| at.operand(1))
+            }
+        }
+    }
+
+    /// The call reading `w`'s packed copy (the field `packed`) for a matrix
+    /// product: `packed::dense_packed_into(x, w, &self.__packed_w, bias,
+    /// activation, out)`.
+    pub fn emit_packed(
+        &self,
+        at: At<'_>,
+        operands: Vec<TokenStream>,
+        packed: TokenStream,
+    ) -> Option<Call> {
+        let (bias, activation) = match self {
+            Linalg::Dense { bias, activation } => (*bias, *activation),
+            Linalg::MatMul if at.operand_shape(0).rank() == 2 => (false, None),
+            Linalg::MatMul => return None,
+        };
+        let mut args = dense_args(bias, activation, operands);
+        args.insert(2, packed);
+        Some(Call::new(DENSE_PACKED, args))
+    }
+}
+
+/// `dense`'s arguments: `x, w, Option<bias>, activation`.
+fn dense_args(
+    bias: bool,
+    activation: Option<Unary>,
+    mut operands: Vec<TokenStream>,
+) -> Vec<TokenStream> {
+    if bias {
+        let b = operands.pop().unwrap_or_default();
+        operands.push(quote! { ::core::option::Option::Some(#b) });
+    } else {
+        operands.push(quote! { ::core::option::Option::None });
+    }
+    operands.push(activation_value(activation));
+    operands
+}
+
+/// A dense node's epilogue as a `scalar::Activation` value.
+fn activation_value(activation: Option<Unary>) -> TokenStream {
+    let p = crate::emit::private();
+    activation
+        .and_then(Unary::activation)
+        .unwrap_or_else(|| quote! { #p::scalar::Activation::Identity })
+}
+
+impl Family for Linalg {
+    fn word(&self) -> &'static str {
+        match self {
+            Linalg::MatMul => "matmul",
+            Linalg::Dense { .. } => "dense",
+        }
+    }
+
+    fn infer(&self, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
+        expect_dtypes(operands, &vec![DType::F32; operands.len()])?;
+        let product = matmul(operands[0].0, operands[1].0)?;
+        match self {
+            Linalg::Dense { bias: true, .. } => {
+                Ok((broadcast(&product, operands[2].0)?, DType::F32))
+            }
+            Linalg::MatMul | Linalg::Dense { bias: false, .. } => Ok((product, DType::F32)),
+        }
+    }
+
+    fn flops(&self, at: At<'_>) -> Polynomial {
+        let out = Polynomial::product(&at.shape().0);
+        let left = at.operand_shape(0);
+        let inner = left.0.last().map(std::slice::from_ref).unwrap_or_default();
+        let product = out.times(&Polynomial::product(inner)).scale(2);
+        match self {
+            Linalg::MatMul => product,
+            Linalg::Dense { bias, activation } => {
+                // The product, then per element the bias add and the activation.
+                let per_element =
+                    u64::from(*bias) + activation.map_or(0, |activation| activation.info().cost);
+                product.plus(&out.scale(per_element))
+            }
+        }
+    }
+
+    fn label(&self, word: &str, operands: &[String]) -> String {
+        let (bias, activation) = match self {
+            Linalg::Dense { bias, activation } => (bias, activation),
+            Linalg::MatMul => return word.to_string(),
+        };
+        let operand = |i: usize| operands.get(i).map_or("?", String::as_str);
+        let mut formula = format!("matmul({}, {})", operand(0), operand(1));
+        if *bias {
+            formula = format!("{formula} + {}", operand(2));
+        }
+        if let Some(activation) = activation {
+            let info = activation.info();
+            let attributes: String = info
+                .params
+                .iter()
+                .map(|(name, value)| format!(", {name}={value}"))
+                .collect();
+            formula = format!("{}({formula}{attributes})", info.word);
+        }
+        format!("dense: {formula}")
+    }
+
+    fn shows_formula(&self) -> bool {
+        matches!(self, Linalg::Dense { .. })
+    }
+
+    fn emit(&self, at: At<'_>, operands: Vec<TokenStream>) -> Call {
+        match self {
+            Linalg::MatMul => {
+                let ranks = (at.operand_shape(0).rank(), at.operand_shape(1).rank());
+                let kernel = match ranks {
+                    (2, 2) => MATMUL,
+                    (2, 1) => MATVEC,
+                    (1, 2) => VECMAT,
+                    (1, 1) => DOT,
+                    (3, 3) => BATCH_MATMUL,
+                    _ => BATCH_MATMUL_SHARED,
+                };
+                Call::new(kernel, operands)
+            }
+            Linalg::Dense { bias, activation } => {
+                Call::new(DENSE, dense_args(*bias, *activation, operands))
+            }
+        }
+    }
+
+    fn bare_support(&self, at: At<'_>) -> bool {
+        let batched = at.node().operands.iter().any(|&o| {
+            at.graph
+                .node(o)
+                .shape
+                .as_ref()
+                .is_some_and(|s| s.rank() > 2)
+        });
+        // The slice kernels take vectors and matrices, not batches.
+        !batched
+    }
+
+    /// `(m, k, n)` from the operands' shapes, a vector on the left being
+    /// one row.
+    fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream {
+        let (left, right) = (bare.input(0), bare.input(1));
+        let (rows, depth) = if left.len() == 2 {
+            (left[0], left[1])
+        } else {
+            (1, left[0])
+        };
+        let columns = right.get(1).copied().unwrap_or(1);
+        let (x, w) = (&bare.operands[0], &bare.operands[1]);
+        let destination = &bare.destination;
+        let dims = quote! { (#rows, #depth, #columns) };
+        match self {
+            Linalg::Dense { bias, activation } => {
+                let bias = if *bias {
+                    let b = &bare.operands[2];
+                    quote! { ::core::option::Option::Some(#b) }
+                } else {
+                    quote! { ::core::option::Option::None }
+                };
+                // The activation as a function of one element.
+                let activation = match activation {
+                    Some(activation) => activation.function(),
+                    None => IDENTITY.path(Form::Value),
+                };
+                let dense = FLAT_DENSE.path(Form::Value);
+                quote! { #dense(#x, #w, #bias, #dims, #activation, #destination) }
+            }
+            Linalg::MatMul => {
+                let matmul = FLAT_MATMUL.path(Form::Value);
+                quote! { #matmul(#x, #w, #dims, #destination) }
+            }
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The op library, one module per family. Everything the compiler knows
+//! about an op lives in its family's module: the signature its calls bind
+//! to, the shape and element-type rule, the FLOP count, the DOT label, and
+//! the kernels it emits on the `std` (ndarray) and `#[no_std]` (slice)
+//! paths. The phases are thin drivers that ask an op's [`Family`].
+//!
+//! | family | ops |
+//! | --- | --- |
+//! | [`elementwise`] | unary functions, `+ - * /`, `maximum`/`minimum`, comparisons, `select`, fused trees |
+//! | [`reduce`] | `sum`, `mean`, `max`, `min`, `argmax` |
+//! | [`softmax`] | `softmax`, `log_softmax`, `logsumexp`, `mse`, `softmax_cross_entropy` |
+//! | [`linalg`] | `matmul` and the fused `dense` |
+//! | [`movement`] | `transpose`, `reshape`, `concat`, `slice`, `broadcast_to`, `expand_dims`, `squeeze` |
+//! | [`nn`] | `conv2d`, the pools, `batch_norm`, `layer_norm`, `gather` |
+//!
+//! Adding an op to a family is one variant of its enum, one signature entry,
+//! and one arm in each of the family's rules (the compiler lists any arm
+//! missing); its kernels go in `graph-runtime` and in the family's kernel
+//! table ([`kernels`]), which a test checks against the runtime.
+
+use proc_macro2::TokenStream;
+
+use crate::emit::bare::Bare;
+use crate::introspect::Polynomial;
+use crate::ir::{DType, Graph, Node, NodeId, Tensor};
+use crate::shape::{Shape, ShapeError, Typed};
+
+pub mod elementwise;
+pub mod kernels;
+pub mod linalg;
+pub mod movement;
+pub mod nn;
+pub mod reduce;
+mod signature;
+pub mod softmax;
+
+pub use kernels::{Call, Kernel};
+pub use signature::{bind, build, operands, signature, unknown_op, Attrs, Kind, Param, Signature};
+
+use elementwise::Elementwise;
+use linalg::Linalg;
+use movement::Movement;
+use nn::Nn;
+use reduce::Reduction;
+use softmax::Softmax;
+
+/// The closed set of operations: the three kinds of leaf, and one variant
+/// per family. Every phase matches it exhaustively.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Op {
+    /// A placeholder fed at each run.
+    Input,
+    /// Persistent state owned by the generated struct.
+    Variable,
+    /// An immutable literal.
+    Constant(Tensor),
+    Elementwise(Elementwise),
+    Reduction(Reduction),
+    Softmax(Softmax),
+    Linalg(Linalg),
+    Movement(Movement),
+    Nn(Nn),
+}
+
+/// What every family answers about each of its ops. No method has a
+/// default: a family that forgets a rule does not compile.
+pub trait Family {
+    /// The op's name in the graph language, in messages and in generated
+    /// local names.
+    fn word(&self) -> &'static str;
+
+    /// The shape and element type of the result, from the operands'.
+    fn infer(&self, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError>;
+
+    /// The floating-point operations of one evaluation, by the conventions
+    /// of `graph-runtime/src/summary.rs` (see [`COST_TABLE`]).
+    fn flops(&self, at: At<'_>) -> Polynomial;
+
+    /// The node's label in DOT: `word` (as the user called it) with its
+    /// attributes, or the formula of a node the optimizer made, over its
+    /// operands' names.
+    fn label(&self, word: &str, operands: &[String]) -> String;
+
+    /// Whether the label is a formula over the operands (a node the
+    /// optimizer made), whose unnamed operands DOT numbers `#i`.
+    fn shows_formula(&self) -> bool;
+
+    /// The `std` path: the ndarray kernel computing the node, with its
+    /// arguments after the operands' views.
+    fn emit(&self, at: At<'_>, operands: Vec<TokenStream>) -> Call;
+
+    /// The `#[no_std]` path: whether a slice kernel computes the node.
+    fn bare_support(&self, at: At<'_>) -> bool;
+
+    /// The `#[no_std]` path: the slice-kernel call computing the node into
+    /// `bare.destination`.
+    fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream;
+}
+
+impl Op {
+    /// The family answering for this op; `None` for leaves, which compute
+    /// nothing.
+    pub fn family(&self) -> Option<&dyn Family> {
+        match self {
+            Op::Input | Op::Variable | Op::Constant(_) => None,
+            Op::Elementwise(op) => Some(op),
+            Op::Reduction(op) => Some(op),
+            Op::Softmax(op) => Some(op),
+            Op::Linalg(op) => Some(op),
+            Op::Movement(op) => Some(op),
+            Op::Nn(op) => Some(op),
+        }
+    }
+
+    /// The op's name in the graph language and in generated local names.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Op::Input => "input",
+            Op::Variable => "var",
+            Op::Constant(_) => "const",
+            Op::Elementwise(op) => op.word(),
+            Op::Reduction(op) => op.word(),
+            Op::Softmax(op) => op.word(),
+            Op::Linalg(op) => op.word(),
+            Op::Movement(op) => op.word(),
+            Op::Nn(op) => op.word(),
+        }
+    }
+
+    /// How the op is named in messages: its operator where it has one.
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            Op::Elementwise(op) => op.symbol(),
+            other => other.word(),
+        }
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        self.family().is_none()
+    }
+
+    /// The elementwise op, if this is one.
+    pub fn elementwise(&self) -> Option<&Elementwise> {
+        match self {
+            Op::Elementwise(op) => Some(op),
+            _ => None,
+        }
+    }
+
+    /// The linear-algebra op, if this is one.
+    pub fn linalg(&self) -> Option<&Linalg> {
+        match self {
+            Op::Linalg(op) => Some(op),
+            _ => None,
+        }
+    }
+}
+
+/// Every signature callable by name, family by family, in the order the
+/// language reference lists them.
+pub static SIGNATURES: &[&[Signature]] = &[
+    elementwise::SIGNATURES,
+    reduce::SIGNATURES,
+    softmax::SIGNATURES,
+    linalg::SIGNATURES,
+    movement::SIGNATURES,
+    nn::SIGNATURES,
+];
+
+/// The cost conventions, family by family, as the rows of the table in
+/// `graph-runtime/src/summary.rs`'s documentation (a test keeps the two
+/// equal): `(ops, operations)`.
+pub fn cost_table() -> Vec<(String, String)> {
+    let mut rows = elementwise::cost_rows();
+    rows.extend(reduce::COST_ROWS.iter().map(owned));
+    rows.extend(softmax::COST_ROWS.iter().map(owned));
+    rows.extend(linalg::COST_ROWS.iter().map(owned));
+    rows.extend(nn::COST_ROWS.iter().map(owned));
+    rows.extend(movement::COST_ROWS.iter().map(owned));
+    rows.extend(elementwise::FUSED_COST_ROWS.iter().map(owned));
+    rows
+}
+
+fn owned(&(ops, cost): &(&str, &str)) -> (String, String) {
+    (ops.to_string(), cost.to_string())
+}
+
+/// A node as the family rules see it: the graph and the node's id, with
+/// shortcuts to its operands.
+#[derive(Clone, Copy)]
+pub struct At<'g> {
+    pub graph: &'g Graph,
+    pub id: NodeId,
+}
+
+impl<'g> At<'g> {
+    pub fn new(graph: &'g Graph, id: NodeId) -> Self {
+        At { graph, id }
+    }
+
+    pub fn node(&self) -> &'g Node {
+        self.graph.node(self.id)
+    }
+
+    pub fn shape(&self) -> &'g Shape {
+        self.graph.shape(self.id)
+    }
+
+    /// The id of operand `i`.
+    pub fn operand(&self, i: usize) -> NodeId {
+        self.node().operands[i]
+    }
+
+    pub fn operand_shape(&self, i: usize) -> &'g Shape {
+        self.graph.shape(self.operand(i))
+    }
+
+    pub fn operand_dtype(&self, i: usize) -> DType {
+        self.graph.node(self.operand(i)).dtype
+    }
+
+    /// An axis as written, resolved against operand `i`'s rank (`check`
+    /// validated it).
+    pub fn axis_of(&self, i: usize, axis: i64) -> usize {
+        crate::shape::axis(axis, self.operand_shape(i).rank()).unwrap_or(0)
+    }
+
+    /// How run-time errors name operand `i`: the user's name, or the op
+    /// that made it.
+    pub fn describe_operand(&self, i: usize) -> String {
+        let node = self.graph.node(self.operand(i));
+        node.name.as_ref().map_or_else(
+            || format!("the result of `{}`", node.op.word()),
+            ToString::to_string,
+        )
+    }
+}

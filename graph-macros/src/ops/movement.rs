@@ -1,0 +1,661 @@
+//! Data movement: `transpose`/`permute`, `reshape`, `concat`, `slice`,
+//! `broadcast_to`, `expand_dims`, `squeeze`. They copy values without
+//! computing on them (FLOPs 0); reshapes and unit axes do not move the data
+//! at all on the `#[no_std]` path.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::kernels::{Call, Form, Kernel};
+use super::signature::{attr, Default, Kind, Param, Signature};
+use super::{At, Family, Op};
+use crate::dot::{call, dims as written_dims, list};
+use crate::emit::bare::{strides, Bare};
+use crate::introspect::Polynomial;
+use crate::ir::{Axes, DType, DimSpec};
+use crate::shape::{axes, axis, broadcast, expect_dtypes, rule, Dim, Shape, ShapeError, Typed};
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Movement {
+    /// `None` reverses the axes.
+    Transpose(Axes),
+    Reshape(Vec<DimSpec>),
+    /// Joins all operands along an axis.
+    Concat {
+        axis: i64,
+    },
+    Slice {
+        axis: i64,
+        start: i64,
+        end: i64,
+    },
+    BroadcastTo(Vec<DimSpec>),
+    ExpandDims {
+        axis: i64,
+    },
+    /// `None` removes every axis of literal size 1.
+    Squeeze(Axes),
+}
+
+fn movement(op: Movement) -> Op {
+    Op::Movement(op)
+}
+
+pub static SIGNATURES: &[Signature] = &[
+    Signature::new(
+        "transpose",
+        &[
+            Param::tensor("x"),
+            attr("axes", Kind::Axes, Default::Absent),
+        ],
+        |a| movement(Movement::Transpose(a.axes("axes"))),
+    ),
+    Signature::new(
+        "permute",
+        &[
+            Param::tensor("x"),
+            attr("axes", Kind::Axes, Default::Required),
+        ],
+        |a| movement(Movement::Transpose(a.axes("axes"))),
+    ),
+    Signature::new(
+        "reshape",
+        &[
+            Param::tensor("x"),
+            attr("shape", Kind::Dims, Default::Required),
+        ],
+        |a| movement(Movement::Reshape(a.dims("shape"))),
+    ),
+    Signature::new(
+        "concat",
+        &[
+            Param {
+                name: "tensors",
+                kind: Kind::Tensors,
+                default: Default::Required,
+            },
+            attr("axis", Kind::Int, Default::Int(0)),
+        ],
+        |a| {
+            movement(Movement::Concat {
+                axis: a.int("axis"),
+            })
+        },
+    ),
+    Signature::new(
+        "slice",
+        &[
+            Param::tensor("x"),
+            attr("axis", Kind::Int, Default::Required),
+            attr("start", Kind::Int, Default::Required),
+            attr("end", Kind::Int, Default::Required),
+        ],
+        |a| {
+            movement(Movement::Slice {
+                axis: a.int("axis"),
+                start: a.int("start"),
+                end: a.int("end"),
+            })
+        },
+    ),
+    Signature::new(
+        "broadcast_to",
+        &[
+            Param::tensor("x"),
+            attr("shape", Kind::Dims, Default::Required),
+        ],
+        |a| movement(Movement::BroadcastTo(a.dims("shape"))),
+    ),
+    Signature::new(
+        "expand_dims",
+        &[
+            Param::tensor("x"),
+            attr("axis", Kind::Int, Default::Required),
+        ],
+        |a| {
+            movement(Movement::ExpandDims {
+                axis: a.int("axis"),
+            })
+        },
+    ),
+    Signature::new(
+        "squeeze",
+        &[
+            Param::tensor("x"),
+            attr("axis", Kind::Axes, Default::Absent),
+        ],
+        |a| movement(Movement::Squeeze(a.axes("axis"))),
+    ),
+];
+
+const INTO: &[Form] = &[Form::Into];
+const PERMUTE: Kernel = Kernel::std("movement", "permute", INTO);
+const RESHAPE: Kernel = Kernel::std("movement", "reshape", INTO);
+const CONCAT: Kernel = Kernel::std("movement", "concat", INTO);
+const SLICE: Kernel = Kernel::std("movement", "slice", INTO);
+const BROADCAST_TO: Kernel = Kernel::std("movement", "broadcast_to", INTO);
+const EXPAND_DIMS: Kernel = Kernel::std("movement", "expand_dims", INTO);
+const SQUEEZE: Kernel = Kernel::std("movement", "squeeze", INTO);
+const FLAT_MAP: Kernel = Kernel::flat("map");
+const FLAT_CONCAT: Kernel = Kernel::flat("concat");
+const FLAT_COPY: Kernel = Kernel::flat("copy");
+
+pub const KERNELS: &[Kernel] = &[
+    PERMUTE,
+    RESHAPE,
+    CONCAT,
+    SLICE,
+    BROADCAST_TO,
+    EXPAND_DIMS,
+    SQUEEZE,
+    FLAT_MAP,
+    FLAT_CONCAT,
+    FLAT_COPY,
+];
+
+pub const COST_ROWS: &[(&str, &str)] = &[
+    (
+        "`transpose`, `permute`, `reshape`, `concat`, `slice`, `broadcast_to`, `expand_dims`, `squeeze`, `gather`",
+        "0: data movement only",
+    ),
+    ("inputs, variables, constants", "0"),
+];
+
+impl Family for Movement {
+    fn word(&self) -> &'static str {
+        match self {
+            Movement::Transpose(_) => "transpose",
+            Movement::Reshape(_) => "reshape",
+            Movement::Concat { .. } => "concat",
+            Movement::Slice { .. } => "slice",
+            Movement::BroadcastTo(_) => "broadcast_to",
+            Movement::ExpandDims { .. } => "expand_dims",
+            Movement::Squeeze(_) => "squeeze",
+        }
+    }
+
+    fn infer(&self, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
+        expect_dtypes(operands, &vec![DType::F32; operands.len()])?;
+        let shapes: Vec<&Shape> = operands.iter().map(|(s, _)| *s).collect();
+        Ok((infer(self, &shapes)?, DType::F32))
+    }
+
+    fn flops(&self, _at: At<'_>) -> Polynomial {
+        Polynomial::default()
+    }
+
+    fn label(&self, word: &str, _operands: &[String]) -> String {
+        let attributes = match self {
+            Movement::Transpose(None) | Movement::Squeeze(None) => Vec::new(),
+            Movement::Transpose(Some(axes)) => vec![format!("axes={}", list(axes))],
+            Movement::Squeeze(Some(axes)) => vec![format!("axis={}", list(axes))],
+            Movement::Concat { axis } | Movement::ExpandDims { axis } => {
+                vec![format!("axis={axis}")]
+            }
+            Movement::Reshape(target) | Movement::BroadcastTo(target) => {
+                vec![format!("shape={}", written_dims(target))]
+            }
+            Movement::Slice { axis, start, end } => vec![
+                format!("axis={axis}"),
+                format!("start={start}"),
+                format!("end={end}"),
+            ],
+        };
+        call(word, &attributes)
+    }
+
+    fn shows_formula(&self) -> bool {
+        false
+    }
+
+    fn emit(&self, at: At<'_>, operands: Vec<TokenStream>) -> Call {
+        let input = at.operand_shape(0);
+        let x = operands[0].clone();
+        match self {
+            Movement::Transpose(order) => {
+                let order: Vec<usize> = match order {
+                    None => (0..input.rank()).rev().collect(),
+                    Some(order) => axes(Some(order), input.rank()).unwrap_or_default(),
+                };
+                Call::new(PERMUTE, vec![x, quote! { &[#(#order),*] }])
+            }
+            Movement::Concat { axis } => {
+                let axis = at.axis_of(0, *axis);
+                Call::new(CONCAT, vec![quote! { &[#(#operands),*] }, quote! { #axis }])
+            }
+            Movement::Slice { axis, start, end } => {
+                let at_axis = at.axis_of(0, *axis);
+                let (from, to) = slice_bounds(*axis, *start, *end, input).unwrap_or((0, 0));
+                Call::new(
+                    SLICE,
+                    vec![x, quote! { #at_axis }, quote! { #from }, quote! { #to }],
+                )
+            }
+            Movement::ExpandDims { axis } => {
+                let at_axis = crate::shape::axis(*axis, input.rank() + 1).unwrap_or(0);
+                Call::new(EXPAND_DIMS, vec![x, quote! { #at_axis }])
+            }
+            Movement::Squeeze(which) => {
+                let axes: Vec<usize> = match which {
+                    Some(list) => axes(Some(list), input.rank()).unwrap_or_default(),
+                    None => (0..input.rank())
+                        .filter(|&i| input.0[i] == Dim::Fixed(1))
+                        .collect(),
+                };
+                Call::new(SQUEEZE, vec![x, quote! { &[#(#axes),*] }])
+            }
+            // These take the result's shape from `out`.
+            Movement::Reshape(_) => Call::new(RESHAPE, vec![x]),
+            Movement::BroadcastTo(_) => Call::new(BROADCAST_TO, vec![x]),
+        }
+    }
+
+    fn bare_support(&self, _at: At<'_>) -> bool {
+        true
+    }
+
+    /// Copies, and `map` with the identity over strided views.
+    fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream {
+        let out = &bare.out;
+        let destination = &bare.destination;
+        let x = &bare.operands[0];
+        let in_sizes = bare.input(0);
+        let identity = quote! { |[__e0]| __e0 };
+        let map = FLAT_MAP.path(Form::Value);
+        let p = crate::emit::private();
+        match self {
+            Movement::Transpose(order) => {
+                let order: Vec<usize> = match order {
+                    None => (0..in_sizes.len()).rev().collect(),
+                    Some(order) => axes(Some(order), in_sizes.len()).unwrap_or_default(),
+                };
+                let own = strides(&in_sizes);
+                let strides = order.iter().map(|&axis| own[axis]);
+                quote! {
+                    #map([(#x, #p::flat::Index::Strided(&[#(#strides),*]))], &[#(#out),*], #destination, #identity)
+                }
+            }
+            Movement::BroadcastTo(_) => {
+                let index = bare.broadcast_index(bare.at.operand(0));
+                quote! { #map([(#x, #index)], &[#(#out),*], #destination, #identity) }
+            }
+            Movement::Slice { axis, start, end } => {
+                let at = bare.at.axis_of(0, *axis);
+                let own = strides(&in_sizes);
+                // The slice's first element, and the input's strides.
+                let start = slice_bounds(*axis, *start, *end, bare.at.operand_shape(0))
+                    .map_or(0, |(from, _)| from);
+                let from = start * own[at];
+                quote! {
+                    #map([(&#x[#from..], #p::flat::Index::Strided(&[#(#own),*]))], &[#(#out),*], #destination, #identity)
+                }
+            }
+            Movement::Concat { axis } => {
+                let at = bare.at.axis_of(0, *axis);
+                let outer: usize = in_sizes[..at].iter().product();
+                let inner: usize = in_sizes[at + 1..].iter().product();
+                let parts = (0..bare.operands.len()).map(|i| {
+                    let part = &bare.operands[i];
+                    let length = bare.input(i).get(at).copied().unwrap_or(1);
+                    quote! { (#part, #length) }
+                });
+                let concat = FLAT_CONCAT.path(Form::Value);
+                quote! { #concat([#(#parts),*], #outer, #inner, #destination) }
+            }
+            // Reshapes and unit axes: the data does not move.
+            Movement::Reshape(_) | Movement::ExpandDims { .. } | Movement::Squeeze(_) => {
+                let copy = FLAT_COPY.path(Form::Value);
+                quote! { #copy(#x, #destination) }
+            }
+        }
+    }
+}
+
+/// A `slice`'s `[from, to)` along its axis, bounds resolved against the
+/// input's (literal) size there.
+fn slice_bounds(axis: i64, start: i64, end: i64, input: &Shape) -> Option<(usize, usize)> {
+    let at = crate::shape::axis(axis, input.rank()).ok()?;
+    let size = match input.0.get(at)? {
+        Dim::Fixed(size) => i64::try_from(*size).ok()?,
+        Dim::Symbol(_) => 0,
+    };
+    let bound = |b: i64| usize::try_from(if b < 0 { b + size } else { b }).unwrap_or(0);
+    Some((bound(start), bound(end)))
+}
+
+fn infer(op: &Movement, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
+    let x = shapes[0];
+    match op {
+        Movement::Transpose(order) => transpose(x, order.as_deref()),
+        Movement::Reshape(target) => reshape(x, target),
+        Movement::Concat { axis: a } => concat(shapes, *a),
+        Movement::Slice {
+            axis: a,
+            start,
+            end,
+        } => slice(x, *a, *start, *end),
+        Movement::BroadcastTo(target) => {
+            let target = literal_target(target)?;
+            match broadcast(x, &target) {
+                Ok(result) if result == target => Ok(target),
+                _ => Err(rule(format!("cannot broadcast {x} to {target}"))),
+            }
+        }
+        Movement::ExpandDims { axis: a } => {
+            let at = axis(*a, x.rank() + 1)?;
+            let mut dims = x.0.clone();
+            dims.insert(at, Dim::Fixed(1));
+            Ok(Shape(dims))
+        }
+        Movement::Squeeze(which) => squeeze(x, which.as_deref()),
+    }
+}
+
+fn transpose(x: &Shape, order: Option<&[i64]>) -> Result<Shape, ShapeError> {
+    let Some(order) = order else {
+        return Ok(Shape(x.0.iter().rev().cloned().collect()));
+    };
+    if order.len() != x.rank() {
+        return Err(rule(format!(
+            "needs one axis per dim of {x}, but was given {} axes",
+            order.len()
+        )));
+    }
+    let order = axes(Some(order), x.rank())?;
+    Ok(Shape(order.iter().map(|&a| x.0[a].clone()).collect()))
+}
+
+/// The number of elements of a shape as `factor · symbols…`.
+#[derive(PartialEq, Eq, Debug)]
+struct Count {
+    factor: usize,
+    symbols: Vec<String>,
+}
+
+impl Count {
+    fn of<'a>(dims: impl IntoIterator<Item = &'a Dim>) -> Result<Count, ShapeError> {
+        let mut count = Count {
+            factor: 1,
+            symbols: Vec::new(),
+        };
+        for dim in dims {
+            match dim {
+                Dim::Fixed(size) => {
+                    count.factor = count.factor.checked_mul(*size).ok_or_else(|| {
+                        rule("works on a shape with more elements than a `usize` counts")
+                    })?;
+                }
+                Dim::Symbol(symbol) => count.symbols.push(symbol.clone()),
+            }
+        }
+        count.symbols.sort();
+        Ok(count)
+    }
+
+    fn describe(&self) -> String {
+        let mut parts: Vec<String> = self.symbols.clone();
+        if self.factor != 1 || parts.is_empty() {
+            parts.insert(0, self.factor.to_string());
+        }
+        parts.join("·")
+    }
+}
+
+/// `reshape` keeps the element count, which must be provably equal: the same
+/// literal product and the same symbols. One `-1` takes what is left, if that
+/// is a single size or a single symbol.
+fn reshape(x: &Shape, target: &[DimSpec]) -> Result<Shape, ShapeError> {
+    let known: Vec<Dim> = target
+        .iter()
+        .filter_map(|d| match d {
+            DimSpec::Fixed(size) => Some(Dim::Fixed(*size)),
+            DimSpec::Symbol(s) => Some(Dim::Symbol(s.clone())),
+            DimSpec::Infer => None,
+        })
+        .collect();
+    let have = Count::of(&x.0)?;
+    let want = Count::of(&known)?;
+    let written = written(target);
+    if known.len() == target.len() {
+        if have != want {
+            return Err(rule(format!(
+                "cannot reshape {x} ({} elements) to {written} ({} elements)",
+                have.describe(),
+                want.describe()
+            )));
+        }
+        return Ok(Shape(known));
+    }
+    // Divide what we have by what the target names; the rest is the `-1`.
+    let mut rest = have.symbols.clone();
+    for symbol in &want.symbols {
+        match rest.iter().position(|s| s == symbol) {
+            Some(i) => {
+                rest.remove(i);
+            }
+            None => {
+                return Err(rule(format!(
+                    "cannot reshape {x} to {written}: `{symbol}` is not a dim of the input"
+                )))
+            }
+        }
+    }
+    let inferred = match (want.factor, rest.as_slice()) {
+        (0, _) => None,
+        (factor, []) if have.factor % factor == 0 => Some(Dim::Fixed(have.factor / factor)),
+        (factor, [symbol]) if have.factor == factor => Some(Dim::Symbol(symbol.clone())),
+        _ => None,
+    };
+    let Some(inferred) = inferred else {
+        return Err(rule(format!(
+            "cannot reshape {x} ({} elements) to {written}: the `-1` would have to be {} / {}, which is not one size",
+            have.describe(),
+            have.describe(),
+            want.describe()
+        )));
+    };
+    Ok(Shape(
+        target
+            .iter()
+            .map(|d| match d {
+                DimSpec::Fixed(size) => Dim::Fixed(*size),
+                DimSpec::Symbol(s) => Dim::Symbol(s.clone()),
+                DimSpec::Infer => inferred.clone(),
+            })
+            .collect(),
+    ))
+}
+
+fn written(target: &[DimSpec]) -> String {
+    let dims: Vec<String> = target
+        .iter()
+        .map(|d| match d {
+            DimSpec::Fixed(size) => size.to_string(),
+            DimSpec::Symbol(s) => s.clone(),
+            DimSpec::Infer => "-1".to_string(),
+        })
+        .collect();
+    format!("[{}]", dims.join(", "))
+}
+
+fn literal_target(target: &[DimSpec]) -> Result<Shape, ShapeError> {
+    target
+        .iter()
+        .map(|d| match d {
+            DimSpec::Fixed(size) => Ok(Dim::Fixed(*size)),
+            DimSpec::Symbol(s) => Ok(Dim::Symbol(s.clone())),
+            DimSpec::Infer => Err(rule(
+                "cannot infer a `-1` dim: write every size of the target",
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Shape)
+}
+
+fn concat(shapes: &[&Shape], a: i64) -> Result<Shape, ShapeError> {
+    let first = shapes[0];
+    let at = axis(a, first.rank())?;
+    let mut total = 0usize;
+    for shape in shapes {
+        let same_elsewhere = shape.rank() == first.rank()
+            && shape
+                .0
+                .iter()
+                .zip(&first.0)
+                .enumerate()
+                .all(|(i, (d, f))| i == at || d == f);
+        if !same_elsewhere {
+            return Err(rule(format!(
+                "joins along axis {at}, so every other dim must agree, but {first} and {shape} differ"
+            )));
+        }
+        match &shape.0[at] {
+            Dim::Fixed(size) => total = total.saturating_add(*size),
+            Dim::Symbol(symbol) => {
+                return Err(rule(format!(
+                    "cannot join along the symbolic dim `{symbol}` of {shape}: the result's size would not be one dim"
+                )))
+            }
+        }
+    }
+    let mut dims = first.0.clone();
+    dims[at] = Dim::Fixed(total);
+    Ok(Shape(dims))
+}
+
+fn slice(x: &Shape, a: i64, start: i64, end: i64) -> Result<Shape, ShapeError> {
+    let at = axis(a, x.rank())?;
+    let Dim::Fixed(size) = x.0[at] else {
+        return Err(rule(format!(
+            "needs a literal size on axis {at} to check its bounds, but {x} has `{}` there",
+            x.0[at]
+        )));
+    };
+    let signed = i64::try_from(size).unwrap_or(i64::MAX);
+    let resolve = |bound: i64| if bound < 0 { bound + signed } else { bound };
+    let (from, to) = (resolve(start), resolve(end));
+    if from < 0 || to > signed || from > to {
+        return Err(rule(format!(
+            "bounds {start}..{end} do not fit axis {at} of {x}, which has {size} elements"
+        )));
+    }
+    let mut dims = x.0.clone();
+    dims[at] = Dim::Fixed(usize::try_from(to - from).unwrap_or(0));
+    Ok(Shape(dims))
+}
+
+fn squeeze(x: &Shape, which: Option<&[i64]>) -> Result<Shape, ShapeError> {
+    let one = Dim::Fixed(1);
+    let remove: Vec<usize> = match which {
+        None => (0..x.rank()).filter(|&i| x.0[i] == one).collect(),
+        Some(list) => {
+            let list = axes(Some(list), x.rank())?;
+            if let Some(&bad) = list.iter().find(|&&i| x.0[i] != one) {
+                return Err(rule(format!(
+                    "can only remove axes of size 1, but axis {bad} of {x} is {}",
+                    x.0[bad]
+                )));
+            }
+            list
+        }
+    };
+    Ok(Shape(
+        x.0.iter()
+            .enumerate()
+            .filter(|(i, _)| !remove.contains(i))
+            .map(|(_, d)| d.clone())
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::tests::shape;
+
+    fn fixed(dims: &[usize]) -> Vec<DimSpec> {
+        dims.iter().map(|&d| DimSpec::Fixed(d)).collect()
+    }
+
+    #[test]
+    fn reshape_counts_elements_with_symbols() {
+        let op = |target| Movement::Reshape(target);
+        assert_eq!(
+            infer(&op(fixed(&[6, 4])), &[&shape("2, 3, 4")]),
+            Ok(shape("6, 4"))
+        );
+        assert!(infer(&op(fixed(&[5, 5])), &[&shape("2, 3, 4")]).is_err());
+        let flatten = vec![DimSpec::Symbol("n".into()), DimSpec::Infer];
+        assert_eq!(
+            infer(&op(flatten.clone()), &[&shape("n, 8, 8, 1")]),
+            Ok(shape("n, 64"))
+        );
+        let batch_last = vec![DimSpec::Fixed(64), DimSpec::Infer];
+        assert_eq!(
+            infer(&op(batch_last), &[&shape("n, 8, 8")]),
+            Ok(shape("64, n"))
+        );
+        // 2·n cannot be one dim.
+        let bad = vec![DimSpec::Fixed(32), DimSpec::Infer];
+        assert!(infer(&op(bad), &[&shape("n, 8, 8")]).is_err());
+        assert!(infer(&op(flatten), &[&shape("m, 4")]).is_err());
+    }
+
+    #[test]
+    fn concat_slice_squeeze_expand() {
+        let concat = Movement::Concat { axis: -1 };
+        assert_eq!(
+            infer(&concat, &[&shape("n, 2"), &shape("n, 3")]),
+            Ok(shape("n, 5"))
+        );
+        assert!(infer(&concat, &[&shape("n, 2"), &shape("m, 3")]).is_err());
+        assert!(infer(
+            &Movement::Concat { axis: 0 },
+            &[&shape("n, 2"), &shape("n, 2")]
+        )
+        .is_err());
+        let slice = Movement::Slice {
+            axis: 1,
+            start: 1,
+            end: -1,
+        };
+        assert_eq!(infer(&slice, &[&shape("n, 5")]), Ok(shape("n, 3")));
+        assert!(infer(
+            &Movement::Slice {
+                axis: 1,
+                start: 2,
+                end: 9
+            },
+            &[&shape("n, 5")]
+        )
+        .is_err());
+        assert_eq!(
+            infer(&Movement::Squeeze(None), &[&shape("1, n, 1, 3")]),
+            Ok(shape("n, 3"))
+        );
+        assert!(infer(&Movement::Squeeze(Some(vec![1])), &[&shape("1, n")]).is_err());
+        assert_eq!(
+            infer(&Movement::ExpandDims { axis: -1 }, &[&shape("n, 3")]),
+            Ok(shape("n, 3, 1"))
+        );
+        assert_eq!(
+            infer(&Movement::Transpose(None), &[&shape("n, 3, 4")]),
+            Ok(shape("4, 3, n"))
+        );
+        assert_eq!(
+            infer(
+                &Movement::Transpose(Some(vec![0, 2, 1])),
+                &[&shape("n, 3, 4")]
+            ),
+            Ok(shape("n, 4, 3"))
+        );
+        assert!(infer(
+            &Movement::Transpose(Some(vec![0, 0, 1])),
+            &[&shape("n, 3, 4")]
+        )
+        .is_err());
+        let to = Movement::BroadcastTo(vec![DimSpec::Symbol("n".into()), DimSpec::Fixed(3)]);
+        assert_eq!(infer(&to, &[&shape("3")]), Ok(shape("n, 3")));
+        assert!(infer(&to, &[&shape("2")]).is_err());
+    }
+}

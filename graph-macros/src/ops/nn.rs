@@ -1,0 +1,473 @@
+//! Neural-network ops, with TensorFlow's conventions: `conv2d`, the 2-D
+//! pools, inference-form `batch_norm`, `layer_norm` and `gather` (also
+//! called `embedding`).
+//!
+//! Convolution and pooling take NHWC inputs and HWIO filters, and for a
+//! window of effective size `e = (k - 1)·dilation + 1`, `valid` gives
+//! `(in - e) / stride + 1` outputs (the input must hold one window) and
+//! `same` gives `ceil(in / stride)`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::kernels::{Call, Form, Kernel};
+use super::signature::{attr, Attrs, Default, Kind, Param, Signature};
+use super::softmax::rows;
+use super::{At, Family, Op};
+use crate::dot::{call, pair};
+use crate::emit::bare::Bare;
+use crate::emit::f32_literal;
+use crate::introspect::Polynomial;
+use crate::ir::{Bits, DType, Padding};
+use crate::shape::{expect_dtypes, rule, Dim, Shape, ShapeError, Typed};
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Nn {
+    Conv2d {
+        strides: [usize; 2],
+        padding: Padding,
+        dilation: [usize; 2],
+    },
+    Pool2d {
+        kind: Pool,
+        window: [usize; 2],
+        strides: [usize; 2],
+        padding: Padding,
+    },
+    /// Inference-form batch normalisation over the last axis:
+    /// `(x, mean, variance, scale, offset)`.
+    BatchNorm { epsilon: Bits },
+    /// Layer normalisation over the last axis: `(x, gamma, beta)`.
+    LayerNorm { epsilon: Bits },
+    /// `gather(table, indices)`: rows of `table` picked by `usize` indices.
+    Gather,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Pool {
+    Max,
+    Avg,
+}
+
+const POOL: &[Param] = &[
+    Param::tensor("x"),
+    attr("window", Kind::Pair, Default::Required),
+    attr("strides", Kind::Pair, Default::Absent),
+    attr("padding", Kind::Padding, Default::Padding(Padding::Valid)),
+];
+const GATHER: &[Param] = &[Param::tensor("table"), Param::tensor("indices")];
+
+fn pool(kind: Pool, attrs: &Attrs) -> Op {
+    let window = attrs.pair("window").unwrap_or([1, 1]);
+    Op::Nn(Nn::Pool2d {
+        kind,
+        window,
+        // Keras' default: strides equal to the window.
+        strides: attrs.pair("strides").unwrap_or(window),
+        padding: attrs.padding("padding"),
+    })
+}
+
+pub static SIGNATURES: &[Signature] = &[
+    Signature::new(
+        "conv2d",
+        &[
+            Param::tensor("x"),
+            Param::tensor("filter"),
+            attr("strides", Kind::Pair, Default::Pair([1, 1])),
+            attr("padding", Kind::Padding, Default::Padding(Padding::Valid)),
+            attr("dilation", Kind::Pair, Default::Pair([1, 1])),
+        ],
+        |a| {
+            Op::Nn(Nn::Conv2d {
+                strides: a.pair("strides").unwrap_or([1, 1]),
+                padding: a.padding("padding"),
+                dilation: a.pair("dilation").unwrap_or([1, 1]),
+            })
+        },
+    ),
+    Signature::new("max_pool2d", POOL, |a| pool(Pool::Max, a)),
+    Signature::new("avg_pool2d", POOL, |a| pool(Pool::Avg, a)),
+    Signature::new(
+        "batch_norm",
+        &[
+            Param::tensor("x"),
+            Param::tensor("mean"),
+            Param::tensor("variance"),
+            Param::tensor("scale"),
+            Param::tensor("offset"),
+            attr("epsilon", Kind::Float, Default::Float(1e-3)),
+        ],
+        |a| {
+            Op::Nn(Nn::BatchNorm {
+                epsilon: a.float("epsilon"),
+            })
+        },
+    ),
+    Signature::new(
+        "layer_norm",
+        &[
+            Param::tensor("x"),
+            Param::tensor("gamma"),
+            Param::tensor("beta"),
+            attr("epsilon", Kind::Float, Default::Float(1e-3)),
+        ],
+        |a| {
+            Op::Nn(Nn::LayerNorm {
+                epsilon: a.float("epsilon"),
+            })
+        },
+    ),
+    Signature::new("gather", GATHER, |_| Op::Nn(Nn::Gather)),
+    Signature::new("embedding", GATHER, |_| Op::Nn(Nn::Gather)),
+];
+
+const INTO: &[Form] = &[Form::Into];
+const CONV2D: Kernel = Kernel::std("conv", "conv2d", INTO);
+const MAX_POOL2D: Kernel = Kernel::std("conv", "max_pool2d", INTO);
+const AVG_POOL2D: Kernel = Kernel::std("conv", "avg_pool2d", INTO);
+const BATCH_NORM: Kernel = Kernel::std("nn", "batch_norm", INTO);
+const LAYER_NORM: Kernel = Kernel::std("nn", "layer_norm", INTO);
+/// Checks each index against the table's rows.
+const GATHER_ROWS: Kernel = Kernel::std("nn", "gather", INTO);
+
+pub const KERNELS: &[Kernel] = &[
+    CONV2D,
+    MAX_POOL2D,
+    AVG_POOL2D,
+    BATCH_NORM,
+    LAYER_NORM,
+    GATHER_ROWS,
+];
+
+pub const COST_ROWS: &[(&str, &str)] = &[
+    ("`conv2d` with filter `[kh, kw, c, o]`", "2·kh·kw·c per out"),
+    (
+        "`max_pool2d` / `avg_pool2d` with window `[wh, ww]`",
+        "wh·ww per out / wh·ww + 1 per out",
+    ),
+    (
+        "`batch_norm`",
+        "4 per out + 2 per feature (add ε, square root)",
+    ),
+    ("`layer_norm`", "7 per out + 4 per row"),
+];
+
+fn padding_name(padding: Padding) -> &'static str {
+    match padding {
+        Padding::Valid => "valid",
+        Padding::Same => "same",
+    }
+}
+
+fn padding_value(padding: Padding) -> TokenStream {
+    let p = crate::emit::private();
+    match padding {
+        Padding::Valid => quote! { #p::kernels::conv::Padding::Valid },
+        Padding::Same => quote! { #p::kernels::conv::Padding::Same },
+    }
+}
+
+impl Family for Nn {
+    fn word(&self) -> &'static str {
+        match self {
+            Nn::Conv2d { .. } => "conv2d",
+            Nn::Pool2d {
+                kind: Pool::Max, ..
+            } => "max_pool2d",
+            Nn::Pool2d {
+                kind: Pool::Avg, ..
+            } => "avg_pool2d",
+            Nn::BatchNorm { .. } => "batch_norm",
+            Nn::LayerNorm { .. } => "layer_norm",
+            Nn::Gather => "gather",
+        }
+    }
+
+    fn infer(&self, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
+        if let Nn::Gather = self {
+            expect_dtypes(operands, &[DType::F32, DType::Usize])?;
+            let Some((_, row)) = operands[0].0 .0.split_first() else {
+                return Err(rule(
+                    "needs a table of rank 1 or more to pick rows from, but it is a scalar",
+                ));
+            };
+            let mut dims = operands[1].0 .0.clone();
+            dims.extend(row.iter().cloned());
+            return Ok((Shape(dims), DType::F32));
+        }
+        expect_dtypes(operands, &vec![DType::F32; operands.len()])?;
+        let shapes: Vec<&Shape> = operands.iter().map(|(s, _)| *s).collect();
+        Ok((infer(self, &shapes)?, DType::F32))
+    }
+
+    fn flops(&self, at: At<'_>) -> Polynomial {
+        let out = Polynomial::product(&at.shape().0);
+        match self {
+            Nn::Conv2d { .. } => {
+                // Filter [kh, kw, c, o]: 2·kh·kw·c per output element.
+                let window = at.operand_shape(1).0.iter().take(3);
+                out.times(&Polynomial::product(window)).scale(2)
+            }
+            Nn::Pool2d { kind, window, .. } => {
+                let cells = u64::try_from(window[0].saturating_mul(window[1])).unwrap_or(u64::MAX);
+                match kind {
+                    Pool::Max => out.scale(cells),
+                    Pool::Avg => out.scale(cells.saturating_add(1)),
+                }
+            }
+            Nn::BatchNorm { .. } => {
+                let features = at
+                    .operand_shape(0)
+                    .0
+                    .last()
+                    .map(std::slice::from_ref)
+                    .unwrap_or_default();
+                out.scale(4).plus(&Polynomial::product(features).scale(2))
+            }
+            Nn::LayerNorm { .. } => out.scale(7).plus(&rows(at.operand_shape(0), -1).scale(4)),
+            Nn::Gather => Polynomial::default(),
+        }
+    }
+
+    fn label(&self, word: &str, _operands: &[String]) -> String {
+        let attributes = match self {
+            Nn::Conv2d {
+                strides,
+                padding,
+                dilation,
+            } => vec![
+                format!("strides={}", pair(*strides)),
+                format!("padding={}", padding_name(*padding)),
+                format!("dilation={}", pair(*dilation)),
+            ],
+            Nn::Pool2d {
+                window,
+                strides,
+                padding,
+                ..
+            } => vec![
+                format!("window={}", pair(*window)),
+                format!("strides={}", pair(*strides)),
+                format!("padding={}", padding_name(*padding)),
+            ],
+            Nn::BatchNorm { epsilon } | Nn::LayerNorm { epsilon } => {
+                vec![format!("epsilon={}", epsilon.get())]
+            }
+            Nn::Gather => Vec::new(),
+        };
+        call(word, &attributes)
+    }
+
+    fn shows_formula(&self) -> bool {
+        false
+    }
+
+    fn emit(&self, at: At<'_>, mut operands: Vec<TokenStream>) -> Call {
+        match self {
+            Nn::Conv2d {
+                strides: [sh, sw],
+                padding,
+                dilation: [dh, dw],
+            } => {
+                operands.push(quote! { (#sh, #sw) });
+                operands.push(padding_value(*padding));
+                operands.push(quote! { (#dh, #dw) });
+                Call::new(CONV2D, operands)
+            }
+            Nn::Pool2d {
+                kind,
+                window: [wh, ww],
+                strides: [sh, sw],
+                padding,
+            } => {
+                operands.push(quote! { (#wh, #ww) });
+                operands.push(quote! { (#sh, #sw) });
+                operands.push(padding_value(*padding));
+                let kernel = match kind {
+                    Pool::Max => MAX_POOL2D,
+                    Pool::Avg => AVG_POOL2D,
+                };
+                Call::new(kernel, operands)
+            }
+            Nn::BatchNorm { epsilon } => {
+                operands.push(f32_literal(epsilon.get()));
+                Call::new(BATCH_NORM, operands)
+            }
+            Nn::LayerNorm { epsilon } => {
+                operands.push(f32_literal(epsilon.get()));
+                Call::new(LAYER_NORM, operands)
+            }
+            // The one op that can fail on data: an index out of range.
+            Nn::Gather => {
+                let indices = at.describe_operand(1);
+                operands.push(quote! { #indices });
+                Call::new(GATHER_ROWS, operands).fallible()
+            }
+        }
+    }
+
+    fn bare_support(&self, _at: At<'_>) -> bool {
+        false
+    }
+
+    fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream {
+        bare.unsupported()
+    }
+}
+
+/// The shapes of every op of the family but `gather`.
+fn infer(op: &Nn, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
+    let x = shapes[0];
+    match op {
+        Nn::Conv2d {
+            strides,
+            padding,
+            dilation,
+        } => {
+            let (batch, height, width, channels) = nhwc(x, "input")?;
+            let filter = shapes[1];
+            if filter.rank() != 4 {
+                return Err(rule(format!(
+                    "needs a filter of shape [height, width, in_channels, out_channels], but it is {filter}"
+                )));
+            }
+            let (kh, kw) = (literal(filter, 0, "filter")?, literal(filter, 1, "filter")?);
+            if filter.0[2] != *channels {
+                return Err(rule(format!(
+                    "filter expects {} input channels, but the input {x} has {channels}",
+                    filter.0[2]
+                )));
+            }
+            let out_h = spatial(height, kh, strides[0], dilation[0], *padding, "height")?;
+            let out_w = spatial(width, kw, strides[1], dilation[1], *padding, "width")?;
+            Ok(Shape(vec![
+                batch.clone(),
+                Dim::Fixed(out_h),
+                Dim::Fixed(out_w),
+                filter.0[3].clone(),
+            ]))
+        }
+        Nn::Pool2d {
+            window,
+            strides,
+            padding,
+            ..
+        } => {
+            let (batch, height, width, channels) = nhwc(x, "input")?;
+            let out_h = spatial(height, window[0], strides[0], 1, *padding, "height")?;
+            let out_w = spatial(width, window[1], strides[1], 1, *padding, "width")?;
+            Ok(Shape(vec![
+                batch.clone(),
+                Dim::Fixed(out_h),
+                Dim::Fixed(out_w),
+                channels.clone(),
+            ]))
+        }
+        Nn::BatchNorm { .. } | Nn::LayerNorm { .. } => {
+            let Some(features) = x.0.last() else {
+                return Err(rule(
+                    "normalises over the last axis, but its input is a scalar",
+                ));
+            };
+            let names = if matches!(op, Nn::BatchNorm { .. }) {
+                &["mean", "variance", "scale", "offset"][..]
+            } else {
+                &["gamma", "beta"][..]
+            };
+            for (shape, name) in shapes[1..].iter().zip(names) {
+                if shape.0.as_slice() != std::slice::from_ref(features) {
+                    return Err(rule(format!(
+                        "needs `{name}` of shape [{features}], one value per feature of {x}, but it is {shape}"
+                    )));
+                }
+            }
+            Ok(x.clone())
+        }
+        Nn::Gather => Err(rule("takes a table and indices")),
+    }
+}
+
+fn nhwc<'a>(x: &'a Shape, what: &str) -> Result<(&'a Dim, usize, usize, &'a Dim), ShapeError> {
+    if x.rank() != 4 {
+        return Err(rule(format!(
+            "needs an {what} of shape [batch, height, width, channels], but it is {x}"
+        )));
+    }
+    Ok((&x.0[0], literal(x, 1, what)?, literal(x, 2, what)?, &x.0[3]))
+}
+
+fn literal(shape: &Shape, axis: usize, what: &str) -> Result<usize, ShapeError> {
+    match &shape.0[axis] {
+        Dim::Fixed(size) => Ok(*size),
+        Dim::Symbol(symbol) => Err(rule(format!(
+            "needs a literal size on axis {axis} of its {what} {shape}, not `{symbol}`"
+        ))),
+    }
+}
+
+/// The output size of one spatial axis, as TensorFlow computes it.
+pub fn spatial(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    padding: Padding,
+    axis: &str,
+) -> Result<usize, ShapeError> {
+    let effective = kernel
+        .checked_sub(1)
+        .and_then(|k| k.checked_mul(dilation))
+        .and_then(|k| k.checked_add(1))
+        .ok_or_else(|| rule(format!("has an empty or oversized window along the {axis}")))?;
+    match padding {
+        Padding::Same => Ok(input.div_ceil(stride)),
+        Padding::Valid if input >= effective => Ok((input - effective) / stride + 1),
+        Padding::Valid => Err(rule(format!(
+            "window of {effective} along the {axis} does not fit the input's {input} with `valid` padding; use `padding = same` or a smaller window"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::tests::shape;
+
+    #[test]
+    fn spatial_sizes_match_tensorflow() {
+        // Hand-computed from TF's formulas.
+        assert_eq!(spatial(8, 3, 1, 1, Padding::Valid, "h"), Ok(6));
+        assert_eq!(spatial(8, 3, 1, 1, Padding::Same, "h"), Ok(8));
+        assert_eq!(spatial(8, 2, 2, 1, Padding::Same, "h"), Ok(4));
+        assert_eq!(spatial(7, 4, 2, 1, Padding::Same, "h"), Ok(4));
+        assert_eq!(spatial(7, 4, 2, 1, Padding::Valid, "h"), Ok(2));
+        assert_eq!(spatial(8, 3, 1, 2, Padding::Valid, "h"), Ok(4));
+        assert!(spatial(2, 3, 1, 1, Padding::Valid, "h").is_err());
+    }
+
+    #[test]
+    fn conv_and_pool_shapes() {
+        let conv = Nn::Conv2d {
+            strides: [1, 1],
+            padding: Padding::Valid,
+            dilation: [1, 1],
+        };
+        assert_eq!(
+            infer(&conv, &[&shape("n, 8, 8, 1"), &shape("3, 3, 1, 4")]),
+            Ok(shape("n, 6, 6, 4"))
+        );
+        assert!(infer(&conv, &[&shape("n, 8, 8, 2"), &shape("3, 3, 1, 4")]).is_err());
+        assert!(infer(&conv, &[&shape("n, h, 8, 1"), &shape("3, 3, 1, 4")]).is_err());
+        let pool = Nn::Pool2d {
+            kind: Pool::Max,
+            window: [2, 2],
+            strides: [2, 2],
+            padding: Padding::Valid,
+        };
+        assert_eq!(
+            infer(&pool, &[&shape("n, 6, 6, 4")]),
+            Ok(shape("n, 3, 3, 4"))
+        );
+    }
+}

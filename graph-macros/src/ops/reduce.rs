@@ -1,0 +1,242 @@
+//! Reductions: `sum`, `mean`, `max`, `min` over any set of axes, and
+//! `argmax` along one.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::kernels::{Call, Form, Kernel};
+use super::signature::{attr, Attrs, Default, Kind, Param, Signature};
+use super::{At, Family, Op};
+use crate::emit::bare::{lanes, Bare};
+use crate::introspect::Polynomial;
+use crate::ir::{Axes, DType};
+use crate::shape::{axes, axis, expect_dtypes, reduced, rule, Dim, Shape, ShapeError, Typed};
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Reduction {
+    /// A reduction over `axes` (all of them when `None`).
+    Reduce {
+        kind: Reduce,
+        axes: Axes,
+        keep_dims: bool,
+    },
+    ArgMax {
+        axis: i64,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Reduce {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+impl Reduce {
+    fn word(self) -> &'static str {
+        match self {
+            Reduce::Sum => "sum",
+            Reduce::Mean => "mean",
+            Reduce::Max => "max",
+            Reduce::Min => "min",
+        }
+    }
+
+    /// The variant of the runtime's `flat::Reduce`.
+    fn flat_variant(self) -> TokenStream {
+        match self {
+            Reduce::Sum => quote! { Sum },
+            Reduce::Mean => quote! { Mean },
+            Reduce::Max => quote! { Max },
+            Reduce::Min => quote! { Min },
+        }
+    }
+}
+
+const REDUCE: &[Param] = &[
+    Param::tensor("x"),
+    attr("axis", Kind::Axes, Default::Absent),
+    attr("keep_dims", Kind::Bool, Default::Bool(false)),
+];
+
+fn reduce(kind: Reduce, attrs: &Attrs) -> Op {
+    Op::Reduction(Reduction::Reduce {
+        kind,
+        axes: attrs.axes("axis"),
+        keep_dims: attrs.boolean("keep_dims"),
+    })
+}
+
+pub static SIGNATURES: &[Signature] = &[
+    Signature::new("sum", REDUCE, |a| reduce(Reduce::Sum, a)),
+    Signature::new("mean", REDUCE, |a| reduce(Reduce::Mean, a)),
+    Signature::new("max", REDUCE, |a| reduce(Reduce::Max, a)),
+    Signature::new("min", REDUCE, |a| reduce(Reduce::Min, a)),
+    Signature::new(
+        "argmax",
+        &[
+            Param::tensor("x"),
+            attr("axis", Kind::Int, Default::Int(-1)),
+        ],
+        |a| {
+            Op::Reduction(Reduction::ArgMax {
+                axis: a.int("axis"),
+            })
+        },
+    ),
+];
+
+const INTO: &[Form] = &[Form::Into];
+const SUM: Kernel = Kernel::std("reduce", "sum", INTO);
+const MEAN: Kernel = Kernel::std("reduce", "mean", INTO);
+const MAX: Kernel = Kernel::std("reduce", "max", INTO);
+const MIN: Kernel = Kernel::std("reduce", "min", INTO);
+const ARGMAX: Kernel = Kernel::std("reduce", "argmax", INTO);
+const FLAT_REDUCE: Kernel = Kernel::flat("reduce");
+const FLAT_ARGMAX: Kernel = Kernel::flat("argmax");
+
+pub const KERNELS: &[Kernel] = &[SUM, MEAN, MAX, MIN, ARGMAX, FLAT_REDUCE, FLAT_ARGMAX];
+
+pub const COST_ROWS: &[(&str, &str)] = &[
+    ("`sum`, `max`, `min`, `argmax`", "1 per in"),
+    ("`mean`", "1 per in + 1 per out"),
+];
+
+impl Family for Reduction {
+    fn word(&self) -> &'static str {
+        match self {
+            Reduction::Reduce { kind, .. } => kind.word(),
+            Reduction::ArgMax { .. } => "argmax",
+        }
+    }
+
+    fn infer(&self, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
+        expect_dtypes(operands, &[DType::F32])?;
+        let x = operands[0].0;
+        match self {
+            Reduction::Reduce {
+                axes: which,
+                keep_dims,
+                ..
+            } => {
+                let axes = axes(which.as_deref(), x.rank())?;
+                Ok((reduced(x, &axes, *keep_dims), DType::F32))
+            }
+            Reduction::ArgMax { axis: a } => {
+                let a = axis(*a, x.rank())?;
+                // An empty axis has no index to return: rule it out statically.
+                match &x.0[a] {
+                    Dim::Fixed(size) if *size > 0 => {}
+                    other => {
+                        return Err(rule(format!(
+                            "needs a literal, non-zero size on axis {a} of {x}, not `{other}`: an empty axis has no largest element"
+                        )))
+                    }
+                }
+                Ok((reduced(x, &[a], false), DType::Usize))
+            }
+        }
+    }
+
+    fn flops(&self, at: At<'_>) -> Polynomial {
+        let input = Polynomial::product(&at.operand_shape(0).0);
+        match self {
+            Reduction::Reduce {
+                kind: Reduce::Mean, ..
+            } => input.plus(&Polynomial::product(&at.shape().0)),
+            Reduction::Reduce {
+                kind: Reduce::Sum | Reduce::Max | Reduce::Min,
+                ..
+            }
+            | Reduction::ArgMax { .. } => input,
+        }
+    }
+
+    fn label(&self, word: &str, _operands: &[String]) -> String {
+        let mut attributes = Vec::new();
+        match self {
+            Reduction::Reduce {
+                axes, keep_dims, ..
+            } => {
+                if let Some(axes) = axes {
+                    attributes.push(format!("axis={}", crate::dot::list(axes)));
+                }
+                if *keep_dims {
+                    attributes.push("keep_dims=true".to_string());
+                }
+            }
+            Reduction::ArgMax { axis } => attributes.push(format!("axis={axis}")),
+        }
+        crate::dot::call(word, &attributes)
+    }
+
+    fn shows_formula(&self) -> bool {
+        false
+    }
+
+    fn emit(&self, at: At<'_>, mut operands: Vec<TokenStream>) -> Call {
+        match self {
+            Reduction::Reduce {
+                kind,
+                axes: which,
+                keep_dims,
+            } => {
+                let axes = axes(which.as_deref(), at.operand_shape(0).rank()).unwrap_or_default();
+                operands.push(quote! { &[#(#axes),*] });
+                operands.push(quote! { #keep_dims });
+                let kernel = match kind {
+                    Reduce::Sum => SUM,
+                    Reduce::Mean => MEAN,
+                    Reduce::Max => MAX,
+                    Reduce::Min => MIN,
+                };
+                Call::new(kernel, operands)
+            }
+            Reduction::ArgMax { axis } => {
+                let axis = at.axis_of(0, *axis);
+                operands.push(quote! { #axis });
+                Call::new(ARGMAX, operands)
+            }
+        }
+    }
+
+    fn bare_support(&self, _at: At<'_>) -> bool {
+        true
+    }
+
+    fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream {
+        let x = &bare.operands[0];
+        let in_sizes = bare.input(0);
+        let destination = &bare.destination;
+        match self {
+            Reduction::Reduce {
+                kind, axes: which, ..
+            } => {
+                let reduced = axes(which.as_deref(), in_sizes.len()).unwrap_or_default();
+                // Output strides per input axis: 0 on reduced axes, row-major
+                // over the kept ones.
+                let mut out_strides = vec![0; in_sizes.len()];
+                let mut stride = 1;
+                for axis in (0..in_sizes.len()).rev() {
+                    if !reduced.contains(&axis) {
+                        out_strides[axis] = stride;
+                        stride *= in_sizes[axis];
+                    }
+                }
+                let p = crate::emit::private();
+                let kind = kind.flat_variant();
+                let reduce = FLAT_REDUCE.path(Form::Value);
+                quote! {
+                    #reduce(#x, &[#(#in_sizes),*], &[#(#out_strides),*], #p::flat::Reduce::#kind, #destination)
+                }
+            }
+            Reduction::ArgMax { axis } => {
+                let axis = bare.at.axis_of(0, *axis);
+                let lanes = lanes(&in_sizes, axis);
+                let argmax = FLAT_ARGMAX.path(Form::Value);
+                quote! { #argmax(#x, #lanes, #destination) }
+            }
+        }
+    }
+}
