@@ -46,6 +46,9 @@ pub use ndarray;
 
 /// The paths generated code goes through. Not public API.
 #[doc(hidden)]
+pub use graph_macros::__kernel_table;
+
+#[doc(hidden)]
 pub mod __private {
     #[cfg(feature = "std")]
     pub use ::graph_runtime::check::check_variable;

@@ -32,3 +32,17 @@ mod shape;
 pub fn graph(input: TokenStream) -> TokenStream {
     expand::expand(input.into()).into()
 }
+
+/// Every kernel path `graph!` may emit, as imports (a path missing from the
+/// runtime does not compile), with `KERNEL_PATHS`, the paths as text, and
+/// `known_activation`, an exhaustive match over the runtime's activations.
+/// For staticflow's own tests (`tests/kernels.rs`); takes no input.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __kernel_table(input: TokenStream) -> TokenStream {
+    if input.is_empty() {
+        ops::kernels::table().into()
+    } else {
+        quote::quote! { ::core::compile_error!("`__kernel_table!` takes no input"); }.into()
+    }
+}

@@ -350,8 +350,11 @@ fn narrow(x: f64) -> f32 {
 /// An elementwise function applied to each result of a dense layer as it is
 /// finished. Each computes exactly what the function of the same name in
 /// this module computes.
+///
+/// Not `#[non_exhaustive]`: `graph!`'s dense fusion knows every variant, and
+/// staticflow's `tests/kernels.rs` matches over them all to keep the two
+/// lists one.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-#[non_exhaustive]
 pub enum Activation {
     /// `f(v) = v`.
     #[default]

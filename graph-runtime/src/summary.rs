@@ -35,7 +35,7 @@
 //! | op | operations |
 //! | --- | --- |
 //! | `add`, `sub`, `mul`, `div`, `maximum`, `minimum`, comparisons, `select` | 1 per out |
-//! | `neg`, `abs`, `relu`, `square`, `exp`, `log`, `sqrt`, `tanh`, `pow` | 1 per out |
+//! | `neg`, `abs`, `exp`, `log`, `sqrt`, `square`, `relu`, `tanh`, `pow` | 1 per out |
 //! | `leaky_relu` (compare, scale), `clip` (max, min) | 2 per out |
 //! | `softplus` (`ln(1 + e^x)`) | 3 per out |
 //! | `sigmoid` (`1 / (1 + e^-x)`) | 4 per out |
@@ -50,13 +50,13 @@
 //! | `softmax_cross_entropy`, probability labels | 7 per logit + 1 per row |
 //! | `softmax_cross_entropy`, class-index labels | 4 per logit + 2 per row |
 //! | `matmul` `[m, k] × [k, n]` (also 1-D and batched) | 2·k per out, so 2·m·k·n |
+//! | `dense`: `matmul`, bias add and activation, fused by the optimizer | its parts: 2·k per out, + 1 per out for the bias, + the activation's count |
 //! | `conv2d` with filter `[kh, kw, c, o]` | 2·kh·kw·c per out |
 //! | `max_pool2d` / `avg_pool2d` with window `[wh, ww]` | wh·ww per out / wh·ww + 1 per out |
 //! | `batch_norm` | 4 per out + 2 per feature (add ε, square root) |
 //! | `layer_norm` | 7 per out + 4 per row |
 //! | `transpose`, `permute`, `reshape`, `concat`, `slice`, `broadcast_to`, `expand_dims`, `squeeze`, `gather` | 0: data movement only |
 //! | inputs, variables, constants | 0 |
-//! | `dense`: `matmul`, bias add and activation, fused by the optimizer | its parts: 2·k per out, + 1 per out for the bias, + the activation's count |
 //! | `fused`: a tree of elementwise ops, fused by the optimizer | its ops' counts added, per out |
 //!
 //! The summary describes the graph after optimization, so a fused node is

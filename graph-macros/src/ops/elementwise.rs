@@ -86,8 +86,10 @@ pub struct UnaryInfo {
     pub word: &'static str,
     /// Its attributes, in signature order, with their values.
     pub params: Vec<(&'static str, f32)>,
-    /// Operations per element (see `graph-runtime/src/summary.rs`).
+    /// Operations per element (see `graph-runtime/src/summary.rs`), and
+    /// what they are where the name does not say.
     pub cost: u64,
+    pub counted: &'static str,
     /// The `graph_runtime::scalar::Activation` variant applying it in a
     /// dense kernel's epilogue, if the optimizer may fuse it there.
     pub activation: Option<&'static str>,
@@ -122,6 +124,7 @@ impl Unary {
             word,
             params: Vec::new(),
             cost,
+            counted: "",
             activation,
             exact: None,
         };
@@ -145,11 +148,23 @@ impl Unary {
                 exact: Some(|x, _| if x < 0.0 { 0.0 } else { x }),
                 ..info("relu", 1, Some("Relu"))
             },
-            Unary::Sigmoid => info("sigmoid", 4, Some("Sigmoid")),
+            Unary::Sigmoid => UnaryInfo {
+                counted: "(`1 / (1 + e^-x)`)",
+                ..info("sigmoid", 4, Some("Sigmoid"))
+            },
             Unary::Tanh => info("tanh", 1, Some("Tanh")),
-            Unary::GeluTanh => info("gelu_tanh", 9, Some("GeluTanh")),
-            Unary::GeluExact => info("gelu_exact", 5, Some("GeluExact")),
-            Unary::Softplus => info("softplus", 3, Some("Softplus")),
+            Unary::GeluTanh => UnaryInfo {
+                counted: "(`0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`)",
+                ..info("gelu_tanh", 9, Some("GeluTanh"))
+            },
+            Unary::GeluExact => UnaryInfo {
+                counted: "(`0.5·x·(1 + erf(x/√2))`)",
+                ..info("gelu_exact", 5, Some("GeluExact"))
+            },
+            Unary::Softplus => UnaryInfo {
+                counted: "(`ln(1 + e^x)`)",
+                ..info("softplus", 3, Some("Softplus"))
+            },
             Unary::Pow(p) => UnaryInfo {
                 params: vec![("p", p.get())],
                 ..info("pow", 1, None)
@@ -157,10 +172,12 @@ impl Unary {
             Unary::LeakyRelu(alpha) => UnaryInfo {
                 params: vec![("alpha", alpha.get())],
                 exact: Some(|x, params| if x < 0.0 { params[0] * x } else { x }),
+                counted: "(compare, scale)",
                 ..info("leaky_relu", 2, Some("LeakyRelu"))
             },
             Unary::Clip(lo, hi) => UnaryInfo {
                 params: vec![("lo", lo.get()), ("hi", hi.get())],
+                counted: "(max, min)",
                 ..info("clip", 2, Some("Clip"))
             },
         }
@@ -452,7 +469,13 @@ pub fn cost_rows() -> Vec<(String, String)> {
             .iter()
             .map(|op| op.info())
             .filter(|info| info.cost == cost)
-            .map(|info| format!("`{}`", info.word))
+            .map(|info| {
+                if info.counted.is_empty() {
+                    format!("`{}`", info.word)
+                } else {
+                    format!("`{}` {}", info.word, info.counted)
+                }
+            })
             .collect();
         rows.push((ops.join(", "), format!("{cost} per out")));
     }

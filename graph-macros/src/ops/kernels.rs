@@ -133,7 +133,14 @@ pub fn all() -> Vec<Kernel> {
     all.extend_from_slice(super::linalg::KERNELS);
     all.extend_from_slice(super::movement::KERNELS);
     all.extend_from_slice(super::nn::KERNELS);
-    all
+    // Families share some kernels (`flat::map`): list each once.
+    let mut unique: Vec<Kernel> = Vec::with_capacity(all.len());
+    for kernel in all {
+        if !unique.contains(&kernel) {
+            unique.push(kernel);
+        }
+    }
+    unique
 }
 
 /// The expansion of `__kernel_table!()`: an import of every form of every
@@ -146,7 +153,7 @@ pub fn table() -> TokenStream {
     for kernel in all() {
         for &form in kernel.forms {
             let path = kernel.path(form);
-            paths.push(path.to_string().replace(' ', ""));
+            paths.push(path.to_string().replace(char::is_whitespace, ""));
             imports.push(quote! { #[allow(unused_imports)] use #path as _; });
         }
     }

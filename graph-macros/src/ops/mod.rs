@@ -235,3 +235,33 @@ impl<'g> At<'g> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The cost table of `graph-runtime/src/summary.rs`'s documentation is
+    /// the families' [`super::cost_table`], row for row.
+    #[test]
+    fn the_runtime_documents_the_families_cost_rules() {
+        let source = include_str!("../../../graph-runtime/src/summary.rs");
+        let documented: Vec<(String, String)> = source
+            .lines()
+            .map(|line| line.trim_start_matches("//!").trim())
+            .skip_while(|line| *line != "| op | operations |")
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+                (cells[0].trim().to_string(), cells[1].trim().to_string())
+            })
+            .collect();
+        let expected = super::cost_table();
+        let table: String = expected
+            .iter()
+            .map(|(ops, cost)| format!("//! | {ops} | {cost} |\n"))
+            .collect();
+        assert_eq!(
+            documented, expected,
+            "graph-runtime/src/summary.rs should document the cost rules as:\n{table}"
+        );
+    }
+}
