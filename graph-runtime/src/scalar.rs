@@ -26,6 +26,10 @@ mod math {
         x.exp()
     }
     #[inline(always)]
+    pub fn expm1f(x: f32) -> f32 {
+        x.exp_m1()
+    }
+    #[inline(always)]
     pub fn logf(x: f32) -> f32 {
         x.ln()
     }
@@ -57,7 +61,7 @@ mod math {
 
 #[cfg(not(feature = "std"))]
 mod math {
-    pub use libm::{exp, expf, log, log1pf, logf, powf, sqrtf, tanhf};
+    pub use libm::{exp, expf, expm1f, log, log1pf, logf, powf, sqrtf, tanhf};
 }
 
 /// `x`: the activation of a dense layer without one.
@@ -150,6 +154,51 @@ pub fn sigmoid(x: f32) -> f32 {
         let e = math::expf(x);
         e / (1.0 + e)
     }
+}
+
+/// Sigmoid linear unit, or swish: `x·σ(x)`, the input times [`sigmoid`] of
+/// it, rounded as `x * sigmoid(x)` is, so it equals that expression bit for
+/// bit.
+///
+/// `+inf` gives `+inf` and NaN gives NaN. `-inf` gives **NaN** (`-inf · 0`),
+/// as the GELUs do, although the limit is 0. Very negative finite inputs give
+/// tiny negative results down to about `-104`, then `-0`; below about `-87`
+/// `σ(x)` is subnormal, so those tiny results keep only the few significant
+/// bits a subnormal has.
+#[inline(always)]
+#[must_use]
+pub fn silu(x: f32) -> f32 {
+    x * sigmoid(x)
+}
+
+/// ELU: `x` for `x > 0`, else `alpha·(eˣ − 1)`, with `eˣ − 1` from an
+/// accurate `expm1` so small negative inputs keep their precision. The usual
+/// `alpha` is 1.
+///
+/// NaN gives NaN (it takes the `expm1` branch, which propagates it), `+inf`
+/// gives `+inf` and `-inf` gives `-alpha`; `-0` gives `-0` for `alpha > 0`.
+#[inline(always)]
+#[must_use]
+pub fn elu(x: f32, alpha: f32) -> f32 {
+    if x > 0.0 {
+        x
+    } else {
+        alpha * math::expm1f(x)
+    }
+}
+
+/// Hard sigmoid: `max(0, min(1, alpha·x + beta))`, the product and the sum
+/// rounded separately (no fused multiply-add), clamped by [`clip`] so NaN is
+/// kept. ONNX's `HardSigmoid` and Keras 2's `hard_sigmoid` use
+/// `alpha = 0.2, beta = 0.5`; `torch.nn.Hardsigmoid` is
+/// `alpha = 1/6, beta = 0.5`.
+///
+/// For `alpha > 0`, `+inf` gives 1 and `-inf` gives 0; with `alpha = 0` an
+/// infinite input gives NaN (`0 · inf`), as [`leaky_relu`] does.
+#[inline(always)]
+#[must_use]
+pub fn hard_sigmoid(x: f32, alpha: f32, beta: f32) -> f32 {
+    clip(alpha * x + beta, 0.0, 1.0)
 }
 
 /// The hyperbolic tangent.
@@ -375,6 +424,15 @@ pub enum Activation {
     Softplus,
     /// `f(v) = min(max(v, lo), hi)` ([`clip`]; `Clip(0.0, 6.0)` is `ReLU6`).
     Clip(f32, f32),
+    /// Sigmoid linear unit, or swish: `f(v) = v·σ(v)` ([`silu`]).
+    Silu,
+    /// ELU: `f(v) = v` for `v > 0`, `α·(eᵛ − 1)` otherwise ([`elu`]; the
+    /// usual `α` is 1).
+    Elu(f32),
+    /// Hard sigmoid: `f(v) = max(0, min(1, α·v + β))`, the fields being `α`
+    /// then `β` ([`hard_sigmoid`]; `HardSigmoid(0.2, 0.5)` is ONNX's default,
+    /// `HardSigmoid(1.0 / 6.0, 0.5)` is `torch.nn.Hardsigmoid`).
+    HardSigmoid(f32, f32),
 }
 
 impl Activation {
@@ -386,6 +444,9 @@ impl Activation {
     /// assert_eq!(Activation::Relu.apply(-2.0), 0.0);
     /// assert_eq!(Activation::LeakyRelu(0.5).apply(-2.0), -1.0);
     /// assert_eq!(Activation::Clip(0.0, 6.0).apply(7.0), 6.0);
+    /// assert_eq!(Activation::Silu.apply(0.0), 0.0);
+    /// assert_eq!(Activation::Elu(2.0).apply(3.0), 3.0);
+    /// assert_eq!(Activation::HardSigmoid(0.2, 0.5).apply(5.0), 1.0);
     /// ```
     #[must_use]
     #[inline]
@@ -400,6 +461,9 @@ impl Activation {
             Activation::GeluExact => gelu_exact(v),
             Activation::Softplus => softplus(v),
             Activation::Clip(lo, hi) => clip(v, lo, hi),
+            Activation::Silu => silu(v),
+            Activation::Elu(alpha) => elu(v, alpha),
+            Activation::HardSigmoid(alpha, beta) => hard_sigmoid(v, alpha, beta),
         }
     }
 }
@@ -419,14 +483,16 @@ mod tests {
     #[test]
     fn nan_propagates_through_every_function() {
         let nan = f32::NAN;
-        let unary: [fn(f32) -> f32; 12] = [
+        let unary: [fn(f32) -> f32; 13] = [
             neg, abs, exp, log, sqrt, square, relu, sigmoid, tanh, gelu_tanh, gelu_exact, softplus,
+            silu,
         ];
         for f in unary {
             assert!(f(nan).is_nan());
         }
         assert!(pow(nan, 2.0).is_nan() && leaky_relu(nan, 0.1).is_nan());
         assert!(clip(nan, 0.0, 1.0).is_nan());
+        assert!(elu(nan, 1.0).is_nan() && hard_sigmoid(nan, 0.2, 0.5).is_nan());
         assert!(maximum(nan, 1.0).is_nan() && maximum(1.0, nan).is_nan());
         assert!(minimum(nan, 1.0).is_nan() && minimum(1.0, nan).is_nan());
     }

@@ -205,6 +205,12 @@ fn elementwise_and_activations_allocate_nothing() {
         unary::gelu_exact_inplace(y.view_mut());
         unary::softplus_into(x.view(), out.view_mut());
         unary::clip_inplace(y.view_mut(), 0.0, 6.0);
+        unary::silu_into(x.view(), out.view_mut());
+        unary::silu_inplace(y.view_mut());
+        unary::elu_into(x.t(), 1.0, out.view_mut().reversed_axes());
+        unary::elu_inplace(y.view_mut(), 1.0);
+        unary::hard_sigmoid_into(x.view(), 0.2, 0.5, out.view_mut());
+        unary::hard_sigmoid_inplace(y.view_mut(), 1.0 / 6.0, 0.5);
         unary::exp_into(x.view(), out.view_mut());
     });
 }

@@ -68,8 +68,10 @@ fn assert_matches(
         .indexed_iter()
         .zip(expected.0.iter().zip(expected.1.iter()))
     {
-        // Activations are 1-Lipschitz (leaky slopes here are below 1), so
-        // the summation error bound carries over.
+        // Activations are 1-Lipschitz, or nearly (leaky slopes, ELU's α
+        // and the hard sigmoid's α here are below 1; SiLU's slope peaks at
+        // 1.1, within the bound's slack), so the summation error bound
+        // carries over.
         let tolerance = 1e-6 + 4e-6 * scale;
         let close = (f64::from(a) - f64::from(e)).abs() <= tolerance
             || (a.is_nan() && e.is_nan())
@@ -97,7 +99,7 @@ fn paths() -> [(&'static str, Kernel); 2] {
     ]
 }
 
-const ACTIVATIONS: [Activation; 9] = [
+const ACTIVATIONS: [Activation; 12] = [
     Activation::Identity,
     Activation::Relu,
     Activation::LeakyRelu(0.125),
@@ -107,6 +109,9 @@ const ACTIVATIONS: [Activation; 9] = [
     Activation::GeluExact,
     Activation::Softplus,
     Activation::Clip(-0.5, 0.75),
+    Activation::Silu,
+    Activation::Elu(0.75),
+    Activation::HardSigmoid(0.2, 0.5),
 ];
 
 #[test]

@@ -141,7 +141,7 @@ fn unary_into_and_inplace() {
         fn(ArrayView<'_, f32, Ix3>, ArrayViewMut<'_, f32, Ix3>),
         fn(ArrayViewMut<'_, f32, Ix3>),
     );
-    let kernels: [Kernel; 15] = [
+    let kernels: [Kernel; 18] = [
         ("abs", unary::abs, unary::abs_into, unary::abs_inplace),
         ("exp", unary::exp, unary::exp_into, unary::exp_inplace),
         ("log", unary::log, unary::log_into, unary::log_inplace),
@@ -196,6 +196,19 @@ fn unary_into_and_inplace() {
             |x| unary::clip(x, -1.0, 1.5),
             |x, out| unary::clip_into(x, -1.0, 1.5, out),
             |x| unary::clip_inplace(x, -1.0, 1.5),
+        ),
+        ("silu", unary::silu, unary::silu_into, unary::silu_inplace),
+        (
+            "elu",
+            |x| unary::elu(x, 0.5),
+            |x, out| unary::elu_into(x, 0.5, out),
+            |x| unary::elu_inplace(x, 0.5),
+        ),
+        (
+            "hard_sigmoid",
+            |x| unary::hard_sigmoid(x, 0.2, 0.5),
+            |x, out| unary::hard_sigmoid_into(x, 0.2, 0.5, out),
+            |x| unary::hard_sigmoid_inplace(x, 0.2, 0.5),
         ),
     ];
     let x = values((2, 3, 5), 0);

@@ -82,6 +82,9 @@ fn no_kernel_panics_or_errs_on_non_finite_values() {
         unary::erf(v),
         unary::softplus(v),
         unary::clip(v, NAN, INF),
+        unary::silu(v),
+        unary::elu(v, 0.0),
+        unary::hard_sigmoid(v, 0.0, NAN),
         elementwise::neg(v),
         softmax::softmax(v, 0),
         softmax::softmax(v, 1),
@@ -144,7 +147,13 @@ fn no_kernel_panics_or_errs_on_non_finite_values() {
         (1, 1, 3, 1)
     );
     let w = x.t();
-    for activation in [Activation::GeluExact, Activation::Clip(NAN, NAN)] {
+    for activation in [
+        Activation::GeluExact,
+        Activation::Clip(NAN, NAN),
+        Activation::Silu,
+        Activation::Elu(NAN),
+        Activation::HardSigmoid(INF, NAN),
+    ] {
         let mut out = Array2::zeros((2, 2));
         dense_into(v, w, Some(x.column(0)), activation, out.view_mut());
         dense_into_portable(v, w, Some(x.column(0)), activation, out.view_mut());
@@ -230,7 +239,7 @@ fn activations_match_unary_kernels() {
         -88.8
     ];
     let v = x.view();
-    let pairs: [(Activation, Array1<f32>); 10] = [
+    let pairs: [(Activation, Array1<f32>); 15] = [
         (Activation::Identity, x.clone()),
         (Activation::Relu, unary::relu(v)),
         (Activation::LeakyRelu(0.1), unary::leaky_relu(v, 0.1)),
@@ -241,6 +250,17 @@ fn activations_match_unary_kernels() {
         (Activation::GeluExact, unary::gelu_exact(v)),
         (Activation::Softplus, unary::softplus(v)),
         (Activation::Clip(-1.0, 2.0), unary::clip(v, -1.0, 2.0)),
+        (Activation::Silu, unary::silu(v)),
+        (Activation::Elu(1.0), unary::elu(v, 1.0)),
+        (Activation::Elu(0.0), unary::elu(v, 0.0)),
+        (
+            Activation::HardSigmoid(0.2, 0.5),
+            unary::hard_sigmoid(v, 0.2, 0.5),
+        ),
+        (
+            Activation::HardSigmoid(0.0, 0.5),
+            unary::hard_sigmoid(v, 0.0, 0.5),
+        ),
     ];
     for (activation, expected) in pairs {
         let applied = x.mapv(|value| activation.apply(value));
@@ -259,7 +279,7 @@ fn activations_match_unary_kernels() {
 fn unary_table() {
     let x = array![NAN, INF, NEG];
     let v = x.view();
-    let rows: [(&str, Array1<f32>, [f32; 3]); 18] = [
+    let rows: [(&str, Array1<f32>, [f32; 3]); 22] = [
         ("abs", unary::abs(v), [NAN, INF, INF]),
         ("exp", unary::exp(v), [NAN, INF, 0.0]),
         ("log", unary::log(v), [NAN, INF, NAN]),
@@ -277,6 +297,18 @@ fn unary_table() {
         ("gelu_tanh", unary::gelu_tanh(v), [NAN, INF, NAN]),
         ("gelu_exact", unary::gelu_exact(v), [NAN, INF, NAN]),
         ("clip", unary::clip(v, -1.0, 2.0), [NAN, 2.0, -1.0]),
+        ("silu", unary::silu(v), [NAN, INF, NAN]),
+        ("elu", unary::elu(v, 1.5), [NAN, INF, -1.5]),
+        (
+            "hard_sigmoid",
+            unary::hard_sigmoid(v, 0.2, 0.5),
+            [NAN, 1.0, 0.0],
+        ),
+        (
+            "hard_sigmoid α = 0",
+            unary::hard_sigmoid(v, 0.0, 0.5),
+            [NAN, NAN, NAN],
+        ),
         ("neg", elementwise::neg(v), [NAN, NEG, INF]),
     ];
     for (name, actual, expected) in rows {
@@ -377,6 +409,63 @@ fn gelu_at_minus_infinity_is_nan() {
         "gelu_exact",
         &unary::gelu_exact(x.view()),
         &[NAN, -0.0, -0.0, -0.0],
+    );
+}
+
+/// `silu` is NaN at `-inf` (`-inf · σ(-inf) = -inf · 0`), like the GELUs,
+/// though very negative finite inputs give `-0`.
+#[test]
+fn silu_at_minus_infinity_is_nan() {
+    let x = array![NEG, f32::MIN, -1e30, -1e4, -105.0];
+    assert_values(
+        "silu",
+        &unary::silu(x.view()),
+        &[NAN, -0.0, -0.0, -0.0, -0.0],
+    );
+}
+
+/// ELU never turns an infinity into NaN: `-inf` gives `-α` (`-0` for
+/// `α = 0`), and `-0` gives `-0`.
+#[test]
+fn elu_saturates_at_minus_alpha() {
+    assert_values(
+        "elu 1",
+        &unary::elu(array![NEG, f32::MIN, -0.0, 0.0].view(), 1.0),
+        &[-1.0, -1.0, -0.0, 0.0],
+    );
+    assert_values(
+        "elu 0",
+        &unary::elu(array![NEG, -1.0, INF].view(), 0.0),
+        &[-0.0, -0.0, INF],
+    );
+}
+
+/// The hard sigmoid clamps `α·x + β` into `[0, 1]` keeping NaN, so
+/// infinities saturate unless `α = 0` (`0 · ±inf = NaN`), and huge finite
+/// inputs saturate too.
+#[test]
+fn hard_sigmoid_saturates_unless_the_slope_is_zero() {
+    let x = array![NEG, f32::MIN, f32::MAX, INF];
+    assert_values(
+        "hard_sigmoid 0.2 0.5",
+        &unary::hard_sigmoid(x.view(), 0.2, 0.5),
+        &[0.0, 0.0, 1.0, 1.0],
+    );
+    assert_values(
+        "hard_sigmoid -0.5 0.5",
+        &unary::hard_sigmoid(x.view(), -0.5, 0.5),
+        &[1.0, 1.0, 0.0, 0.0],
+    );
+    assert_values(
+        "hard_sigmoid 0 0.5",
+        &unary::hard_sigmoid(x.view(), 0.0, 0.5),
+        &[NAN, 0.5, 0.5, NAN],
+    );
+    // A NaN parameter gives NaN everywhere, as in `α·x + β`.
+    assert_values(
+        "hard_sigmoid NaN β",
+        &unary::hard_sigmoid(array![1.0_f32].view(), 0.2, NAN),
+        &[NAN],
     );
 }
 
@@ -1092,6 +1181,11 @@ fn activations_on_non_finite_sums_on_every_path() {
         Activation::Softplus,
         Activation::Clip(-0.5, 0.5),
         Activation::Clip(NAN, NAN),
+        Activation::Silu,
+        Activation::Elu(1.0),
+        Activation::Elu(0.0),
+        Activation::HardSigmoid(0.2, 0.5),
+        Activation::HardSigmoid(0.0, 0.5),
     ] {
         let activated = expected.mapv(|v| activation.apply(v));
         check_layouts(

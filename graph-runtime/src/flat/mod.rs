@@ -29,6 +29,8 @@
 
 mod lanes;
 mod linalg;
+#[cfg(test)]
+mod reference_tests;
 
 pub use lanes::{argmax, log_softmax, logsumexp, reduce, softmax, Reduce};
 pub use linalg::{dense, matmul};

@@ -350,17 +350,37 @@ fn activate_vector(act: Activation, v: __m256) -> __m256 {
             let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps());
             _mm256_blendv_ps(v, _mm256_mul_ps(_mm256_set1_ps(alpha), v), negative)
         }
-        _ => v,
+        // Identity needs nothing; the others are applied per element after
+        // the store (`vector_activation` is false for them). Listed, not
+        // wildcarded, so that a new activation has to be placed.
+        Activation::Identity
+        | Activation::Sigmoid
+        | Activation::Tanh
+        | Activation::GeluTanh
+        | Activation::GeluExact
+        | Activation::Softplus
+        | Activation::Clip(..)
+        | Activation::Silu
+        | Activation::Elu(_)
+        | Activation::HardSigmoid(..) => v,
     }
 }
 
 /// Whether [`activate_vector`] handles `act` (otherwise it is applied per
 /// element after the store).
 fn vector_activation(act: Activation) -> bool {
-    matches!(
-        act,
-        Activation::Identity | Activation::Relu | Activation::LeakyRelu(_)
-    )
+    match act {
+        Activation::Identity | Activation::Relu | Activation::LeakyRelu(_) => true,
+        Activation::Sigmoid
+        | Activation::Tanh
+        | Activation::GeluTanh
+        | Activation::GeluExact
+        | Activation::Softplus
+        | Activation::Clip(..)
+        | Activation::Silu
+        | Activation::Elu(_)
+        | Activation::HardSigmoid(..) => false,
+    }
 }
 
 /// Drives the tile kernel over the whole product: blocks of the inner

@@ -264,6 +264,72 @@ pub fn clip<D: Dimension>(x: ArrayView<'_, f32, D>, lo: f32, hi: f32) -> Array<f
     out
 }
 
+/// Sigmoid linear unit, or swish: `out = x·σ(x)`, with `σ` the stable
+/// [`sigmoid`], so it equals `x * sigmoid(x)` bit for bit.
+///
+/// `silu(-inf)` is NaN (`-inf · 0`), as for the GELUs; very negative finite
+/// inputs give tiny negative results, then `-0`.
+///
+/// ```
+/// use graph_runtime::kernels::unary::silu;
+/// use ndarray::array;
+///
+/// let y = silu(array![0.0_f32, 100.0, -100.0].view());
+/// assert_eq!(y[0], 0.0);
+/// assert_eq!(y[1], 100.0);
+/// assert!(y[2] < 0.0 && y[2] > -1e-40);
+/// ```
+#[must_use]
+pub fn silu<D: Dimension>(x: ArrayView<'_, f32, D>) -> Array<f32, D> {
+    let mut out = Array::zeros(x.raw_dim());
+    silu_into(x, out.view_mut());
+    out
+}
+
+/// Exponential linear unit: `out = x` for `x > 0`, `α·(eˣ − 1)` otherwise
+/// (the usual `α` is 1).
+///
+/// `eˣ − 1` comes from an accurate `expm1`, so small negative inputs keep
+/// their precision; `-inf` gives `-α`.
+///
+/// ```
+/// use graph_runtime::kernels::unary::elu;
+/// use ndarray::array;
+///
+/// let y = elu(array![2.0_f32, 0.0, f32::NEG_INFINITY].view(), 1.5);
+/// assert_eq!(y, array![2.0, 0.0, -1.5]);
+/// ```
+#[must_use]
+pub fn elu<D: Dimension>(x: ArrayView<'_, f32, D>, alpha: f32) -> Array<f32, D> {
+    let mut out = Array::zeros(x.raw_dim());
+    elu_into(x, alpha, out.view_mut());
+    out
+}
+
+/// Hard sigmoid: `out = max(0, min(1, α·x + β))`, keeping NaN.
+///
+/// ONNX's `HardSigmoid` (and Keras 2's) is `α = 0.2, β = 0.5`;
+/// `torch.nn.Hardsigmoid` is `α = 1/6, β = 0.5`. The product and the sum
+/// are rounded separately, as written.
+///
+/// ```
+/// use graph_runtime::kernels::unary::hard_sigmoid;
+/// use ndarray::array;
+///
+/// let y = hard_sigmoid(array![-5.0_f32, 0.0, 1.0, 5.0].view(), 0.25, 0.5);
+/// assert_eq!(y, array![0.0, 0.5, 0.75, 1.0]);
+/// ```
+#[must_use]
+pub fn hard_sigmoid<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    alpha: f32,
+    beta: f32,
+) -> Array<f32, D> {
+    let mut out = Array::zeros(x.raw_dim());
+    hard_sigmoid_into(x, alpha, beta, out.view_mut());
+    out
+}
+
 /// Writes `f(x)` into `out`, elementwise.
 #[track_caller]
 fn map_into<D: Dimension>(
@@ -403,6 +469,14 @@ forms!(
     "[[-1.5_f32, 2.0], [0.0, 40.0]]"
 );
 
+forms!(
+    silu,
+    silu_into,
+    silu_inplace,
+    scalar::silu,
+    "[[-1.5_f32, 2.0], [0.0, -40.0]]"
+);
+
 /// [`pow`] into caller storage: `out` must have `x`'s shape; any layouts,
 /// no allocation.
 ///
@@ -511,6 +585,80 @@ pub fn clip_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, lo: f32, hi: 
     x.mapv_inplace(|v| scalar::clip(v, lo, hi));
 }
 
+/// [`elu`] into caller storage: `out` must have `x`'s shape; any layouts,
+/// no allocation.
+///
+/// # Panics
+/// If `out` does not have `x`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::unary::elu_into;
+/// use ndarray::{array, Array1};
+///
+/// let mut out = Array1::zeros(3);
+/// elu_into(array![3.0_f32, 0.0, f32::NEG_INFINITY].view(), 2.0, out.view_mut());
+/// assert_eq!(out, array![3.0, 0.0, -2.0]);
+/// ```
+#[track_caller]
+pub fn elu_into<D: Dimension>(x: ArrayView<'_, f32, D>, alpha: f32, out: ArrayViewMut<'_, f32, D>) {
+    map_into("elu", x, out, |v| scalar::elu(v, alpha));
+}
+
+/// [`elu`] in place: overwrites every element of `x`, of any layout.
+///
+/// ```
+/// use graph_runtime::kernels::unary::elu_inplace;
+/// use ndarray::array;
+///
+/// let mut x = array![3.0_f32, f32::NEG_INFINITY];
+/// elu_inplace(x.view_mut(), 0.5);
+/// assert_eq!(x, array![3.0, -0.5]);
+/// ```
+pub fn elu_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, alpha: f32) {
+    x.mapv_inplace(|v| scalar::elu(v, alpha));
+}
+
+/// [`hard_sigmoid`] into caller storage: `out` must have `x`'s shape; any
+/// layouts, no allocation.
+///
+/// # Panics
+/// If `out` does not have `x`'s shape.
+///
+/// ```
+/// use graph_runtime::kernels::unary::hard_sigmoid_into;
+/// use ndarray::{array, Array1};
+///
+/// let mut out = Array1::zeros(3);
+/// hard_sigmoid_into(array![-5.0_f32, 1.0, 5.0].view(), 0.25, 0.5, out.view_mut());
+/// assert_eq!(out, array![0.0, 0.75, 1.0]);
+/// ```
+#[track_caller]
+pub fn hard_sigmoid_into<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    alpha: f32,
+    beta: f32,
+    out: ArrayViewMut<'_, f32, D>,
+) {
+    map_into("hard_sigmoid", x, out, |v| {
+        scalar::hard_sigmoid(v, alpha, beta)
+    });
+}
+
+/// [`hard_sigmoid`] in place: overwrites every element of `x`, of any
+/// layout.
+///
+/// ```
+/// use graph_runtime::kernels::unary::hard_sigmoid_inplace;
+/// use ndarray::array;
+///
+/// let mut x = array![-5.0_f32, 1.0, 5.0];
+/// hard_sigmoid_inplace(x.view_mut(), 0.25, 0.5);
+/// assert_eq!(x, array![0.0, 0.75, 1.0]);
+/// ```
+pub fn hard_sigmoid_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, alpha: f32, beta: f32) {
+    x.mapv_inplace(|v| scalar::hard_sigmoid(v, alpha, beta));
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // Expected values are exact by construction.
 mod tests {
@@ -537,6 +685,9 @@ mod tests {
             erf(v),
             softplus(v),
             clip(v, 0.0, 1.0),
+            silu(v),
+            elu(v, 1.0),
+            hard_sigmoid(v, 0.2, 0.5),
         ];
         for (i, y) in outputs.iter().enumerate() {
             assert!(y[0].is_nan(), "kernel #{i} lost NaN");
