@@ -34,6 +34,8 @@ fn the_table_covers_both_paths_of_every_family() {
         "flat::dense",
         "flat::concat",
         "scalar::gelu_exact",
+        "scalar::hard_sigmoid",
+        "kernels::unary::elu_inplace",
         "scalar::maximum",
     ] {
         assert!(has(path), "{path} is not in the kernel table");
@@ -59,6 +61,9 @@ fn every_runtime_activation_is_known() {
         Activation::GeluExact,
         Activation::Softplus,
         Activation::Clip(0.0, 6.0),
+        Activation::Silu,
+        Activation::Elu(1.0),
+        Activation::HardSigmoid(0.2, 0.5),
     ] {
         known_activation(activation);
     }

@@ -38,11 +38,8 @@
 //! | `neg`, `abs`, `exp`, `log`, `sqrt`, `square`, `relu`, `tanh`, `pow` | 1 per out |
 //! | `leaky_relu` (compare, scale), `clip` (max, min) | 2 per out |
 //! | `softplus` (`ln(1 + e^x)`) | 3 per out |
-//! | `sigmoid` (`1 / (1 + e^-x)`) | 4 per out |
-//! | `elu` (compare, then `α·(e^x − 1)`: exp, subtract, scale) | 4 per out |
-//! | `hard_sigmoid` (`α·x + β`: multiply, add; then max, min) | 4 per out |
-//! | `silu` (`x·sigmoid(x)`: sigmoid's 4, multiply) | 5 per out |
-//! | `gelu_exact` (`0.5·x·(1 + erf(x/√2))`) | 5 per out |
+//! | `sigmoid` (`1 / (1 + e^-x)`), `elu` (compare, then `α·(e^x − 1)`: exp, subtract, scale), `hard_sigmoid` (`α·x + β`: multiply, add; then max, min) | 4 per out |
+//! | `gelu_exact` (`0.5·x·(1 + erf(x/√2))`), `silu` (`x·sigmoid(x)`: sigmoid's 4, multiply) | 5 per out |
 //! | `gelu_tanh` (`0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`) | 9 per out |
 //! | `sum`, `max`, `min`, `argmax` | 1 per in |
 //! | `mean` | 1 per in + 1 per out |

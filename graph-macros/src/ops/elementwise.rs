@@ -48,6 +48,11 @@ pub enum Unary {
     Pow(Bits),
     LeakyRelu(Bits),
     Clip(Bits, Bits),
+    Silu,
+    /// `alpha`.
+    Elu(Bits),
+    /// `alpha`, `beta`.
+    HardSigmoid(Bits, Bits),
 }
 
 /// Elementwise functions of two `f32` tensors, with broadcasting.
@@ -117,6 +122,9 @@ impl Unary {
         Unary::Pow(Bits(0)),
         Unary::LeakyRelu(Bits(0)),
         Unary::Clip(Bits(0), Bits(0)),
+        Unary::Silu,
+        Unary::Elu(Bits(0)),
+        Unary::HardSigmoid(Bits(0), Bits(0)),
     ];
 
     pub fn info(self) -> UnaryInfo {
@@ -179,6 +187,20 @@ impl Unary {
                 params: vec![("lo", lo.get()), ("hi", hi.get())],
                 counted: "(max, min)",
                 ..info("clip", 2, Some("Clip"))
+            },
+            Unary::Silu => UnaryInfo {
+                counted: "(`x·sigmoid(x)`: sigmoid's 4, multiply)",
+                ..info("silu", 5, Some("Silu"))
+            },
+            Unary::Elu(alpha) => UnaryInfo {
+                params: vec![("alpha", alpha.get())],
+                counted: "(compare, then `α·(e^x − 1)`: exp, subtract, scale)",
+                ..info("elu", 4, Some("Elu"))
+            },
+            Unary::HardSigmoid(alpha, beta) => UnaryInfo {
+                params: vec![("alpha", alpha.get()), ("beta", beta.get())],
+                counted: "(`α·x + β`: multiply, add; then max, min)",
+                ..info("hard_sigmoid", 4, Some("HardSigmoid"))
             },
         }
     }
@@ -386,6 +408,24 @@ pub static SIGNATURES: &[Signature] = &[
             attr("hi", Kind::Float, Default::Required),
         ],
         |a: &Attrs| unary(Unary::Clip(a.float("lo"), a.float("hi"))),
+    ),
+    Signature::new("silu", X, |_| unary(Unary::Silu)),
+    Signature::new(
+        "elu",
+        &[
+            Param::tensor("x"),
+            attr("alpha", Kind::Float, Default::Float(1.0)),
+        ],
+        |a: &Attrs| unary(Unary::Elu(a.float("alpha"))),
+    ),
+    Signature::new(
+        "hard_sigmoid",
+        &[
+            Param::tensor("x"),
+            attr("alpha", Kind::Float, Default::Float(0.2)),
+            attr("beta", Kind::Float, Default::Float(0.5)),
+        ],
+        |a: &Attrs| unary(Unary::HardSigmoid(a.float("alpha"), a.float("beta"))),
     ),
     Signature::new("add", AB, |_| binary(Binary::Add)),
     Signature::new("sub", AB, |_| binary(Binary::Sub)),
