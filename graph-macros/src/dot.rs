@@ -57,7 +57,7 @@ pub fn dot(graph: &Graph) -> String {
             Op::Constant(_) => CONSTANT_STYLE,
             Op::Elementwise(_)
             | Op::Reduction(_)
-            | Op::Softmax(_)
+            | Op::Loss(_)
             | Op::Linalg(_)
             | Op::Movement(_)
             | Op::Nn(_) => OP_STYLE,
@@ -181,7 +181,7 @@ fn label(graph: &Graph, id: NodeId) -> String {
         // they compute over their operands' names.
         Op::Elementwise(_)
         | Op::Reduction(_)
-        | Op::Softmax(_)
+        | Op::Loss(_)
         | Op::Linalg(_)
         | Op::Movement(_)
         | Op::Nn(_) => {

@@ -90,10 +90,6 @@ pub enum ShapeError {
         right: Shape,
         axis: usize,
     },
-    /// The contracted dimensions of a matrix product differ.
-    MatMulInner { left: Shape, right: Shape },
-    /// An operand of a matrix product has a rank it does not take.
-    MatMulRank { operand: Side, shape: Shape },
     /// An operand has the wrong element type.
     DType {
         operand: usize,
@@ -103,12 +99,6 @@ pub enum ShapeError {
     /// Any other op-specific rule, already phrased for the user (without the
     /// op's name, which `message` prefixes).
     Rule(String),
-}
-
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub enum Side {
-    Left,
-    Right,
 }
 
 impl ShapeError {
@@ -135,29 +125,15 @@ impl ShapeError {
                     "`{symbol}` cannot broadcast {left} with {right}: {detail}; sizes must be equal or one of them 1"
                 )
             }
-            ShapeError::MatMulInner { left, right } => {
-                format!("`{symbol}` inner dimensions differ: left is {left}, right is {right}")
-            }
-            ShapeError::MatMulRank { operand, shape } => format!(
-                "`{symbol}` takes 1-D, 2-D or batched 3-D operands, but its {} operand is {shape}{}",
-                match operand {
-                    Side::Left => "left",
-                    Side::Right => "right",
-                },
-                if shape.is_scalar() {
-                    " (a scalar); use `*` to scale"
-                } else {
-                    ""
-                }
-            ),
             ShapeError::DType {
                 operand,
                 expected,
                 actual,
             } => {
-                let which = operands
-                    .get(*operand)
-                    .map_or_else(|| format!("operand {}", operand + 1), |name| format!("`{name}`"));
+                let which = operands.get(*operand).map_or_else(
+                    || format!("operand {}", operand + 1),
+                    |name| format!("`{name}`"),
+                );
                 format!(
                     "`{symbol}` takes {} here, but {which} holds {}",
                     expected.name(),
@@ -289,40 +265,6 @@ pub fn broadcast(left: &Shape, right: &Shape) -> Result<Shape, ShapeError> {
     Ok(Shape(dims))
 }
 
-/// numpy's `matmul` for 1-D and 2-D operands (a vector on the left is a
-/// row, on the right a column, and that axis is dropped from the result),
-/// and batched 3-D products: `[b, m, k] × [b, k, n]` and `[b, m, k] × [k, n]`.
-pub fn matmul(left: &Shape, right: &Shape) -> Result<Shape, ShapeError> {
-    let left_ok = (1..=3).contains(&left.rank());
-    let right_ok = (1..=2).contains(&right.rank()) || (right.rank() == 3 && left.rank() == 3);
-    if !left_ok {
-        return Err(ShapeError::MatMulRank {
-            operand: Side::Left,
-            shape: left.clone(),
-        });
-    }
-    if !right_ok || (left.rank() == 3 && right.rank() == 1) {
-        return Err(ShapeError::MatMulRank {
-            operand: Side::Right,
-            shape: right.clone(),
-        });
-    }
-    let inner_left = &left.0[left.rank() - 1];
-    let inner_right = &right.0[right.rank().saturating_sub(2)];
-    let batch_ok = right.rank() != 3 || left.0[0] == right.0[0];
-    if inner_left != inner_right || !batch_ok {
-        return Err(ShapeError::MatMulInner {
-            left: left.clone(),
-            right: right.clone(),
-        });
-    }
-    let mut dims: Vec<Dim> = left.0[..left.rank() - 1].to_vec();
-    if right.rank() >= 2 {
-        dims.push(right.0[right.rank() - 1].clone());
-    }
-    Ok(Shape(dims))
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -383,43 +325,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn matmul_table() {
-        let ok = [
-            ("n, 784", "784, 128", "n, 128"),
-            ("3", "3, 4", "4"),
-            ("2, 3", "3", "2"),
-            ("k", "k", ""),
-        ];
-        for (l, r, out) in ok {
-            assert_eq!(matmul(&shape(l), &shape(r)), Ok(shape(out)));
-        }
-        assert!(matches!(
-            matmul(&shape("n, 784"), &shape("128, 10")),
-            Err(ShapeError::MatMulInner { .. })
-        ));
-        assert!(matches!(
-            matmul(&shape(""), &shape("3")),
-            Err(ShapeError::MatMulRank {
-                operand: Side::Left,
-                ..
-            })
-        ));
-        assert!(matches!(
-            matmul(&shape("2, 3"), &shape("1, 3, 4")),
-            Err(ShapeError::MatMulRank {
-                operand: Side::Right,
-                ..
-            })
-        ));
-    }
-
-    #[test]
     fn messages_keep_symbols() {
-        let err = matmul(&shape("n, 784"), &shape("128, 10")).unwrap_err();
-        assert_eq!(
-            err.message("matmul", &[]),
-            "`matmul` inner dimensions differ: left is [n, 784], right is [128, 10]"
-        );
         let err = broadcast(&shape("n, 3"), &shape("m, 3")).unwrap_err();
         assert_eq!(
             err.message("+", &[]),

@@ -611,7 +611,7 @@ fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
         }
         Op::Elementwise(_)
         | Op::Reduction(_)
-        | Op::Softmax(_)
+        | Op::Loss(_)
         | Op::Linalg(_)
         | Op::Movement(_)
         | Op::Nn(_) => {

@@ -123,7 +123,7 @@ fn leaf(graph: &Graph, id: NodeId) -> TokenStream {
         Op::Input
         | Op::Elementwise(_)
         | Op::Reduction(_)
-        | Op::Softmax(_)
+        | Op::Loss(_)
         | Op::Linalg(_)
         | Op::Movement(_)
         | Op::Nn(_) => TokenStream::new(),

@@ -129,7 +129,7 @@ pub fn all() -> Vec<Kernel> {
     let mut all = vec![CONSTANT_VIEW];
     all.extend(super::elementwise::kernels());
     all.extend_from_slice(super::reduce::KERNELS);
-    all.extend_from_slice(super::softmax::KERNELS);
+    all.extend_from_slice(super::loss::KERNELS);
     all.extend_from_slice(super::linalg::KERNELS);
     all.extend_from_slice(super::movement::KERNELS);
     all.extend_from_slice(super::nn::KERNELS);

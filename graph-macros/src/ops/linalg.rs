@@ -12,7 +12,7 @@ use super::{At, Family, Op};
 use crate::emit::bare::Bare;
 use crate::introspect::Polynomial;
 use crate::ir::DType;
-use crate::shape::{broadcast, expect_dtypes, matmul, Shape, ShapeError, Typed};
+use crate::shape::{broadcast, expect_dtypes, rule, Dim, Shape, ShapeError, Typed};
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Linalg {
@@ -264,5 +264,79 @@ impl Family for Linalg {
                 quote! { #matmul(#x, #w, #dims, #destination) }
             }
         }
+    }
+}
+
+/// numpy's `matmul` for 1-D and 2-D operands (a vector on the left is a
+/// row, on the right a column, and that axis is dropped from the result),
+/// and batched 3-D products: `[b, m, k] × [b, k, n]` and `[b, m, k] × [k, n]`.
+fn matmul(left: &Shape, right: &Shape) -> Result<Shape, ShapeError> {
+    let rank_error = |side: &str, shape: &Shape| {
+        let scalar = if shape.is_scalar() {
+            " (a scalar); use `*` to scale"
+        } else {
+            ""
+        };
+        rule(format!(
+            "takes 1-D, 2-D or batched 3-D operands, but its {side} operand is {shape}{scalar}"
+        ))
+    };
+    let left_ok = (1..=3).contains(&left.rank());
+    let right_ok = (1..=2).contains(&right.rank()) || (right.rank() == 3 && left.rank() == 3);
+    if !left_ok {
+        return Err(rank_error("left", left));
+    }
+    if !right_ok || (left.rank() == 3 && right.rank() == 1) {
+        return Err(rank_error("right", right));
+    }
+    let inner_left = &left.0[left.rank() - 1];
+    let inner_right = &right.0[right.rank().saturating_sub(2)];
+    let batch_ok = right.rank() != 3 || left.0[0] == right.0[0];
+    if inner_left != inner_right || !batch_ok {
+        return Err(rule(format!(
+            "inner dimensions differ: left is {left}, right is {right}"
+        )));
+    }
+    let mut dims: Vec<Dim> = left.0[..left.rank() - 1].to_vec();
+    if right.rank() >= 2 {
+        dims.push(right.0[right.rank() - 1].clone());
+    }
+    Ok(Shape(dims))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::tests::shape;
+
+    #[test]
+    fn matmul_table() {
+        let ok = [
+            ("n, 784", "784, 128", "n, 128"),
+            ("3", "3, 4", "4"),
+            ("2, 3", "3", "2"),
+            ("k", "k", ""),
+            ("b, n, 4", "b, 4, 2", "b, n, 2"),
+            ("b, n, 4", "4, 2", "b, n, 2"),
+        ];
+        for (l, r, out) in ok {
+            assert_eq!(matmul(&shape(l), &shape(r)), Ok(shape(out)));
+        }
+        let message = |l: &str, r: &str| match matmul(&shape(l), &shape(r)) {
+            Err(error) => error.message("matmul", &[]),
+            Ok(shape) => panic!("{l} × {r} gave {shape}"),
+        };
+        assert_eq!(
+            message("n, 784", "128, 10"),
+            "`matmul` inner dimensions differ: left is [n, 784], right is [128, 10]"
+        );
+        assert_eq!(
+            message("", "3"),
+            "`matmul` takes 1-D, 2-D or batched 3-D operands, but its left operand is [] (a scalar); use `*` to scale"
+        );
+        assert_eq!(
+            message("2, 3", "1, 3, 4"),
+            "`matmul` takes 1-D, 2-D or batched 3-D operands, but its right operand is [1, 3, 4]"
+        );
     }
 }

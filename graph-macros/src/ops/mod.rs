@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | [`elementwise`] | unary functions, `+ - * /`, `maximum`/`minimum`, comparisons, `select`, fused trees |
 //! | [`reduce`] | `sum`, `mean`, `max`, `min`, `argmax` |
-//! | [`softmax`] | `softmax`, `log_softmax`, `logsumexp`, `mse`, `softmax_cross_entropy` |
+//! | [`loss`] | `softmax`, `log_softmax`, `logsumexp`, `mse`, `softmax_cross_entropy` |
 //! | [`linalg`] | `matmul` and the fused `dense` |
 //! | [`movement`] | `transpose`, `reshape`, `concat`, `slice`, `broadcast_to`, `expand_dims`, `squeeze` |
 //! | [`nn`] | `conv2d`, the pools, `batch_norm`, `layer_norm`, `gather` |
@@ -28,21 +28,21 @@ use crate::shape::{Shape, ShapeError, Typed};
 pub mod elementwise;
 pub mod kernels;
 pub mod linalg;
+pub mod loss;
 pub mod movement;
 pub mod nn;
 pub mod reduce;
 mod signature;
-pub mod softmax;
 
 pub use kernels::{Call, Kernel};
 pub use signature::{bind, build, operands, signature, unknown_op, Attrs, Kind, Param, Signature};
 
 use elementwise::Elementwise;
 use linalg::Linalg;
+use loss::Loss;
 use movement::Movement;
 use nn::Nn;
 use reduce::Reduction;
-use softmax::Softmax;
 
 /// The closed set of operations: the three kinds of leaf, and one variant
 /// per family. Every phase matches it exhaustively.
@@ -56,7 +56,7 @@ pub enum Op {
     Constant(Tensor),
     Elementwise(Elementwise),
     Reduction(Reduction),
-    Softmax(Softmax),
+    Loss(Loss),
     Linalg(Linalg),
     Movement(Movement),
     Nn(Nn),
@@ -105,7 +105,7 @@ impl Op {
             Op::Input | Op::Variable | Op::Constant(_) => None,
             Op::Elementwise(op) => Some(op),
             Op::Reduction(op) => Some(op),
-            Op::Softmax(op) => Some(op),
+            Op::Loss(op) => Some(op),
             Op::Linalg(op) => Some(op),
             Op::Movement(op) => Some(op),
             Op::Nn(op) => Some(op),
@@ -120,7 +120,7 @@ impl Op {
             Op::Constant(_) => "const",
             Op::Elementwise(op) => op.word(),
             Op::Reduction(op) => op.word(),
-            Op::Softmax(op) => op.word(),
+            Op::Loss(op) => op.word(),
             Op::Linalg(op) => op.word(),
             Op::Movement(op) => op.word(),
             Op::Nn(op) => op.word(),
@@ -161,7 +161,7 @@ impl Op {
 pub static SIGNATURES: &[&[Signature]] = &[
     elementwise::SIGNATURES,
     reduce::SIGNATURES,
-    softmax::SIGNATURES,
+    loss::SIGNATURES,
     linalg::SIGNATURES,
     movement::SIGNATURES,
     nn::SIGNATURES,
@@ -173,7 +173,7 @@ pub static SIGNATURES: &[&[Signature]] = &[
 pub fn cost_table() -> Vec<(String, String)> {
     let mut rows = elementwise::cost_rows();
     rows.extend(reduce::COST_ROWS.iter().map(owned));
-    rows.extend(softmax::COST_ROWS.iter().map(owned));
+    rows.extend(loss::COST_ROWS.iter().map(owned));
     rows.extend(linalg::COST_ROWS.iter().map(owned));
     rows.extend(nn::COST_ROWS.iter().map(owned));
     rows.extend(movement::COST_ROWS.iter().map(owned));

@@ -11,8 +11,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::kernels::{Call, Form, Kernel};
+use super::loss::rows;
 use super::signature::{attr, Attrs, Default, Kind, Param, Signature};
-use super::softmax::rows;
 use super::{At, Family, Op};
 use crate::dot::{call, pair};
 use crate::emit::bare::Bare;

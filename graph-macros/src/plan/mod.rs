@@ -108,7 +108,7 @@ pub fn needs_slot(graph: &Graph, index: usize) -> bool {
     let node = &graph.nodes[index];
     let at = crate::ops::At::new(graph, NodeId(index));
     let plain_scalar_kernel = match &node.op {
-        Op::Softmax(op) => op.returns_scalar(),
+        Op::Loss(op) => op.returns_scalar(),
         Op::Linalg(op) => op.returns_scalar(at),
         Op::Input
         | Op::Variable

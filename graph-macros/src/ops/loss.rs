@@ -1,6 +1,7 @@
 //! The softmax family and the losses: `softmax`, `log_softmax` and
 //! `logsumexp` along one axis, `mse`, and `softmax_cross_entropy` against
-//! probabilities or class indices.
+//! probabilities or class indices. One family, because the cross-entropy is
+//! a log-softmax picked at the labels.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -14,7 +15,7 @@ use crate::ir::DType;
 use crate::shape::{axis, expect_dtypes, reduced, rule, Shape, ShapeError, Typed};
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub enum Softmax {
+pub enum Loss {
     Softmax {
         axis: i64,
     },
@@ -39,12 +40,12 @@ const AXIS: &[Param] = &[
 
 pub static SIGNATURES: &[Signature] = &[
     Signature::new("softmax", AXIS, |a| {
-        Op::Softmax(Softmax::Softmax {
+        Op::Loss(Loss::Softmax {
             axis: a.int("axis"),
         })
     }),
     Signature::new("log_softmax", AXIS, |a| {
-        Op::Softmax(Softmax::LogSoftmax {
+        Op::Loss(Loss::LogSoftmax {
             axis: a.int("axis"),
         })
     }),
@@ -56,7 +57,7 @@ pub static SIGNATURES: &[Signature] = &[
             attr("keep_dims", Kind::Bool, Default::Bool(false)),
         ],
         |a| {
-            Op::Softmax(Softmax::LogSumExp {
+            Op::Loss(Loss::LogSumExp {
                 axis: a.int("axis"),
                 keep_dims: a.boolean("keep_dims"),
             })
@@ -65,12 +66,12 @@ pub static SIGNATURES: &[Signature] = &[
     Signature::new(
         "mse",
         &[Param::tensor("pred"), Param::tensor("target")],
-        |_| Op::Softmax(Softmax::Mse),
+        |_| Op::Loss(Loss::Mse),
     ),
     Signature::new(
         "softmax_cross_entropy",
         &[Param::tensor("logits"), Param::tensor("labels")],
-        |_| Op::Softmax(Softmax::CrossEntropy),
+        |_| Op::Loss(Loss::CrossEntropy),
     ),
 ];
 
@@ -120,45 +121,45 @@ pub const COST_ROWS: &[(&str, &str)] = &[
     ),
 ];
 
-impl Softmax {
+impl Loss {
     /// Whether the kernel returns a plain scalar instead of writing a
     /// workspace slot.
     pub fn returns_scalar(&self) -> bool {
         match self {
-            Softmax::Mse => true,
-            Softmax::Softmax { .. }
-            | Softmax::LogSoftmax { .. }
-            | Softmax::LogSumExp { .. }
-            | Softmax::CrossEntropy => false,
+            Loss::Mse => true,
+            Loss::Softmax { .. }
+            | Loss::LogSoftmax { .. }
+            | Loss::LogSumExp { .. }
+            | Loss::CrossEntropy => false,
         }
     }
 }
 
-impl Family for Softmax {
+impl Family for Loss {
     fn word(&self) -> &'static str {
         match self {
-            Softmax::Softmax { .. } => "softmax",
-            Softmax::LogSoftmax { .. } => "log_softmax",
-            Softmax::LogSumExp { .. } => "logsumexp",
-            Softmax::Mse => "mse",
-            Softmax::CrossEntropy => "softmax_cross_entropy",
+            Loss::Softmax { .. } => "softmax",
+            Loss::LogSoftmax { .. } => "log_softmax",
+            Loss::LogSumExp { .. } => "logsumexp",
+            Loss::Mse => "mse",
+            Loss::CrossEntropy => "softmax_cross_entropy",
         }
     }
 
     fn infer(&self, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
         let x = operands[0].0;
         match self {
-            Softmax::Softmax { axis: a } | Softmax::LogSoftmax { axis: a } => {
+            Loss::Softmax { axis: a } | Loss::LogSoftmax { axis: a } => {
                 expect_dtypes(operands, &[DType::F32])?;
                 axis(*a, x.rank())?;
                 Ok((x.clone(), DType::F32))
             }
-            Softmax::LogSumExp { axis: a, keep_dims } => {
+            Loss::LogSumExp { axis: a, keep_dims } => {
                 expect_dtypes(operands, &[DType::F32])?;
                 let a = axis(*a, x.rank())?;
                 Ok((reduced(x, &[a], *keep_dims), DType::F32))
             }
-            Softmax::Mse => {
+            Loss::Mse => {
                 expect_dtypes(operands, &[DType::F32, DType::F32])?;
                 if x != operands[1].0 {
                     return Err(rule(format!(
@@ -168,20 +169,20 @@ impl Family for Softmax {
                 }
                 Ok((Shape::default(), DType::F32))
             }
-            Softmax::CrossEntropy => cross_entropy(operands).map(|shape| (shape, DType::F32)),
+            Loss::CrossEntropy => cross_entropy(operands).map(|shape| (shape, DType::F32)),
         }
     }
 
     fn flops(&self, at: At<'_>) -> Polynomial {
         let input = Polynomial::product(&at.operand_shape(0).0);
         match self {
-            Softmax::Softmax { .. } => input.scale(5),
-            Softmax::LogSoftmax { axis } => input.scale(5).plus(&rows(at.operand_shape(0), *axis)),
-            Softmax::LogSumExp { .. } => input
+            Loss::Softmax { .. } => input.scale(5),
+            Loss::LogSoftmax { axis } => input.scale(5).plus(&rows(at.operand_shape(0), *axis)),
+            Loss::LogSumExp { .. } => input
                 .scale(4)
                 .plus(&Polynomial::product(&at.shape().0).scale(2)),
-            Softmax::Mse => input.scale(3).plus(&Polynomial::constant(1)),
-            Softmax::CrossEntropy => {
+            Loss::Mse => input.scale(3).plus(&Polynomial::constant(1)),
+            Loss::CrossEntropy => {
                 let batch = rows(at.operand_shape(0), -1);
                 if at.operand_dtype(1) == DType::Usize {
                     input.scale(4).plus(&batch.scale(2))
@@ -194,17 +195,17 @@ impl Family for Softmax {
 
     fn label(&self, word: &str, _operands: &[String]) -> String {
         let attributes = match self {
-            Softmax::Softmax { axis } | Softmax::LogSoftmax { axis } => {
+            Loss::Softmax { axis } | Loss::LogSoftmax { axis } => {
                 vec![format!("axis={axis}")]
             }
-            Softmax::LogSumExp { axis, keep_dims } => {
+            Loss::LogSumExp { axis, keep_dims } => {
                 let mut attributes = vec![format!("axis={axis}")];
                 if *keep_dims {
                     attributes.push("keep_dims=true".to_string());
                 }
                 attributes
             }
-            Softmax::Mse | Softmax::CrossEntropy => Vec::new(),
+            Loss::Mse | Loss::CrossEntropy => Vec::new(),
         };
         crate::dot::call(word, &attributes)
     }
@@ -215,38 +216,36 @@ impl Family for Softmax {
 
     fn emit(&self, at: At<'_>, mut operands: Vec<TokenStream>) -> Call {
         match self {
-            Softmax::Softmax { axis } | Softmax::LogSoftmax { axis } => {
+            Loss::Softmax { axis } | Loss::LogSoftmax { axis } => {
                 let axis = at.axis_of(0, *axis);
                 operands.push(quote! { #axis });
-                let kernel = if matches!(self, Softmax::Softmax { .. }) {
+                let kernel = if matches!(self, Loss::Softmax { .. }) {
                     SOFTMAX
                 } else {
                     LOG_SOFTMAX
                 };
                 Call::new(kernel, operands)
             }
-            Softmax::LogSumExp { axis, keep_dims } => {
+            Loss::LogSumExp { axis, keep_dims } => {
                 let axis = at.axis_of(0, *axis);
                 operands.push(quote! { #axis });
                 operands.push(quote! { #keep_dims });
                 Call::new(LOGSUMEXP, operands)
             }
-            Softmax::Mse => Call::new(MSE, operands),
-            Softmax::CrossEntropy if at.operand_dtype(1) == DType::Usize => {
+            Loss::Mse => Call::new(MSE, operands),
+            Loss::CrossEntropy if at.operand_dtype(1) == DType::Usize => {
                 let labels = at.describe_operand(1);
                 operands.push(quote! { #labels });
                 Call::new(CROSS_ENTROPY_INDICES, operands).fallible()
             }
-            Softmax::CrossEntropy => Call::new(CROSS_ENTROPY, operands),
+            Loss::CrossEntropy => Call::new(CROSS_ENTROPY, operands),
         }
     }
 
     fn bare_support(&self, _at: At<'_>) -> bool {
         match self {
-            Softmax::Softmax { .. } | Softmax::LogSoftmax { .. } | Softmax::LogSumExp { .. } => {
-                true
-            }
-            Softmax::Mse | Softmax::CrossEntropy => false,
+            Loss::Softmax { .. } | Loss::LogSoftmax { .. } | Loss::LogSumExp { .. } => true,
+            Loss::Mse | Loss::CrossEntropy => false,
         }
     }
 
@@ -255,10 +254,10 @@ impl Family for Softmax {
         let in_sizes = bare.input(0);
         let destination = &bare.destination;
         let (kernel, axis) = match self {
-            Softmax::Softmax { axis } => (FLAT_SOFTMAX, axis),
-            Softmax::LogSoftmax { axis } => (FLAT_LOG_SOFTMAX, axis),
-            Softmax::LogSumExp { axis, .. } => (FLAT_LOGSUMEXP, axis),
-            Softmax::Mse | Softmax::CrossEntropy => return bare.unsupported(),
+            Loss::Softmax { axis } => (FLAT_SOFTMAX, axis),
+            Loss::LogSoftmax { axis } => (FLAT_LOG_SOFTMAX, axis),
+            Loss::LogSumExp { axis, .. } => (FLAT_LOGSUMEXP, axis),
+            Loss::Mse | Loss::CrossEntropy => return bare.unsupported(),
         };
         let lanes = lanes(&in_sizes, bare.at.axis_of(0, *axis));
         let path = kernel.path(Form::Value);
