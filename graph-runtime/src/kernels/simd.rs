@@ -1032,7 +1032,87 @@ fn horizontal_sum(v: __m256) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::worth_packing;
+    use ndarray::{Array1, Array2};
+
+    use super::{available, gemm_dots, gemm_panels, gemm_tiles, worth_packing, Activation, PANEL};
+
+    /// Every kernel of the module runs (none falls back) on a small product
+    /// whenever the CPU has AVX2 and FMA, and gets it exactly right (the
+    /// operands are small integers).
+    ///
+    /// `.ci/asan` sets `STATICFLOW_EXPECT_SIMD=1`: there this test also
+    /// fails unless the build is for AVX2 and FMA and the kernels run, so
+    /// the sanitizer run cannot pass having checked only portable code.
+    #[test]
+    #[allow(clippy::many_single_char_names)] // The matrix-product letters.
+    fn every_kernel_runs_where_the_cpu_has_avx2_and_fma() {
+        let expected = std::env::var_os("STATICFLOW_EXPECT_SIMD").is_some_and(|v| v == "1");
+        if expected {
+            assert!(
+                cfg!(target_feature = "avx2") && cfg!(target_feature = "fma") && available(),
+                "STATICFLOW_EXPECT_SIMD=1, but this build is not for AVX2 and FMA"
+            );
+        }
+        let simd = available();
+        // 3 × 5 by 5 × 20: a strip of 16 columns and a masked tail of 4.
+        let (m, k, n) = (3, 5, 20);
+        let x = Array2::from_shape_fn((m, k), |(i, p)| ((i + 2 * p) % 5) as f32 - 2.0);
+        let w = Array2::from_shape_fn((k, n), |(p, j)| ((3 * p + j) % 7) as f32 - 3.0);
+        let bias = Array1::from_shape_fn(n, |j| (j % 4) as f32 - 1.5);
+        let reference = Array2::from_shape_fn((m, n), |(i, j)| {
+            (0..k).map(|p| x[[i, p]] * w[[p, j]]).sum::<f32>() + bias[j]
+        });
+        let act = Activation::Identity;
+
+        let mut out = Array2::from_elem((m, n), f32::NAN);
+        let ran = gemm_tiles(
+            &x.view(),
+            &w.view(),
+            Some(&bias.view()),
+            act,
+            &mut out.view_mut(),
+            false,
+        );
+        assert_eq!(ran, simd, "tile kernel");
+        if ran {
+            assert_eq!(out, reference, "tile kernel");
+        }
+
+        // `w` in panels of PANEL columns, the last one padded with zeros.
+        let mut panels = vec![0.0; n.div_ceil(PANEL) * k * PANEL];
+        for ((p, j), &value) in w.indexed_iter() {
+            panels[((j / PANEL) * k + p) * PANEL + j % PANEL] = value;
+        }
+        let mut out = Array2::from_elem((m, n), f32::NAN);
+        let ran = gemm_panels(
+            &x.view(),
+            &panels,
+            n,
+            Some(&bias.view()),
+            act,
+            &mut out.view_mut(),
+        );
+        assert_eq!(ran, simd, "tile kernel on panels");
+        if ran {
+            assert_eq!(out, reference, "tile kernel on panels");
+        }
+
+        // The dot kernel wants the columns of `w` contiguous.
+        let columns = w.t().as_standard_layout().into_owned();
+        let mut out = Array2::from_elem((m, n), f32::NAN);
+        let ran = gemm_dots(
+            &x.view(),
+            &columns.t(),
+            Some(&bias.view()),
+            act,
+            &mut out.view_mut(),
+            false,
+        );
+        assert_eq!(ran, simd, "dot kernel");
+        if ran {
+            assert_eq!(out, reference, "dot kernel");
+        }
+    }
 
     #[test]
     fn copies_strips_when_their_rows_crowd_few_cache_sets() {
