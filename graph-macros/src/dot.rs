@@ -65,7 +65,10 @@ pub fn dot(graph: &Graph) -> String {
         let label = quoted(&label(graph, id));
         let _ = writeln!(out, "  n{index} [label={label}, {style}];");
         // The formula of a fused node names unnamed operands by position.
-        let numbered = node.op.family().is_some_and(|f| f.shows_formula());
+        let numbered = node
+            .op
+            .family()
+            .is_some_and(crate::ops::Family::shows_formula);
         for (position, operand) in node.operands.iter().enumerate() {
             let mut label = tensor(graph, *operand);
             if numbered && graph.node(*operand).name.is_none() {

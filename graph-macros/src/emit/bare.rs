@@ -674,7 +674,7 @@ fn kernel_call(
     };
     match node.op.family() {
         Some(family) => family.emit_bare(&bare),
-        None => bare.unsupported(),
+        None => Bare::unsupported(),
     }
 }
 
@@ -732,7 +732,7 @@ impl Bare<'_> {
 
     /// What an op without a slice kernel emits; `check` rejects such graphs
     /// before emission, so this is never compiled.
-    pub fn unsupported(&self) -> TokenStream {
+    pub fn unsupported() -> TokenStream {
         quote! { ::core::compile_error!("op without a slice kernel") }
     }
 }

@@ -62,6 +62,7 @@ pub const KERNELS: &[Kernel] = &[
     IDENTITY,
 ];
 
+#[cfg_attr(not(test), allow(dead_code))]
 pub const COST_ROWS: &[(&str, &str)] = &[
     (
         "`matmul` `[m, k] × [k, n]` (also 1-D and batched)",
@@ -184,12 +185,13 @@ impl Family for Linalg {
         }
         if let Some(activation) = activation {
             let info = activation.info();
-            let attributes: String = info
-                .params
-                .iter()
-                .map(|(name, value)| format!(", {name}={value}"))
-                .collect();
-            formula = format!("{}({formula}{attributes})", info.word);
+            let mut arguments = vec![formula];
+            arguments.extend(
+                info.params
+                    .iter()
+                    .map(|(name, value)| format!("{name}={value}")),
+            );
+            formula = format!("{}({})", info.word, arguments.join(", "));
         }
         format!("dense: {formula}")
     }

@@ -100,6 +100,7 @@ pub const KERNELS: &[Kernel] = &[
     FLAT_LOGSUMEXP,
 ];
 
+#[cfg_attr(not(test), allow(dead_code))]
 pub const COST_ROWS: &[(&str, &str)] = &[
     ("`softmax` (max, subtract, exp, sum, divide)", "5 per in"),
     (
@@ -257,7 +258,7 @@ impl Family for Loss {
             Loss::Softmax { axis } => (FLAT_SOFTMAX, axis),
             Loss::LogSoftmax { axis } => (FLAT_LOG_SOFTMAX, axis),
             Loss::LogSumExp { axis, .. } => (FLAT_LOGSUMEXP, axis),
-            Loss::Mse | Loss::CrossEntropy => return bare.unsupported(),
+            Loss::Mse | Loss::CrossEntropy => return Bare::unsupported(),
         };
         let lanes = lanes(&in_sizes, bare.at.axis_of(0, *axis));
         let path = kernel.path(Form::Value);

@@ -153,6 +153,7 @@ pub const KERNELS: &[Kernel] = &[
     FLAT_COPY,
 ];
 
+#[cfg_attr(not(test), allow(dead_code))]
 pub const COST_ROWS: &[(&str, &str)] = &[
     (
         "`transpose`, `permute`, `reshape`, `concat`, `slice`, `broadcast_to`, `expand_dims`, `squeeze`, `gather`",

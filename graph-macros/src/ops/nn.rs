@@ -140,6 +140,7 @@ pub const KERNELS: &[Kernel] = &[
     GATHER_ROWS,
 ];
 
+#[cfg_attr(not(test), allow(dead_code))]
 pub const COST_ROWS: &[(&str, &str)] = &[
     ("`conv2d` with filter `[kh, kw, c, o]`", "2·kh·kw·c per out"),
     (
@@ -311,8 +312,8 @@ impl Family for Nn {
         false
     }
 
-    fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream {
-        bare.unsupported()
+    fn emit_bare(&self, _bare: &Bare<'_>) -> TokenStream {
+        Bare::unsupported()
     }
 }
 

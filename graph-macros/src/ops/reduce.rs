@@ -98,6 +98,7 @@ const FLAT_ARGMAX: Kernel = Kernel::flat("argmax");
 
 pub const KERNELS: &[Kernel] = &[SUM, MEAN, MAX, MIN, ARGMAX, FLAT_REDUCE, FLAT_ARGMAX];
 
+#[cfg_attr(not(test), allow(dead_code))]
 pub const COST_ROWS: &[(&str, &str)] = &[
     ("`sum`, `max`, `min`, `argmax`", "1 per in"),
     ("`mean`", "1 per in + 1 per out"),

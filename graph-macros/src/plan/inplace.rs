@@ -41,7 +41,7 @@ fn has_inplace_form(graph: &Graph, id: NodeId) -> bool {
     let node = graph.node(id);
     node.op
         .elementwise()
-        .is_some_and(|op| op.has_in_place_form())
+        .is_some_and(crate::ops::elementwise::Elementwise::has_in_place_form)
         && node.dtype == DType::F32
         && !graph.shape(id).is_scalar()
 }

@@ -98,7 +98,9 @@ fn element_bytes(dtype: DType) -> usize {
 /// writes as plain Rust arithmetic on `f32` locals.
 pub fn is_scalar_arithmetic(graph: &Graph, index: usize) -> bool {
     let node = &graph.nodes[index];
-    node.op.elementwise().is_some_and(|op| op.is_arithmetic())
+    node.op
+        .elementwise()
+        .is_some_and(crate::ops::elementwise::Elementwise::is_arithmetic)
         && node.operands.iter().all(|&o| graph.shape(o).is_scalar())
 }
 
