@@ -172,21 +172,32 @@ impl Parse for GraphSyntax {
             }
             no_std = Some(attr.path().require_ident()?.span());
         }
-        let mut optimize = true;
+        let mut optimize = None;
         for attr in attrs.extract_if(.., |attr| attr.path().is_ident("optimize")) {
-            let off = attr
-                .parse_args::<Ident>()
-                .is_ok_and(|switch| switch == "off" || switch == "on");
-            if !off {
-                return Err(syn::Error::new_spanned(
+            let switch = attr.parse_args::<Ident>().map_err(|_| {
+                syn::Error::new_spanned(
                     &attr,
                     "expected `#[optimize(off)]` or `#[optimize(on)]` (the default)",
+                )
+            })?;
+            let on = match switch.to_string().as_str() {
+                "on" => true,
+                "off" => false,
+                other => {
+                    return Err(syn::Error::new(
+                        switch.span(),
+                        format!("`{other}` is not a setting of `#[optimize(..)]`: write `off` (or `on`, the default)"),
+                    ))
+                }
+            };
+            if optimize.replace(on).is_some() {
+                return Err(syn::Error::new_spanned(
+                    attr,
+                    "a graph takes one `#[optimize(..)]` attribute",
                 ));
             }
-            optimize = attr
-                .parse_args::<Ident>()
-                .is_ok_and(|switch| switch == "on");
         }
+        let optimize = optimize.unwrap_or(true);
         let vis: Visibility = input.parse()?;
         if !input.peek(Token![struct]) {
             return Err(input.error(

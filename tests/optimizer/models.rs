@@ -212,7 +212,10 @@ twins!(Block, BlockOff {
 #[test]
 fn residual_block() {
     written_alike!(Block, BlockOff);
-    assert_eq!(count(Block::DOT, "dense: matmul(normed, w1) + b1"), 1);
+    assert_eq!(
+        count(Block::DOT, "dense: gelu_tanh(matmul(normed, w1) + b1)"),
+        1
+    );
     assert_eq!(count(Block::DOT, "dense: matmul(hidden, w2) + b2"), 1);
     assert_eq!(count(Block::DOT, "fused: square(sigma) + 0.1"), 1);
     let (mut wa, mut wb) = workspaces();

@@ -379,19 +379,21 @@ twins!(UpdateShared, UpdateSharedOff {
 #[test]
 fn updates_shared_with_outputs() {
     written_alike!(UpdateShared, UpdateSharedOff);
-    // One node computes the preview and `w`'s new value (not fused with
-    // `lr * g`: see `rewrites::merged_duplicates_do_not_block_fusion`); `k`'s
-    // new value is fused and computed in `k`.
-    assert_eq!(label_of(UpdateShared::DOT, "preview"), "preview\nsub");
+    // One fused node computes the preview and `w`'s new value; `k`'s new
+    // value is fused and computed in `k`.
+    assert_eq!(
+        label_of(UpdateShared::DOT, "preview"),
+        "preview\nfused: w - (lr * g)"
+    );
     assert_eq!(
         (
             count(UpdateShared::DOT, "sub"),
             count(UpdateSharedOff::DOT, "sub")
         ),
-        (1, 3)
+        (0, 3)
     );
     assert_eq!(count(UpdateShared::DOT, "fused: (k * k) - u"), 1);
-    // `preview` overwrites `lr * g`, `exp(x)` has a slot, `k` takes its new
+    // `preview` and `exp(x)` have a slot each, `k` takes its new
     // value in place: two slots of 2·3 floats. The reference: seven.
     assert_eq!(UpdateShared::WORKSPACE_BYTES, 2 * 24);
     assert_eq!(UpdateSharedOff::WORKSPACE_BYTES, 7 * 24);

@@ -23,6 +23,8 @@ use crate::ir::{Graph, NodeId};
 pub fn run(graph: &mut Graph) {
     fold_constants(graph);
     eliminate_common_subexpressions(graph);
+    // The merged duplicates are dead now: dropped before fusion counts uses.
+    eliminate_dead_nodes(graph);
     fuse_dense(graph);
     fuse_elementwise(graph);
     eliminate_dead_nodes(graph);
