@@ -560,19 +560,27 @@ const INLINE_CONSTANT_LIMIT: usize = 16;
 
 /// The `static` holding a large constant's data, if node `id` is one.
 fn constant_static(graph: &Graph, id: NodeId) -> Option<Ident> {
-    match &graph.node(id).op {
-        crate::ir::Op::Constant(tensor) if tensor.values.len() > INLINE_CONSTANT_LIMIT => {
-            Some(format_ident!(
-                "__{}_{}",
-                graph.name.to_string().to_uppercase(),
-                local(graph, id)
-                    .to_string()
-                    .trim_start_matches('_')
-                    .to_uppercase()
-            ))
-        }
-        _ => None,
-    }
+    let large = match &graph.node(id).op {
+        crate::ir::Op::Constant(tensor) => tensor.values.len() > INLINE_CONSTANT_LIMIT,
+        crate::ir::Op::Input
+        | crate::ir::Op::Variable
+        | crate::ir::Op::Elementwise(_)
+        | crate::ir::Op::Reduction(_)
+        | crate::ir::Op::Loss(_)
+        | crate::ir::Op::Linalg(_)
+        | crate::ir::Op::Movement(_)
+        | crate::ir::Op::Nn(_) => false,
+    };
+    large.then(|| {
+        format_ident!(
+            "__{}_{}",
+            graph.name.to_string().to_uppercase(),
+            local(graph, id)
+                .to_string()
+                .trim_start_matches('_')
+                .to_uppercase()
+        )
+    })
 }
 
 /// The `static`s of large constants (baked weights among them), and the

@@ -131,7 +131,14 @@ impl Op {
     pub fn symbol(&self) -> &'static str {
         match self {
             Op::Elementwise(op) => op.symbol(),
-            other => other.word(),
+            Op::Input
+            | Op::Variable
+            | Op::Constant(_)
+            | Op::Reduction(_)
+            | Op::Loss(_)
+            | Op::Linalg(_)
+            | Op::Movement(_)
+            | Op::Nn(_) => self.word(),
         }
     }
 
@@ -143,7 +150,14 @@ impl Op {
     pub fn elementwise(&self) -> Option<&Elementwise> {
         match self {
             Op::Elementwise(op) => Some(op),
-            _ => None,
+            Op::Input
+            | Op::Variable
+            | Op::Constant(_)
+            | Op::Reduction(_)
+            | Op::Loss(_)
+            | Op::Linalg(_)
+            | Op::Movement(_)
+            | Op::Nn(_) => None,
         }
     }
 
@@ -151,7 +165,14 @@ impl Op {
     pub fn linalg(&self) -> Option<&Linalg> {
         match self {
             Op::Linalg(op) => Some(op),
-            _ => None,
+            Op::Input
+            | Op::Variable
+            | Op::Constant(_)
+            | Op::Elementwise(_)
+            | Op::Reduction(_)
+            | Op::Loss(_)
+            | Op::Movement(_)
+            | Op::Nn(_) => None,
         }
     }
 }

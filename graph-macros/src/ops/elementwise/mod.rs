@@ -268,7 +268,10 @@ impl Elementwise {
         match self {
             Elementwise::Binary(op) => op.symbol(),
             Elementwise::Unary(Unary::Neg) => "-",
-            other => other.word(),
+            Elementwise::Unary(_)
+            | Elementwise::Compare(_)
+            | Elementwise::Select
+            | Elementwise::Fused(_) => self.word(),
         }
     }
 
@@ -276,7 +279,10 @@ impl Elementwise {
     pub fn unary(&self) -> Option<Unary> {
         match self {
             Elementwise::Unary(op) => Some(*op),
-            _ => None,
+            Elementwise::Binary(_)
+            | Elementwise::Compare(_)
+            | Elementwise::Select
+            | Elementwise::Fused(_) => None,
         }
     }
 
@@ -316,13 +322,23 @@ impl Elementwise {
     /// On scalar operands, the plain Rust expression computing the op from
     /// its operands' locals (`a + b`, `-a`), for `+ - * /` and negation.
     pub fn scalar_arithmetic(&self, operands: &[Ident]) -> Option<TokenStream> {
+        if !self.is_arithmetic() {
+            return None;
+        }
         match (self, operands) {
             (Elementwise::Binary(op), [a, b]) => {
                 let operator = op.operator()?;
                 Some(quote! { #a #operator #b })
             }
-            (Elementwise::Unary(Unary::Neg), [a]) => Some(quote! { -#a }),
-            _ => None,
+            (Elementwise::Unary(_), [a]) => Some(quote! { -#a }),
+            (
+                Elementwise::Binary(_)
+                | Elementwise::Unary(_)
+                | Elementwise::Compare(_)
+                | Elementwise::Select
+                | Elementwise::Fused(_),
+                _,
+            ) => None,
         }
     }
 
@@ -337,7 +353,14 @@ impl Elementwise {
                 let params: Vec<f32> = info.params.iter().map(|&(_, v)| v).collect();
                 info.exact.map(|exact| exact(x, &params))
             }
-            _ => None,
+            (
+                Elementwise::Binary(_)
+                | Elementwise::Unary(_)
+                | Elementwise::Compare(_)
+                | Elementwise::Select
+                | Elementwise::Fused(_),
+                _,
+            ) => None,
         }
     }
 
@@ -352,7 +375,11 @@ impl Elementwise {
                 let left = operands.remove(0);
                 Some(Scalar::Binary(*op, Box::new(left), Box::new(right)))
             }
-            _ => None,
+            Elementwise::Unary(_)
+            | Elementwise::Binary(_)
+            | Elementwise::Compare(_)
+            | Elementwise::Select
+            | Elementwise::Fused(_) => None,
         }
     }
 }
