@@ -136,7 +136,7 @@ pub(crate) fn private() -> TokenStream {
 }
 
 /// The Rust name of a node's value: the user's name, or `__g<id>_<op>`.
-fn local(graph: &Graph, id: NodeId) -> Ident {
+pub(crate) fn local(graph: &Graph, id: NodeId) -> Ident {
     let node = graph.node(id);
     match &node.name {
         Some(name) => name.clone(),

@@ -30,7 +30,7 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     }
     check::check(&mut graph, &mut diagnostics);
     if graph.no_std && !diagnostics.has_errors() {
-        emit::bare::check(&graph, &mut diagnostics);
+        check::no_std(&graph, &mut diagnostics);
     }
     if diagnostics.has_errors() {
         if graph.no_std {

@@ -32,69 +32,11 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
 use super::{element, f32_literal, local, outputs_name, private};
-use crate::diag::Diagnostics;
 use crate::ir::{DType, Graph, NodeId, Op};
 use crate::ops::elementwise::{scalar_expression, Scalar};
 use crate::ops::At;
 use crate::plan::{Plan, Storage};
-use crate::shape::{self, Shape};
-
-/// The most axes a tensor of a `#[no_std]` graph can have: the flat
-/// kernels' `MAX_RANK`.
-const MAX_RANK: usize = 8;
-
-/// Reports what a `#[no_std]` graph cannot compile: symbolic dims, ops with
-/// no slice kernel yet, updates, and ranks above [`MAX_RANK`]. Runs on the
-/// checked graph, before optimization, so that every error points at what
-/// the user wrote.
-pub fn check(graph: &Graph, diagnostics: &mut Diagnostics) {
-    for &id in &graph.inputs {
-        let node = graph.node(id);
-        if let Some(shape) = &node.shape {
-            if shape.as_fixed().is_none() {
-                let literal: Vec<String> = shape
-                    .0
-                    .iter()
-                    .map(|dim| match dim {
-                        shape::Dim::Fixed(size) => size.to_string(),
-                        shape::Dim::Symbol(_) => "1".to_string(),
-                    })
-                    .collect();
-                diagnostics.push(node.span.error(format!(
-                    "a `#[no_std]` graph takes fixed-size arrays, so its shapes are literal, \
-                     but input `{}` has shape {shape}; write its sizes as numbers, as in `[{}]`",
-                    local(graph, id),
-                    literal.join(", ")
-                )));
-            }
-        }
-    }
-    for update in &graph.updates {
-        diagnostics.push(graph.node(update.value).span.error(format!(
-            "variable updates (`{} = ..`) are not available in `#[no_std]` graphs yet: \
-             train with a std graph, then bake the variables in with `#[weights(..)]`",
-            local(graph, update.variable)
-        )));
-    }
-    for (index, node) in graph.nodes.iter().enumerate() {
-        let supported = node
-            .op
-            .family()
-            .is_none_or(|family| family.bare_support(At::new(graph, NodeId(index))));
-        if !supported {
-            diagnostics.push(node.span.error(format!(
-                "`{}` is not available in `#[no_std]` graphs yet (they have elementwise \
-                 ops, comparisons, `select`, reductions, `argmax`, the softmax family, \
-                 `matmul` of vectors and matrices, and movement ops)",
-                node.called.unwrap_or_else(|| node.op.word())
-            )));
-        } else if node.shape.as_ref().is_some_and(|s| s.rank() > MAX_RANK) {
-            diagnostics.push(node.span.error(format!(
-                "`#[no_std]` graphs take tensors of at most {MAX_RANK} axes"
-            )));
-        }
-    }
-}
+use crate::shape::Shape;
 
 pub fn emit(graph: &Graph, as_written: &str) -> TokenStream {
     let plan = crate::plan::plan_bare(graph);

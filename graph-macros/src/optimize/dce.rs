@@ -30,6 +30,11 @@ pub fn eliminate_dead_nodes(graph: &mut Graph) {
         }
     }
     graph.nodes = kept;
+    // An annotation on a dropped node has nothing left to annotate (and its
+    // replacement index would dangle).
+    graph
+        .annotations
+        .retain(|annotation| live[annotation.node.0]);
     remap_roots(graph, &replacement);
 }
 
