@@ -33,6 +33,7 @@ mod compiler {
     pub mod bake;
     pub mod check;
     pub mod diag;
+    pub mod differentiate;
     pub mod dot;
     pub mod emit;
     pub mod expand;
@@ -47,7 +48,9 @@ mod compiler {
     pub mod shape;
 }
 
-use compiler::{bake, check, diag, dot, emit, expand, introspect, ir, lower, ops, optimize};
+use compiler::{
+    bake, check, diag, differentiate, dot, emit, expand, introspect, ir, lower, ops, optimize,
+};
 use compiler::{parse, plan, resolve, shape};
 
 const SIZES: [usize; 3] = [100, 1_000, 10_000];

@@ -60,7 +60,8 @@ pub fn dot(graph: &Graph) -> String {
             | Op::Loss(_)
             | Op::Linalg(_)
             | Op::Movement(_)
-            | Op::Nn(_) => OP_STYLE,
+            | Op::Nn(_)
+            | Op::Autodiff(_) => OP_STYLE,
         };
         let label = quoted(&label(graph, id));
         let _ = writeln!(out, "  n{index} [label={label}, {style}];");
@@ -187,7 +188,8 @@ fn label(graph: &Graph, id: NodeId) -> String {
         | Op::Loss(_)
         | Op::Linalg(_)
         | Op::Movement(_)
-        | Op::Nn(_) => {
+        | Op::Nn(_)
+        | Op::Autodiff(_) => {
             let word = node.called.unwrap_or_else(|| node.op.word());
             let call = node
                 .op

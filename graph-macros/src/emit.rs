@@ -569,7 +569,8 @@ fn constant_static(graph: &Graph, id: NodeId) -> Option<Ident> {
         | crate::ir::Op::Loss(_)
         | crate::ir::Op::Linalg(_)
         | crate::ir::Op::Movement(_)
-        | crate::ir::Op::Nn(_) => false,
+        | crate::ir::Op::Nn(_)
+        | crate::ir::Op::Autodiff(_) => false,
     };
     large.then(|| {
         format_ident!(

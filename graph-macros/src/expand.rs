@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use crate::diag::Diagnostics;
 #[cfg(test)]
 use crate::ir::Graph;
-use crate::{bake, check, dot, emit, lower, optimize, parse, resolve};
+use crate::{bake, check, differentiate, dot, emit, lower, optimize, parse, resolve};
 
 /// Expands the body of a `graph!` call. Never panics: every problem in the
 /// input becomes a `compile_error!` in the output, next to a fallback
@@ -31,6 +31,9 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     check::check(&mut graph, &mut diagnostics);
     if graph.no_std && !diagnostics.has_errors() {
         check::no_std(&graph, &mut diagnostics);
+    }
+    if !diagnostics.has_errors() {
+        differentiate::differentiate(&mut graph, &mut diagnostics);
     }
     if diagnostics.has_errors() {
         if graph.no_std {
@@ -68,6 +71,9 @@ pub fn build_graph(input: TokenStream) -> syn::Result<Graph> {
     let graph = resolution.map(|resolution| {
         let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
         check::check(&mut graph, &mut diagnostics);
+        if !diagnostics.has_errors() {
+            differentiate::differentiate(&mut graph, &mut diagnostics);
+        }
         graph
     });
     diagnostics.finish()?;

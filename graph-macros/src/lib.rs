@@ -10,6 +10,7 @@ use proc_macro::TokenStream;
 mod bake;
 mod check;
 mod diag;
+mod differentiate;
 mod dot;
 mod emit;
 mod expand;

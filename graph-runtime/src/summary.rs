@@ -43,6 +43,7 @@
 //! | `gelu_tanh` (`0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`) | 9 per out |
 //! | `sum`, `max`, `min`, `argmax` | 1 per in |
 //! | `mean` | 1 per in + 1 per out |
+//! | `size` | 0 |
 //! | `softmax` (max, subtract, exp, sum, divide) | 5 per in |
 //! | `log_softmax` (max, subtract, exp, sum, subtract) | 5 per in + 1 per row (log) |
 //! | `logsumexp` (max, subtract, exp, sum) | 4 per in + 2 per out (log, add the max back) |
@@ -58,6 +59,7 @@
 //! | `transpose`, `permute`, `reshape`, `concat`, `slice`, `broadcast_to`, `expand_dims`, `squeeze`, `gather` | 0: data movement only |
 //! | inputs, variables, constants | 0 |
 //! | `fused`: a tree of elementwise ops, fused by the optimizer | its ops' counts added, per out |
+//! | a function's slope `f'(x)`, made by `grad` | the function's count, per out |
 //!
 //! The summary describes the graph after optimization, so a fused node is
 //! counted as the sum of the ops it replaces: optimization moves work, it

@@ -556,7 +556,8 @@ fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
         | Op::Loss(_)
         | Op::Linalg(_)
         | Op::Movement(_)
-        | Op::Nn(_) => {
+        | Op::Nn(_)
+        | Op::Autodiff(_) => {
             if crate::plan::is_scalar_arithmetic(graph, id.0) {
                 return super::node::statement(graph, plan, id, true);
             }

@@ -126,7 +126,8 @@ fn leaf(graph: &Graph, id: NodeId) -> TokenStream {
         | Op::Loss(_)
         | Op::Linalg(_)
         | Op::Movement(_)
-        | Op::Nn(_) => TokenStream::new(),
+        | Op::Nn(_)
+        | Op::Autodiff(_) => TokenStream::new(),
     }
 }
 

@@ -27,6 +27,8 @@ pub enum Form {
     Into,
     /// `name_inplace(target, args..)`, overwriting its first operand.
     InPlace,
+    /// `name_slope(x, args..)`: a per-element function's derivative.
+    Slope,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -71,6 +73,7 @@ impl Kernel {
             Form::Value => self.name.to_string(),
             Form::Into => format!("{}_into", self.name),
             Form::InPlace => format!("{}_inplace", self.name),
+            Form::Slope => format!("{}_slope", self.name),
         };
         Ident::new(&name, Span::call_site())
     }

@@ -9,9 +9,10 @@ use super::elementwise::Unary;
 use super::kernels::{Call, Form, Kernel};
 use super::signature::{Param, Signature};
 use super::{At, Family, Op};
+use crate::differentiate::Builder;
 use crate::emit::bare::Bare;
 use crate::introspect::Polynomial;
-use crate::ir::DType;
+use crate::ir::{DType, NodeId};
 use crate::shape::{broadcast, expect_dtypes, rule, Dim, Shape, ShapeError, Typed};
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -230,6 +231,61 @@ impl Family for Linalg {
         });
         // The slice kernels take vectors and matrices, not batches.
         !batched
+    }
+
+    /// For `c = a·b`: `a` gets `g·bᵀ` and `b` gets `aᵀ·g`, with vectors as
+    /// one-row or one-column matrices and batches transposed per matrix (a
+    /// weight shared by a batch sums its gradients over the batch).
+    fn vjp(
+        &self,
+        node: NodeId,
+        g: NodeId,
+        b: &mut Builder<'_>,
+    ) -> Result<Vec<Option<NodeId>>, String> {
+        if let Linalg::Dense { .. } = self {
+            return Err("dense nodes are made after differentiation".to_string());
+        }
+        let (x, w) = (b.operand(node, 0), b.operand(node, 1));
+        let (xs, ws) = (b.shape(x), b.shape(w));
+        let as_shape = |dims: Vec<&Dim>| Shape(dims.into_iter().cloned().collect());
+        let (dx, dw) = match (xs.rank(), ws.rank()) {
+            (1, 1) => (b.mul(g, w), b.mul(g, x)),
+            (2, 1) => {
+                // x [m, k]·w [k] = [m]: dx = g ⊗ w, dw = xᵀ·g.
+                let column = as_shape(vec![&xs.0[0], &Dim::Fixed(1)]);
+                let row = as_shape(vec![&Dim::Fixed(1), &ws.0[0]]);
+                let g_column = b.reshape(g, &column);
+                let w_row = b.reshape(w, &row);
+                let xt = b.transpose(x, vec![1, 0]);
+                (b.matmul(g_column, w_row), b.matmul(xt, g))
+            }
+            (1, 2) => {
+                // x [k]·w [k, n] = [n]: dx = w·g, dw = x ⊗ g.
+                let column = as_shape(vec![&xs.0[0], &Dim::Fixed(1)]);
+                let row = as_shape(vec![&Dim::Fixed(1), &ws.0[1]]);
+                let x_column = b.reshape(x, &column);
+                let g_row = b.reshape(g, &row);
+                (b.matmul(w, g), b.matmul(x_column, g_row))
+            }
+            (2, 2) => {
+                let wt = b.transpose(w, vec![1, 0]);
+                let xt = b.transpose(x, vec![1, 0]);
+                (b.matmul(g, wt), b.matmul(xt, g))
+            }
+            (3, 3) => {
+                let wt = b.transpose(w, vec![0, 2, 1]);
+                let xt = b.transpose(x, vec![0, 2, 1]);
+                (b.matmul(g, wt), b.matmul(xt, g))
+            }
+            _ => {
+                // x [b, m, k]·w [k, n]: w's gradient summed over the batch.
+                let wt = b.transpose(w, vec![1, 0]);
+                let xt = b.transpose(x, vec![0, 2, 1]);
+                let per_batch = b.matmul(xt, g);
+                (b.matmul(g, wt), b.sum(per_batch, vec![0], false))
+            }
+        };
+        Ok(vec![Some(dx), Some(dw)])
     }
 
     /// `(m, k, n)` from the operands' shapes, a vector on the left being

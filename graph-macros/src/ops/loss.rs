@@ -9,10 +9,13 @@ use quote::quote;
 use super::kernels::{Call, Form, Kernel};
 use super::signature::{attr, Default, Kind, Param, Signature};
 use super::{At, Family, Op};
+use crate::differentiate::Builder;
 use crate::emit::bare::{lanes, Bare};
 use crate::introspect::Polynomial;
-use crate::ir::DType;
-use crate::shape::{axis, expect_dtypes, reduced, rule, Shape, ShapeError, Typed};
+use crate::ir::{DType, NodeId};
+use crate::ops::elementwise::Unary;
+use crate::ops::nn::Nn;
+use crate::shape::{axis, expect_dtypes, reduced, rule, Dim, Shape, ShapeError, Typed};
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Loss {
@@ -250,6 +253,86 @@ impl Family for Loss {
         }
     }
 
+    fn vjp(
+        &self,
+        node: NodeId,
+        g: NodeId,
+        b: &mut Builder<'_>,
+    ) -> Result<Vec<Option<NodeId>>, String> {
+        let x = b.operand(node, 0);
+        let shape = b.shape(x);
+        let resolve = |a: i64| i64::try_from(axis(a, shape.rank()).unwrap_or(0)).unwrap_or(0);
+        match self {
+            // y·(g − Σ g·y)
+            Loss::Softmax { axis } => {
+                let gy = b.mul(g, node);
+                let total = b.sum(gy, vec![resolve(*axis)], true);
+                let centred = b.sub(g, total);
+                Ok(vec![Some(b.mul(node, centred))])
+            }
+            // g − softmax(x)·Σ g
+            Loss::LogSoftmax { axis } => {
+                let total = b.sum(g, vec![resolve(*axis)], true);
+                let probs = b.unary(Unary::Exp, node);
+                let spread = b.mul(probs, total);
+                Ok(vec![Some(b.sub(g, spread))])
+            }
+            // g·e^(x − y): the softmax, scaled.
+            Loss::LogSumExp { axis, keep_dims } => {
+                let at = axis_of(&shape, *axis);
+                let kept = reduced(&shape, &[at], true);
+                let (g_kept, y_kept) = if *keep_dims {
+                    (g, node)
+                } else {
+                    (b.reshape(g, &kept), b.reshape(node, &kept))
+                };
+                let shifted = b.sub(x, y_kept);
+                let probs = b.unary(Unary::Exp, shifted);
+                Ok(vec![Some(b.mul(g_kept, probs))])
+            }
+            // 2·(probs − t)·g / N for the predictions, the opposite for the targets.
+            Loss::Mse => {
+                let target = b.operand(node, 1);
+                let all: Vec<usize> = (0..shape.rank()).collect();
+                let count = b.count(x, &all);
+                let two = b.constant(2.0);
+                let doubled = b.mul(g, two);
+                let scale = b.div(doubled, count);
+                let error = b.sub(x, target);
+                let d_pred = b.mul(error, scale);
+                Ok(vec![Some(d_pred), Some(b.neg(d_pred))])
+            }
+            // Per example: g·(softmax(l)·Σy − y) for the logits and −g·log_softmax(l)
+            // for probability labels; g·(softmax(l) − one_hot(labels)) for class
+            // indices, which have no gradient.
+            Loss::CrossEntropy => {
+                let labels = b.operand(node, 1);
+                let mut column = shape.clone();
+                column.0[1] = Dim::Fixed(1);
+                let g_column = b.reshape(g, &column);
+                let probs = b.push(Op::Loss(Loss::Softmax { axis: -1 }), vec![x]);
+                if b.dtype(labels) == DType::Usize {
+                    let Dim::Fixed(depth) = shape.0[1] else {
+                        return Err(format!(
+                            "its gradient needs a literal number of classes, not `{}`",
+                            shape.0[1]
+                        ));
+                    };
+                    let one_hot = b.push(Op::Nn(Nn::OneHot { depth }), vec![labels]);
+                    let delta = b.sub(probs, one_hot);
+                    return Ok(vec![Some(b.mul(g_column, delta)), None]);
+                }
+                let mass = b.sum(labels, vec![1], true);
+                let expected = b.mul(probs, mass);
+                let delta = b.sub(expected, labels);
+                let d_logits = b.mul(g_column, delta);
+                let log_p = b.push(Op::Loss(Loss::LogSoftmax { axis: -1 }), vec![x]);
+                let scaled = b.mul(g_column, log_p);
+                Ok(vec![Some(d_logits), Some(b.neg(scaled))])
+            }
+        }
+    }
+
     fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream {
         let x = &bare.operands[0];
         let in_sizes = bare.input(0);
@@ -293,6 +376,10 @@ fn cross_entropy(operands: &[Typed<'_>]) -> Result<Shape, ShapeError> {
         )));
     }
     Ok(Shape(vec![batch.clone()]))
+}
+
+fn axis_of(shape: &Shape, a: i64) -> usize {
+    axis(a, shape.rank()).unwrap_or(0)
 }
 
 /// The number of slices along `axis`: every dim but that one multiplied.

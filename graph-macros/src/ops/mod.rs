@@ -20,11 +20,13 @@
 
 use proc_macro2::TokenStream;
 
+use crate::differentiate::Builder;
 use crate::emit::bare::Bare;
 use crate::introspect::Polynomial;
 use crate::ir::{DType, Graph, Node, NodeId, Tensor};
 use crate::shape::{Shape, ShapeError, Typed};
 
+pub mod autodiff;
 pub mod elementwise;
 pub mod kernels;
 pub mod linalg;
@@ -37,6 +39,7 @@ mod signature;
 pub use kernels::Call;
 pub use signature::{bind, build, operands, signature, unknown_op, Signature};
 
+use autodiff::Autodiff;
 use elementwise::Elementwise;
 use linalg::Linalg;
 use loss::Loss;
@@ -60,6 +63,7 @@ pub enum Op {
     Linalg(Linalg),
     Movement(Movement),
     Nn(Nn),
+    Autodiff(Autodiff),
 }
 
 /// What every family answers about each of its ops. No method has a
@@ -95,6 +99,18 @@ pub trait Family {
     /// The `#[no_std]` path: the slice-kernel call computing the node into
     /// `bare.destination`.
     fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream;
+
+    /// The gradient rule (a vector-Jacobian product): given `grad`, the
+    /// gradient of the loss with respect to node `node`'s value, the nodes
+    /// computing the gradient with respect to each operand, built with `b`
+    /// out of ordinary ops; `None` for an operand no gradient flows to
+    /// (indices, masks). `Err` names why the op has no rule.
+    fn vjp(
+        &self,
+        node: NodeId,
+        grad: NodeId,
+        b: &mut Builder<'_>,
+    ) -> Result<Vec<Option<NodeId>>, String>;
 }
 
 impl Op {
@@ -109,6 +125,7 @@ impl Op {
             Op::Linalg(op) => Some(op),
             Op::Movement(op) => Some(op),
             Op::Nn(op) => Some(op),
+            Op::Autodiff(op) => Some(op),
         }
     }
 
@@ -124,6 +141,7 @@ impl Op {
             Op::Linalg(op) => op.word(),
             Op::Movement(op) => op.word(),
             Op::Nn(op) => op.word(),
+            Op::Autodiff(op) => op.word(),
         }
     }
 
@@ -138,7 +156,8 @@ impl Op {
             | Op::Loss(_)
             | Op::Linalg(_)
             | Op::Movement(_)
-            | Op::Nn(_) => self.word(),
+            | Op::Nn(_)
+            | Op::Autodiff(_) => self.word(),
         }
     }
 
@@ -157,7 +176,8 @@ impl Op {
             | Op::Loss(_)
             | Op::Linalg(_)
             | Op::Movement(_)
-            | Op::Nn(_) => None,
+            | Op::Nn(_)
+            | Op::Autodiff(_) => None,
         }
     }
 
@@ -172,7 +192,8 @@ impl Op {
             | Op::Reduction(_)
             | Op::Loss(_)
             | Op::Movement(_)
-            | Op::Nn(_) => None,
+            | Op::Nn(_)
+            | Op::Autodiff(_) => None,
         }
     }
 }
@@ -187,6 +208,7 @@ pub static SIGNATURES: &[&[Signature]] = &[
     linalg::SIGNATURES,
     movement::SIGNATURES,
     nn::SIGNATURES,
+    autodiff::SIGNATURES,
 ];
 
 /// The cost conventions, family by family, as the rows of the table in

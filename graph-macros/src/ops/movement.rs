@@ -9,10 +9,11 @@ use quote::quote;
 use super::kernels::{Call, Form, Kernel};
 use super::signature::{attr, Default, Kind, Param, Signature};
 use super::{At, Family, Op};
+use crate::differentiate::Builder;
 use crate::dot::{call, dims as written_dims, list};
 use crate::emit::bare::{strides, Bare};
 use crate::introspect::Polynomial;
-use crate::ir::{Axes, DType, DimSpec};
+use crate::ir::{Axes, DType, DimSpec, NodeId};
 use crate::shape::{axes, axis, broadcast, expect_dtypes, rule, Dim, Shape, ShapeError, Typed};
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -253,6 +254,89 @@ impl Family for Movement {
 
     fn bare_support(&self, _at: At<'_>) -> bool {
         true
+    }
+
+    /// Each gradient undoes the movement: reshaped back, transposed by the
+    /// inverse permutation, sliced out of a concatenation, padded with
+    /// zeros around a slice, summed over broadcast axes.
+    fn vjp(
+        &self,
+        node: NodeId,
+        g: NodeId,
+        b: &mut Builder<'_>,
+    ) -> Result<Vec<Option<NodeId>>, String> {
+        let x = b.operand(node, 0);
+        let shape = b.shape(x);
+        match self {
+            Movement::Reshape(_) | Movement::ExpandDims { .. } | Movement::Squeeze(_) => {
+                Ok(vec![Some(b.reshape(g, &shape))])
+            }
+            Movement::BroadcastTo(_) => Ok(vec![Some(b.sum_to(g, &shape))]),
+            Movement::Transpose(order) => {
+                let order: Vec<usize> = match order {
+                    None => (0..shape.rank()).rev().collect(),
+                    Some(order) => axes(Some(order), shape.rank()).unwrap_or_default(),
+                };
+                let mut inverse = vec![0i64; order.len()];
+                for (position, &axis) in order.iter().enumerate() {
+                    inverse[axis] = i64::try_from(position).unwrap_or(0);
+                }
+                Ok(vec![Some(b.transpose(g, inverse))])
+            }
+            Movement::Concat { axis: a } => {
+                let at = axis(*a, shape.rank()).unwrap_or(0);
+                let count = b.graph().node(node).operands.len();
+                let mut start = 0i64;
+                let mut gradients = Vec::with_capacity(count);
+                for i in 0..count {
+                    let part = b.operand(node, i);
+                    let length = match b.shape(part).0[at] {
+                        Dim::Fixed(size) => i64::try_from(size).unwrap_or(0),
+                        Dim::Symbol(_) => 0,
+                    };
+                    let slice = Movement::Slice {
+                        axis: i64::try_from(at).unwrap_or(0),
+                        start,
+                        end: start + length,
+                    };
+                    gradients.push(Some(b.push(Op::Movement(slice), vec![g])));
+                    start += length;
+                }
+                Ok(gradients)
+            }
+            Movement::Slice {
+                axis: a,
+                start,
+                end,
+            } => {
+                let at = axis(*a, shape.rank()).unwrap_or(0);
+                let (from, to) = slice_bounds(*a, *start, *end, &shape).unwrap_or((0, 0));
+                let size = match shape.0[at] {
+                    Dim::Fixed(size) => size,
+                    Dim::Symbol(_) => to,
+                };
+                let mut parts = Vec::new();
+                let zeros = |b: &mut Builder<'_>, length: usize| {
+                    let mut padding = shape.clone();
+                    padding.0[at] = Dim::Fixed(length);
+                    b.zeros(&padding)
+                };
+                if from > 0 {
+                    parts.push(zeros(b, from));
+                }
+                parts.push(g);
+                if size > to {
+                    parts.push(zeros(b, size - to));
+                }
+                if parts.len() == 1 {
+                    return Ok(vec![Some(g)]);
+                }
+                let concat = Movement::Concat {
+                    axis: i64::try_from(at).unwrap_or(0),
+                };
+                Ok(vec![Some(b.push(Op::Movement(concat), parts))])
+            }
+        }
     }
 
     /// Copies, and `map` with the identity over strided views.

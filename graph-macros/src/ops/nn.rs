@@ -14,11 +14,13 @@ use super::kernels::{Call, Form, Kernel};
 use super::loss::rows;
 use super::signature::{attr, Attrs, Default, Kind, Param, Signature};
 use super::{At, Family, Op};
+use crate::differentiate::Builder;
 use crate::dot::{call, pair};
 use crate::emit::bare::Bare;
 use crate::emit::f32_literal;
 use crate::introspect::Polynomial;
-use crate::ir::{Bits, DType, Padding};
+use crate::ir::{Bits, DType, DimSpec, NodeId, Padding};
+use crate::ops::reduce::{Reduce, Reduction};
 use crate::shape::{expect_dtypes, rule, Dim, Shape, ShapeError, Typed};
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -41,6 +43,13 @@ pub enum Nn {
     LayerNorm { epsilon: Bits },
     /// `gather(table, indices)`: rows of `table` picked by `usize` indices.
     Gather,
+    /// `one_hot(indices, depth)`: a row of `depth` zeros with a one at each
+    /// index (all zeros for an index ≥ `depth`, as in TensorFlow).
+    OneHot { depth: usize },
+    /// Made by the differentiate phase: `gather`'s gradient, the rows of
+    /// the incoming gradient added into a table of `rows` rows at their
+    /// indices. Operands `(grad, indices)`.
+    GatherGrad { rows: DimSpec },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -120,6 +129,18 @@ pub static SIGNATURES: &[Signature] = &[
     ),
     Signature::new("gather", GATHER, |_| Op::Nn(Nn::Gather)),
     Signature::new("embedding", GATHER, |_| Op::Nn(Nn::Gather)),
+    Signature::new(
+        "one_hot",
+        &[
+            Param::tensor("indices"),
+            attr("depth", Kind::Int, Default::Required),
+        ],
+        |a| {
+            Op::Nn(Nn::OneHot {
+                depth: usize::try_from(a.int("depth")).unwrap_or(0),
+            })
+        },
+    ),
 ];
 
 const INTO: &[Form] = &[Form::Into];
@@ -130,6 +151,10 @@ const BATCH_NORM: Kernel = Kernel::std("nn", "batch_norm", INTO);
 const LAYER_NORM: Kernel = Kernel::std("nn", "layer_norm", INTO);
 /// Checks each index against the table's rows.
 const GATHER_ROWS: Kernel = Kernel::std("nn", "gather", INTO);
+const ONE_HOT: Kernel = Kernel::std("nn", "one_hot", INTO);
+/// Checks each index against the table's rows.
+const GATHER_GRAD: Kernel = Kernel::std("nn", "gather_grad", INTO);
+const FLAT_ONE_HOT: Kernel = Kernel::flat("one_hot");
 
 pub const KERNELS: &[Kernel] = &[
     CONV2D,
@@ -138,6 +163,9 @@ pub const KERNELS: &[Kernel] = &[
     BATCH_NORM,
     LAYER_NORM,
     GATHER_ROWS,
+    ONE_HOT,
+    GATHER_GRAD,
+    FLAT_ONE_HOT,
 ];
 
 #[cfg_attr(not(test), allow(dead_code))]
@@ -182,6 +210,8 @@ impl Family for Nn {
             Nn::BatchNorm { .. } => "batch_norm",
             Nn::LayerNorm { .. } => "layer_norm",
             Nn::Gather => "gather",
+            Nn::OneHot { .. } => "one_hot",
+            Nn::GatherGrad { .. } => "gather_grad",
         }
     }
 
@@ -194,6 +224,30 @@ impl Family for Nn {
                 ));
             };
             let mut dims = operands[1].0 .0.clone();
+            dims.extend(row.iter().cloned());
+            return Ok((Shape(dims), DType::F32));
+        }
+        if let Nn::OneHot { depth } = self {
+            expect_dtypes(operands, &[DType::Usize])?;
+            if *depth == 0 {
+                return Err(rule("needs a `depth` of at least 1"));
+            }
+            let mut dims = operands[0].0 .0.clone();
+            dims.push(Dim::Fixed(*depth));
+            return Ok((Shape(dims), DType::F32));
+        }
+        if let Nn::GatherGrad { rows } = self {
+            expect_dtypes(operands, &[DType::F32, DType::Usize])?;
+            let (grad, indices) = (operands[0].0, operands[1].0);
+            let Some(row) = grad.0.get(indices.rank()..) else {
+                return Err(rule("takes a gradient with the indices' axes first"));
+            };
+            let rows = match rows {
+                DimSpec::Fixed(size) => Dim::Fixed(*size),
+                DimSpec::Symbol(symbol) => Dim::Symbol(symbol.clone()),
+                DimSpec::Infer => return Err(rule("needs the table's row count")),
+            };
+            let mut dims = vec![rows];
             dims.extend(row.iter().cloned());
             return Ok((Shape(dims), DType::F32));
         }
@@ -227,7 +281,9 @@ impl Family for Nn {
                 out.scale(4).plus(&Polynomial::product(features).scale(2))
             }
             Nn::LayerNorm { .. } => out.scale(7).plus(&rows(at.operand_shape(0), -1).scale(4)),
-            Nn::Gather => Polynomial::default(),
+            Nn::Gather | Nn::OneHot { .. } => Polynomial::default(),
+            // One addition per element of the incoming gradient.
+            Nn::GatherGrad { .. } => Polynomial::product(&at.operand_shape(0).0),
         }
     }
 
@@ -255,7 +311,8 @@ impl Family for Nn {
             Nn::BatchNorm { epsilon } | Nn::LayerNorm { epsilon } => {
                 vec![format!("epsilon={}", epsilon.get())]
             }
-            Nn::Gather => Vec::new(),
+            Nn::Gather | Nn::GatherGrad { .. } => Vec::new(),
+            Nn::OneHot { depth } => vec![format!("depth={depth}")],
         };
         call(word, &attributes)
     }
@@ -305,15 +362,72 @@ impl Family for Nn {
                 operands.push(quote! { #indices });
                 Call::new(GATHER_ROWS, operands).fallible()
             }
+            Nn::OneHot { depth } => {
+                operands.push(quote! { #depth });
+                Call::new(ONE_HOT, operands)
+            }
+            Nn::GatherGrad { .. } => {
+                let indices = at.describe_operand(1);
+                operands.push(quote! { #indices });
+                Call::new(GATHER_GRAD, operands).fallible()
+            }
         }
     }
 
     fn bare_support(&self, _at: At<'_>) -> bool {
-        false
+        match self {
+            Nn::OneHot { .. } => true,
+            Nn::Conv2d { .. }
+            | Nn::Pool2d { .. }
+            | Nn::BatchNorm { .. }
+            | Nn::LayerNorm { .. }
+            | Nn::Gather
+            | Nn::GatherGrad { .. } => false,
+        }
     }
 
-    fn emit_bare(&self, _bare: &Bare<'_>) -> TokenStream {
-        Bare::unsupported()
+    fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream {
+        match self {
+            Nn::OneHot { depth } => {
+                let indices = &bare.operands[0];
+                let destination = &bare.destination;
+                let one_hot = FLAT_ONE_HOT.path(Form::Value);
+                quote! { #one_hot(#indices, #depth, #destination) }
+            }
+            Nn::Conv2d { .. }
+            | Nn::Pool2d { .. }
+            | Nn::BatchNorm { .. }
+            | Nn::LayerNorm { .. }
+            | Nn::Gather
+            | Nn::GatherGrad { .. } => Bare::unsupported(),
+        }
+    }
+
+    fn vjp(
+        &self,
+        node: NodeId,
+        g: NodeId,
+        b: &mut Builder<'_>,
+    ) -> Result<Vec<Option<NodeId>>, String> {
+        match self {
+            Nn::Conv2d { .. } | Nn::Pool2d { .. } => {
+                Err("its gradient is not available yet".to_string())
+            }
+            Nn::BatchNorm { epsilon } => Ok(batch_norm_gradient(node, g, *epsilon, b)),
+            Nn::LayerNorm { epsilon } => Ok(layer_norm_gradient(node, g, *epsilon, b)),
+            // The rows of `g` added back at their indices; indices have none.
+            Nn::Gather => {
+                let (table, indices) = (b.operand(node, 0), b.operand(node, 1));
+                let rows = match &b.shape(table).0[0] {
+                    Dim::Fixed(size) => DimSpec::Fixed(*size),
+                    Dim::Symbol(symbol) => DimSpec::Symbol(symbol.clone()),
+                };
+                let d_table = b.push(Op::Nn(Nn::GatherGrad { rows }), vec![g, indices]);
+                Ok(vec![Some(d_table), None])
+            }
+            Nn::OneHot { .. } => Ok(vec![None]),
+            Nn::GatherGrad { .. } => Err("second derivatives are not available yet".to_string()),
+        }
     }
 }
 
@@ -385,7 +499,7 @@ fn infer(op: &Nn, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
             }
             Ok(x.clone())
         }
-        Nn::Gather => Err(rule("takes a table and indices")),
+        Nn::Gather | Nn::OneHot { .. } | Nn::GatherGrad { .. } => Err(rule("takes indices")),
     }
 }
 
@@ -428,6 +542,97 @@ pub fn spatial(
             "window of {effective} along the {axis} does not fit the input's {input} with `valid` padding; use `padding = same` or a smaller window"
         ))),
     }
+}
+
+/// `1 / √(v + ε)`, elementwise.
+fn inverse_deviation(b: &mut Builder<'_>, variance: NodeId, epsilon: Bits) -> NodeId {
+    let epsilon = b.constant(epsilon.get());
+    let shifted = b.add(variance, epsilon);
+    let deviation = b.unary(super::elementwise::Unary::Sqrt, shifted);
+    let one = b.constant(1.0);
+    b.div(one, deviation)
+}
+
+/// `(x − m)·s/√(v + ε) + o` over the last axis: gradients of `x`, `m`,
+/// `v`, `s` and `o`, each an elementwise expression or its sum over the
+/// leading axes.
+fn batch_norm_gradient(
+    node: NodeId,
+    g: NodeId,
+    epsilon: Bits,
+    b: &mut Builder<'_>,
+) -> Vec<Option<NodeId>> {
+    let [x, mean, variance, scale, _offset] = [0, 1, 2, 3, 4].map(|i| b.operand(node, i));
+    let features = b.shape(mean);
+    let inv = inverse_deviation(b, variance, epsilon);
+    let centred = b.sub(x, mean);
+    let factor = b.mul(scale, inv);
+    let d_x = b.mul(g, factor);
+    let summed = b.sum_to(d_x, &features);
+    let d_mean = b.neg(summed);
+    // d/dv of (v + ε)^(-1/2) is −½·(v + ε)^(-3/2).
+    let inv_squared = b.mul(inv, inv);
+    let inv_cubed = b.mul(inv_squared, inv);
+    let minus_half = b.constant(-0.5);
+    let slope = b.mul(inv_cubed, minus_half);
+    let scaled_slope = b.mul(scale, slope);
+    let g_centred = b.mul(g, centred);
+    let d_var_full = b.mul(g_centred, scaled_slope);
+    let d_variance = b.sum_to(d_var_full, &features);
+    let normalized = b.mul(centred, inv);
+    let d_scale_full = b.mul(g, normalized);
+    let d_scale = b.sum_to(d_scale_full, &features);
+    let d_offset = b.sum_to(g, &features);
+    vec![
+        Some(d_x),
+        Some(d_mean),
+        Some(d_variance),
+        Some(d_scale),
+        Some(d_offset),
+    ]
+}
+
+/// The mean over the last axis, kept.
+fn row_mean(b: &mut Builder<'_>, x: NodeId) -> NodeId {
+    b.push(
+        Op::Reduction(Reduction::Reduce {
+            kind: Reduce::Mean,
+            axes: Some(vec![-1]),
+            keep_dims: true,
+        }),
+        vec![x],
+    )
+}
+
+/// `x̂·γ + β` with `x̂ = (x − μ)/√(σ² + ε)` per row: `x`'s gradient is
+/// `(g·γ − mean(g·γ) − x̂·mean(g·γ·x̂)) / √(σ² + ε)`; γ's the sum of `g·x̂`
+/// and β's the sum of `g` over the leading axes.
+fn layer_norm_gradient(
+    node: NodeId,
+    g: NodeId,
+    epsilon: Bits,
+    b: &mut Builder<'_>,
+) -> Vec<Option<NodeId>> {
+    let [x, gamma, _beta] = [0, 1, 2].map(|i| b.operand(node, i));
+    let features = b.shape(gamma);
+    let mu = row_mean(b, x);
+    let centred = b.sub(x, mu);
+    let squares = b.unary(super::elementwise::Unary::Square, centred);
+    let variance = row_mean(b, squares);
+    let inv = inverse_deviation(b, variance, epsilon);
+    let normalized = b.mul(centred, inv);
+    let scaled = b.mul(g, gamma);
+    let mean_scaled = row_mean(b, scaled);
+    let weighted = b.mul(scaled, normalized);
+    let mean_weighted = row_mean(b, weighted);
+    let centred_g = b.sub(scaled, mean_scaled);
+    let along = b.mul(normalized, mean_weighted);
+    let inner = b.sub(centred_g, along);
+    let d_x = b.mul(inner, inv);
+    let d_gamma_full = b.mul(g, normalized);
+    let d_gamma = b.sum_to(d_gamma_full, &features);
+    let d_beta = b.sum_to(g, &features);
+    vec![Some(d_x), Some(d_gamma), Some(d_beta)]
 }
 
 #[cfg(test)]

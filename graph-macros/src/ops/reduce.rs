@@ -1,5 +1,6 @@
-//! Reductions: `sum`, `mean`, `max`, `min` over any set of axes, and
-//! `argmax` along one.
+//! Reductions: `sum`, `mean`, `max`, `min` over any set of axes, `argmax`
+//! along one, and `size`, the number of elements along some axes as a
+//! value (a mean over a symbolic batch divides by it).
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -7,9 +8,11 @@ use quote::quote;
 use super::kernels::{Call, Form, Kernel};
 use super::signature::{attr, Attrs, Default, Kind, Param, Signature};
 use super::{At, Family, Op};
+use crate::differentiate::Builder;
 use crate::emit::bare::{lanes, Bare};
 use crate::introspect::Polynomial;
-use crate::ir::{Axes, DType};
+use crate::ir::{Axes, DType, NodeId};
+use crate::ops::elementwise::Compare;
 use crate::shape::{axes, axis, expect_dtypes, reduced, rule, Dim, Shape, ShapeError, Typed};
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -22,6 +25,10 @@ pub enum Reduction {
     },
     ArgMax {
         axis: i64,
+    },
+    /// The number of elements along `axes` (all when `None`), as an `f32`.
+    Count {
+        axes: Axes,
     },
 }
 
@@ -85,6 +92,18 @@ pub static SIGNATURES: &[Signature] = &[
             })
         },
     ),
+    Signature::new(
+        "size",
+        &[
+            Param::tensor("x"),
+            attr("axis", Kind::Axes, Default::Absent),
+        ],
+        |a| {
+            Op::Reduction(Reduction::Count {
+                axes: a.axes("axis"),
+            })
+        },
+    ),
 ];
 
 const INTO: &[Form] = &[Form::Into];
@@ -93,28 +112,58 @@ const MEAN: Kernel = Kernel::std("reduce", "mean", INTO);
 const MAX: Kernel = Kernel::std("reduce", "max", INTO);
 const MIN: Kernel = Kernel::std("reduce", "min", INTO);
 const ARGMAX: Kernel = Kernel::std("reduce", "argmax", INTO);
+/// Returns the count as a plain `f32`.
+const COUNT: Kernel = Kernel::std("reduce", "count", &[Form::Value]);
 const FLAT_REDUCE: Kernel = Kernel::flat("reduce");
+const FLAT_COPY: Kernel = Kernel::flat("copy");
 const FLAT_ARGMAX: Kernel = Kernel::flat("argmax");
 
-pub const KERNELS: &[Kernel] = &[SUM, MEAN, MAX, MIN, ARGMAX, FLAT_REDUCE, FLAT_ARGMAX];
+pub const KERNELS: &[Kernel] = &[
+    SUM,
+    MEAN,
+    MAX,
+    MIN,
+    ARGMAX,
+    COUNT,
+    FLAT_REDUCE,
+    FLAT_ARGMAX,
+    FLAT_COPY,
+];
 
 #[cfg_attr(not(test), allow(dead_code))]
 pub const COST_ROWS: &[(&str, &str)] = &[
     ("`sum`, `max`, `min`, `argmax`", "1 per in"),
     ("`mean`", "1 per in + 1 per out"),
+    ("`size`", "0"),
 ];
+
+impl Reduction {
+    /// Whether the kernel returns a plain scalar instead of writing a
+    /// workspace slot.
+    pub fn returns_scalar(&self) -> bool {
+        match self {
+            Reduction::Count { .. } => true,
+            Reduction::Reduce { .. } | Reduction::ArgMax { .. } => false,
+        }
+    }
+}
 
 impl Family for Reduction {
     fn word(&self) -> &'static str {
         match self {
             Reduction::Reduce { kind, .. } => kind.word(),
             Reduction::ArgMax { .. } => "argmax",
+            Reduction::Count { .. } => "size",
         }
     }
 
     fn infer(&self, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
-        expect_dtypes(operands, &[DType::F32])?;
         let x = operands[0].0;
+        if let Reduction::Count { axes: which } = self {
+            axes(which.as_deref(), x.rank())?;
+            return Ok((Shape::default(), DType::F32));
+        }
+        expect_dtypes(operands, &[DType::F32])?;
         match self {
             Reduction::Reduce {
                 axes: which,
@@ -137,6 +186,7 @@ impl Family for Reduction {
                 }
                 Ok((reduced(x, &[a], false), DType::Usize))
             }
+            Reduction::Count { .. } => Ok((Shape::default(), DType::F32)),
         }
     }
 
@@ -151,6 +201,7 @@ impl Family for Reduction {
                 ..
             }
             | Reduction::ArgMax { .. } => input,
+            Reduction::Count { .. } => Polynomial::default(),
         }
     }
 
@@ -168,6 +219,11 @@ impl Family for Reduction {
                 }
             }
             Reduction::ArgMax { axis } => attributes.push(format!("axis={axis}")),
+            Reduction::Count { axes } => {
+                if let Some(axes) = axes {
+                    attributes.push(format!("axis={}", crate::dot::list(axes)));
+                }
+            }
         }
         crate::dot::call(word, &attributes)
     }
@@ -198,6 +254,11 @@ impl Family for Reduction {
                 let axis = at.axis_of(0, *axis);
                 operands.push(quote! { #axis });
                 Call::new(ARGMAX, operands)
+            }
+            Reduction::Count { axes: which } => {
+                let axes = axes(which.as_deref(), at.operand_shape(0).rank()).unwrap_or_default();
+                operands.push(quote! { &[#(#axes),*] });
+                Call::new(COUNT, operands)
             }
         }
     }
@@ -238,6 +299,65 @@ impl Family for Reduction {
                 let argmax = FLAT_ARGMAX.path(Form::Value);
                 quote! { #argmax(#x, #lanes, #destination) }
             }
+            // Every size is literal in a `#[no_std]` graph.
+            Reduction::Count { axes: which } => {
+                let axes = axes(which.as_deref(), in_sizes.len()).unwrap_or_default();
+                let count = axes.iter().map(|&a| in_sizes[a]).product::<usize>() as f32;
+                let copy = FLAT_COPY.path(Form::Value);
+                quote! { #copy(&[#count], #destination) }
+            }
+        }
+    }
+
+    fn vjp(
+        &self,
+        node: NodeId,
+        g: NodeId,
+        b: &mut Builder<'_>,
+    ) -> Result<Vec<Option<NodeId>>, String> {
+        let x = b.operand(node, 0);
+        let shape = b.shape(x);
+        match self {
+            Reduction::Reduce {
+                kind,
+                axes: which,
+                keep_dims,
+            } => {
+                let reduced_axes = axes(which.as_deref(), shape.rank()).unwrap_or_default();
+                // The gradient at the reduced shape with its axes kept, then
+                // broadcast over the reduced axes.
+                let kept = reduced(&shape, &reduced_axes, true);
+                let g_kept = if *keep_dims { g } else { b.reshape(g, &kept) };
+                match kind {
+                    Reduce::Sum => Ok(vec![Some(b.broadcast_to(g_kept, &shape))]),
+                    Reduce::Mean => {
+                        let count = b.count(x, &reduced_axes);
+                        let scaled = b.div(g_kept, count);
+                        Ok(vec![Some(b.broadcast_to(scaled, &shape))])
+                    }
+                    // The extreme elements share the gradient equally, as
+                    // in JAX.
+                    Reduce::Max | Reduce::Min => {
+                        let y_kept = if *keep_dims {
+                            node
+                        } else {
+                            b.reshape(node, &kept)
+                        };
+                        let hits = b.compare(Compare::Eq, x, y_kept);
+                        let (one, zero) = (b.constant(1.0), b.constant(0.0));
+                        let indicator = b.select(hits, one, zero);
+                        let axes_i64: Vec<i64> = reduced_axes
+                            .iter()
+                            .map(|&a| i64::try_from(a).unwrap_or(0))
+                            .collect();
+                        let ties = b.sum(indicator, axes_i64, true);
+                        let portion = b.div(g_kept, ties);
+                        Ok(vec![Some(b.mul(indicator, portion))])
+                    }
+                }
+            }
+            // Indices and counts have no gradient.
+            Reduction::ArgMax { .. } | Reduction::Count { .. } => Ok(vec![None]),
         }
     }
 }

@@ -57,7 +57,7 @@ fn absorbable(graph: &Graph, uses: &[usize], id: NodeId) -> bool {
 }
 
 /// Points every reference from outside the node list at its replacement.
-fn remap_roots(graph: &mut Graph, replacement: &[NodeId]) {
+pub(crate) fn remap_roots(graph: &mut Graph, replacement: &[NodeId]) {
     for id in graph.inputs.iter_mut().chain(graph.variables.iter_mut()) {
         *id = replacement[id.0];
     }

@@ -111,14 +111,15 @@ pub fn needs_slot(graph: &Graph, index: usize) -> bool {
     let at = crate::ops::At::new(graph, NodeId(index));
     let plain_scalar_kernel = match &node.op {
         Op::Loss(op) => op.returns_scalar(),
+        Op::Reduction(op) => op.returns_scalar(),
         Op::Linalg(op) => op.returns_scalar(at),
         Op::Input
         | Op::Variable
         | Op::Constant(_)
         | Op::Elementwise(_)
-        | Op::Reduction(_)
         | Op::Movement(_)
-        | Op::Nn(_) => false,
+        | Op::Nn(_)
+        | Op::Autodiff(_) => false,
     };
     !(node.op.is_leaf() || is_scalar_arithmetic(graph, index) || plain_scalar_kernel)
 }

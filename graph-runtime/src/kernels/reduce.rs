@@ -511,6 +511,29 @@ fn arg_extreme_lane(lane: ArrayView1<'_, f32>, better: impl Fn(f32, f32) -> bool
     index
 }
 
+/// The number of elements of `x` along `axes` (the product of their
+/// sizes), as an `f32`: what a mean over those axes divides by, known only
+/// at run time when a size is symbolic. Any element type.
+///
+/// ```
+/// use graph_runtime::kernels::reduce::count;
+/// use ndarray::Array3;
+///
+/// let x = Array3::<usize>::zeros((4, 3, 2));
+/// assert_eq!(count(x.view(), &[0, 2]), 8.0);
+/// assert_eq!(count(x.view(), &[]), 1.0);
+/// ```
+///
+/// # Panics
+/// If an axis is out of range for `x`.
+#[must_use]
+#[track_caller]
+pub fn count<T, D: Dimension>(x: ArrayView<'_, T, D>, axes: &[usize]) -> f32 {
+    axes.iter()
+        .map(|&axis| x.len_of(Axis(axis)))
+        .product::<usize>() as f32
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // Expected values are exact by construction.
 mod tests {

@@ -20,6 +20,8 @@ pub enum Scalar {
     Constant(Bits),
     Unary(Unary, Box<Scalar>),
     Binary(Binary, Box<Scalar>, Box<Scalar>),
+    /// `f'(x)`: the slope of a unary function.
+    Slope(Unary, Box<Scalar>),
 }
 
 /// Most operands a fused node takes: the runtime's `map1` … `map5`.
@@ -82,6 +84,16 @@ impl Elementwise {
             Elementwise::Fused(expression) => {
                 return Some(fused_in_place(
                     expression,
+                    operands,
+                    target,
+                    destination,
+                    operand,
+                ));
+            }
+            Elementwise::Slope(op) => {
+                let expression = Scalar::Slope(*op, Box::new(Scalar::Operand(0)));
+                return Some(fused_in_place(
+                    &expression,
                     operands,
                     target,
                     destination,
@@ -151,6 +163,7 @@ pub fn scalar_expression(expression: &Scalar) -> TokenStream {
             quote! { (-#x) }
         }
         Scalar::Unary(op, operand) => op.apply(&scalar_expression(operand)),
+        Scalar::Slope(op, operand) => op.apply_slope(&scalar_expression(operand)),
     }
 }
 
@@ -170,6 +183,16 @@ pub(super) fn formula(expression: &Scalar, operands: &[String], top: bool) -> St
                 format!("{word}({x})")
             } else {
                 format!("{word}({x}, {})", attributes.join(", "))
+            };
+        }
+        Scalar::Slope(op, x) => {
+            let x = formula(x, operands, true);
+            let attributes = op.attributes();
+            let word = op.info().word;
+            return if attributes.is_empty() {
+                format!("{word}'({x})")
+            } else {
+                format!("{word}'({x}, {})", attributes.join(", "))
             };
         }
         Scalar::Binary(op @ (Binary::Maximum | Binary::Minimum), a, b) => {
@@ -201,7 +224,9 @@ pub(super) fn formula(expression: &Scalar, operands: &[String], top: bool) -> St
 pub(super) fn scalar_cost(expression: &Scalar) -> u64 {
     match expression {
         Scalar::Operand(_) | Scalar::Constant(_) => 0,
-        Scalar::Unary(op, x) => op.info().cost.saturating_add(scalar_cost(x)),
+        Scalar::Unary(op, x) | Scalar::Slope(op, x) => {
+            op.info().cost.saturating_add(scalar_cost(x))
+        }
         Scalar::Binary(_, a, b) => 1_u64
             .saturating_add(scalar_cost(a))
             .saturating_add(scalar_cost(b)),

@@ -13,6 +13,7 @@ use super::signature::{Param, Signature};
 use super::{At, Family};
 
 mod fused;
+mod grad;
 pub mod unary;
 
 use crate::emit::bare::Bare;
@@ -35,6 +36,10 @@ pub enum Elementwise {
     /// computed in one pass over memory, with no temporaries. Its operands
     /// are the tree's leaves, broadcast to the result's shape.
     Fused(Scalar),
+    /// Made by the differentiate phase, never written: `f'(x)`, the slope
+    /// of a unary function, which a backward pass multiplies by the
+    /// incoming gradient.
+    Slope(Unary),
 }
 
 /// Elementwise functions of two `f32` tensors, with broadcasting.
@@ -204,6 +209,7 @@ pub fn kernels() -> Vec<Kernel> {
     let mut kernels: Vec<Kernel> = Vec::new();
     for &op in Unary::ALL {
         kernels.push(op.kernel());
+        kernels.push(op.slope_kernel());
         if op != Unary::Neg {
             kernels.push(op.scalar());
         }
@@ -257,10 +263,16 @@ pub fn cost_rows() -> Vec<(String, String)> {
 
 /// The row for fused trees, last in the table.
 #[cfg_attr(not(test), allow(dead_code))]
-pub const FUSED_COST_ROWS: &[(&str, &str)] = &[(
-    "`fused`: a tree of elementwise ops, fused by the optimizer",
-    "its ops' counts added, per out",
-)];
+pub const FUSED_COST_ROWS: &[(&str, &str)] = &[
+    (
+        "`fused`: a tree of elementwise ops, fused by the optimizer",
+        "its ops' counts added, per out",
+    ),
+    (
+        "a function's slope `f'(x)`, made by `grad`",
+        "the function's count, per out",
+    ),
+];
 
 impl Elementwise {
     /// How the op is named in messages: its operator where it has one.
@@ -271,7 +283,8 @@ impl Elementwise {
             Elementwise::Unary(_)
             | Elementwise::Compare(_)
             | Elementwise::Select
-            | Elementwise::Fused(_) => self.word(),
+            | Elementwise::Fused(_)
+            | Elementwise::Slope(_) => self.word(),
         }
     }
 
@@ -282,7 +295,8 @@ impl Elementwise {
             Elementwise::Binary(_)
             | Elementwise::Compare(_)
             | Elementwise::Select
-            | Elementwise::Fused(_) => None,
+            | Elementwise::Fused(_)
+            | Elementwise::Slope(_) => None,
         }
     }
 
@@ -296,7 +310,7 @@ impl Elementwise {
     /// may compute it over an operand's buffer.
     pub fn is_fusable(&self) -> bool {
         match self {
-            Elementwise::Unary(_) | Elementwise::Binary(_) => true,
+            Elementwise::Unary(_) | Elementwise::Binary(_) | Elementwise::Slope(_) => true,
             Elementwise::Compare(_) | Elementwise::Select | Elementwise::Fused(_) => false,
         }
     }
@@ -304,7 +318,10 @@ impl Elementwise {
     /// Whether it has an in-place form: it may overwrite an operand.
     pub fn has_in_place_form(&self) -> bool {
         match self {
-            Elementwise::Unary(_) | Elementwise::Binary(_) | Elementwise::Fused(_) => true,
+            Elementwise::Unary(_)
+            | Elementwise::Binary(_)
+            | Elementwise::Fused(_)
+            | Elementwise::Slope(_) => true,
             Elementwise::Compare(_) | Elementwise::Select => false,
         }
     }
@@ -315,7 +332,10 @@ impl Elementwise {
         match self {
             Elementwise::Binary(op) => op.operator().is_some(),
             Elementwise::Unary(op) => *op == Unary::Neg,
-            Elementwise::Compare(_) | Elementwise::Select | Elementwise::Fused(_) => false,
+            Elementwise::Compare(_)
+            | Elementwise::Select
+            | Elementwise::Fused(_)
+            | Elementwise::Slope(_) => false,
         }
     }
 
@@ -336,7 +356,8 @@ impl Elementwise {
                 | Elementwise::Unary(_)
                 | Elementwise::Compare(_)
                 | Elementwise::Select
-                | Elementwise::Fused(_),
+                | Elementwise::Fused(_)
+                | Elementwise::Slope(_),
                 _,
             ) => None,
         }
@@ -358,7 +379,8 @@ impl Elementwise {
                 | Elementwise::Unary(_)
                 | Elementwise::Compare(_)
                 | Elementwise::Select
-                | Elementwise::Fused(_),
+                | Elementwise::Fused(_)
+                | Elementwise::Slope(_),
                 _,
             ) => None,
         }
@@ -375,13 +397,28 @@ impl Elementwise {
                 let left = operands.remove(0);
                 Some(Scalar::Binary(*op, Box::new(left), Box::new(right)))
             }
+            Elementwise::Slope(op) if operands.len() == 1 => {
+                Some(Scalar::Slope(*op, Box::new(operands.remove(0))))
+            }
             Elementwise::Unary(_)
             | Elementwise::Binary(_)
             | Elementwise::Compare(_)
             | Elementwise::Select
-            | Elementwise::Fused(_) => None,
+            | Elementwise::Fused(_)
+            | Elementwise::Slope(_) => None,
         }
     }
+}
+
+/// `fused::mapN_into(operands.., |__e0, ..| expression, out)`.
+fn fused_call(expression: &Scalar, mut operands: Vec<TokenStream>) -> Call {
+    let params: Vec<Ident> = (0..operands.len())
+        .map(|i| format_ident!("__e{}", i))
+        .collect();
+    let body = scalar_expression(expression);
+    let kernel = Kernel::std("fused", map_name(params.len()), &[Form::Into]);
+    operands.push(quote! { |#(#params),*| #body });
+    Call::new(kernel, operands)
 }
 
 impl Family for Elementwise {
@@ -392,6 +429,7 @@ impl Family for Elementwise {
             Elementwise::Compare(op) => op.word(),
             Elementwise::Select => "select",
             Elementwise::Fused(_) => "fused",
+            Elementwise::Slope(_) => "slope",
         }
     }
 
@@ -399,7 +437,7 @@ impl Family for Elementwise {
         use DType::{Bool, F32};
         let shape = |i: usize| operands[i].0;
         match self {
-            Elementwise::Unary(_) => {
+            Elementwise::Unary(_) | Elementwise::Slope(_) => {
                 expect_dtypes(operands, &[F32])?;
                 Ok((shape(0).clone(), F32))
             }
@@ -430,7 +468,7 @@ impl Family for Elementwise {
     fn flops(&self, at: At<'_>) -> Polynomial {
         let out = Polynomial::product(&at.shape().0);
         match self {
-            Elementwise::Unary(op) => out.scale(op.info().cost),
+            Elementwise::Unary(op) | Elementwise::Slope(op) => out.scale(op.info().cost),
             Elementwise::Binary(_) | Elementwise::Compare(_) | Elementwise::Select => out,
             Elementwise::Fused(expression) => out.scale(scalar_cost(expression)),
         }
@@ -448,6 +486,10 @@ impl Family for Elementwise {
                 } else {
                     format!("{word}({})", attributes.join(", "))
                 }
+            }
+            Elementwise::Slope(op) => {
+                let slope = Scalar::Slope(*op, Box::new(Scalar::Operand(0)));
+                format!("slope: {}", formula(&slope, operands, true))
             }
             Elementwise::Binary(_) | Elementwise::Compare(_) | Elementwise::Select => {
                 word.to_string()
@@ -471,14 +513,10 @@ impl Family for Elementwise {
                 Call::new(Kernel::std("binary", op.word(), &[Form::Into]), operands)
             }
             Elementwise::Select => Call::new(SELECT, operands),
-            Elementwise::Fused(expression) => {
-                let params: Vec<Ident> = (0..operands.len())
-                    .map(|i| format_ident!("__e{}", i))
-                    .collect();
-                let body = scalar_expression(expression);
-                let kernel = Kernel::std("fused", map_name(params.len()), &[Form::Into]);
-                operands.push(quote! { |#(#params),*| #body });
-                Call::new(kernel, operands)
+            Elementwise::Fused(expression) => fused_call(expression, operands),
+            // A slope has no array kernel of its own: one pass of `map1`.
+            Elementwise::Slope(op) => {
+                fused_call(&Scalar::Slope(*op, Box::new(Scalar::Operand(0))), operands)
             }
         }
     }
@@ -487,12 +525,22 @@ impl Family for Elementwise {
         true
     }
 
+    fn vjp(
+        &self,
+        node: crate::ir::NodeId,
+        grad: crate::ir::NodeId,
+        b: &mut crate::differentiate::Builder<'_>,
+    ) -> Result<Vec<Option<crate::ir::NodeId>>, String> {
+        self.gradient(node, grad, b)
+    }
+
     fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream {
         let operand = |i: usize| Box::new(Scalar::Operand(i));
         match self {
             Elementwise::Unary(op) => bare.map(&Scalar::Unary(*op, operand(0))),
             Elementwise::Binary(op) => bare.map(&Scalar::Binary(*op, operand(0), operand(1))),
             Elementwise::Fused(expression) => bare.map(expression),
+            Elementwise::Slope(op) => bare.map(&Scalar::Slope(*op, operand(0))),
             Elementwise::Compare(op) => {
                 let operator = op.operator();
                 let pairs = bare.indexed();

@@ -180,6 +180,24 @@ impl Unary {
             .call(&std::iter::once(x.clone()).chain(params).collect::<Vec<_>>())
     }
 
+    /// Its slope `f'(x, params..)` for one element `x`
+    /// (`scalar::<name>_slope`).
+    pub fn apply_slope(self, x: &TokenStream) -> TokenStream {
+        let info = self.info();
+        let params = info.params.iter().map(|&(_, value)| f32_literal(value));
+        let path = self.slope_kernel().path(Form::Slope);
+        let args = std::iter::once(x.clone()).chain(params);
+        quote! { #path(#(#args),*) }
+    }
+
+    /// Its slope's per-element function, `scalar::<name>_slope`.
+    pub(super) fn slope_kernel(self) -> Kernel {
+        Kernel {
+            forms: &[Form::Slope],
+            ..Kernel::scalar(self.info().word)
+        }
+    }
+
     /// It as a function of one `f32`: the `scalar` function itself, or a
     /// closure passing its attributes.
     pub fn function(self) -> TokenStream {

@@ -1,0 +1,529 @@
+//! Phase 5, reverse-mode differentiation: every `grad(loss, x)` node becomes
+//! the backward pass that computes it, built in the IR out of ordinary ops,
+//! so that folding, fusion and memory planning treat forward and backward
+//! alike.
+//!
+//! For each loss, one backward pass serves all the `grad`s of that loss: a
+//! walk from the loss back through the nodes in reverse topological order
+//! asks each op's family for its gradient rule ([`Family::vjp`]) and adds up
+//! the gradients of a value used more than once. The walk visits only nodes
+//! on a path from some `x` to the loss. The new nodes are appended to the
+//! graph, the `grad` nodes' users are pointed at the gradients, and the
+//! graph is sorted again so that operands come before their users.
+
+use crate::diag::{Diagnostics, SpanRange};
+use crate::ir::{DType, DimSpec, Graph, Node, NodeId, Op, Tensor};
+use crate::ops::autodiff::Autodiff;
+use crate::ops::elementwise::{Binary, Compare, Elementwise, Unary};
+use crate::ops::linalg::Linalg;
+use crate::ops::movement::Movement;
+use crate::ops::reduce::{Reduce, Reduction};
+use crate::shape::{Dim, Shape};
+
+/// Replaces every `grad` node of a checked graph by its gradient, or
+/// reports why it cannot be computed.
+pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
+    let requests: Vec<NodeId> = (0..graph.nodes.len())
+        .map(NodeId)
+        .filter(|&id| graph.node(id).op == Op::Autodiff(Autodiff::Grad))
+        .collect();
+    if requests.is_empty() {
+        return;
+    }
+    let mut alias: Vec<NodeId> = (0..graph.nodes.len()).map(NodeId).collect();
+    let mut losses: Vec<NodeId> = requests
+        .iter()
+        .map(|&r| graph.node(r).operands[0])
+        .collect();
+    losses.sort_unstable();
+    losses.dedup();
+    let mut failed = false;
+    for loss in losses {
+        let mine: Vec<NodeId> = requests
+            .iter()
+            .copied()
+            .filter(|&r| graph.node(r).operands[0] == loss)
+            .collect();
+        let targets: Vec<NodeId> = mine.iter().map(|&r| graph.node(r).operands[1]).collect();
+        for (&request, &x) in mine.iter().zip(&targets) {
+            if !matches!(graph.node(x).op, Op::Input | Op::Variable) {
+                let what = match graph.node(x).op {
+                    Op::Constant(_) => "a constant",
+                    _ => "an intermediate value",
+                };
+                diagnostics.push(graph.node(request).span.error(format!(
+                    "`grad` differentiates with respect to an input or a variable, but `{}` is {what}; \
+                     take the gradient with respect to the inputs or variables it is computed from",
+                    describe(graph, x)
+                )));
+                failed = true;
+            }
+        }
+        if failed {
+            continue;
+        }
+        let pass = backward(graph, loss, &targets, diagnostics);
+        let Some(pass) = pass else {
+            failed = true;
+            continue;
+        };
+        for (&request, &x) in mine.iter().zip(&targets) {
+            let gradient = match pass.adjoint[x.0] {
+                Some(gradient) => gradient,
+                None if pass.on_path[x.0] => {
+                    let (word, span) =
+                        pass.blocked[x.0].unwrap_or(("an op", graph.node(request).span));
+                    diagnostics.push(span.error(format!(
+                        "`grad` cannot differentiate `{}` with respect to `{}`: it depends on `{}` only through `{word}`, which has no gradient",
+                        describe(graph, loss),
+                        describe(graph, x),
+                        describe(graph, x),
+                    )));
+                    failed = true;
+                    continue;
+                }
+                // The loss does not depend on `x`: its gradient is zero.
+                None => {
+                    let span = graph.node(request).span;
+                    let shape = graph.shape(x).clone();
+                    let mut b = Builder::new(graph, span);
+                    b.zeros(&shape)
+                }
+            };
+            alias[request.0] = gradient;
+            // The gradient takes the name the user gave it, if it has none.
+            if let Some(name) = graph.nodes[request.0].name.take() {
+                let node = &mut graph.nodes[gradient.0];
+                if node.name.is_none() {
+                    node.name = Some(name);
+                }
+            }
+        }
+    }
+    if failed || diagnostics.has_errors() {
+        return;
+    }
+    // The backward nodes map to themselves.
+    alias.extend((alias.len()..graph.nodes.len()).map(NodeId));
+    for node in &mut graph.nodes {
+        for operand in &mut node.operands {
+            *operand = alias[operand.0];
+        }
+    }
+    crate::optimize::remap_roots(graph, &alias);
+    sort_topologically(graph);
+}
+
+/// One backward pass: the gradient of the loss with respect to each node
+/// (`adjoint`), which nodes lie on a path from a target to the loss, and for
+/// a node on such a path that no gradient reached, the op that stopped it.
+struct Pass {
+    adjoint: Vec<Option<NodeId>>,
+    on_path: Vec<bool>,
+    blocked: Vec<Option<(&'static str, SpanRange)>>,
+}
+
+fn backward(
+    graph: &mut Graph,
+    loss: NodeId,
+    targets: &[NodeId],
+    diagnostics: &mut Diagnostics,
+) -> Option<Pass> {
+    let count = graph.nodes.len();
+    // Nodes that depend on a target, then those the loss also depends on.
+    let mut from_target = vec![false; count];
+    for &x in targets {
+        from_target[x.0] = true;
+    }
+    for index in 0..count {
+        if graph.nodes[index]
+            .operands
+            .iter()
+            .any(|operand| from_target[operand.0])
+        {
+            from_target[index] = true;
+        }
+    }
+    let to_loss = graph.reachable([loss]);
+    let on_path: Vec<bool> = (0..count).map(|i| from_target[i] && to_loss[i]).collect();
+    let mut adjoint: Vec<Option<NodeId>> = vec![None; count];
+    let mut blocked: Vec<Option<(&'static str, SpanRange)>> = vec![None; count];
+    let span = graph.node(loss).span;
+    adjoint[loss.0] = Some(Builder::new(graph, span).constant(1.0));
+    let mut ok = true;
+    for index in (0..count).rev() {
+        if !on_path[index] {
+            continue;
+        }
+        let Some(grad) = adjoint[index] else {
+            // What blocked this value blocks the values it was computed from.
+            if let Some(reason) = blocked[index] {
+                for &operand in &graph.nodes[index].operands {
+                    if on_path[operand.0] && adjoint[operand.0].is_none() {
+                        blocked[operand.0].get_or_insert(reason);
+                    }
+                }
+            }
+            continue;
+        };
+        let node = &graph.nodes[index];
+        let op = node.op.clone();
+        let operands = node.operands.clone();
+        let span = node.span;
+        let word = node.called.unwrap_or_else(|| op.word());
+        let Some(family) = op.family() else {
+            continue;
+        };
+        let mut b = Builder::new(graph, span);
+        match family.vjp(NodeId(index), grad, &mut b) {
+            Ok(gradients) => {
+                for (operand, gradient) in operands.iter().zip(gradients) {
+                    if !on_path[operand.0] {
+                        continue;
+                    }
+                    match gradient {
+                        Some(gradient) => {
+                            adjoint[operand.0] = Some(match adjoint[operand.0] {
+                                // A value used more than once: its gradients add up.
+                                Some(earlier) => b.add(earlier, gradient),
+                                None => gradient,
+                            });
+                        }
+                        None => {
+                            blocked[operand.0].get_or_insert((word, span));
+                        }
+                    }
+                }
+            }
+            Err(reason) => {
+                diagnostics.push(span.error(format!(
+                    "`grad` cannot differentiate through `{word}`: {reason}"
+                )));
+                ok = false;
+            }
+        }
+        if b.failed {
+            diagnostics.push(span.error(format!(
+                "internal error: the gradient rule of `{word}` built an ill-shaped node; please report this graph"
+            )));
+            ok = false;
+        }
+    }
+    ok.then_some(Pass {
+        adjoint,
+        on_path,
+        blocked,
+    })
+}
+
+/// How messages name a node: the user's name, or the op that made it.
+fn describe(graph: &Graph, id: NodeId) -> String {
+    let node = graph.node(id);
+    node.name.as_ref().map_or_else(
+        || format!("the result of {}", node.op.word()),
+        ToString::to_string,
+    )
+}
+
+/// Reorders the nodes so that every node follows its operands, keeping the
+/// existing order where it already holds, and renumbers every reference.
+fn sort_topologically(graph: &mut Graph) {
+    let count = graph.nodes.len();
+    let roots: Vec<NodeId> = graph
+        .outputs
+        .iter()
+        .map(|o| o.node)
+        .chain(graph.updates.iter().flat_map(|u| [u.variable, u.value]))
+        .chain(graph.inputs.iter().copied())
+        .chain(graph.variables.iter().copied())
+        .collect();
+    let live = graph.reachable(roots);
+    let mut placed = vec![false; count];
+    let mut order: Vec<usize> = Vec::with_capacity(count);
+    for start in 0..count {
+        if placed[start] || !live[start] {
+            continue;
+        }
+        // Iterative post-order: (node, next operand to visit).
+        let mut stack = vec![(start, 0usize)];
+        while let Some(&(index, next)) = stack.last() {
+            if let Some(operand) = graph.nodes[index].operands.get(next) {
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
+                if !placed[operand.0] {
+                    stack.push((operand.0, 0));
+                }
+            } else {
+                stack.pop();
+                if !placed[index] {
+                    placed[index] = true;
+                    order.push(index);
+                }
+            }
+        }
+    }
+    let mut replacement = vec![NodeId(0); count];
+    for (position, &index) in order.iter().enumerate() {
+        replacement[index] = NodeId(position);
+    }
+    let mut old: Vec<Option<Node>> = std::mem::take(&mut graph.nodes)
+        .into_iter()
+        .map(Some)
+        .collect();
+    graph.nodes = order
+        .iter()
+        .filter_map(|&index| old[index].take())
+        .map(|mut node| {
+            for operand in &mut node.operands {
+                *operand = replacement[operand.0];
+            }
+            node
+        })
+        .collect();
+    graph
+        .annotations
+        .retain(|annotation| live[annotation.node.0]);
+    crate::optimize::remap_roots(graph, &replacement);
+}
+
+/// Builds the nodes of a gradient rule: each new node is appended to the
+/// graph with its shape and element type inferred, and the span of the
+/// forward node whose rule made it.
+pub struct Builder<'g> {
+    graph: &'g mut Graph,
+    span: SpanRange,
+    /// A rule built a node whose shape rule failed: a bug in the rule.
+    pub failed: bool,
+}
+
+impl<'g> Builder<'g> {
+    pub fn new(graph: &'g mut Graph, span: SpanRange) -> Self {
+        Builder {
+            graph,
+            span,
+            failed: false,
+        }
+    }
+
+    pub fn graph(&self) -> &Graph {
+        self.graph
+    }
+
+    /// Operand `i` of `node`.
+    pub fn operand(&self, node: NodeId, i: usize) -> NodeId {
+        self.graph.node(node).operands[i]
+    }
+
+    pub fn shape(&self, id: NodeId) -> Shape {
+        self.graph.node(id).shape.clone().unwrap_or_default()
+    }
+
+    pub fn dtype(&self, id: NodeId) -> DType {
+        self.graph.node(id).dtype
+    }
+
+    /// Appends `op` over `operands`.
+    pub fn push(&mut self, op: Op, operands: Vec<NodeId>) -> NodeId {
+        let typed: Vec<(Shape, DType)> = operands
+            .iter()
+            .map(|&o| (self.shape(o), self.dtype(o)))
+            .collect();
+        let refs: Vec<(&Shape, DType)> = typed.iter().map(|(s, d)| (s, *d)).collect();
+        let (shape, dtype) = if let Ok((shape, dtype)) = crate::shape::infer(&op, &refs) {
+            (Some(shape), dtype)
+        } else {
+            self.failed = true;
+            (None, DType::F32)
+        };
+        self.graph.nodes.push(Node {
+            op,
+            operands,
+            shape,
+            dtype,
+            name: None,
+            called: None,
+            span: self.span,
+        });
+        NodeId(self.graph.nodes.len() - 1)
+    }
+
+    pub fn constant(&mut self, value: f32) -> NodeId {
+        let tensor = Tensor {
+            shape: Vec::new(),
+            values: vec![value],
+        };
+        self.graph.nodes.push(Node {
+            op: Op::Constant(tensor),
+            operands: Vec::new(),
+            shape: Some(Shape::default()),
+            dtype: DType::F32,
+            name: None,
+            called: None,
+            span: self.span,
+        });
+        NodeId(self.graph.nodes.len() - 1)
+    }
+
+    pub fn unary(&mut self, op: Unary, x: NodeId) -> NodeId {
+        self.push(Op::Elementwise(Elementwise::Unary(op)), vec![x])
+    }
+
+    /// `f'(x)` for a unary function `f`.
+    pub fn slope(&mut self, op: Unary, x: NodeId) -> NodeId {
+        self.push(Op::Elementwise(Elementwise::Slope(op)), vec![x])
+    }
+
+    pub fn binary(&mut self, op: Binary, a: NodeId, b: NodeId) -> NodeId {
+        self.push(Op::Elementwise(Elementwise::Binary(op)), vec![a, b])
+    }
+
+    pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.binary(Binary::Add, a, b)
+    }
+
+    pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.binary(Binary::Sub, a, b)
+    }
+
+    pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.binary(Binary::Mul, a, b)
+    }
+
+    pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.binary(Binary::Div, a, b)
+    }
+
+    pub fn neg(&mut self, x: NodeId) -> NodeId {
+        self.unary(Unary::Neg, x)
+    }
+
+    pub fn compare(&mut self, op: Compare, a: NodeId, b: NodeId) -> NodeId {
+        self.push(Op::Elementwise(Elementwise::Compare(op)), vec![a, b])
+    }
+
+    pub fn select(&mut self, mask: NodeId, a: NodeId, b: NodeId) -> NodeId {
+        self.push(Op::Elementwise(Elementwise::Select), vec![mask, a, b])
+    }
+
+    /// `sum(x, axis = axes, keep_dims = keep)`.
+    pub fn sum(&mut self, x: NodeId, axes: Vec<i64>, keep: bool) -> NodeId {
+        self.push(
+            Op::Reduction(Reduction::Reduce {
+                kind: Reduce::Sum,
+                axes: Some(axes),
+                keep_dims: keep,
+            }),
+            vec![x],
+        )
+    }
+
+    /// The number of elements of `x` along `axes`, as an `f32` scalar.
+    pub fn count(&mut self, x: NodeId, axes: &[usize]) -> NodeId {
+        let shape = self.shape(x);
+        let fixed: Option<usize> = axes
+            .iter()
+            .map(|&a| match shape.0[a] {
+                Dim::Fixed(size) => Some(size),
+                Dim::Symbol(_) => None,
+            })
+            .product();
+        if let Some(count) = fixed {
+            self.constant(count as f32)
+        } else {
+            let axes = Some(
+                axes.iter()
+                    .map(|&a| i64::try_from(a).unwrap_or(0))
+                    .collect(),
+            );
+            self.push(Op::Reduction(Reduction::Count { axes }), vec![x])
+        }
+    }
+
+    pub fn reshape(&mut self, x: NodeId, target: &Shape) -> NodeId {
+        if self.shape(x) == *target {
+            return x;
+        }
+        self.push(Op::Movement(Movement::Reshape(spec(target))), vec![x])
+    }
+
+    pub fn broadcast_to(&mut self, x: NodeId, target: &Shape) -> NodeId {
+        if self.shape(x) == *target {
+            return x;
+        }
+        self.push(Op::Movement(Movement::BroadcastTo(spec(target))), vec![x])
+    }
+
+    pub fn transpose(&mut self, x: NodeId, axes: Vec<i64>) -> NodeId {
+        self.push(Op::Movement(Movement::Transpose(Some(axes))), vec![x])
+    }
+
+    pub fn matmul(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.push(Op::Linalg(Linalg::MatMul), vec![a, b])
+    }
+
+    /// Zeros of `shape`.
+    pub fn zeros(&mut self, shape: &Shape) -> NodeId {
+        let zero = self.constant(0.0);
+        self.broadcast_to(zero, shape)
+    }
+
+    /// `g` (of a broadcast result's shape) summed down to `target`, the
+    /// shape of the operand that was broadcast: over the leading axes the
+    /// operand lacks and the axes where it has size 1.
+    pub fn sum_to(&mut self, g: NodeId, target: &Shape) -> NodeId {
+        let shape = self.shape(g);
+        if shape == *target {
+            return g;
+        }
+        let lead = shape.rank().saturating_sub(target.rank());
+        let axes: Vec<i64> = (0..shape.rank())
+            .filter(|&axis| {
+                axis < lead
+                    || (target.0[axis - lead] == Dim::Fixed(1) && shape.0[axis] != Dim::Fixed(1))
+            })
+            .map(|axis| i64::try_from(axis).unwrap_or(0))
+            .collect();
+        let summed = if axes.is_empty() {
+            g
+        } else {
+            self.sum(g, axes, true)
+        };
+        self.reshape(summed, target)
+    }
+}
+
+/// A shape as a target written in the graph.
+fn spec(shape: &Shape) -> Vec<DimSpec> {
+    shape
+        .0
+        .iter()
+        .map(|dim| match dim {
+            Dim::Fixed(size) => DimSpec::Fixed(*size),
+            Dim::Symbol(symbol) => DimSpec::Symbol(symbol.clone()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    #[test]
+    fn smoke() {
+        let out = crate::expand::expand(quote! {
+            struct Lin {
+                input x: [n, 3];
+                input t: [n, 2];
+                var w: [3, 2];
+                var b: [2];
+                let y = matmul(x, w) + b;
+                let e = y - t;
+                output loss = mean(e * e);
+                output gw = grad(loss, w);
+                output gb = grad(loss, b);
+            }
+        });
+        assert!(!out.to_string().contains("compile_error"), "{out}");
+    }
+}
