@@ -46,18 +46,18 @@ pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
             .collect();
         let targets: Vec<NodeId> = mine.iter().map(|&r| graph.node(r).operands[1]).collect();
         for (&request, &x) in mine.iter().zip(&targets) {
-            if !matches!(graph.node(x).op, Op::Input | Op::Variable) {
-                let what = match graph.node(x).op {
-                    Op::Constant(_) => "a constant",
-                    _ => "an intermediate value",
-                };
-                diagnostics.push(graph.node(request).span.error(format!(
-                    "`grad` differentiates with respect to an input or a variable, but `{}` is {what}; \
-                     take the gradient with respect to the inputs or variables it is computed from",
-                    describe(graph, x)
-                )));
-                failed = true;
-            }
+            let advice = match graph.node(x).op {
+                Op::Input | Op::Variable => continue,
+                Op::Constant(_) => {
+                    "a constant, whose value never changes; declare it `var` to train it"
+                }
+                _ => "an intermediate value; take the gradient with respect to the inputs or variables it is computed from",
+            };
+            diagnostics.push(graph.node(request).span.error(format!(
+                "`grad` differentiates with respect to an input or a variable, but `{}` is {advice}",
+                describe(graph, x)
+            )));
+            failed = true;
         }
         if failed {
             continue;
@@ -71,10 +71,11 @@ pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
             let gradient = match pass.adjoint[x.0] {
                 Some(gradient) => gradient,
                 None if pass.on_path[x.0] => {
-                    let (word, span) =
-                        pass.blocked[x.0].unwrap_or(("an op", graph.node(request).span));
+                    let (what, span) = pass.blocked[x.0]
+                        .clone()
+                        .unwrap_or_else(|| ("an op".to_string(), graph.node(request).span));
                     diagnostics.push(span.error(format!(
-                        "`grad` cannot differentiate `{}` with respect to `{}`: it depends on `{}` only through `{word}`, which has no gradient",
+                        "`grad` cannot differentiate `{}` with respect to `{}`: it depends on `{}` only through {what}, which has no gradient",
                         describe(graph, loss),
                         describe(graph, x),
                         describe(graph, x),
@@ -120,7 +121,7 @@ pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
 struct Pass {
     adjoint: Vec<Option<NodeId>>,
     on_path: Vec<bool>,
-    blocked: Vec<Option<(&'static str, SpanRange)>>,
+    blocked: Vec<Option<(String, SpanRange)>>,
 }
 
 fn backward(
@@ -147,7 +148,7 @@ fn backward(
     let to_loss = graph.reachable([loss]);
     let on_path: Vec<bool> = (0..count).map(|i| from_target[i] && to_loss[i]).collect();
     let mut adjoint: Vec<Option<NodeId>> = vec![None; count];
-    let mut blocked: Vec<Option<(&'static str, SpanRange)>> = vec![None; count];
+    let mut blocked: Vec<Option<(String, SpanRange)>> = vec![None; count];
     let span = graph.node(loss).span;
     adjoint[loss.0] = Some(Builder::new(graph, span).constant(1.0));
     let mut ok = true;
@@ -157,10 +158,10 @@ fn backward(
         }
         let Some(grad) = adjoint[index] else {
             // What blocked this value blocks the values it was computed from.
-            if let Some(reason) = blocked[index] {
+            if let Some(reason) = blocked[index].clone() {
                 for &operand in &graph.nodes[index].operands {
                     if on_path[operand.0] && adjoint[operand.0].is_none() {
-                        blocked[operand.0].get_or_insert(reason);
+                        blocked[operand.0].get_or_insert_with(|| reason.clone());
                     }
                 }
             }
@@ -190,7 +191,14 @@ fn backward(
                             });
                         }
                         None => {
-                            blocked[operand.0].get_or_insert((word, span));
+                            let value = b.graph().node(*operand);
+                            let what = format!(
+                                "`{}`, a `{}` value made by `{}`",
+                                describe(b.graph(), *operand),
+                                value.dtype.name(),
+                                value.called.unwrap_or_else(|| value.op.word())
+                            );
+                            blocked[operand.0].get_or_insert((what, value.span));
                         }
                     }
                 }
