@@ -182,24 +182,21 @@ fn backward(
                     if !on_path[operand.0] {
                         continue;
                     }
-                    match gradient {
-                        Some(gradient) => {
-                            adjoint[operand.0] = Some(match adjoint[operand.0] {
-                                // A value used more than once: its gradients add up.
-                                Some(earlier) => b.add(earlier, gradient),
-                                None => gradient,
-                            });
-                        }
-                        None => {
-                            let value = b.graph().node(*operand);
-                            let what = format!(
-                                "`{}`, a `{}` value made by `{}`",
-                                describe(b.graph(), *operand),
-                                value.dtype.name(),
-                                value.called.unwrap_or_else(|| value.op.word())
-                            );
-                            blocked[operand.0].get_or_insert((what, value.span));
-                        }
+                    if let Some(gradient) = gradient {
+                        adjoint[operand.0] = Some(match adjoint[operand.0] {
+                            // A value used more than once: its gradients add up.
+                            Some(earlier) => b.add(earlier, gradient),
+                            None => gradient,
+                        });
+                    } else {
+                        let value = b.graph().node(*operand);
+                        let what = format!(
+                            "`{}`, a `{}` value made by `{}`",
+                            describe(b.graph(), *operand),
+                            value.dtype.name(),
+                            value.called.unwrap_or_else(|| value.op.word())
+                        );
+                        blocked[operand.0].get_or_insert((what, value.span));
                     }
                 }
             }
