@@ -171,6 +171,90 @@ pub fn concat<T: Copy, const N: usize>(
     }
 }
 
+/// One-hot encoding: row `i` of `out` (`depth` elements) is all zeros but
+/// for a 1 at `indices[i]`; `out` holds `indices.len() · depth` elements.
+///
+/// **An index `≥ depth` gives a row of zeros**, as TensorFlow's `one_hot`
+/// does (no error, no panic). Every element of `out` is written.
+///
+/// ```
+/// use graph_runtime::flat;
+///
+/// let mut out = [f32::NAN; 6];
+/// flat::one_hot(&[1, 3], 3, &mut out);
+/// assert_eq!(out, [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+/// ```
+pub fn one_hot(indices: &[usize], depth: usize, out: &mut [f32]) {
+    for (i, &index) in indices.iter().enumerate() {
+        let row = &mut out[i * depth..(i + 1) * depth];
+        row.fill(0.0);
+        if let Some(hot) = row.get_mut(index) {
+            *hot = 1.0;
+        }
+    }
+}
+
+/// Gathers rows of a table (embedding lookup): row `i` of `out` (`row_len`
+/// elements) is row `indices[i]` of `table`, which holds
+/// `table.len() / row_len` rows.
+///
+/// **An index past the table's last row gives a row of zeros**: slice
+/// kernels cannot return errors, and `#[no_std]` graphs must not panic on
+/// data. (The ndarray kernel `kernels::nn::gather` reports the index
+/// instead.)
+///
+/// ```
+/// use graph_runtime::flat;
+///
+/// let table = [0.0_f32, 0.5, 1.0, 1.5, 2.0, 2.5];
+/// let mut out = [f32::NAN; 6];
+/// flat::gather(&table, &[2, 0, 9], 2, &mut out);
+/// assert_eq!(out, [2.0, 2.5, 0.0, 0.5, 0.0, 0.0]);
+/// ```
+pub fn gather(table: &[f32], indices: &[usize], row_len: usize, out: &mut [f32]) {
+    let rows = table.len().checked_div(row_len).unwrap_or(0);
+    for (i, &index) in indices.iter().enumerate() {
+        let target = &mut out[i * row_len..(i + 1) * row_len];
+        if index < rows {
+            target.copy_from_slice(&table[index * row_len..(index + 1) * row_len]);
+        } else {
+            target.fill(0.0);
+        }
+    }
+}
+
+/// The backward pass of [`gather`] (a scatter-add): `out`, the gradient of
+/// the table (`out.len() / row_len` rows), is zeroed, then row `i` of
+/// `grad` is added into row `indices[i]` of `out`, so a row gathered
+/// several times receives the sum of its gradients (added in f32, in the
+/// order of `indices`).
+///
+/// **An index past the table's last row is skipped**: its gradient row
+/// goes nowhere, as [`gather`] read zeros for it, which depend on no
+/// table entry.
+///
+/// ```
+/// use graph_runtime::flat;
+///
+/// let grad = [1.0_f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+/// let mut out = [f32::NAN; 6];
+/// flat::gather_grad(&grad, &[2, 0, 2], 2, &mut out);
+/// assert_eq!(out, [3.0, 4.0, 0.0, 0.0, 6.0, 8.0]);
+/// ```
+pub fn gather_grad(grad: &[f32], indices: &[usize], row_len: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    let rows = out.len().checked_div(row_len).unwrap_or(0);
+    for (i, &index) in indices.iter().enumerate() {
+        if index < rows {
+            let source = &grad[i * row_len..(i + 1) * row_len];
+            let target = &mut out[index * row_len..(index + 1) * row_len];
+            for (o, &g) in target.iter_mut().zip(source) {
+                *o += g;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -342,6 +342,194 @@ fn narrow(x: f64) -> f32 {
     x as f32
 }
 
+/// One-hot encoding (TensorFlow's `one_hot` with its defaults): for indices
+/// of shape `[i…]`, `out[i…, j] = 1` where `indices[i…] == j` and `0`
+/// elsewhere, of shape `[i…, depth]`.
+///
+/// **An index `≥ depth` gives a row of zeros**, as in `tf.one_hot`: never an
+/// error, never a panic. (Class labels are data; the cross-entropy kernels
+/// report out-of-range labels as [`Error::IndexOutOfRange`] themselves.)
+///
+/// ```
+/// use graph_runtime::kernels::nn::one_hot;
+/// use ndarray::array;
+///
+/// let y = one_hot(array![2, 0, 7].view(), 3);
+/// assert_eq!(y, array![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]);
+/// ```
+#[must_use]
+pub fn one_hot<D: Dimension>(
+    indices: ArrayView<'_, usize, D>,
+    depth: usize,
+) -> Array<f32, D::Larger> {
+    let shape: Vec<usize> = indices
+        .shape()
+        .iter()
+        .copied()
+        .chain(core::iter::once(depth))
+        .collect();
+    let dim: D::Larger = dim_from_shape("one_hot", &[indices.shape()], &shape);
+    let mut out = Array::zeros(dim);
+    one_hot_into(indices, depth, out.view_mut());
+    out
+}
+
+/// [`one_hot`] into caller storage of shape `[i…, depth]`, for operands of
+/// any layout, with no allocation. Every element of `out` is written.
+///
+/// # Panics
+/// If `out` does not have the shape `[i…, depth]`.
+///
+/// ```
+/// use graph_runtime::kernels::nn::one_hot_into;
+/// use ndarray::{array, Array3};
+///
+/// let mut out = Array3::from_elem((2, 1, 2), f32::NAN);
+/// one_hot_into(array![[1], [5]].view(), 2, out.view_mut());
+/// assert_eq!(out, array![[[0.0, 1.0]], [[0.0, 0.0]]]);
+/// ```
+#[track_caller]
+pub fn one_hot_into<D: Dimension>(
+    indices: ArrayView<'_, usize, D>,
+    depth: usize,
+    mut out: ArrayViewMut<'_, f32, D::Larger>,
+) {
+    let fits = out
+        .shape()
+        .split_last()
+        .is_some_and(|(&last, lead)| last == depth && lead == indices.shape());
+    if !fits {
+        shape_panic("one_hot", &[indices.shape(), out.shape()]);
+    }
+    if let (Some(out), Some(indices)) = (out.as_slice_mut(), indices.as_slice()) {
+        crate::flat::one_hot(indices, depth, out);
+        return;
+    }
+    out.fill(0.0);
+    let axis = Axis(out.ndim() - 1);
+    // Lanes along the last axis come in the row-major order of `indices`.
+    for (mut lane, &index) in out.lanes_mut(axis).into_iter().zip(indices.iter()) {
+        if let Some(hot) = lane.get_mut(index) {
+            *hot = 1.0;
+        }
+    }
+}
+
+/// The backward pass of [`gather`] (a scatter-add): the gradient of the
+/// table `params`, given `grad`, the gradient of `gather`'s result.
+///
+/// For `grad` of shape `[i…, r…]` and indices of shape `[i…]`, `out` has
+/// the table's shape `[v, r…]`; it is zeroed, then every row `grad[i…]` is
+/// added into `out[indices[i…]]`, so a row gathered several times receives
+/// the sum of its gradients (added in f32, in the row-major order of
+/// `indices`) and a row never gathered gets zeros. Allocates nothing for
+/// operands in standard layout (the generated code's), or of at most four
+/// axes, except to report an error.
+///
+/// `name` is the graph's name for `indices`, used in the error.
+///
+/// # Errors
+/// [`Error::IndexOutOfRange`] as [`gather`] reports it: naming `name`, the
+/// first index (in row-major order) that is `≥ v`, its position in
+/// `indices`, and `v`. `out` is left unchanged.
+///
+/// # Panics
+/// If `out` has rank 0, or `grad`'s shape is not `indices`' shape followed
+/// by `out`'s shape without its first axis.
+///
+/// ```
+/// use graph_runtime::kernels::nn::gather_grad_into;
+/// use ndarray::{array, Array2};
+///
+/// // gather(table, [2, 0, 2]) read rows 2, 0 and 2 of a [4, 2] table.
+/// let grad = array![[1.0_f32, 2.0], [3.0, 4.0], [5.0, 6.0]];
+/// let mut out = Array2::from_elem((4, 2), f32::NAN);
+/// gather_grad_into(grad.view(), array![2, 0, 2].view(), "ids", out.view_mut()).unwrap();
+/// assert_eq!(out, array![[3.0, 4.0], [0.0, 0.0], [6.0, 8.0], [0.0, 0.0]]);
+///
+/// let bad = gather_grad_into(grad.view(), array![2, 4, 0].view(), "ids", out.view_mut());
+/// assert_eq!(
+///     bad.unwrap_err().to_string(),
+///     "tensor `ids` holds index 4 at position [1], but its indices must be less than 4"
+/// );
+/// ```
+#[track_caller]
+pub fn gather_grad_into<O: Dimension>(
+    grad: ArrayView<'_, f32, impl Dimension>,
+    indices: ArrayView<'_, usize, impl Dimension>,
+    name: &'static str,
+    mut out: ArrayViewMut<'_, f32, O>,
+) -> Result<(), Error> {
+    let shapes = [grad.shape(), indices.shape(), out.shape()];
+    let Some((&rows, row_shape)) = out.shape().split_first() else {
+        shape_panic("gather_grad", &shapes)
+    };
+    let fits = grad.ndim() == indices.ndim() + row_shape.len()
+        && grad
+            .shape()
+            .iter()
+            .zip(indices.shape().iter().chain(row_shape))
+            .all(|(a, b)| a == b);
+    if !fits {
+        shape_panic("gather_grad", &shapes);
+    }
+    if let Some(error) = first_index_out_of_range(&indices, rows, name) {
+        return Err(error);
+    }
+    let row_len: usize = row_shape.iter().product();
+    out.fill(0.0);
+    if out.is_standard_layout() && grad.is_standard_layout() {
+        // One row of `grad` per index, added row to row.
+        let flat_out = out.into_shape_with_order((rows, row_len));
+        let flat_grad = grad.into_shape_with_order((indices.len(), row_len));
+        let (Ok(mut flat_out), Ok(flat_grad)) = (flat_out, flat_grad) else {
+            unreachable!("standard-layout views flatten")
+        };
+        for (source, &index) in flat_grad.outer_iter().zip(indices.iter()) {
+            flat_out
+                .index_axis_mut(Axis(0), index)
+                .zip_mut_with(&source, |o, &g| *o += g);
+        }
+    } else {
+        // Other layouts: walk the rows through dynamic views.
+        let mut out = out.into_dyn();
+        let grad = grad.into_dyn();
+        let lead = indices.ndim();
+        for (position, &index) in indices.into_dyn().indexed_iter() {
+            let mut source = grad.view();
+            for axis in 0..lead {
+                source = source.index_axis_move(Axis(0), position[axis]);
+            }
+            out.index_axis_mut(Axis(0), index)
+                .zip_mut_with(&source, |o, &g| *o += g);
+        }
+    }
+    Ok(())
+}
+
+/// The [`Error::IndexOutOfRange`] for the first index of `indices` (in
+/// row-major order) that is `≥ bound`, if any; only this error path
+/// allocates.
+fn first_index_out_of_range(
+    indices: &ArrayView<'_, usize, impl Dimension>,
+    bound: usize,
+    name: &'static str,
+) -> Option<Error> {
+    let &index = indices.iter().find(|&&index| index >= bound)?;
+    let position = indices
+        .view()
+        .into_dyn()
+        .indexed_iter()
+        .find(|&(_, &i)| i >= bound)
+        .map_or_else(Vec::new, |(position, _)| position.as_array_view().to_vec());
+    Some(Error::IndexOutOfRange {
+        tensor: name,
+        index,
+        position,
+        bound,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // Expected values are exact by construction.
 mod tests {

@@ -24,7 +24,7 @@ fn map_into<D: Dimension>(
 /// Generates the `_into` and `_inplace` forms of a one-operand kernel.
 macro_rules! forms {
     ($name:ident, $into:ident, $inplace:ident, $f:expr, $sample:literal) => {
-        #[doc = concat!("[`", stringify!($name), "`] into caller storage: `out` must have `x`'s shape; any layouts, no allocation.")]
+        #[doc = concat!("[`", stringify!($name), "`](super::", stringify!($name), ") into caller storage: `out` must have `x`'s shape; any layouts, no allocation.")]
         #[doc = ""]
         #[doc = "# Panics"]
         #[doc = "If `out` does not have `x`'s shape."]
@@ -43,7 +43,7 @@ macro_rules! forms {
             map_into(stringify!($name), x, out, $f);
         }
 
-        #[doc = concat!("[`", stringify!($name), "`] in place: overwrites every element of `x`, of any layout.")]
+        #[doc = concat!("[`", stringify!($name), "`](super::", stringify!($name), ") in place: overwrites every element of `x`, of any layout.")]
         #[doc = ""]
         #[doc = "```"]
         #[doc = concat!("use graph_runtime::kernels::unary::{", stringify!($name), ", ", stringify!($inplace), "};")]
@@ -154,7 +154,7 @@ forms!(
     "[[-1.5_f32, 2.0], [0.0, -40.0]]"
 );
 
-/// [`pow`] into caller storage: `out` must have `x`'s shape; any layouts,
+/// [`pow`](super::pow) into caller storage: `out` must have `x`'s shape; any layouts,
 /// no allocation.
 ///
 /// # Panics
@@ -173,7 +173,7 @@ pub fn pow_into<D: Dimension>(x: ArrayView<'_, f32, D>, p: f32, out: ArrayViewMu
     map_into("pow", x, out, |v| v.powf(p));
 }
 
-/// [`pow`] in place: overwrites every element of `x`, of any layout.
+/// [`pow`](super::pow) in place: overwrites every element of `x`, of any layout.
 ///
 /// ```
 /// use graph_runtime::kernels::unary::pow_inplace;
@@ -187,7 +187,7 @@ pub fn pow_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, p: f32) {
     x.mapv_inplace(|v| v.powf(p));
 }
 
-/// [`leaky_relu`] into caller storage: `out` must have `x`'s shape; any
+/// [`leaky_relu`](super::leaky_relu) into caller storage: `out` must have `x`'s shape; any
 /// layouts, no allocation.
 ///
 /// # Panics
@@ -210,7 +210,7 @@ pub fn leaky_relu_into<D: Dimension>(
     map_into("leaky_relu", x, out, |v| scalar::leaky_relu(v, alpha));
 }
 
-/// [`leaky_relu`] in place: overwrites every element of `x`, of any layout.
+/// [`leaky_relu`](super::leaky_relu) in place: overwrites every element of `x`, of any layout.
 ///
 /// ```
 /// use graph_runtime::kernels::unary::leaky_relu_inplace;
@@ -224,7 +224,7 @@ pub fn leaky_relu_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, alpha: 
     x.mapv_inplace(|v| scalar::leaky_relu(v, alpha));
 }
 
-/// [`clip`] into caller storage: `out` must have `x`'s shape; any layouts,
+/// [`clip`](super::clip) into caller storage: `out` must have `x`'s shape; any layouts,
 /// no allocation.
 ///
 /// # Panics
@@ -248,7 +248,7 @@ pub fn clip_into<D: Dimension>(
     map_into("clip", x, out, |v| scalar::clip(v, lo, hi));
 }
 
-/// [`clip`] in place: overwrites every element of `x`, of any layout.
+/// [`clip`](super::clip) in place: overwrites every element of `x`, of any layout.
 ///
 /// ```
 /// use graph_runtime::kernels::unary::clip_inplace;
@@ -262,7 +262,7 @@ pub fn clip_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, lo: f32, hi: 
     x.mapv_inplace(|v| scalar::clip(v, lo, hi));
 }
 
-/// [`elu`] into caller storage: `out` must have `x`'s shape; any layouts,
+/// [`elu`](super::elu) into caller storage: `out` must have `x`'s shape; any layouts,
 /// no allocation.
 ///
 /// # Panics
@@ -281,7 +281,7 @@ pub fn elu_into<D: Dimension>(x: ArrayView<'_, f32, D>, alpha: f32, out: ArrayVi
     map_into("elu", x, out, |v| scalar::elu(v, alpha));
 }
 
-/// [`elu`] in place: overwrites every element of `x`, of any layout.
+/// [`elu`](super::elu) in place: overwrites every element of `x`, of any layout.
 ///
 /// ```
 /// use graph_runtime::kernels::unary::elu_inplace;
@@ -295,7 +295,7 @@ pub fn elu_inplace<D: Dimension>(mut x: ArrayViewMut<'_, f32, D>, alpha: f32) {
     x.mapv_inplace(|v| scalar::elu(v, alpha));
 }
 
-/// [`hard_sigmoid`] into caller storage: `out` must have `x`'s shape; any
+/// [`hard_sigmoid`](super::hard_sigmoid) into caller storage: `out` must have `x`'s shape; any
 /// layouts, no allocation.
 ///
 /// # Panics
@@ -321,7 +321,7 @@ pub fn hard_sigmoid_into<D: Dimension>(
     });
 }
 
-/// [`hard_sigmoid`] in place: overwrites every element of `x`, of any
+/// [`hard_sigmoid`](super::hard_sigmoid) in place: overwrites every element of `x`, of any
 /// layout.
 ///
 /// ```
