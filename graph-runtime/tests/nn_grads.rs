@@ -1262,3 +1262,67 @@ fn input_grad_of_wide_filters_matches_the_flat_kernel() {
         );
     }
 }
+
+#[test]
+fn pool_gradients_of_many_channels_agree_across_paths() {
+    // 19 channels: two groups of eight and three left over in the flat
+    // max-pool gradient (standard layout), against the ndarray kernels'
+    // own loops (column-major operands), which scan one channel at a time.
+    // Values in sixteenths in [-2, 2): many ties.
+    let (n, h, w, c) = (2, 7, 6, 19);
+    let value = |k: usize| ((k * 97 + 31) % 64) as f32 / 16.0 - 2.0;
+    let input = Array4::from_shape_fn((n, h, w, c), |(b, y, x, ch)| {
+        value(((b * h + y) * w + x) * c + ch)
+    });
+    let column_major = input.t().as_standard_layout().into_owned();
+    for (window, strides, pad) in [
+        ((3, 3), (1, 1), Padding::Same),
+        ((2, 3), (2, 2), Padding::Valid),
+    ] {
+        let dims = Pool2dDims {
+            n,
+            h,
+            w,
+            c,
+            window,
+            strides,
+            padding: pad,
+        };
+        let grad = Array4::from_shape_fn((n, dims.out_h(), dims.out_w(), c), |(b, y, x, ch)| {
+            value(b + y * 3 + x * 5 + ch * 7 + 1)
+        });
+        let grad_column = grad.t().as_standard_layout().into_owned();
+        let mut flat_dx = Array4::zeros((n, h, w, c));
+        let mut strided_dx = Array4::zeros((n, h, w, c).f());
+        conv_grad::max_pool2d_grad_into(
+            input.view(),
+            grad.view(),
+            window,
+            strides,
+            pad,
+            flat_dx.view_mut(),
+        );
+        conv_grad::max_pool2d_grad_into(
+            column_major.t(),
+            grad_column.t(),
+            window,
+            strides,
+            pad,
+            strided_dx.view_mut(),
+        );
+        let context = format!("max {window:?} {strides:?} {pad:?}");
+        assert_identical(&context, &flat_dx.into_dyn(), &strided_dx.into_dyn());
+        let mut flat_dx = Array4::zeros((n, h, w, c));
+        let mut strided_dx = Array4::zeros((n, h, w, c).f());
+        conv_grad::avg_pool2d_grad_into(grad.view(), window, strides, pad, flat_dx.view_mut());
+        conv_grad::avg_pool2d_grad_into(
+            grad_column.t(),
+            window,
+            strides,
+            pad,
+            strided_dx.view_mut(),
+        );
+        let context = format!("avg {window:?} {strides:?} {pad:?}");
+        assert_identical(&context, &flat_dx.into_dyn(), &strided_dx.into_dyn());
+    }
+}

@@ -664,36 +664,37 @@ pub fn max_pool2d_grad(input: &[f32], grad: &[f32], dims: Pool2dDims, out: &mut 
     out.fill(0.0);
     let (rows, cols) = (dims.rows(), dims.cols());
     let c = dims.c;
-    // A block of channels at a time: the value each holds and the pixel it
-    // came from, starting from the window's first.
-    let mut held = [0.0_f32; POOL_BLOCK];
-    let mut from = [0_usize; POOL_BLOCK];
+    // Eight channels at a time: the value each holds and the offset of the
+    // pixel it came from from the window's first, in fixed-size arrays of
+    // 32-bit lanes, so that the selections vectorise instead of branching on
+    // the data (the last group's unused lanes compare zeros).
     let mut position = 0;
     for b in 0..dims.n {
         for y in 0..rows.output {
-            let covered_rows = rows.covered(y);
+            let (y0, y1) = rows.covered(y);
             for x in 0..cols.output {
-                let covered_cols = cols.covered(x);
+                let (x0, x1) = cols.covered(x);
                 let grad = &grad[position * c..][..c];
-                for start in (0..c).step_by(POOL_BLOCK) {
-                    let width = (c - start).min(POOL_BLOCK);
-                    let (held, from) = (&mut held[..width], &mut from[..width]);
-                    let mut window = pixels(dims, b, covered_rows, covered_cols);
-                    let first = window.next().unwrap_or(0);
-                    held.copy_from_slice(&input[first * c + start..][..width]);
-                    from.fill(first);
-                    for pixel in window {
-                        let lane = &input[pixel * c + start..][..width];
-                        for ((h, f), &v) in held.iter_mut().zip(from.iter_mut()).zip(lane) {
+                let first = (b * dims.h + y0) * dims.w + x0;
+                for start in (0..c).step_by(POOL_LANES) {
+                    let width = (c - start).min(POOL_LANES);
+                    let mut held = [0.0_f32; POOL_LANES];
+                    held[..width].copy_from_slice(&input[first * c + start..][..width]);
+                    let mut from = [0_u32; POOL_LANES];
+                    for pixel in pixels(dims, b, (y0, y1), (x0, x1)) {
+                        let mut lane = [0.0_f32; POOL_LANES];
+                        lane[..width].copy_from_slice(&input[pixel * c + start..][..width]);
+                        let offset = offset_u32(pixel - first);
+                        for ((h, f), v) in held.iter_mut().zip(&mut from).zip(lane) {
                             let take = picks(*h, v);
                             *h = if take { v } else { *h };
-                            *f = if take { pixel } else { *f };
+                            *f = if take { offset } else { *f };
                         }
                     }
-                    for (k, (&pixel, &g)) in
+                    for (k, (&offset, &g)) in
                         from.iter().zip(&grad[start..start + width]).enumerate()
                     {
-                        out[pixel * c + start + k] += g;
+                        out[(first + offset as usize) * c + start + k] += g;
                     }
                 }
                 position += 1;
@@ -702,15 +703,27 @@ pub fn max_pool2d_grad(input: &[f32], grad: &[f32], dims: Pool2dDims, out: &mut 
     }
 }
 
-/// Channels per block of a pool gradient's per-channel state, kept on the
+/// Channels per group of a max-pool gradient's per-channel state: one AVX
+/// register of `f32`.
+const POOL_LANES: usize = 8;
+
+/// A pixel's offset from its window's first, less than the image's `h·w`
+/// pixels.
+#[allow(clippy::cast_possible_truncation)] // Images have fewer than 2³² pixels.
+fn offset_u32(offset: usize) -> u32 {
+    offset as u32
+}
+
+/// Channels per block of the average-pool gradient's shares, kept on the
 /// stack.
 const POOL_BLOCK: usize = 64;
 
 /// Whether a max-pool gradient's scan moves from the value it holds to a
 /// later `candidate`: a larger value, or the first NaN (ties stay).
 #[inline]
+#[allow(clippy::needless_bitwise_bool)] // No branches: the callers' loops vectorise.
 pub(crate) fn picks(held: f32, candidate: f32) -> bool {
-    !held.is_nan() && (candidate > held || candidate.is_nan())
+    !held.is_nan() & ((candidate > held) | candidate.is_nan())
 }
 
 /// The gradient of [`avg_pool2d`] with respect to its input: each output's

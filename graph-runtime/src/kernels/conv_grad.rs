@@ -19,7 +19,7 @@
 //!   (`[in, columns] × [columns, out]`).
 //!
 //! On the MNIST-size layers of `benches/conv_grad.rs` (batch 32) each
-//! gradient costs between 0.5 and 1.6 times the forward convolution.
+//! gradient costs between 0.5 and 1.7 times the forward convolution.
 //!
 //! The pool gradients compute bit for bit what the slice kernels
 //! [`flat::max_pool2d_grad`] and
