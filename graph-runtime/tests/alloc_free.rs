@@ -351,3 +351,155 @@ fn normalisation_and_movement_allocate_nothing() {
         movement::squeeze_into(expanded.view(), &[1], out.view_mut());
     });
 }
+
+#[test]
+fn convolution_and_pool_gradients_allocate_nothing() {
+    use graph_runtime::flat::{self, Conv2dDims, Pool2dDims};
+    use graph_runtime::kernels::conv_grad;
+
+    let images = Array4::from_shape_fn((2, 9, 8, 3), |(b, y, x, c)| {
+        ((b * 5 + y * 3 + x * 7 + c) % 13) as f32 * 0.1 - 0.6
+    });
+    let filter = Array4::from_shape_fn((3, 3, 3, 70), |(i, j, c, o)| {
+        ((i + j * 2 + c * 3 + o) % 7) as f32 * 0.2 - 0.6
+    });
+    let columns = images.t().as_standard_layout().into_owned();
+    for padding in [conv::Padding::Same, conv::Padding::Valid] {
+        for (strides, dilations) in [((1, 1), (1, 1)), ((2, 1), (1, 2))] {
+            let rows = conv::conv_output_size(9, 3, strides.0, dilations.0, padding);
+            let cols = conv::conv_output_size(8, 3, strides.1, dilations.1, padding);
+            let grad = Array4::from_elem((2, rows, cols, 70), 0.5_f32);
+            let mut dx = Array4::zeros((2, 9, 8, 3));
+            let mut df = Array4::zeros((3, 3, 3, 70));
+            let what = format!("conv gradients {padding:?} {strides:?} {dilations:?}");
+            assert_no_allocation(&what, || {
+                conv_grad::conv2d_input_grad_into(
+                    grad.view(),
+                    filter.view(),
+                    strides,
+                    padding,
+                    dilations,
+                    dx.view_mut(),
+                );
+                conv_grad::conv2d_filter_grad_into(
+                    columns.t(),
+                    grad.view(),
+                    strides,
+                    padding,
+                    dilations,
+                    df.view_mut(),
+                );
+            });
+            let dims = Conv2dDims {
+                n: 2,
+                h: 9,
+                w: 8,
+                c: 3,
+                kh: 3,
+                kw: 3,
+                o: 70,
+                strides,
+                dilations,
+                padding,
+            };
+            let (pixels, taps) = (images.as_slice().unwrap(), filter.as_slice().unwrap());
+            let grad_s = grad.as_slice().unwrap();
+            let mut flat_out = vec![0.0; dims.output_len()];
+            let mut input_grad = vec![0.0; 2 * 9 * 8 * 3];
+            let mut filter_grad = vec![0.0; 3 * 3 * 3 * 70];
+            assert_no_allocation(&format!("flat {what}"), || {
+                flat::conv2d(pixels, taps, dims, &mut flat_out);
+                flat::conv2d_input_grad(grad_s, taps, dims, &mut input_grad);
+                flat::conv2d_filter_grad(pixels, grad_s, dims, &mut filter_grad);
+            });
+            let pool_rows = conv::conv_output_size(9, 2, strides.0, 1, padding);
+            let pool_cols = conv::conv_output_size(8, 2, strides.1, 1, padding);
+            let pooled_grad = Array4::from_elem((2, pool_rows, pool_cols, 3), 1.0_f32);
+            let mut pooled = vec![0.0; pooled_grad.len()];
+            let pool = Pool2dDims {
+                n: 2,
+                h: 9,
+                w: 8,
+                c: 3,
+                window: (2, 2),
+                strides,
+                padding,
+            };
+            assert_no_allocation("pool gradients", || {
+                for input in [images.view(), columns.t()] {
+                    conv_grad::max_pool2d_grad_into(
+                        input,
+                        pooled_grad.view(),
+                        (2, 2),
+                        strides,
+                        padding,
+                        dx.view_mut(),
+                    );
+                }
+                conv_grad::avg_pool2d_grad_into(
+                    pooled_grad.view(),
+                    (2, 2),
+                    strides,
+                    padding,
+                    dx.view_mut(),
+                );
+                flat::max_pool2d(pixels, pool, &mut pooled);
+                flat::avg_pool2d(pixels, pool, &mut pooled);
+                flat::max_pool2d_grad(
+                    pixels,
+                    pooled_grad.as_slice().unwrap(),
+                    pool,
+                    &mut input_grad,
+                );
+                flat::avg_pool2d_grad(pooled_grad.as_slice().unwrap(), pool, &mut input_grad);
+            });
+        }
+    }
+}
+
+#[test]
+fn norm_gradients_and_training_norms_allocate_nothing() {
+    use graph_runtime::flat;
+    use graph_runtime::kernels::norm_grad;
+
+    // Norms over 70 features: two blocks of batch statistics.
+    let x = values(16, 70, 14);
+    let p = values(1, 70, 15).remove_axis(Axis(0));
+    let mut out = Array2::zeros((16, 70));
+    let (mut mean, mut var) = (Array1::zeros(70), Array1::zeros(70));
+    let x3 = Array3::from_shape_fn((2, 4, 70), |(a, b, c)| ((a + b * 3 + c) % 9) as f32);
+    let mut out3 = Array3::zeros((2, 4, 70));
+    assert_no_allocation("norm gradients and training batch norm", || {
+        norm_grad::layer_norm_grad_into(x.view(), p.view(), x.view(), 1e-5, out.view_mut());
+        norm_grad::layer_norm_normalized_into(x.view(), 1e-5, out.view_mut());
+        norm_grad::batch_norm_train_into(
+            x.view(),
+            p.view(),
+            p.view(),
+            1e-3,
+            out.view_mut(),
+            mean.view_mut(),
+            var.view_mut(),
+        );
+        norm_grad::batch_norm_train_normalized_into(x3.view(), 1e-3, out3.view_mut());
+        norm_grad::batch_norm_train_grad_into(
+            x3.view(),
+            p.view(),
+            x3.view(),
+            1e-3,
+            out3.view_mut(),
+        );
+    });
+    let (xs, ps) = (x.as_slice().unwrap(), p.as_slice().unwrap());
+    let mut flat_out = vec![0.0; 16 * 70];
+    let (mut m, mut v) = (vec![0.0; 70], vec![0.0; 70]);
+    assert_no_allocation("flat norms", || {
+        flat::layer_norm(xs, ps, ps, (16, 70), 1e-5, &mut flat_out);
+        flat::layer_norm_grad(xs, ps, xs, (16, 70), 1e-5, &mut flat_out);
+        flat::layer_norm_normalized(xs, (16, 70), 1e-5, &mut flat_out);
+        flat::batch_norm(xs, ps, ps, ps, ps, (16, 70), 1e-3, &mut flat_out);
+        flat::batch_norm_train(xs, ps, ps, (16, 70), 1e-3, &mut flat_out, &mut m, &mut v);
+        flat::batch_norm_train_normalized(xs, (16, 70), 1e-3, &mut flat_out);
+        flat::batch_norm_train_grad(xs, ps, xs, (16, 70), 1e-3, &mut flat_out);
+    });
+}

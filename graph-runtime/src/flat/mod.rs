@@ -4,7 +4,8 @@
 //! in code the macro generates from shapes it checked at compile time. The
 //! kernels need neither `std` nor an allocator, keep no state, and write
 //! into caller storage; scratch space, where a kernel needs any, is on the
-//! stack and bounded by [`MAX_RANK`].
+//! stack and bounded by [`MAX_RANK`] (strided operands) or by a fixed block
+//! (batch statistics: 64 features at a time, under 3 KiB).
 //!
 //! Values agree with the ndarray kernels of [`kernels`](crate::kernels) (when
 //! the `std` feature is on) to rounding: the formulas are the same
@@ -27,13 +28,28 @@
 //! on the out-of-bounds index (a bug in the caller, never a data error), and
 //! shapes of more than [`MAX_RANK`] axes panic.
 
+mod conv;
 mod lanes;
 mod linalg;
+mod norm;
 #[cfg(test)]
 mod reference_tests;
 
+pub use conv::{
+    avg_pool2d, avg_pool2d_grad, conv2d, conv2d_filter_grad, conv2d_input_grad, conv_output_size,
+    conv_padding, effective_kernel_size, max_pool2d, max_pool2d_grad, Conv2dDims, Padding,
+    Pool2dDims,
+};
+#[cfg(feature = "std")]
+pub(crate) use conv::{picks, Window};
 pub use lanes::{argmax, log_softmax, logsumexp, reduce, softmax, Reduce};
 pub use linalg::{dense, matmul};
+pub use norm::{
+    batch_norm, batch_norm_train, batch_norm_train_grad, batch_norm_train_normalized, layer_norm,
+    layer_norm_grad, layer_norm_normalized,
+};
+#[cfg(feature = "std")]
+pub(crate) use norm::{block_of, layer_norm_grad_lane, layer_norm_normalized_lane, Moments, BLOCK};
 
 /// The most axes a strided operand can have.
 pub const MAX_RANK: usize = 8;

@@ -23,103 +23,11 @@
 
 use ndarray::{Array4, ArrayView1, ArrayView4, ArrayViewMut1, ArrayViewMut4, Axis, Slice, Zip};
 
+pub use crate::flat::{conv_output_size, conv_padding, effective_kernel_size, Padding};
+
 use super::dense::{product, Activation, Kernels};
 use super::reduce::nan_max;
 use super::shape_panic;
-
-/// How a window-sliding op treats the image border.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Padding {
-    /// No padding: only windows that fit entirely inside the input.
-    Valid,
-    /// Pad so that the output has `⌈in / stride⌉` positions per axis, with
-    /// half the padding before and the rest (one more, if odd) after, as
-    /// TensorFlow's `"SAME"`.
-    Same,
-}
-
-/// The extent of a window of `kernel` taps spaced `dilation` apart:
-/// `(kernel − 1)·dilation + 1`.
-///
-/// # Panics
-/// If `kernel` or `dilation` is 0.
-///
-/// ```
-/// use graph_runtime::kernels::conv::effective_kernel_size;
-///
-/// assert_eq!(effective_kernel_size(3, 2), 5);
-/// ```
-#[must_use]
-pub const fn effective_kernel_size(kernel: usize, dilation: usize) -> usize {
-    assert!(
-        kernel > 0 && dilation > 0,
-        "kernel size and dilation must be at least 1"
-    );
-    (kernel - 1) * dilation + 1
-}
-
-/// Output size along one spatial axis (see the table in the
-/// [module docs](self)).
-///
-/// # Panics
-/// If `kernel`, `stride` or `dilation` is 0.
-///
-/// ```
-/// use graph_runtime::kernels::conv::{conv_output_size, Padding};
-///
-/// assert_eq!(conv_output_size(7, 3, 2, 1, Padding::Valid), 3);
-/// assert_eq!(conv_output_size(7, 4, 2, 1, Padding::Same), 4);
-/// assert_eq!(conv_output_size(2, 3, 1, 1, Padding::Valid), 0);
-/// ```
-#[must_use]
-pub const fn conv_output_size(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    dilation: usize,
-    padding: Padding,
-) -> usize {
-    assert!(stride > 0, "stride must be at least 1");
-    let extent = effective_kernel_size(kernel, dilation);
-    match padding {
-        Padding::Valid if input < extent => 0,
-        Padding::Valid => (input - extent) / stride + 1,
-        Padding::Same => input.div_ceil(stride),
-    }
-}
-
-/// Padding `(before, after)` along one spatial axis (see the table in the
-/// [module docs](self)); `(0, 0)` for `Valid` and for an empty output.
-///
-/// # Panics
-/// If `kernel`, `stride` or `dilation` is 0.
-///
-/// ```
-/// use graph_runtime::kernels::conv::{conv_padding, Padding};
-///
-/// // 2x2 window, stride 1: one extra row, placed after.
-/// assert_eq!(conv_padding(5, 2, 1, 1, Padding::Same), (0, 1));
-/// // 3 taps dilated by 2 span 5: four rows in all.
-/// assert_eq!(conv_padding(6, 3, 1, 2, Padding::Same), (2, 2));
-/// ```
-#[must_use]
-pub const fn conv_padding(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    dilation: usize,
-    padding: Padding,
-) -> (usize, usize) {
-    let output = conv_output_size(input, kernel, stride, dilation, padding);
-    match padding {
-        Padding::Same if output > 0 => {
-            let needed = (output - 1) * stride + effective_kernel_size(kernel, dilation);
-            let total = needed.saturating_sub(input);
-            (total / 2, total - total / 2)
-        }
-        _ => (0, 0),
-    }
-}
 
 /// 2-D convolution (really cross-correlation, as in TensorFlow):
 /// `out[b, y, x, o] = Σ_{i, j, c} in[b, y·sh + i·dh − pt, x·sw + j·dw − pl, c] · filter[i, j, c, o]`,

@@ -9,6 +9,7 @@ pub mod batched;
 pub mod binary;
 pub mod constant;
 pub mod conv;
+pub mod conv_grad;
 pub mod dense;
 pub mod elementwise;
 pub mod fused;
@@ -16,6 +17,7 @@ pub mod linalg;
 pub mod loss;
 pub mod movement;
 pub mod nn;
+pub mod norm_grad;
 pub mod packed;
 pub mod reduce;
 // The crate's only unsafe code: AVX2 + FMA kernels behind `dense`, each
