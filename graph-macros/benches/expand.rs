@@ -46,12 +46,13 @@ mod compiler {
     pub mod plan;
     pub mod resolve;
     pub mod shape;
+    pub mod train;
 }
 
 use compiler::{
     bake, check, diag, differentiate, dot, emit, expand, introspect, ir, lower, ops, optimize,
 };
-use compiler::{parse, plan, resolve, shape};
+use compiler::{parse, plan, resolve, shape, train};
 
 const SIZES: [usize; 3] = [100, 1_000, 10_000];
 

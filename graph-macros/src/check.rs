@@ -256,6 +256,20 @@ fn check_method_names(graph: &Graph, diagnostics: &mut Diagnostics) {
             span,
         );
     }
+    for step in &graph.steps {
+        let span = SpanRange::single(step.name.span());
+        if claim(
+            step.name.to_string(),
+            format!("training step `{}`", step.name),
+            span,
+        ) {
+            claim(
+                format!("{}_with", step.name),
+                format!("the workspace form of training step `{}`", step.name),
+                span,
+            );
+        }
+    }
     for output in &graph.outputs {
         let span = SpanRange::single(output.name.span());
         // One clash per output is enough: renaming it fixes both names.

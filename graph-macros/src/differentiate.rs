@@ -27,7 +27,7 @@ pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
         .map(NodeId)
         .filter(|&id| graph.node(id).op == Op::Autodiff(Autodiff::Grad))
         .collect();
-    if requests.is_empty() {
+    if requests.is_empty() && graph.steps.is_empty() {
         return;
     }
     let mut alias: Vec<NodeId> = (0..graph.nodes.len()).map(NodeId).collect();
@@ -104,6 +104,10 @@ pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
     if failed || diagnostics.has_errors() {
         return;
     }
+    crate::train::build(graph, diagnostics);
+    if diagnostics.has_errors() {
+        return;
+    }
     // The backward nodes map to themselves.
     alias.extend((alias.len()..graph.nodes.len()).map(NodeId));
     for node in &mut graph.nodes {
@@ -113,6 +117,43 @@ pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
     }
     crate::optimize::remap_roots(graph, &alias);
     sort_topologically(graph);
+}
+
+/// The gradients of `loss` with respect to `targets` (zeros for a target the
+/// loss does not depend on), or `None` after reporting why one cannot be
+/// computed.
+pub fn gradients(
+    graph: &mut Graph,
+    loss: NodeId,
+    targets: &[NodeId],
+    diagnostics: &mut Diagnostics,
+) -> Option<Vec<NodeId>> {
+    let pass = backward(graph, loss, targets, diagnostics)?;
+    let mut gradients = Vec::with_capacity(targets.len());
+    for &x in targets {
+        let gradient = match pass.adjoint[x.0] {
+            Some(gradient) => gradient,
+            None if pass.on_path[x.0] => {
+                let (what, span) = pass.blocked[x.0]
+                    .clone()
+                    .unwrap_or_else(|| ("an op".to_string(), graph.node(loss).span));
+                diagnostics.push(span.error(format!(
+                    "cannot differentiate `{}` with respect to `{}`: it depends on `{}` only through {what}, which has no gradient",
+                    describe(graph, loss),
+                    describe(graph, x),
+                    describe(graph, x),
+                )));
+                return None;
+            }
+            None => {
+                let span = graph.node(loss).span;
+                let shape = graph.shape(x).clone();
+                Builder::new(graph, span).zeros(&shape)
+            }
+        };
+        gradients.push(gradient);
+    }
+    Some(gradients)
 }
 
 /// One backward pass: the gradient of the loss with respect to each node
@@ -461,6 +502,23 @@ impl<'g> Builder<'g> {
 
     pub fn transpose(&mut self, x: NodeId, axes: Vec<i64>) -> NodeId {
         self.push(Op::Movement(Movement::Transpose(Some(axes))), vec![x])
+    }
+
+    /// A new variable of `shape`, zero until updated: optimizer state.
+    pub fn variable(&mut self, name: proc_macro2::Ident, shape: Shape) -> NodeId {
+        self.graph.nodes.push(Node {
+            op: Op::Variable,
+            operands: Vec::new(),
+            shape: Some(shape),
+            dtype: DType::F32,
+            name: Some(name),
+            called: None,
+            span: self.span,
+        });
+        let id = NodeId(self.graph.nodes.len() - 1);
+        self.graph.variables.push(id);
+        self.graph.state.push(id);
+        id
     }
 
     pub fn matmul(&mut self, a: NodeId, b: NodeId) -> NodeId {

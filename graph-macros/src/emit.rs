@@ -318,14 +318,32 @@ fn constructors(graph: &Graph, plan: &crate::plan::Plan) -> TokenStream {
             }
         };
     }
-    let params = graph.variables.iter().zip(&names).map(|(&id, name)| {
-        let ty = array_type(graph.shape(id), DType::F32);
-        quote! { #name: #ty }
+    // Optimizer state starts at zero: not a parameter.
+    let given = |id: &NodeId| !graph.state.contains(id);
+    let params = graph
+        .variables
+        .iter()
+        .zip(&names)
+        .filter(|(id, _)| given(id))
+        .map(|(&id, name)| {
+            let ty = array_type(graph.shape(id), DType::F32);
+            quote! { #name: #ty }
+        });
+    let initial = graph.variables.iter().zip(&names).map(|(&id, name)| {
+        if given(&id) {
+            quote! { #name }
+        } else if graph.shape(id).is_scalar() {
+            quote! { #name: 0.0 }
+        } else {
+            let shape = shape_expr(&fixed_sizes(graph, id));
+            quote! { #name: #p::ndarray::Array::zeros(#shape) }
+        }
     });
     let checks = graph
         .variables
         .iter()
         .zip(&names)
+        .filter(|(id, _)| given(id))
         .filter_map(|(&id, name)| {
             let shape = graph.shape(id);
             if shape.is_scalar() {
@@ -349,6 +367,7 @@ fn constructors(graph: &Graph, plan: &crate::plan::Plan) -> TokenStream {
         .variables
         .iter()
         .zip(&names)
+        .filter(|(id, _)| given(id))
         .map(|(&id, name)| format!("`{name}`: {}", graph.shape(id)))
         .collect::<Vec<_>>()
         .join(", ");
@@ -364,7 +383,7 @@ fn constructors(graph: &Graph, plan: &crate::plan::Plan) -> TokenStream {
         /// variable whose value has the wrong shape.
         #vis fn new(#(#params),*) -> ::core::result::Result<Self, #p::Error> {
             #(#checks)*
-            ::core::result::Result::Ok(Self { #(#packed,)* #(#names),* })
+            ::core::result::Result::Ok(Self { #(#packed,)* #(#initial),* })
         }
 
         /// Creates the graph with every variable set to zero.
@@ -382,14 +401,25 @@ fn loaders(graph: &Graph, plan: &crate::plan::Plan) -> TokenStream {
     let p = private();
     let vis = &graph.vis;
     let names: Vec<Ident> = graph.variables.iter().map(|&id| local(graph, id)).collect();
-    let texts: Vec<String> = names.iter().map(ToString::to_string).collect();
+    // A file may leave out the optimizer's state: it then starts at zero.
+    let texts: Vec<String> = graph
+        .variables
+        .iter()
+        .zip(&names)
+        .filter(|(id, _)| !graph.state.contains(id))
+        .map(|(_, name)| name.to_string())
+        .collect();
     let packed = packed_inits(graph, plan, false);
     let takes = graph.variables.iter().zip(&names).map(|(&id, name)| {
         let shape = graph.shape(id);
         let dim = dimension(shape.rank());
         let sizes = fixed_sizes(graph, id);
         let text = name.to_string();
-        let take = quote! { weights.take::<#dim>(#text, &[#(#sizes),*])? };
+        let take = if graph.state.contains(&id) {
+            quote! { weights.take_or_zeros::<#dim>(#text, &[#(#sizes),*])? }
+        } else {
+            quote! { weights.take::<#dim>(#text, &[#(#sizes),*])? }
+        };
         if shape.is_scalar() {
             quote! { let #name: f32 = #p::ndarray::Array0::<f32>::into_scalar(#take); }
         } else {

@@ -39,6 +39,12 @@ pub struct Graph {
     /// Whether the graph is `#[no_std]`: emitted on arrays and slices
     /// (`emit::bare`) instead of ndarray.
     pub no_std: bool,
+    /// The training steps (`step fit = minimize(..);`), each applying the
+    /// updates tagged with its index.
+    pub steps: Vec<crate::train::Step>,
+    /// Variables that hold optimizer state: zero until a step runs, not
+    /// parameters of the constructor.
+    pub state: Vec<NodeId>,
     /// Whether the optimizer runs (`#[optimize(off)]` turns it off): the
     /// IR passes, in-place storage, slot sharing and packed weight copies.
     pub optimize: bool,
@@ -73,6 +79,9 @@ pub struct Output {
 pub struct Update {
     pub variable: NodeId,
     pub value: NodeId,
+    /// The training step that applies it (`Graph::steps`), or `None` for
+    /// the `update` method's `w = ..;` updates.
+    pub step: Option<usize>,
 }
 
 pub struct Annotation {

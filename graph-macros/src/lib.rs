@@ -25,6 +25,7 @@ mod plan;
 mod proptests;
 mod resolve;
 mod shape;
+mod train;
 
 /// Compiles a dataflow graph into a struct with one method per output.
 ///

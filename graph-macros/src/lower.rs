@@ -36,6 +36,8 @@ pub fn lower(
             baked_from: None,
             no_std: syntax.no_std.is_some(),
             optimize: syntax.optimize,
+            steps: Vec::new(),
+            state: Vec::new(),
         },
         resolution,
         decl_nodes: HashMap::new(),
@@ -100,6 +102,10 @@ impl Lowering<'_> {
             DeclKind::Let | DeclKind::Output | DeclKind::Assign => {
                 decl.value.as_ref().and_then(|value| self.expression(value))
             }
+            DeclKind::Step => {
+                self.step(decl);
+                return;
+            }
         };
         let Some(node) = node else { return };
         if decl.kind == DeclKind::Assign {
@@ -113,6 +119,7 @@ impl Lowering<'_> {
                     self.graph.updates.push(Update {
                         variable,
                         value: node,
+                        step: None,
                     });
                 }
             }
@@ -165,6 +172,49 @@ impl Lowering<'_> {
     fn constant(&mut self, tensor: Tensor, span: SpanRange) -> NodeId {
         let shape = Shape::fixed(&tensor.shape);
         self.push(Op::Constant(tensor), Vec::new(), Some(shape), span)
+    }
+
+    /// Records a training step; its errors in syntax were reported by
+    /// `resolve`.
+    fn step(&mut self, decl: &crate::parse::Decl) {
+        let Some(parts) = decl
+            .value
+            .as_ref()
+            .and_then(|v| crate::train::parts(v).ok())
+        else {
+            return;
+        };
+        let loss = self.expression(parts.loss);
+        let lr = self.expression(parts.lr);
+        let mut vars = Vec::new();
+        for var in parts.vars.into_iter().flatten() {
+            let node = self.expression(var);
+            match node {
+                Some(node) if self.graph.node(node).op == Op::Variable => vars.push(node),
+                Some(_) => {
+                    self.diagnostics.push(var.span().error(
+                        "`vars` lists the variables a step trains, and this is not a variable",
+                    ));
+                }
+                None => {}
+            }
+        }
+        let (Some(loss), Some(lr)) = (loss, lr) else {
+            return;
+        };
+        let span = decl
+            .value
+            .as_ref()
+            .map_or_else(|| SpanRange::single(decl.name.span()), Expr::span);
+        self.graph.steps.push(crate::train::Step {
+            name: decl.name.clone(),
+            loss,
+            lr,
+            vars: parts.vars.map(|_| vars),
+            optimizer: parts.optimizer,
+            clip_norm: parts.clip_norm,
+            span,
+        });
     }
 
     /// Lowers an expression, returning `None` where an error was reported.

@@ -18,6 +18,7 @@ mod kw {
     syn::custom_keyword!(input);
     syn::custom_keyword!(var);
     syn::custom_keyword!(output);
+    syn::custom_keyword!(step);
 }
 
 /// A whole `graph!` invocation: one struct-like item.
@@ -60,6 +61,8 @@ pub enum DeclKind {
     Output,
     /// `name = expr;`: an update of a variable.
     Assign,
+    /// `step name = minimize(loss, optimizer(..));`: a training step.
+    Step,
 }
 
 impl DeclKind {
@@ -72,6 +75,7 @@ impl DeclKind {
             DeclKind::Let => "binding",
             DeclKind::Output => "output",
             DeclKind::Assign => "assignment",
+            DeclKind::Step => "training step",
         }
     }
 }
@@ -246,6 +250,9 @@ impl Parse for Decl {
         } else if lookahead.peek(kw::output) {
             input.parse::<kw::output>()?;
             DeclKind::Output
+        } else if input.peek(kw::step) && input.peek2(Ident) {
+            input.parse::<kw::step>()?;
+            DeclKind::Step
         } else if lookahead.peek(Ident) && input.peek2(Token![=]) {
             DeclKind::Assign
         } else {

@@ -50,6 +50,17 @@ pub fn resolve(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> Option<Re
                     // A constant's value is a literal; `lower` reports anything else.
                     return edges;
                 }
+                if decl.kind == DeclKind::Step {
+                    match crate::train::parts(value) {
+                        Ok(parts) => {
+                            for expr in parts.expressions() {
+                                references(expr, &names, &mut edges, diagnostics);
+                            }
+                        }
+                        Err(errors) => errors.into_iter().for_each(|e| diagnostics.push(e)),
+                    }
+                    return edges;
+                }
                 references(value, &names, &mut edges, diagnostics);
             }
             edges

@@ -477,32 +477,127 @@ pub fn views_struct(graph: &Graph) -> TokenStream {
 /// Every new value is computed (or copied) before any is stored, and
 /// nothing is allocated: see [`Store`] for the cases.
 pub fn update_methods(graph: &Graph, plan: &Plan) -> TokenStream {
-    if graph.updates.is_empty() {
+    let mut methods = step_methods(graph, plan, None);
+    for step in 0..graph.steps.len() {
+        methods.extend(step_methods(graph, plan, Some(step)));
+    }
+    methods
+}
+
+/// `update_with`/`update` for the `w = ..;` updates (`step` `None`), or a
+/// training step's `<name>_with`/`<name>`, which also returns the loss its
+/// forward pass computed.
+fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream {
+    let chosen: Vec<(&crate::ir::Update, Store)> = graph
+        .updates
+        .iter()
+        .zip(plan.stores.iter().copied())
+        .filter(|(update, _)| update.step == step)
+        .collect();
+    let training = step.and_then(|step| graph.steps.get(step));
+    if chosen.is_empty() && training.is_none() {
         return TokenStream::new();
     }
     let p = private();
     let vis = &graph.vis;
     let lifetime = quote! { '_ };
-    let stores: Vec<(&crate::ir::Update, Store)> = graph
-        .updates
-        .iter()
-        .zip(plan.stores.iter().copied())
-        .collect();
-    let roots: Vec<NodeId> = stores
-        .iter()
-        .filter(|(_, store)| *store != Store::Unchanged)
-        .map(|(update, _)| update.value)
-        .collect();
-    let read_after: Vec<NodeId> = stores
-        .iter()
-        .filter(|(_, store)| matches!(store, Store::Assign | Store::Snapshot(_)))
-        .map(|(update, _)| update.value)
-        .collect();
+    let stores = chosen;
+    let loss = training.map(|step| step.loss);
+    let (roots, read_after) = step_roots(&stores, loss);
     let body = body(graph, plan, &roots, &read_after, &lifetime);
     let workspace = workspace_name(graph);
+    let (finals, assigns) = stores_code(graph, &stores);
+    let inputs = inputs_sentence(&body);
+    let errors = errors_doc(&body);
+    let Body {
+        params,
+        names,
+        statements,
+        ..
+    } = body;
+    let Some(training) = training else {
+        let names_list: Vec<String> = stores
+            .iter()
+            .map(|(u, _)| format!("`{}`", local(graph, u.variable)))
+            .collect();
+        let summary = format!(
+            " Computes the new values of {} from the current ones, then stores them all.",
+            names_list.join(", ")
+        );
+        return quote! {
+            #[doc = #summary]
+            #[doc = #inputs]
+            /// Uses `workspace` for intermediate values.
+            #errors
+            #vis fn update_with(&mut self, __ws: &mut #workspace, #(#params),*)
+                -> ::core::result::Result<(), #p::Error> {
+                #(#statements)*
+                #(#finals)*
+                #(#assigns)*
+                ::core::result::Result::Ok(())
+            }
+
+            #[doc = #summary]
+            #[doc = #inputs]
+            /// Allocates a fresh workspace; reuse one with [`Self::update_with`].
+            #errors
+            #vis fn update(&mut self, #(#params),*) -> ::core::result::Result<(), #p::Error> {
+                let mut __ws = #workspace::default();
+                self.update_with(&mut __ws, #(#names),*)
+            }
+        };
+    };
+    let name = &training.name;
+    let with = format_ident!("{}_with", name);
+    let loss = local(graph, training.loss);
+    let trained: Vec<String> = stores
+        .iter()
+        .filter(|(u, _)| !graph.state.contains(&u.variable))
+        .map(|(u, _)| format!("`{}`", local(graph, u.variable)))
+        .collect();
+    let summary = format!(
+        " One training step: computes `{}` and its gradients, updates {}, and returns the loss \
+         computed before the update.",
+        describe_loss(graph, training.loss),
+        trained.join(", ")
+    );
+    let with_doc = format!(" Uses `workspace` for intermediate values: allocates nothing once it has served a step of the same sizes; [`Self::{name}`] allocates one per call.");
+    let plain_doc = format!(" Allocates a fresh workspace; reuse one with [`Self::{with}`].");
+    quote! {
+        #[doc = #summary]
+        #[doc = #inputs]
+        #[doc = #with_doc]
+        #errors
+        #vis fn #with(&mut self, __ws: &mut #workspace, #(#params),*)
+            -> ::core::result::Result<f32, #p::Error> {
+            #(#statements)*
+            let __loss: f32 = #loss;
+            #(#finals)*
+            #(#assigns)*
+            ::core::result::Result::Ok(__loss)
+        }
+
+        #[doc = #summary]
+        #[doc = #inputs]
+        #[doc = #plain_doc]
+        #errors
+        #vis fn #name(&mut self, #(#params),*) -> ::core::result::Result<f32, #p::Error> {
+            let mut __ws = #workspace::default();
+            self.#with(&mut __ws, #(#names),*)
+        }
+    }
+}
+
+/// The statements storing each update's new value (after every value is
+/// computed) into its variable: `finals` copy what must be copied first,
+/// `assigns` store.
+fn stores_code(
+    graph: &Graph,
+    stores: &[(&crate::ir::Update, Store)],
+) -> (Vec<TokenStream>, Vec<TokenStream>) {
     let mut finals = Vec::new();
     let mut assigns = Vec::new();
-    for &(update, store) in &stores {
+    for &(update, store) in stores {
         let variable = local(graph, update.variable);
         let new = format_ident!("__new_{}", variable);
         let value = local(graph, update.value);
@@ -526,43 +621,34 @@ pub fn update_methods(graph: &Graph, plan: &Plan) -> TokenStream {
             }
         }
     }
-    let names: Vec<String> = graph
-        .updates
-        .iter()
-        .map(|u| format!("`{}`", local(graph, u.variable)))
-        .collect();
-    let summary = format!(
-        " Computes the new values of {} from the current ones, then stores them all.",
-        names.join(", ")
-    );
-    let inputs = inputs_sentence(&body);
-    let errors = errors_doc(&body);
-    let Body {
-        params,
-        names,
-        statements,
-        ..
-    } = body;
-    quote! {
-        #[doc = #summary]
-        #[doc = #inputs]
-        /// Uses `workspace` for intermediate values.
-        #errors
-        #vis fn update_with(&mut self, __ws: &mut #workspace, #(#params),*)
-            -> ::core::result::Result<(), #p::Error> {
-            #(#statements)*
-            #(#finals)*
-            #(#assigns)*
-            ::core::result::Result::Ok(())
-        }
+    (finals, assigns)
+}
 
-        #[doc = #summary]
-        #[doc = #inputs]
-        /// Allocates a fresh workspace; reuse one with [`Self::update_with`].
-        #errors
-        #vis fn update(&mut self, #(#params),*) -> ::core::result::Result<(), #p::Error> {
-            let mut __ws = #workspace::default();
-            self.update_with(&mut __ws, #(#names),*)
-        }
-    }
+/// The nodes a step computes (the new values that change, and the loss),
+/// and those it reads after its statements.
+fn step_roots(
+    stores: &[(&crate::ir::Update, Store)],
+    loss: Option<NodeId>,
+) -> (Vec<NodeId>, Vec<NodeId>) {
+    let pick = |keep: &dyn Fn(Store) -> bool| -> Vec<NodeId> {
+        stores
+            .iter()
+            .filter(|(_, store)| keep(*store))
+            .map(|(update, _)| update.value)
+            .chain(loss)
+            .collect()
+    };
+    (
+        pick(&|store| store != Store::Unchanged),
+        pick(&|store| matches!(store, Store::Assign | Store::Snapshot(_))),
+    )
+}
+
+/// How a step's docs name its loss.
+fn describe_loss(graph: &Graph, id: NodeId) -> String {
+    graph
+        .node(id)
+        .name
+        .as_ref()
+        .map_or_else(|| "the loss".to_string(), ToString::to_string)
 }

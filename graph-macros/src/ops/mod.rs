@@ -34,7 +34,7 @@ pub mod loss;
 pub mod movement;
 pub mod nn;
 pub mod reduce;
-mod signature;
+pub mod signature;
 
 pub use kernels::Call;
 pub use signature::{bind, build, operands, signature, unknown_op, Signature};

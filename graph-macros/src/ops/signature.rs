@@ -142,6 +142,14 @@ impl Attrs {
         }
     }
 
+    /// A float attribute, or `None` where the call leaves it out.
+    pub fn float_or_absent(&self, name: &str) -> Option<f32> {
+        match self.get(name) {
+            Value::Float(value) => Some(*value),
+            _ => None,
+        }
+    }
+
     pub fn boolean(&self, name: &str) -> bool {
         matches!(self.get(name), Value::Bool(true))
     }
@@ -304,6 +312,14 @@ fn parameter_list(signature: &Signature) -> String {
 
 /// Reads every attribute of a bound call and builds its op.
 pub fn build(signature: &Signature, bound: &[Option<&Expr>]) -> Result<Op, Vec<syn::Error>> {
+    attributes(signature, bound).map(|attrs| (signature.build)(&attrs))
+}
+
+/// Reads every attribute of a bound call (tensor parameters are skipped).
+pub fn attributes(
+    signature: &Signature,
+    bound: &[Option<&Expr>],
+) -> Result<Attrs, Vec<syn::Error>> {
     let mut values = HashMap::new();
     let mut errors = Vec::new();
     for (param, expr) in signature.params.iter().zip(bound) {
@@ -343,7 +359,7 @@ pub fn build(signature: &Signature, bound: &[Option<&Expr>]) -> Result<Op, Vec<s
         values.insert(param.name, value);
     }
     if errors.is_empty() {
-        Ok((signature.build)(&Attrs(values)))
+        Ok(Attrs(values))
     } else {
         Err(errors)
     }

@@ -91,10 +91,16 @@ pub fn computes_in_variable(graph: &Graph, update: &Update) -> bool {
     }
     // The variable's current value must not be needed after `value`: by a
     // later node `update_with` computes, or by a store (`a = variable`).
-    let needed = graph.reachable(graph.updates.iter().map(|u| u.value));
+    // (Only the updates of the same step, and its loss, run together.)
+    let together = || graph.updates.iter().filter(|u| u.step == update.step);
+    let loss = update
+        .step
+        .and_then(|step| graph.steps.get(step))
+        .map(|s| s.loss);
+    let needed = graph.reachable(together().map(|u| u.value).chain(loss));
     let read_later = (value.0 + 1..graph.nodes.len())
         .any(|index| needed[index] && graph.nodes[index].operands.contains(&variable));
-    let stored_elsewhere = graph.updates.iter().any(|u| u.value == variable);
+    let stored_elsewhere = together().any(|u| u.value == variable);
     !read_later && !stored_elsewhere
 }
 
@@ -105,7 +111,10 @@ pub fn needs_snapshot(graph: &Graph, update: &Update) -> bool {
     value != update.variable
         && graph.node(value).op == Op::Variable
         && !graph.shape(value).is_scalar()
-        && graph.updates.iter().any(|u| u.variable == value)
+        && graph
+            .updates
+            .iter()
+            .any(|u| u.variable == value && u.step == update.step)
 }
 
 #[cfg(test)]

@@ -306,6 +306,42 @@ impl Weights {
         }
     }
 
+    /// Like [`take`](Self::take), for a variable a file may leave out, such
+    /// as an optimizer's state (moments, step counts): zeros of `shape` when
+    /// there is no tensor of that name, and the same checks as `take` when
+    /// there is.
+    ///
+    /// ```
+    /// use graph_runtime::{weights::{save_safetensors, Weights}, Error};
+    /// use ndarray::{array, Array1, Ix1};
+    ///
+    /// let m = array![0.5_f32, 1.0];
+    /// let mut weights = Weights::from_safetensors_bytes(save_safetensors(&[("m", m.view().into_dyn())]))?;
+    /// assert_eq!(weights.take_or_zeros::<Ix1>("m", &[2])?, m);
+    /// assert_eq!(weights.take_or_zeros::<Ix1>("v", &[2])?, Array1::<f32>::zeros(2));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn take_or_zeros<D: Dimension>(
+        &mut self,
+        name: &'static str,
+        shape: &'static [usize],
+    ) -> Result<Array<f32, D>, Error> {
+        let tensor = self.renames.get(name).map_or(name, String::as_str);
+        if self.index.contains_key(tensor) {
+            return self.take(name, shape);
+        }
+        if D::NDIM.is_some_and(|rank| rank != shape.len()) {
+            rank_panic(name, shape, D::NDIM);
+        }
+        let zeros = ndarray::ArrayD::<f32>::zeros(shape.to_vec());
+        zeros
+            .into_dimensionality::<D>()
+            .map_err(|_| Error::CorruptFile {
+                file: self.origin.clone(),
+                reason: format!("variable `{name}` has no shape of rank {}", shape.len()),
+            })
+    }
+
     /// Ends loading. When `strict`, a tensor that no variable took is
     /// [`Error::UnexpectedTensor`] (the first one in file order); otherwise
     /// extra tensors are ignored.

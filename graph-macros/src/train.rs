@@ -1,0 +1,472 @@
+//! Training steps: `step fit = minimize(loss, adam(lr = 1e-3), vars = [w, b]);`
+//!
+//! `lower` records each step ([`Step`]); the differentiate phase turns it
+//! into the gradients of the loss with respect to the trained variables, the
+//! optimizer's state (new variables, zero at first, saved and loaded with
+//! the others) and the step's updates, all ordinary IR, so the step is
+//! optimized and memory-planned with the forward pass. The step's method
+//! runs the forward pass once, applies every update, and returns the loss.
+
+use proc_macro2::Ident;
+use quote::format_ident;
+
+use crate::diag::{Diagnostics, SpanRange};
+use crate::differentiate::Builder;
+use crate::ir::{DType, Graph, NodeId, Op, Update};
+use crate::ops::elementwise::{Binary, Unary};
+use crate::ops::signature::{attr, attributes, bind, Attrs, Default, Kind, Param, Signature};
+use crate::parse::Expr;
+use crate::shape::Shape;
+
+/// One `step` declaration, lowered.
+pub struct Step {
+    pub name: Ident,
+    pub loss: NodeId,
+    /// The learning rate: a literal's constant node or a scalar input.
+    pub lr: NodeId,
+    /// The variables to train; `None`: every variable the loss depends on.
+    pub vars: Option<Vec<NodeId>>,
+    pub optimizer: Optimizer,
+    /// Scale the gradients down to this global norm when above it.
+    pub clip_norm: Option<f32>,
+    pub span: SpanRange,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    /// `w -= lr·g`, or with momentum `v = μ·v + g; w -= lr·v` (Nesterov:
+    /// `w -= lr·(g + μ·v)`), `PyTorch`'s conventions; `weight_decay` adds
+    /// `λ·w` to the gradient.
+    Sgd {
+        momentum: f32,
+        nesterov: bool,
+        weight_decay: f32,
+    },
+    /// Adam (Kingma and Ba), with bias correction; `decoupled` is `AdamW`
+    /// (`w -= lr·λ·w` beside the Adam step), else `weight_decay` adds `λ·w`
+    /// to the gradient.
+    Adam {
+        beta1: f32,
+        beta2: f32,
+        epsilon: f32,
+        weight_decay: f32,
+        decoupled: bool,
+    },
+}
+
+/// Training signatures build no op: their attributes are read directly.
+fn no_op(_: &Attrs) -> Op {
+    Op::Input
+}
+
+const VARS: Param = Param {
+    name: "vars",
+    kind: Kind::Tensors,
+    default: Default::Absent,
+};
+
+static MINIMIZE: Signature = Signature::new(
+    "minimize",
+    &[Param::tensor("loss"), Param::tensor("optimizer"), VARS],
+    no_op,
+);
+
+const CLIP: Param = attr("clip_norm", Kind::Float, Default::Absent);
+
+static OPTIMIZERS: &[Signature] = &[
+    Signature::new(
+        "sgd",
+        &[
+            Param::tensor("lr"),
+            attr("momentum", Kind::Float, Default::Float(0.0)),
+            attr("nesterov", Kind::Bool, Default::Bool(false)),
+            attr("weight_decay", Kind::Float, Default::Float(0.0)),
+            CLIP,
+        ],
+        no_op,
+    ),
+    Signature::new(
+        "adam",
+        &[
+            Param::tensor("lr"),
+            attr("beta1", Kind::Float, Default::Float(0.9)),
+            attr("beta2", Kind::Float, Default::Float(0.999)),
+            attr("epsilon", Kind::Float, Default::Float(1e-8)),
+            attr("weight_decay", Kind::Float, Default::Float(0.0)),
+            CLIP,
+        ],
+        no_op,
+    ),
+    Signature::new(
+        "adamw",
+        &[
+            Param::tensor("lr"),
+            attr("beta1", Kind::Float, Default::Float(0.9)),
+            attr("beta2", Kind::Float, Default::Float(0.999)),
+            attr("epsilon", Kind::Float, Default::Float(1e-8)),
+            attr("weight_decay", Kind::Float, Default::Float(0.01)),
+            CLIP,
+        ],
+        no_op,
+    ),
+];
+
+/// A step declaration's value, taken apart.
+pub struct Parts<'a> {
+    pub loss: &'a Expr,
+    pub lr: &'a Expr,
+    pub vars: Option<&'a [Expr]>,
+    pub optimizer: Optimizer,
+    pub clip_norm: Option<f32>,
+}
+
+impl Parts<'_> {
+    /// Every value expression of the step, for name resolution.
+    pub fn expressions(&self) -> Vec<&Expr> {
+        let mut all = vec![self.loss, self.lr];
+        all.extend(self.vars.into_iter().flatten());
+        all
+    }
+}
+
+/// Reads `minimize(loss, optimizer(..), vars = [..])`.
+pub fn parts(value: &Expr) -> Result<Parts<'_>, Vec<syn::Error>> {
+    let usage =
+        "a step is `minimize(loss, optimizer)`, as in `step fit = minimize(loss, sgd(lr = 0.1));`";
+    let Expr::Call(name, args, span) = value else {
+        return Err(vec![value.span().error(usage)]);
+    };
+    if name != "minimize" {
+        return Err(vec![syn::Error::new(name.span(), usage)]);
+    }
+    let bound = bind(&MINIMIZE, args, *span)?;
+    let vars = match bound[2] {
+        None => None,
+        Some(Expr::Array(items, _)) if !items.is_empty() => Some(items.as_slice()),
+        Some(other) => {
+            return Err(vec![other.span().error(
+                "`vars` must be a list of variables, such as `vars = [w, b]`",
+            )])
+        }
+    };
+    let optimizers = "expected an optimizer: `sgd(lr = ..)`, `adam(lr = ..)` or `adamw(lr = ..)`";
+    let (Some(loss), Some(optimizer)) = (bound[0], bound[1]) else {
+        return Err(vec![span.error(usage)]);
+    };
+    let Expr::Call(kind, optimizer_args, optimizer_span) = optimizer else {
+        return Err(vec![optimizer.span().error(optimizers)]);
+    };
+    let Some(signature) = OPTIMIZERS.iter().find(|s| kind == s.name) else {
+        return Err(vec![syn::Error::new(kind.span(), optimizers)]);
+    };
+    let optimizer_bound = bind(signature, optimizer_args, *optimizer_span)?;
+    let a = attributes(signature, &optimizer_bound)?;
+    let Some(lr) = optimizer_bound[0] else {
+        return Err(vec![optimizer_span.error(optimizers)]);
+    };
+    let optimizer = match signature.name {
+        "sgd" => Optimizer::Sgd {
+            momentum: a.float("momentum").get(),
+            nesterov: a.boolean("nesterov"),
+            weight_decay: a.float("weight_decay").get(),
+        },
+        name => Optimizer::Adam {
+            beta1: a.float("beta1").get(),
+            beta2: a.float("beta2").get(),
+            epsilon: a.float("epsilon").get(),
+            weight_decay: a.float("weight_decay").get(),
+            decoupled: name == "adamw",
+        },
+    };
+    Ok(Parts {
+        loss,
+        lr,
+        vars,
+        optimizer,
+        clip_norm: a.float_or_absent("clip_norm"),
+    })
+}
+
+/// Builds every step of the graph: gradients, optimizer state and updates.
+/// Runs in the differentiate phase, on a checked graph.
+pub fn build(graph: &mut Graph, diagnostics: &mut Diagnostics) {
+    let steps = std::mem::take(&mut graph.steps);
+    for (index, step) in steps.iter().enumerate() {
+        build_step(graph, index, step, diagnostics);
+    }
+    graph.steps = steps;
+}
+
+fn build_step(graph: &mut Graph, index: usize, step: &Step, diagnostics: &mut Diagnostics) {
+    let Some(vars) = trained(graph, step, diagnostics) else {
+        return;
+    };
+    let Some(gradients) = crate::differentiate::gradients(graph, step.loss, &vars, diagnostics)
+    else {
+        return;
+    };
+    let mut b = Builder::new(graph, step.span);
+    let gradients = prepare(&mut b, step, &vars, gradients);
+    let mut states: Vec<(String, NodeId)> = Vec::new();
+    let updates = match step.optimizer {
+        Optimizer::Sgd {
+            momentum, nesterov, ..
+        } => sgd(
+            &mut b,
+            step,
+            &vars,
+            &gradients,
+            momentum,
+            nesterov,
+            &mut states,
+        ),
+        Optimizer::Adam { .. } => adam(&mut b, step, &vars, &gradients, &mut states),
+    };
+    if b.failed {
+        diagnostics.push(step.span.error(
+            "internal error: the optimizer built an ill-shaped node; please report this graph",
+        ));
+        return;
+    }
+    for (name, id) in &states {
+        let taken = graph
+            .nodes
+            .iter()
+            .enumerate()
+            .any(|(i, node)| i != id.0 && node.name.as_ref().is_some_and(|n| n == name));
+        if taken {
+            diagnostics.push(step.span.error(format!(
+                "step `{}` keeps optimizer state named `{name}`, which the graph already uses; rename one of them",
+                step.name
+            )));
+        }
+    }
+    for (variable, value) in updates {
+        graph.updates.push(Update {
+            variable,
+            value,
+            step: Some(index),
+        });
+    }
+}
+
+/// The variables `step` trains, after checking its loss and learning rate.
+fn trained(graph: &Graph, step: &Step, diagnostics: &mut Diagnostics) -> Option<Vec<NodeId>> {
+    let loss_shape = graph.shape(step.loss);
+    if !loss_shape.is_scalar() || graph.node(step.loss).dtype != DType::F32 {
+        diagnostics.push(graph.node(step.loss).span.error(format!(
+            "`minimize` takes a scalar `f32` loss, but it is {loss_shape}: reduce it first, as in `mean(..)`"
+        )));
+        return None;
+    }
+    if !graph.shape(step.lr).is_scalar() {
+        diagnostics.push(graph.node(step.lr).span.error(format!(
+            "the learning rate is a scalar, but it is {}",
+            graph.shape(step.lr)
+        )));
+        return None;
+    }
+    let depends = graph.reachable([step.loss]);
+    let vars: Vec<NodeId> = match &step.vars {
+        Some(vars) => vars.clone(),
+        None => graph
+            .variables
+            .iter()
+            .copied()
+            .filter(|&v| depends[v.0] && graph.node(v).dtype == DType::F32)
+            .filter(|v| !graph.state.contains(v))
+            .collect(),
+    };
+    if vars.is_empty() {
+        diagnostics.push(step.span.error(format!(
+            "step `{}` trains nothing: its loss depends on no variable",
+            step.name
+        )));
+        return None;
+    }
+    Some(vars)
+}
+
+/// The gradients with weight decay added (`λ·w`, except for `AdamW`, which
+/// decays the weights apart) and clipped to the global norm.
+fn prepare(
+    b: &mut Builder<'_>,
+    step: &Step,
+    vars: &[NodeId],
+    mut gradients: Vec<NodeId>,
+) -> Vec<NodeId> {
+    let decay = match step.optimizer {
+        Optimizer::Sgd { weight_decay, .. }
+        | Optimizer::Adam {
+            weight_decay,
+            decoupled: false,
+            ..
+        } => weight_decay,
+        Optimizer::Adam {
+            decoupled: true, ..
+        } => 0.0,
+    };
+    if decay != 0.0 {
+        let lambda = b.constant(decay);
+        for (g, &w) in gradients.iter_mut().zip(vars) {
+            let shrink = b.mul(lambda, w);
+            *g = b.add(*g, shrink);
+        }
+    }
+    let Some(max_norm) = step.clip_norm else {
+        return gradients;
+    };
+    // Every gradient scaled by min(1, max_norm / ‖g‖), ‖g‖ over them all.
+    let mut total: Option<NodeId> = None;
+    for &g in &gradients {
+        let squares = b.unary(Unary::Square, g);
+        let rank = b.shape(squares).rank();
+        let axes: Vec<i64> = (0..rank).map(|a| i64::try_from(a).unwrap_or(0)).collect();
+        let sum = if axes.is_empty() {
+            squares
+        } else {
+            b.sum(squares, axes, false)
+        };
+        total = Some(match total {
+            Some(total) => b.add(total, sum),
+            None => sum,
+        });
+    }
+    if let Some(total) = total {
+        let norm = b.unary(Unary::Sqrt, total);
+        let limit = b.constant(max_norm);
+        let ratio = b.div(limit, norm);
+        let one = b.constant(1.0);
+        let scale = b.binary(Binary::Minimum, one, ratio);
+        for g in &mut gradients {
+            *g = b.mul(*g, scale);
+        }
+    }
+    gradients
+}
+
+/// SGD's updates: `w -= lr·g`, or through a velocity.
+fn sgd(
+    b: &mut Builder<'_>,
+    step: &Step,
+    vars: &[NodeId],
+    gradients: &[NodeId],
+    momentum: f32,
+    nesterov: bool,
+    states: &mut Vec<(String, NodeId)>,
+) -> Vec<(NodeId, NodeId)> {
+    let mut updates = Vec::new();
+    for (&w, &g) in vars.iter().zip(gradients) {
+        let direction = if momentum == 0.0 {
+            g
+        } else {
+            let shape = b.shape(w);
+            let velocity = new_state(b, states, step, "velocity", w, shape);
+            let mu = b.constant(momentum);
+            let kept = b.mul(mu, velocity);
+            let next = b.add(kept, g);
+            updates.push((velocity, next));
+            if nesterov {
+                let ahead = b.mul(mu, next);
+                b.add(g, ahead)
+            } else {
+                next
+            }
+        };
+        let stride = b.mul(step.lr, direction);
+        updates.push((w, b.sub(w, stride)));
+    }
+    updates
+}
+
+/// Adam's (or `AdamW`'s) updates, with the moments and the bias
+/// corrections `1 − βᵗ` as state: zero before the first step, then
+/// `c ← β·c + (1 − β)`.
+fn adam(
+    b: &mut Builder<'_>,
+    step: &Step,
+    vars: &[NodeId],
+    gradients: &[NodeId],
+    states: &mut Vec<(String, NodeId)>,
+) -> Vec<(NodeId, NodeId)> {
+    let Optimizer::Adam {
+        beta1,
+        beta2,
+        epsilon,
+        weight_decay,
+        decoupled,
+    } = step.optimizer
+    else {
+        return Vec::new();
+    };
+    let mut updates = Vec::new();
+    let scalar = Shape::default();
+    let c1 = new_state(b, states, step, "bias1", step.loss, scalar.clone());
+    let c2 = new_state(b, states, step, "bias2", step.loss, scalar);
+    let (b1, b2) = (b.constant(beta1), b.constant(beta2));
+    #[allow(clippy::cast_possible_truncation)] // β's complement, rounded once.
+    let (one_minus_b1, one_minus_b2) = (
+        b.constant((1.0 - f64::from(beta1)) as f32),
+        b.constant((1.0 - f64::from(beta2)) as f32),
+    );
+    let c1_kept = b.mul(b1, c1);
+    let c1_next = b.add(c1_kept, one_minus_b1);
+    let c2_kept = b.mul(b2, c2);
+    let c2_next = b.add(c2_kept, one_minus_b2);
+    updates.push((c1, c1_next));
+    updates.push((c2, c2_next));
+    let eps = b.constant(epsilon);
+    for (&w, &g) in vars.iter().zip(gradients) {
+        let shape = b.shape(w);
+        let m = new_state(b, states, step, "m", w, shape.clone());
+        let v = new_state(b, states, step, "v", w, shape);
+        let m_kept = b.mul(b1, m);
+        let m_new_part = b.mul(one_minus_b1, g);
+        let m_next = b.add(m_kept, m_new_part);
+        let g2 = b.unary(Unary::Square, g);
+        let v_kept = b.mul(b2, v);
+        let v_new_part = b.mul(one_minus_b2, g2);
+        let v_next = b.add(v_kept, v_new_part);
+        updates.push((m, m_next));
+        updates.push((v, v_next));
+        let m_hat = b.div(m_next, c1_next);
+        let v_hat = b.div(v_next, c2_next);
+        let root = b.unary(Unary::Sqrt, v_hat);
+        let denominator = b.add(root, eps);
+        let mut direction = b.div(m_hat, denominator);
+        if decoupled && weight_decay != 0.0 {
+            let lambda = b.constant(weight_decay);
+            let shrink = b.mul(lambda, w);
+            direction = b.add(direction, shrink);
+        }
+        let stride = b.mul(step.lr, direction);
+        updates.push((w, b.sub(w, stride)));
+    }
+    updates
+}
+
+/// A new state variable of `step` for `of` (a trained variable, or the
+/// loss for per-step state), zero before the first step.
+fn new_state(
+    b: &mut Builder<'_>,
+    states: &mut Vec<(String, NodeId)>,
+    step: &Step,
+    what: &str,
+    of: NodeId,
+    shape: Shape,
+) -> NodeId {
+    let owner = b
+        .graph()
+        .node(of)
+        .name
+        .as_ref()
+        .filter(|_| b.graph().node(of).op == Op::Variable)
+        .map(ToString::to_string);
+    let name = match owner {
+        Some(owner) => format!("{}_{what}_{owner}", step.name),
+        None => format!("{}_{what}", step.name),
+    };
+    let id = b.variable(format_ident!("{}", name, span = step.name.span()), shape);
+    states.push((name, id));
+    id
+}
