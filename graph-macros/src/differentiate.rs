@@ -282,6 +282,8 @@ fn sort_topologically(graph: &mut Graph) {
         .chain(graph.updates.iter().flat_map(|u| [u.variable, u.value]))
         .chain(graph.inputs.iter().copied())
         .chain(graph.variables.iter().copied())
+        // A step returns its loss.
+        .chain(graph.steps.iter().map(|step| step.loss))
         .collect();
     let live = graph.reachable(roots);
     let mut placed = vec![false; count];

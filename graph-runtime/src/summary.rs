@@ -56,6 +56,8 @@
 //! | `max_pool2d` / `avg_pool2d` with window `[wh, ww]` | wh·ww per out / wh·ww + 1 per out |
 //! | `batch_norm` | 4 per out + 2 per feature (add ε, square root) |
 //! | `layer_norm` | 7 per out + 4 per row |
+//! | `conv2d`'s gradients, made by `grad` | each as the forward: 2·kh·kw·c per element of the forward's result |
+//! | the pools' gradients, made by `grad` | wh·ww per element of the forward's result |
 //! | `transpose`, `permute`, `reshape`, `concat`, `slice`, `broadcast_to`, `expand_dims`, `squeeze`, `gather` | 0: data movement only |
 //! | inputs, variables, constants | 0 |
 //! | `fused`: a tree of elementwise ops, fused by the optimizer | its ops' counts added, per out |

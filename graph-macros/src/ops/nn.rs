@@ -50,6 +50,29 @@ pub enum Nn {
     /// the incoming gradient added into a table of `rows` rows at their
     /// indices. Operands `(grad, indices)`.
     GatherGrad { rows: DimSpec },
+    /// Made by the differentiate phase: `conv2d`'s gradient with respect to
+    /// its input or its filter. Operands `(x, filter, grad)`.
+    Conv2dGrad {
+        wrt: ConvOperand,
+        strides: [usize; 2],
+        padding: Padding,
+        dilation: [usize; 2],
+    },
+    /// Made by the differentiate phase: a pool's gradient with respect to
+    /// its input. Operands `(x, grad)`.
+    Pool2dGrad {
+        kind: Pool,
+        window: [usize; 2],
+        strides: [usize; 2],
+        padding: Padding,
+    },
+}
+
+/// Which operand of `conv2d` a gradient is for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ConvOperand {
+    Input,
+    Filter,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -155,6 +178,10 @@ const ONE_HOT: Kernel = Kernel::std("nn", "one_hot", INTO);
 /// Checks each index against the table's rows.
 const GATHER_GRAD: Kernel = Kernel::std("nn", "gather_grad", INTO);
 const FLAT_ONE_HOT: Kernel = Kernel::flat("one_hot");
+const CONV2D_INPUT_GRAD: Kernel = Kernel::std("conv_grad", "conv2d_input_grad", INTO);
+const CONV2D_FILTER_GRAD: Kernel = Kernel::std("conv_grad", "conv2d_filter_grad", INTO);
+const MAX_POOL2D_GRAD: Kernel = Kernel::std("conv_grad", "max_pool2d_grad", INTO);
+const AVG_POOL2D_GRAD: Kernel = Kernel::std("conv_grad", "avg_pool2d_grad", INTO);
 
 pub const KERNELS: &[Kernel] = &[
     CONV2D,
@@ -166,6 +193,10 @@ pub const KERNELS: &[Kernel] = &[
     ONE_HOT,
     GATHER_GRAD,
     FLAT_ONE_HOT,
+    CONV2D_INPUT_GRAD,
+    CONV2D_FILTER_GRAD,
+    MAX_POOL2D_GRAD,
+    AVG_POOL2D_GRAD,
 ];
 
 #[cfg_attr(not(test), allow(dead_code))]
@@ -180,6 +211,14 @@ pub const COST_ROWS: &[(&str, &str)] = &[
         "4 per out + 2 per feature (add ε, square root)",
     ),
     ("`layer_norm`", "7 per out + 4 per row"),
+    (
+        "`conv2d`'s gradients, made by `grad`",
+        "each as the forward: 2·kh·kw·c per element of the forward's result",
+    ),
+    (
+        "the pools' gradients, made by `grad`",
+        "wh·ww per element of the forward's result",
+    ),
 ];
 
 fn padding_name(padding: Padding) -> &'static str {
@@ -212,6 +251,15 @@ impl Family for Nn {
             Nn::Gather => "gather",
             Nn::OneHot { .. } => "one_hot",
             Nn::GatherGrad { .. } => "gather_grad",
+            Nn::Conv2dGrad {
+                wrt: ConvOperand::Input,
+                ..
+            } => "conv2d_input_grad",
+            Nn::Conv2dGrad {
+                wrt: ConvOperand::Filter,
+                ..
+            } => "conv2d_filter_grad",
+            Nn::Pool2dGrad { .. } => "pool2d_grad",
         }
     }
 
@@ -235,6 +283,18 @@ impl Family for Nn {
             let mut dims = operands[0].0 .0.clone();
             dims.push(Dim::Fixed(*depth));
             return Ok((Shape(dims), DType::F32));
+        }
+        if let Nn::Conv2dGrad { wrt, .. } = self {
+            expect_dtypes(operands, &[DType::F32, DType::F32, DType::F32])?;
+            let of = match wrt {
+                ConvOperand::Input => 0,
+                ConvOperand::Filter => 1,
+            };
+            return Ok((operands[of].0.clone(), DType::F32));
+        }
+        if let Nn::Pool2dGrad { .. } = self {
+            expect_dtypes(operands, &[DType::F32, DType::F32])?;
+            return Ok((operands[0].0.clone(), DType::F32));
         }
         if let Nn::GatherGrad { rows } = self {
             expect_dtypes(operands, &[DType::F32, DType::Usize])?;
@@ -284,6 +344,16 @@ impl Family for Nn {
             Nn::Gather | Nn::OneHot { .. } => Polynomial::default(),
             // One addition per element of the incoming gradient.
             Nn::GatherGrad { .. } => Polynomial::product(&at.operand_shape(0).0),
+            Nn::Conv2dGrad { .. } => {
+                let window = at.operand_shape(1).0.iter().take(3);
+                Polynomial::product(&at.operand_shape(2).0)
+                    .times(&Polynomial::product(window))
+                    .scale(2)
+            }
+            Nn::Pool2dGrad { window, .. } => {
+                let cells = u64::try_from(window[0].saturating_mul(window[1])).unwrap_or(u64::MAX);
+                Polynomial::product(&at.operand_shape(1).0).scale(cells)
+            }
         }
     }
 
@@ -312,6 +382,33 @@ impl Family for Nn {
                 vec![format!("epsilon={}", epsilon.get())]
             }
             Nn::Gather | Nn::GatherGrad { .. } => Vec::new(),
+            Nn::Conv2dGrad {
+                strides,
+                padding,
+                dilation,
+                ..
+            } => vec![
+                format!("strides={}", pair(*strides)),
+                format!("padding={}", padding_name(*padding)),
+                format!("dilation={}", pair(*dilation)),
+            ],
+            Nn::Pool2dGrad {
+                kind,
+                window,
+                strides,
+                padding,
+            } => vec![
+                format!(
+                    "kind={}",
+                    match kind {
+                        Pool::Max => "max",
+                        Pool::Avg => "avg",
+                    }
+                ),
+                format!("window={}", pair(*window)),
+                format!("strides={}", pair(*strides)),
+                format!("padding={}", padding_name(*padding)),
+            ],
             Nn::OneHot { depth } => vec![format!("depth={depth}")],
         };
         call(word, &attributes)
@@ -371,6 +468,44 @@ impl Family for Nn {
                 operands.push(quote! { #indices });
                 Call::new(GATHER_GRAD, operands).fallible()
             }
+            Nn::Conv2dGrad {
+                wrt,
+                strides: [sh, sw],
+                padding,
+                dilation: [dh, dw],
+            } => {
+                // Operands (x, filter, grad).
+                let (kernel, mut args) = match wrt {
+                    ConvOperand::Input => (
+                        CONV2D_INPUT_GRAD,
+                        vec![operands[2].clone(), operands[1].clone()],
+                    ),
+                    ConvOperand::Filter => (
+                        CONV2D_FILTER_GRAD,
+                        vec![operands[0].clone(), operands[2].clone()],
+                    ),
+                };
+                args.push(quote! { (#sh, #sw) });
+                args.push(padding_value(*padding));
+                args.push(quote! { (#dh, #dw) });
+                Call::new(kernel, args)
+            }
+            Nn::Pool2dGrad {
+                kind,
+                window: [wh, ww],
+                strides: [sh, sw],
+                padding,
+            } => {
+                // Operands (x, grad); the average's gradient needs no input.
+                let (kernel, mut args) = match kind {
+                    Pool::Max => (MAX_POOL2D_GRAD, operands),
+                    Pool::Avg => (AVG_POOL2D_GRAD, vec![operands[1].clone()]),
+                };
+                args.push(quote! { (#wh, #ww) });
+                args.push(quote! { (#sh, #sw) });
+                args.push(padding_value(*padding));
+                Call::new(kernel, args)
+            }
         }
     }
 
@@ -382,7 +517,9 @@ impl Family for Nn {
             | Nn::BatchNorm { .. }
             | Nn::LayerNorm { .. }
             | Nn::Gather
-            | Nn::GatherGrad { .. } => false,
+            | Nn::GatherGrad { .. }
+            | Nn::Conv2dGrad { .. }
+            | Nn::Pool2dGrad { .. } => false,
         }
     }
 
@@ -399,7 +536,9 @@ impl Family for Nn {
             | Nn::BatchNorm { .. }
             | Nn::LayerNorm { .. }
             | Nn::Gather
-            | Nn::GatherGrad { .. } => Bare::unsupported(),
+            | Nn::GatherGrad { .. }
+            | Nn::Conv2dGrad { .. }
+            | Nn::Pool2dGrad { .. } => Bare::unsupported(),
         }
     }
 
@@ -410,8 +549,38 @@ impl Family for Nn {
         b: &mut Builder<'_>,
     ) -> Result<Vec<Option<NodeId>>, String> {
         match self {
-            Nn::Conv2d { .. } | Nn::Pool2d { .. } => {
-                Err("its gradient is not available yet".to_string())
+            Nn::Conv2d {
+                strides,
+                padding,
+                dilation,
+            } => {
+                let (x, filter) = (b.operand(node, 0), b.operand(node, 1));
+                let gradient = |wrt| {
+                    Op::Nn(Nn::Conv2dGrad {
+                        wrt,
+                        strides: *strides,
+                        padding: *padding,
+                        dilation: *dilation,
+                    })
+                };
+                let d_x = b.push(gradient(ConvOperand::Input), vec![x, filter, g]);
+                let d_filter = b.push(gradient(ConvOperand::Filter), vec![x, filter, g]);
+                Ok(vec![Some(d_x), Some(d_filter)])
+            }
+            Nn::Pool2d {
+                kind,
+                window,
+                strides,
+                padding,
+            } => {
+                let x = b.operand(node, 0);
+                let op = Op::Nn(Nn::Pool2dGrad {
+                    kind: *kind,
+                    window: *window,
+                    strides: *strides,
+                    padding: *padding,
+                });
+                Ok(vec![Some(b.push(op, vec![x, g]))])
             }
             Nn::BatchNorm { epsilon } => Ok(batch_norm_gradient(node, g, *epsilon, b)),
             Nn::LayerNorm { epsilon } => Ok(layer_norm_gradient(node, g, *epsilon, b)),
@@ -426,7 +595,9 @@ impl Family for Nn {
                 Ok(vec![Some(d_table), None])
             }
             Nn::OneHot { .. } => Ok(vec![None]),
-            Nn::GatherGrad { .. } => Err("second derivatives are not available yet".to_string()),
+            Nn::GatherGrad { .. } | Nn::Conv2dGrad { .. } | Nn::Pool2dGrad { .. } => {
+                Err("second derivatives are not available yet".to_string())
+            }
         }
     }
 }
@@ -499,7 +670,11 @@ fn infer(op: &Nn, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
             }
             Ok(x.clone())
         }
-        Nn::Gather | Nn::OneHot { .. } | Nn::GatherGrad { .. } => Err(rule("takes indices")),
+        Nn::Gather
+        | Nn::OneHot { .. }
+        | Nn::GatherGrad { .. }
+        | Nn::Conv2dGrad { .. }
+        | Nn::Pool2dGrad { .. } => Err(rule("has a rule of its own")),
     }
 }
 

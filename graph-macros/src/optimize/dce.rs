@@ -14,6 +14,8 @@ pub fn eliminate_dead_nodes(graph: &mut Graph) {
         .chain(graph.updates.iter().flat_map(|u| [u.variable, u.value]))
         .chain(graph.inputs.iter().copied())
         .chain(graph.variables.iter().copied())
+        // A step returns its loss.
+        .chain(graph.steps.iter().map(|step| step.loss))
         .collect::<Vec<_>>();
     let live = graph.reachable(roots);
     let mut replacement = Vec::with_capacity(graph.nodes.len());

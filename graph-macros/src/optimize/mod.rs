@@ -71,6 +71,16 @@ pub(crate) fn remap_roots(graph: &mut Graph, replacement: &[NodeId]) {
     for annotation in &mut graph.annotations {
         annotation.node = replacement[annotation.node.0];
     }
+    for id in &mut graph.state {
+        *id = replacement[id.0];
+    }
+    for step in &mut graph.steps {
+        step.loss = replacement[step.loss.0];
+        step.lr = replacement[step.lr.0];
+        for var in step.vars.iter_mut().flatten() {
+            *var = replacement[var.0];
+        }
+    }
 }
 
 /// The checked IR of a graph written in the test, for the passes' tests.
