@@ -127,6 +127,8 @@ use crate::check::Dim;
 ///         },
 ///     },
 ///     update: None,
+///     optimizer_state: Footprint { tensors: 0, elements: 0, bytes: 0 },
+///     steps: &[],
 /// };
 /// assert_eq!(SUMMARY.run.flops.evaluate(&[("n", 100)]), Ok(100));
 /// assert_eq!(SUMMARY.run.workspace.evaluate(&[("n", 100)]), Ok(400));
@@ -149,6 +151,23 @@ pub struct Summary {
     pub run: Cost,
     /// One call of `update`, for a graph with variable updates.
     pub update: Option<Cost>,
+    /// The optimizers' state (moments, velocities, bias corrections), stored
+    /// in the struct beside the parameters.
+    pub optimizer_state: Footprint,
+    /// One call of each training step: its forward pass, backward pass and
+    /// updates.
+    pub steps: &'static [StepSummary],
+}
+
+/// What one call of a training step computes and holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepSummary {
+    /// The step's name (its method).
+    pub name: &'static str,
+    /// The variables it trains.
+    pub trained: Footprint,
+    /// Its FLOPs and peak workspace: forward, backward and update.
+    pub cost: Cost,
 }
 
 /// How many tensors, elements and bytes a group of stored values takes.
@@ -503,6 +522,20 @@ impl fmt::Display for Summary {
                 "workspace per update", update.workspace
             )?;
         }
+        if !self.steps.is_empty() {
+            writeln!(f)?;
+            write!(f, "{:<22}{}", "optimizer state", self.optimizer_state)?;
+        }
+        for step in self.steps {
+            writeln!(f)?;
+            writeln!(f, "step `{}` trains {}", step.name, step.trained)?;
+            writeln!(f, "{:<22}{}", "  FLOPs per step", step.cost.flops)?;
+            write!(
+                f,
+                "{:<22}{} bytes at peak",
+                "  workspace per step", step.cost.workspace
+            )?;
+        }
         Ok(())
     }
 }
@@ -602,6 +635,8 @@ mod tests {
                 },
             },
             update: None,
+            optimizer_state: Footprint::default(),
+            steps: &[],
         };
         let text = summary.to_string();
         let expected = "\

@@ -190,17 +190,46 @@ pub fn tokens(graph: &Graph) -> TokenStream {
         .map(NodeId)
         .filter(|&id| matches!(graph.node(id).op, Op::Constant(_)))
         .collect();
-    let parameters = footprint(graph, &graph.variables);
+    let (state, parameters): (Vec<NodeId>, Vec<NodeId>) = graph
+        .variables
+        .iter()
+        .partition(|id| graph.state.contains(id));
+    let optimizer_state = footprint(graph, &state);
+    let parameters = footprint(graph, &parameters);
     let constants = footprint(graph, &constants);
     let outputs: Vec<NodeId> = graph.outputs.iter().map(|o| o.node).collect();
     let run = cost_tokens(&cost(graph, &outputs));
-    let update = if graph.updates.is_empty() {
+    let values_of = |step: Option<usize>| -> Vec<NodeId> {
+        graph
+            .updates
+            .iter()
+            .filter(|u| u.step == step)
+            .map(|u| u.value)
+            .collect()
+    };
+    let plain = values_of(None);
+    let update = if plain.is_empty() {
         quote! { ::core::option::Option::None }
     } else {
-        let values: Vec<NodeId> = graph.updates.iter().map(|u| u.value).collect();
-        let update = cost_tokens(&cost(graph, &values));
+        let update = cost_tokens(&cost(graph, &plain));
         quote! { ::core::option::Option::Some(#update) }
     };
+    let steps = graph.steps.iter().enumerate().map(|(index, step)| {
+        let name = step.name.to_string();
+        let mut roots = values_of(Some(index));
+        roots.push(step.loss);
+        let trained: Vec<NodeId> = graph
+            .updates
+            .iter()
+            .filter(|u| u.step == Some(index) && !graph.state.contains(&u.variable))
+            .map(|u| u.variable)
+            .collect();
+        let trained = footprint(graph, &trained);
+        let cost = cost_tokens(&cost(graph, &roots));
+        quote! {
+            ::staticflow::__private::summary::StepSummary { name: #name, trained: #trained, cost: #cost }
+        }
+    });
     quote! {
         ::staticflow::__private::summary::Summary {
             name: #name,
@@ -210,6 +239,8 @@ pub fn tokens(graph: &Graph) -> TokenStream {
             constants: #constants,
             run: #run,
             update: #update,
+            optimizer_state: #optimizer_state,
+            steps: &[#(#steps),*],
         }
     }
 }
