@@ -222,8 +222,14 @@ fn phases(criterion: &mut Criterion) {
         let as_written = dot::dot(&graph);
         let mut optimized = checked(tokens.clone());
         optimize::run(&mut optimized);
+        group.bench_function("plan", |bench| bench.iter(|| plan::plan(&optimized)));
+        let plan = plan::plan(&optimized);
+        group.bench_function("introspect", |bench| {
+            bench.iter(|| introspect::items(&optimized, &as_written, true));
+        });
+        let introspection = introspect::items(&optimized, &as_written, true);
         group.bench_function("emit", |bench| {
-            bench.iter(|| emit::emit(&optimized, &as_written));
+            bench.iter(|| emit::hosted::emit(&optimized, &plan, &introspection));
         });
         group.finish();
     }

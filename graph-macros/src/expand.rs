@@ -1,5 +1,6 @@
-//! The macro's pipeline, in order: parse → resolve → lower → check →
-//! optimize → emit. Each phase is one module; this file is their table of
+//! The macro's pipeline, in order: parse → resolve → lower (and bake) →
+//! check (and the `#[no_std]` rules) → differentiate → optimize → plan →
+//! introspect → emit. Each phase is one module; this file is their table of
 //! contents.
 
 use proc_macro2::TokenStream;
@@ -7,7 +8,8 @@ use proc_macro2::TokenStream;
 use crate::diag::Diagnostics;
 #[cfg(test)]
 use crate::ir::Graph;
-use crate::{bake, check, differentiate, dot, emit, lower, optimize, parse, resolve};
+use crate::resolve;
+use crate::{bake, check, differentiate, dot, emit, introspect, lower, optimize, parse, plan};
 
 /// Expands the body of a `graph!` call. Never panics: every problem in the
 /// input becomes a `compile_error!` in the output, next to a fallback
@@ -49,17 +51,25 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
             .map(|decl| &decl.name)
             .filter(|name| graph.outputs.iter().all(|output| output.name != **name))
             .collect();
-        let fallback = emit::fallback(&graph, &unlowered);
+        let fallback = emit::hosted::fallback(&graph, &unlowered);
         return Err(finish_with_errors(diagnostics, fallback));
     }
     let as_written = dot::dot(&graph);
     if graph.optimize {
         optimize::run(&mut graph);
     }
-    if graph.no_std {
-        return Ok(emit::bare::emit(&graph, &as_written));
-    }
-    Ok(emit::emit(&graph, &as_written))
+    let plan = if graph.no_std {
+        plan::plan_bare(&graph)
+    } else {
+        plan::plan(&graph)
+    };
+    // The summary's type lives in the std part of the runtime.
+    let introspection = introspect::items(&graph, &as_written, !graph.no_std);
+    Ok(if graph.no_std {
+        emit::bare::emit(&graph, &plan, &introspection)
+    } else {
+        emit::hosted::emit(&graph, &plan, &introspection)
+    })
 }
 
 /// Runs every phase up to and including `check`, returning the checked IR.

@@ -363,6 +363,12 @@ impl Family for Nn {
                 strides,
                 padding,
                 dilation,
+            }
+            | Nn::Conv2dGrad {
+                strides,
+                padding,
+                dilation,
+                ..
             } => vec![
                 format!("strides={}", pair(*strides)),
                 format!("padding={}", padding_name(*padding)),
@@ -382,16 +388,6 @@ impl Family for Nn {
                 vec![format!("epsilon={}", epsilon.get())]
             }
             Nn::Gather | Nn::GatherGrad { .. } => Vec::new(),
-            Nn::Conv2dGrad {
-                strides,
-                padding,
-                dilation,
-                ..
-            } => vec![
-                format!("strides={}", pair(*strides)),
-                format!("padding={}", padding_name(*padding)),
-                format!("dilation={}", pair(*dilation)),
-            ],
             Nn::Pool2dGrad {
                 kind,
                 window,

@@ -18,7 +18,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-use super::{f32_literal, local, operand, private, shape_expr, size_expr};
+use super::super::{f32_literal, local, private, shape_expr, size_expr};
+use super::operand;
 use crate::ir::{Graph, NodeId, Op};
 use crate::ops::kernels::{Form, CONSTANT_VIEW};
 use crate::ops::{At, Call};
@@ -82,7 +83,7 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId, bind: bool) -> TokenStr
             let read = if !bind {
                 TokenStream::new()
             } else if result_shape.is_scalar() {
-                let elem = super::element(node.dtype);
+                let elem = super::super::element(node.dtype);
                 quote! { let #name: #elem = __ws.#slot.scalar(); }
             } else {
                 quote! { let #name = __ws.#slot.get(#shape); }
@@ -109,7 +110,7 @@ fn leaf(graph: &Graph, id: NodeId) -> TokenStream {
         }
         Op::Constant(tensor) => {
             let dims = shape_expr(&tensor.shape);
-            if let Some(data) = super::constant_static(graph, id) {
+            if let Some(data) = super::super::constant_static(graph, id) {
                 return quote_spanned! {span=>
                     let #name = #view(&#data, #dims);
                 };
@@ -189,7 +190,7 @@ fn packed_product(
     if !plan.packed[w.0] {
         return None;
     }
-    let field = super::packed_field(graph, w);
+    let field = super::api::packed_field(graph, w);
     node.op.linalg()?.emit_packed(
         At::new(graph, id),
         operands.to_vec(),

@@ -1,0 +1,214 @@
+//! The methods that change the variables: `update`/`update_with` for the
+//! `w = ..;` updates, and one method per training step, which also returns
+//! the loss its forward pass computed.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::super::{local, private};
+use super::entry::{body, errors_doc, inputs_sentence, workspace_name, Body};
+use super::node;
+use crate::ir::{Graph, NodeId};
+use crate::plan::{Plan, Store};
+
+/// `update_with` and `update`. For `b = b + w; w = w - lr * g; a = b;`:
+///
+/// ```text
+/// pub fn update_with(&mut self, __ws: &mut TrainWorkspace, g: ArrayView<'_, f32, Ix1>, lr: f32)
+///     -> Result<(), Error> {
+///     ..                                              // input checks
+///     let b = self.b.view();
+///     let w = self.w.view();
+///     // `a` takes b's current value: b + w cannot overwrite b.
+///     kernels::elementwise::add_into(b.view(), w.view(), __ws.s0.out([3]));
+///     let __g5_add = __ws.s0.get([3]);
+///     // Nothing reads w after this: computed in w.
+///     kernels::fused::map3_inplace(self.w.view_mut(), aview0(&lr), g.view(),
+///         |__e0, __e1, __e2| (__e0 - (__e1 * __e2)));
+///     // b changes too: its current value is copied first.
+///     __ws.s1.out([3]).assign(&b);
+///     let __new_a = __ws.s1.get([3]);
+///     self.b.assign(&__g5_add);
+///     self.a.assign(&__new_a);
+///     Ok(())
+/// }
+/// ```
+///
+/// Every new value is computed (or copied) before any is stored, and
+/// nothing is allocated: see [`Store`] for the cases.
+pub fn update_methods(graph: &Graph, plan: &Plan) -> TokenStream {
+    let mut methods = step_methods(graph, plan, None);
+    for step in 0..graph.steps.len() {
+        methods.extend(step_methods(graph, plan, Some(step)));
+    }
+    methods
+}
+
+/// `update_with`/`update` for the `w = ..;` updates (`step` `None`), or a
+/// training step's `<name>_with`/`<name>`, which also returns the loss its
+/// forward pass computed.
+fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream {
+    let chosen: Vec<(&crate::ir::Update, Store)> = graph
+        .updates
+        .iter()
+        .zip(plan.stores.iter().copied())
+        .filter(|(update, _)| update.step == step)
+        .collect();
+    let training = step.and_then(|step| graph.steps.get(step));
+    if chosen.is_empty() && training.is_none() {
+        return TokenStream::new();
+    }
+    let p = private();
+    let vis = &graph.vis;
+    let lifetime = quote! { '_ };
+    let stores = chosen;
+    let loss = training.map(|step| step.loss);
+    let (roots, read_after) = step_roots(&stores, loss);
+    let body = body(graph, plan, &roots, &read_after, &lifetime);
+    let workspace = workspace_name(graph);
+    let (finals, assigns) = stores_code(graph, &stores);
+    let inputs = inputs_sentence(&body);
+    let errors = errors_doc(&body);
+    let Body {
+        params,
+        names,
+        statements,
+        ..
+    } = body;
+    let Some(training) = training else {
+        let names_list: Vec<String> = stores
+            .iter()
+            .map(|(u, _)| format!("`{}`", local(graph, u.variable)))
+            .collect();
+        let summary = format!(
+            " Computes the new values of {} from the current ones, then stores them all.",
+            names_list.join(", ")
+        );
+        return quote! {
+            #[doc = #summary]
+            #[doc = #inputs]
+            /// Uses `workspace` for intermediate values.
+            #errors
+            #vis fn update_with(&mut self, __ws: &mut #workspace, #(#params),*)
+                -> ::core::result::Result<(), #p::Error> {
+                #(#statements)*
+                #(#finals)*
+                #(#assigns)*
+                ::core::result::Result::Ok(())
+            }
+
+            #[doc = #summary]
+            #[doc = #inputs]
+            /// Allocates a fresh workspace; reuse one with [`Self::update_with`].
+            #errors
+            #vis fn update(&mut self, #(#params),*) -> ::core::result::Result<(), #p::Error> {
+                let mut __ws = #workspace::default();
+                self.update_with(&mut __ws, #(#names),*)
+            }
+        };
+    };
+    let name = &training.name;
+    let with = format_ident!("{}_with", name);
+    let loss = local(graph, training.loss);
+    let trained: Vec<String> = stores
+        .iter()
+        .filter(|(u, _)| !graph.state.contains(&u.variable))
+        .map(|(u, _)| format!("`{}`", local(graph, u.variable)))
+        .collect();
+    let summary = format!(
+        " One training step: computes `{}` and its gradients, updates {}, and returns the loss \
+         computed before the update.",
+        describe_loss(graph, training.loss),
+        trained.join(", ")
+    );
+    let with_doc = format!(" Uses `workspace` for intermediate values: allocates nothing once it has served a step of the same sizes; [`Self::{name}`] allocates one per call.");
+    let plain_doc = format!(" Allocates a fresh workspace; reuse one with [`Self::{with}`].");
+    quote! {
+        #[doc = #summary]
+        #[doc = #inputs]
+        #[doc = #with_doc]
+        #errors
+        #vis fn #with(&mut self, __ws: &mut #workspace, #(#params),*)
+            -> ::core::result::Result<f32, #p::Error> {
+            #(#statements)*
+            let __loss: f32 = #loss;
+            #(#finals)*
+            #(#assigns)*
+            ::core::result::Result::Ok(__loss)
+        }
+
+        #[doc = #summary]
+        #[doc = #inputs]
+        #[doc = #plain_doc]
+        #errors
+        #vis fn #name(&mut self, #(#params),*) -> ::core::result::Result<f32, #p::Error> {
+            let mut __ws = #workspace::default();
+            self.#with(&mut __ws, #(#names),*)
+        }
+    }
+}
+
+/// The statements storing each update's new value (after every value is
+/// computed) into its variable: `finals` copy what must be copied first,
+/// `assigns` store.
+fn stores_code(
+    graph: &Graph,
+    stores: &[(&crate::ir::Update, Store)],
+) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let mut finals = Vec::new();
+    let mut assigns = Vec::new();
+    for &(update, store) in stores {
+        let variable = local(graph, update.variable);
+        let new = format_ident!("__new_{}", variable);
+        let value = local(graph, update.value);
+        let shape = graph.shape(update.variable);
+        match store {
+            Store::Unchanged | Store::InPlace => {}
+            // Scalars are copied to locals first, so that `a = b; b = a;` swaps.
+            Store::Assign if shape.is_scalar() => {
+                finals.push(quote! { let #new: f32 = #value; });
+                assigns.push(quote! { self.#variable = #new; });
+            }
+            Store::Assign => assigns.push(quote! { self.#variable.assign(&#value); }),
+            Store::Snapshot(slot) => {
+                let slot = format_ident!("s{}", slot);
+                let shape = node::runtime_shape(shape);
+                finals.push(quote! {
+                    __ws.#slot.out(#shape).assign(&#value);
+                    let #new = __ws.#slot.get(#shape);
+                });
+                assigns.push(quote! { self.#variable.assign(&#new); });
+            }
+        }
+    }
+    (finals, assigns)
+}
+
+/// The nodes a step computes (the new values that change, and the loss),
+/// and those it reads after its statements.
+fn step_roots(
+    stores: &[(&crate::ir::Update, Store)],
+    loss: Option<NodeId>,
+) -> (Vec<NodeId>, Vec<NodeId>) {
+    let pick = |keep: &dyn Fn(Store) -> bool| -> Vec<NodeId> {
+        stores
+            .iter()
+            .filter(|(_, store)| keep(*store))
+            .map(|(update, _)| update.value)
+            .chain(loss)
+            .collect()
+    };
+    (
+        pick(&|store| store != Store::Unchanged),
+        pick(&|store| matches!(store, Store::Assign | Store::Snapshot(_))),
+    )
+}
+
+/// How a step's docs name its loss.
+fn describe_loss(graph: &Graph, id: NodeId) -> String {
+    graph
+        .node(id)
+        .name
+        .as_ref()
+        .map_or_else(|| "the loss".to_string(), ToString::to_string)
+}
