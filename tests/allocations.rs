@@ -247,3 +247,126 @@ fn a_training_step_allocates_nothing_in_steady_state() {
     });
     assert_eq!(steady, 0);
 }
+
+graph! {
+    /// An MLP classifier trained by Adam (with clipping) through softmax
+    /// cross-entropy on class indices: a `step` declaration.
+    struct AdamClassifier {
+        input x: [n, 16];
+        input labels: [n] as usize;
+        var w1: [16, 32];
+        var b1: [32];
+        var w2: [32, 4];
+        var b2: [4];
+        let h = relu(matmul(x, w1) + b1);
+        output loss = mean(softmax_cross_entropy(matmul(h, w2) + b2, labels));
+        step fit = minimize(loss, adam(lr = 0.001, clip_norm = 1.0));
+    }
+}
+
+graph! {
+    /// The same classifier on one-hot labels, trained by SGD with Nesterov
+    /// momentum and weight decay at a learning rate given per step.
+    struct MomentumClassifier {
+        input x: [n, 16];
+        input onehot: [n, 4];
+        input lr: [];
+        var w1: [16, 32];
+        var b1: [32];
+        var w2: [32, 4];
+        var b2: [4];
+        let h = relu(matmul(x, w1) + b1);
+        output loss = mean(softmax_cross_entropy(matmul(h, w2) + b2, onehot));
+        step fit = minimize(loss, sgd(lr = lr, momentum = 0.9, nesterov = true, weight_decay = 0.0001));
+    }
+}
+
+/// Deterministic inputs and initial weights for the classifiers.
+fn classifier_data(batch: usize) -> (Array2<f32>, Array1<usize>, Array2<f32>) {
+    let x = Array2::from_shape_fn((batch, 16), |(i, j)| {
+        ((i * 5 + j * 3) % 13) as f32 / 13.0 - 0.5
+    });
+    let labels = Array1::from_shape_fn(batch, |i| (i * 7) % 4);
+    let onehot = Array2::from_shape_fn((batch, 4), |(i, j)| f32::from(u8::from(labels[i] == j)));
+    (x, labels, onehot)
+}
+
+fn classifier_weights() -> (Array2<f32>, Array1<f32>, Array2<f32>, Array1<f32>) {
+    (
+        Array2::from_shape_fn((16, 32), |(i, j)| {
+            ((i * 11 + j * 7) % 17) as f32 / 17.0 - 0.5
+        }),
+        Array1::from_elem(32, 0.05),
+        Array2::from_shape_fn((32, 4), |(i, j)| ((i * 3 + j * 5) % 7) as f32 / 7.0 - 0.5),
+        Array1::zeros(4),
+    )
+}
+
+#[test]
+fn an_adam_step_allocates_nothing_after_its_first_call() {
+    let (w1, b1, w2, b2) = classifier_weights();
+    let mut model = AdamClassifier::new(w1, b1, w2, b2).unwrap();
+    let mut workspace = AdamClassifierWorkspace::default();
+    let mut losses = Vec::with_capacity(64);
+    for batch in [64, 8] {
+        let (x, labels, _) = classifier_data(batch);
+        let first = allocations(|| {
+            losses.push(
+                model
+                    .fit_with(&mut workspace, x.view(), labels.view())
+                    .unwrap(),
+            );
+        });
+        if batch == 64 {
+            assert!(first > 0, "the first call sizes the workspace");
+        }
+        let steady = allocations(|| {
+            for _ in 0..20 {
+                losses.push(
+                    model
+                        .fit_with(&mut workspace, x.view(), labels.view())
+                        .unwrap(),
+                );
+            }
+        });
+        assert_eq!(steady, 0, "batch {batch}");
+    }
+    // The steps trained: the loss fell, and the state moved.
+    assert!(losses[20] < losses[0], "{losses:?}");
+    assert!(model.fit_bias1() > 0.0 && model.fit_m_w1().iter().any(|&m| m != 0.0));
+}
+
+#[test]
+fn a_momentum_step_allocates_nothing_after_its_first_call() {
+    let (w1, b1, w2, b2) = classifier_weights();
+    let mut model = MomentumClassifier::new(w1, b1, w2, b2).unwrap();
+    let mut workspace = MomentumClassifierWorkspace::default();
+    let mut losses = Vec::with_capacity(64);
+    for batch in [64, 8] {
+        let (x, _, onehot) = classifier_data(batch);
+        let first = allocations(|| {
+            losses.push(
+                model
+                    .fit_with(&mut workspace, x.view(), onehot.view(), 0.05)
+                    .unwrap(),
+            );
+        });
+        if batch == 64 {
+            assert!(first > 0, "the first call sizes the workspace");
+        }
+        let steady = allocations(|| {
+            for step in 0..20 {
+                // A schedule: the learning rate is an input.
+                let lr = 0.05 / (1.0 + step as f32);
+                losses.push(
+                    model
+                        .fit_with(&mut workspace, x.view(), onehot.view(), lr)
+                        .unwrap(),
+                );
+            }
+        });
+        assert_eq!(steady, 0, "batch {batch}");
+    }
+    assert!(losses[20] < losses[0], "{losses:?}");
+    assert!(model.fit_velocity_w1().iter().any(|&v| v != 0.0));
+}

@@ -173,6 +173,8 @@ mod models;
 mod rewrites;
 #[path = "optimizer/storage.rs"]
 mod storage;
+#[path = "optimizer/training.rs"]
+mod training;
 
 /// How closely an optimized value must match the reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
