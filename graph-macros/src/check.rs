@@ -56,7 +56,11 @@ pub fn check(graph: &mut Graph, diagnostics: &mut Diagnostics) {
     check_annotations(graph, diagnostics);
     check_updates(graph, diagnostics);
     check_method_names(graph, diagnostics);
-    if graph.outputs.is_empty() && graph.updates.is_empty() && !diagnostics.has_errors() {
+    if graph.outputs.is_empty()
+        && graph.updates.is_empty()
+        && graph.steps.is_empty()
+        && !diagnostics.has_errors()
+    {
         diagnostics.push(syn::Error::new(
             graph.name.span(),
             format!(
@@ -316,6 +320,13 @@ pub fn no_std(graph: &Graph, diagnostics: &mut Diagnostics) {
                 )));
             }
         }
+    }
+    for step in &graph.steps {
+        diagnostics.push(step.span.error(format!(
+            "training steps (`step {} = ..`) are not available in `#[no_std]` graphs yet: \
+             train with a std graph, then bake the variables in with `#[weights(..)]`",
+            step.name
+        )));
     }
     for update in &graph.updates {
         diagnostics.push(graph.node(update.value).span.error(format!(

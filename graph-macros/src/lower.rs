@@ -190,6 +190,16 @@ impl Lowering<'_> {
         for var in parts.vars.into_iter().flatten() {
             let node = self.expression(var);
             match node {
+                Some(node) if vars.contains(&node) => {
+                    self.diagnostics.push(var.span().error(format!(
+                            "`{}` is listed twice in `vars`; each variable is trained once",
+                            self.graph
+                                .node(node)
+                                .name
+                                .as_ref()
+                                .map_or_else(String::new, ToString::to_string)
+                        )));
+                }
                 Some(node) if self.graph.node(node).op == Op::Variable => vars.push(node),
                 Some(_) => {
                     self.diagnostics.push(var.span().error(
@@ -210,6 +220,7 @@ impl Lowering<'_> {
             name: decl.name.clone(),
             loss,
             lr,
+            lr_span: parts.lr.span(),
             vars: parts.vars.map(|_| vars),
             optimizer: parts.optimizer,
             clip_norm: parts.clip_norm,

@@ -24,6 +24,8 @@ pub struct Step {
     pub loss: NodeId,
     /// The learning rate: a literal's constant node or a scalar input.
     pub lr: NodeId,
+    /// Where the learning rate is written, for its errors.
+    pub lr_span: SpanRange,
     /// The variables to train; `None`: every variable the loss depends on.
     pub vars: Option<Vec<NodeId>>,
     pub optimizer: Optimizer,
@@ -259,9 +261,21 @@ fn trained(graph: &Graph, step: &Step, diagnostics: &mut Diagnostics) -> Option<
         )));
         return None;
     }
+    let lr = graph.node(step.lr);
+    let lr_name = lr
+        .name
+        .as_ref()
+        .map_or_else(|| "it".to_string(), |name| format!("`{name}`"));
+    if lr.dtype != DType::F32 {
+        diagnostics.push(step.lr_span.error(format!(
+            "the learning rate is an `f32` scalar, but {lr_name} holds {}",
+            lr.dtype.name()
+        )));
+        return None;
+    }
     if !graph.shape(step.lr).is_scalar() {
-        diagnostics.push(graph.node(step.lr).span.error(format!(
-            "the learning rate is a scalar, but it is {}",
+        diagnostics.push(step.lr_span.error(format!(
+            "the learning rate is an `f32` scalar, but {lr_name} is {}",
             graph.shape(step.lr)
         )));
         return None;

@@ -66,10 +66,7 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
     let workspace_struct = entry::workspace_struct(graph, plan);
     let workspace_constant = entry::workspace_constant(graph, plan);
     let constructors = constructors(graph, plan);
-    let accessors = graph
-        .variables
-        .iter()
-        .map(|&id| accessors(graph, plan, id));
+    let accessors = graph.variables.iter().map(|&id| accessors(graph, plan, id));
     let output_methods = graph
         .outputs
         .iter()
