@@ -51,7 +51,7 @@ pub use graph_macros::__kernel_table;
 #[doc(hidden)]
 pub mod __private {
     #[cfg(feature = "std")]
-    pub use ::graph_runtime::check::check_variable;
+    pub use ::graph_runtime::check::{check_variable, fetched};
     #[cfg(feature = "std")]
     pub use ::graph_runtime::summary;
     #[cfg(feature = "std")]

@@ -12,12 +12,8 @@
 //! graph is sorted again so that operands come before their users.
 
 use crate::diag::{Diagnostics, SpanRange};
-use crate::ir::{DType, DimSpec, Graph, Node, NodeId, Op, Tensor};
+use crate::ir::{DType, Graph, Node, NodeId, Op, Tensor};
 use crate::ops::autodiff::Autodiff;
-use crate::ops::elementwise::{Binary, Compare, Elementwise, Unary};
-use crate::ops::linalg::Linalg;
-use crate::ops::movement::Movement;
-use crate::ops::reduce::{Reduce, Reduction};
 use crate::shape::{Dim, Shape};
 
 /// Replaces every `grad` node of a checked graph by its gradient, or
@@ -337,7 +333,9 @@ fn sort_topologically(graph: &mut Graph) {
 
 /// Builds the nodes of a gradient rule: each new node is appended to the
 /// graph with its shape and element type inferred, and the span of the
-/// forward node whose rule made it.
+/// forward node whose rule made it. The builder knows no op: each family
+/// adds the constructors of its own ops that rules use (`add`, `sum`,
+/// `reshape`, `matmul`, ...) in an `impl Builder` of its module.
 pub struct Builder<'g> {
     graph: &'g mut Graph,
     span: SpanRange,
@@ -413,99 +411,6 @@ impl<'g> Builder<'g> {
         NodeId(self.graph.nodes.len() - 1)
     }
 
-    pub fn unary(&mut self, op: Unary, x: NodeId) -> NodeId {
-        self.push(Op::Elementwise(Elementwise::Unary(op)), vec![x])
-    }
-
-    /// `f'(x)` for a unary function `f`.
-    pub fn slope(&mut self, op: Unary, x: NodeId) -> NodeId {
-        self.push(Op::Elementwise(Elementwise::Slope(op)), vec![x])
-    }
-
-    pub fn binary(&mut self, op: Binary, a: NodeId, b: NodeId) -> NodeId {
-        self.push(Op::Elementwise(Elementwise::Binary(op)), vec![a, b])
-    }
-
-    pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        self.binary(Binary::Add, a, b)
-    }
-
-    pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        self.binary(Binary::Sub, a, b)
-    }
-
-    pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        self.binary(Binary::Mul, a, b)
-    }
-
-    pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        self.binary(Binary::Div, a, b)
-    }
-
-    pub fn neg(&mut self, x: NodeId) -> NodeId {
-        self.unary(Unary::Neg, x)
-    }
-
-    pub fn compare(&mut self, op: Compare, a: NodeId, b: NodeId) -> NodeId {
-        self.push(Op::Elementwise(Elementwise::Compare(op)), vec![a, b])
-    }
-
-    pub fn select(&mut self, mask: NodeId, a: NodeId, b: NodeId) -> NodeId {
-        self.push(Op::Elementwise(Elementwise::Select), vec![mask, a, b])
-    }
-
-    /// `sum(x, axis = axes, keep_dims = keep)`.
-    pub fn sum(&mut self, x: NodeId, axes: Vec<i64>, keep: bool) -> NodeId {
-        self.push(
-            Op::Reduction(Reduction::Reduce {
-                kind: Reduce::Sum,
-                axes: Some(axes),
-                keep_dims: keep,
-            }),
-            vec![x],
-        )
-    }
-
-    /// The number of elements of `x` along `axes`, as an `f32` scalar.
-    pub fn count(&mut self, x: NodeId, axes: &[usize]) -> NodeId {
-        let shape = self.shape(x);
-        let fixed: Option<usize> = axes
-            .iter()
-            .map(|&a| match shape.0[a] {
-                Dim::Fixed(size) => Some(size),
-                Dim::Symbol(_) => None,
-            })
-            .product();
-        if let Some(count) = fixed {
-            self.constant(count as f32)
-        } else {
-            let axes = Some(
-                axes.iter()
-                    .map(|&a| i64::try_from(a).unwrap_or(0))
-                    .collect(),
-            );
-            self.push(Op::Reduction(Reduction::Count { axes }), vec![x])
-        }
-    }
-
-    pub fn reshape(&mut self, x: NodeId, target: &Shape) -> NodeId {
-        if self.shape(x) == *target {
-            return x;
-        }
-        self.push(Op::Movement(Movement::Reshape(spec(target))), vec![x])
-    }
-
-    pub fn broadcast_to(&mut self, x: NodeId, target: &Shape) -> NodeId {
-        if self.shape(x) == *target {
-            return x;
-        }
-        self.push(Op::Movement(Movement::BroadcastTo(spec(target))), vec![x])
-    }
-
-    pub fn transpose(&mut self, x: NodeId, axes: Vec<i64>) -> NodeId {
-        self.push(Op::Movement(Movement::Transpose(Some(axes))), vec![x])
-    }
-
     /// A new variable of `shape`, zero until updated: optimizer state.
     pub fn variable(&mut self, name: proc_macro2::Ident, shape: Shape) -> NodeId {
         self.graph.nodes.push(Node {
@@ -521,10 +426,6 @@ impl<'g> Builder<'g> {
         self.graph.variables.push(id);
         self.graph.state.push(id);
         id
-    }
-
-    pub fn matmul(&mut self, a: NodeId, b: NodeId) -> NodeId {
-        self.push(Op::Linalg(Linalg::MatMul), vec![a, b])
     }
 
     /// Zeros of `shape`.
@@ -556,18 +457,6 @@ impl<'g> Builder<'g> {
         };
         self.reshape(summed, target)
     }
-}
-
-/// A shape as a target written in the graph.
-fn spec(shape: &Shape) -> Vec<DimSpec> {
-    shape
-        .0
-        .iter()
-        .map(|dim| match dim {
-            Dim::Fixed(size) => DimSpec::Fixed(*size),
-            Dim::Symbol(symbol) => DimSpec::Symbol(symbol.clone()),
-        })
-        .collect()
 }
 
 #[cfg(test)]

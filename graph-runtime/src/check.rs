@@ -153,6 +153,17 @@ pub fn check_variable(
     }
 }
 
+/// The output `output` of a graph's shared schedule, which computed it if
+/// asked to: `Some` unless staticflow has a bug, reported as
+/// [`Error::NotComputed`] rather than a panic.
+///
+/// # Errors
+/// [`Error::NotComputed`] when `value` is `None`.
+#[doc(hidden)]
+pub fn fetched<T>(value: Option<T>, output: &'static str) -> Result<T, Error> {
+    value.ok_or(Error::NotComputed { output })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +223,13 @@ mod tests {
         let mut dims = DimBindings::new(["n"]);
         dims.check_input("x", XS, &[0, 3]).unwrap();
         assert_eq!(dims.get("n"), Some(0));
+    }
+
+    #[test]
+    fn an_output_not_computed_is_an_error_naming_it() {
+        assert_eq!(super::fetched(Some(3), "y"), Ok(3));
+        let error = super::fetched::<f32>(None, "probs").unwrap_err();
+        assert_eq!(error, crate::Error::NotComputed { output: "probs" });
+        assert!(error.to_string().contains("`probs`"), "{error}");
     }
 }

@@ -111,6 +111,14 @@ pub enum Error {
         /// stays `Clone` and `Eq`).
         message: String,
     },
+    /// An entry point did not get an output it asked the graph's shared
+    /// schedule for. The expansion rules this out (a graph computes every
+    /// output it is asked for), so this is a bug of staticflow's, reported
+    /// as an error rather than a panic: please report it.
+    NotComputed {
+        /// The output's name in the graph.
+        output: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -188,6 +196,10 @@ impl fmt::Display for Error {
                 action,
                 message,
             } => write!(f, "cannot {action} `{path}`: {message}"),
+            Error::NotComputed { output } => write!(
+                f,
+                "output `{output}` was asked for but not computed; this is a bug of staticflow, please report it"
+            ),
         }
     }
 }

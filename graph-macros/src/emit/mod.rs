@@ -11,6 +11,7 @@ use crate::ir::{DType, Graph, NodeId};
 use crate::shape::{Dim, Shape};
 
 pub mod bare;
+mod fetch;
 pub mod hosted;
 
 /// Lints the generated code can trigger in the user's crate, allowed on the

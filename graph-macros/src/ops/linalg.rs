@@ -362,6 +362,13 @@ fn matmul(left: &Shape, right: &Shape) -> Result<Shape, ShapeError> {
     Ok(Shape(dims))
 }
 
+/// The constructors of this family's ops that gradient rules build with.
+impl Builder<'_> {
+    pub fn matmul(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.push(Op::Linalg(Linalg::MatMul), vec![a, b])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

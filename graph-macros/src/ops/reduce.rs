@@ -361,3 +361,39 @@ impl Family for Reduction {
         }
     }
 }
+
+/// The constructors of this family's ops that gradient rules build with.
+impl Builder<'_> {
+    /// `sum(x, axis = axes, keep_dims = keep)`.
+    pub fn sum(&mut self, x: NodeId, axes: Vec<i64>, keep: bool) -> NodeId {
+        self.push(
+            Op::Reduction(Reduction::Reduce {
+                kind: Reduce::Sum,
+                axes: Some(axes),
+                keep_dims: keep,
+            }),
+            vec![x],
+        )
+    }
+    /// The number of elements of `x` along `axes`, as an `f32` scalar.
+    pub fn count(&mut self, x: NodeId, axes: &[usize]) -> NodeId {
+        let shape = self.shape(x);
+        let fixed: Option<usize> = axes
+            .iter()
+            .map(|&a| match shape.0[a] {
+                Dim::Fixed(size) => Some(size),
+                Dim::Symbol(_) => None,
+            })
+            .product();
+        if let Some(count) = fixed {
+            self.constant(count as f32)
+        } else {
+            let axes = Some(
+                axes.iter()
+                    .map(|&a| i64::try_from(a).unwrap_or(0))
+                    .collect(),
+            );
+            self.push(Op::Reduction(Reduction::Count { axes }), vec![x])
+        }
+    }
+}

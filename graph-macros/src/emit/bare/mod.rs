@@ -38,6 +38,7 @@ use crate::shape::Shape;
 
 mod fallback;
 mod node;
+mod schedule;
 
 pub use fallback::fallback;
 pub use node::{lanes, strides, Bare};
@@ -60,43 +61,14 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
     let outputs_struct = outputs_struct(graph);
     let constructor = constructor(graph);
     let accessors = graph.variables.iter().map(|&id| accessors(graph, id));
-    let methods = graph.outputs.iter().map(|output| {
-        let needed = graph.reachable([output.node]);
-        let ty = output_type(graph, output.node);
-        let value = output_value(graph, plan, output.node);
-        entry_point(
-            graph,
-            plan,
-            &output.name,
-            &needed,
-            &ty,
-            &value,
-            &format!(
-                " Computes output `{}`, of shape {}.",
-                output.name,
-                graph.shape(output.node)
-            ),
-        )
-    });
-    let run = (!graph.outputs.is_empty()).then(|| {
-        let needed = graph.reachable(graph.outputs.iter().map(|o| o.node));
-        let outputs = outputs_name(graph);
-        let fields = graph.outputs.iter().map(|output| {
-            let field = &output.name;
-            let value = output_value(graph, plan, output.node);
-            quote! { #field: #value }
-        });
-        let run = format_ident!("run");
-        entry_point(
-            graph,
-            plan,
-            &run,
-            &needed,
-            &quote! { #outputs },
-            &quote! { #outputs { #(#fields),* } },
-            " Computes every output in one pass, sharing the values they have in common.",
-        )
-    });
+    let shared = super::fetch::shared(graph);
+    let methods = output_methods(graph, plan, shared);
+    let run = run_method(graph, plan, shared);
+    let (fetched_struct, fetch_method) = if shared {
+        schedule::fetch_items(graph, plan)
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
     let statics = super::constant_statics(graph);
     quote! {
         #statics
@@ -111,17 +83,92 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
 
         #workspace_items
 
+        #fetched_struct
+
         #lints
         impl #name {
             #[doc = #bytes_doc]
             #vis const WORKSPACE_BYTES: usize = ::core::mem::size_of::<#workspace>();
             #constructor
             #(#accessors)*
-            #(#methods)*
+            #fetch_method
+            #methods
             #run
             #introspection
         }
     }
+}
+
+/// `<output>_with` and `<output>` for every output.
+fn output_methods(graph: &Graph, plan: &Plan, shared: bool) -> TokenStream {
+    let methods = graph.outputs.iter().enumerate().map(|(k, output)| {
+        let needed = graph.reachable([output.node]);
+        let ty = output_type(graph, output.node);
+        let (statements, value) = if shared {
+            schedule::fetch_call(graph, &[k], &needed)
+        } else {
+            (
+                straight_line(graph, plan, &needed),
+                output_value(graph, plan, output.node),
+            )
+        };
+        entry_point(
+            graph,
+            &output.name,
+            &needed,
+            &statements,
+            &ty,
+            &value,
+            &format!(
+                " Computes output `{}`, of shape {}.",
+                output.name,
+                graph.shape(output.node)
+            ),
+        )
+    });
+    quote! { #(#methods)* }
+}
+
+/// `run_with` and `run`, when the graph has outputs.
+fn run_method(graph: &Graph, plan: &Plan, shared: bool) -> Option<TokenStream> {
+    (!graph.outputs.is_empty()).then(|| {
+        let needed = graph.reachable(graph.outputs.iter().map(|o| o.node));
+        let outputs = outputs_name(graph);
+        let (statements, fields) = if shared {
+            let every: Vec<usize> = (0..graph.outputs.len()).collect();
+            let (statements, _) = schedule::fetch_call(graph, &every, &needed);
+            let fields: Vec<TokenStream> = graph
+                .outputs
+                .iter()
+                .map(|output| {
+                    let field = &output.name;
+                    quote! { #field }
+                })
+                .collect();
+            (statements, fields)
+        } else {
+            let fields = graph
+                .outputs
+                .iter()
+                .map(|output| {
+                    let field = &output.name;
+                    let value = output_value(graph, plan, output.node);
+                    quote! { #field: #value }
+                })
+                .collect();
+            (straight_line(graph, plan, &needed), fields)
+        };
+        let run = format_ident!("run");
+        entry_point(
+            graph,
+            &run,
+            &needed,
+            &statements,
+            &quote! { #outputs },
+            &quote! { #outputs { #(#fields),* } },
+            " Computes every output in one pass, sharing the values they have in common.",
+        )
+    })
 }
 
 /// The workspace struct: one fixed-size array per planned slot.
@@ -315,14 +362,45 @@ fn accessors(graph: &Graph, id: NodeId) -> TokenStream {
     }
 }
 
+/// The statements computing the `needed` nodes, one per node in
+/// topological order.
+fn straight_line(graph: &Graph, plan: &Plan, needed: &[bool]) -> Vec<TokenStream> {
+    (0..graph.nodes.len())
+        .filter(|&index| needed[index])
+        .map(|index| statement(graph, plan, NodeId(index)))
+        .collect()
+}
+
+/// The parameters of an entry point computing the `needed` nodes: one per
+/// input it reads, an array by reference or a scalar.
+fn entry_params(graph: &Graph, needed: &[bool]) -> Vec<(Ident, TokenStream)> {
+    graph
+        .inputs
+        .iter()
+        .filter(|id| needed[id.0])
+        .map(|&id| {
+            let name = local(graph, id);
+            let shape = graph.shape(id);
+            let ty = nested_type(shape, graph.node(id).dtype);
+            let ty = if shape.is_scalar() {
+                ty
+            } else {
+                quote! { &#ty }
+            };
+            (name, ty)
+        })
+        .collect()
+}
+
 /// The workspace form `<method>_with(&self, __ws, inputs..)` and the
 /// convenience form `<method>(&self, inputs..)` with a workspace on the
-/// stack, computing the `needed` nodes and returning `value`.
+/// stack, taking the inputs of the `needed` nodes, running `statements` and
+/// returning `value`.
 fn entry_point(
     graph: &Graph,
-    plan: &Plan,
     method: &Ident,
     needed: &[bool],
+    statements: &[TokenStream],
     ty: &TokenStream,
     value: &TokenStream,
     doc: &str,
@@ -330,29 +408,10 @@ fn entry_point(
     let vis = &graph.vis;
     let workspace = workspace_name(graph);
     let with = format_ident!("{}_with", method);
-    let inputs: Vec<NodeId> = graph
-        .inputs
-        .iter()
-        .copied()
-        .filter(|id| needed[id.0])
-        .collect();
-    let params: Vec<TokenStream> = inputs
-        .iter()
-        .map(|&id| {
-            let name = local(graph, id);
-            let shape = graph.shape(id);
-            let ty = nested_type(shape, graph.node(id).dtype);
-            if shape.is_scalar() {
-                quote! { #name: #ty }
-            } else {
-                quote! { #name: &#ty }
-            }
-        })
-        .collect();
-    let args = inputs.iter().map(|&id| local(graph, id));
-    let statements = (0..graph.nodes.len())
-        .filter(|&index| needed[index])
-        .map(|index| statement(graph, plan, NodeId(index)));
+    let inputs = entry_params(graph, needed);
+    let params = inputs.iter().map(|(name, ty)| quote! { #name: #ty });
+    let params_again = params.clone();
+    let args = inputs.iter().map(|(name, _)| name);
     let with_doc = format!(
         "{doc}\n\n Intermediate values go to `__ws`; nothing is allocated and nothing can fail."
     );
@@ -370,7 +429,7 @@ fn entry_point(
 
         #[doc = #stack_doc]
         #[must_use]
-        #vis fn #method(&self, #(#params),*) -> #ty {
+        #vis fn #method(&self, #(#params_again),*) -> #ty {
             let mut __ws = #workspace::new();
             self.#with(&mut __ws, #(#args),*)
         }

@@ -26,7 +26,7 @@ use quote::{format_ident, quote};
 
 use super::super::{array_type, element, local, outputs_name, private};
 use super::node;
-use crate::ir::{Graph, NodeId, Op, Output};
+use crate::ir::{Graph, NodeId, Op};
 use crate::plan::Plan;
 use crate::shape::Dim;
 
@@ -40,7 +40,7 @@ fn views_name(graph: &Graph) -> Ident {
 
 /// The views struct's generics: `<'a>`, unless every output is a scalar and
 /// it holds no view.
-fn views_generics(graph: &Graph) -> TokenStream {
+pub(super) fn views_generics(graph: &Graph) -> TokenStream {
     if graph
         .outputs
         .iter()
@@ -116,11 +116,37 @@ pub fn body(
     read_after: &[NodeId],
     lifetime: &TokenStream,
 ) -> Body {
-    let p = private();
     let needed = graph.reachable(roots.iter().copied());
-    // A node's shape may name a symbol that only an input outside the
-    // reachable nodes binds (a `broadcast_to` target): that input is needed
-    // for its size.
+    let inputs = entry_inputs(graph, &needed);
+    let mut body = Body {
+        params: Vec::new(),
+        names: Vec::new(),
+        input_docs: Vec::new(),
+        statements: Vec::new(),
+    };
+    for &id in &inputs {
+        let name = local(graph, id);
+        let ty = input_type(graph, id, lifetime);
+        body.params.push(quote! { #name: #ty });
+        body.input_docs
+            .push(format!("`{name}`: {}", graph.shape(id)));
+        body.names.push(name);
+    }
+    body.statements.extend(input_checks(graph, &inputs, false));
+    let read = read_locals(graph, plan, &needed, read_after);
+    for (index, node) in graph.nodes.iter().enumerate() {
+        if needed[index] && node.op != Op::Input {
+            body.statements
+                .push(node::statement(graph, plan, NodeId(index), read[index]));
+        }
+    }
+    body
+}
+
+/// The inputs an entry point computing the `needed` nodes takes: those it
+/// reads, and those whose symbolic dims size a node it computes (a
+/// `broadcast_to` target) when no input it reads binds them.
+pub(super) fn entry_inputs(graph: &Graph, needed: &[bool]) -> Vec<NodeId> {
     let bound: Vec<&str> = graph
         .inputs
         .iter()
@@ -132,7 +158,7 @@ pub fn body(
         .flat_map(|i| graph.shape(NodeId(i)).symbols())
         .filter(|symbol| !bound.contains(symbol))
         .collect();
-    let inputs: Vec<NodeId> = graph
+    graph
         .inputs
         .iter()
         .copied()
@@ -143,30 +169,32 @@ pub fn body(
                     .symbols()
                     .any(|s| target_symbols.contains(&s))
         })
-        .collect();
-    let mut body = Body {
-        params: Vec::new(),
-        names: Vec::new(),
-        input_docs: Vec::new(),
-        statements: Vec::new(),
-    };
-    for &id in &inputs {
-        let name = local(graph, id);
-        let shape = graph.shape(id);
-        let dtype = graph.node(id).dtype;
-        let ty = if shape.is_scalar() {
-            element(dtype)
-        } else {
-            let elem = element(dtype);
-            let dim = super::super::dimension(shape.rank());
-            quote! { #p::ndarray::ArrayView<#lifetime, #elem, #dim> }
-        };
-        body.params.push(quote! { #name: #ty });
-        body.input_docs.push(format!("`{name}`: {shape}"));
-        body.names.push(name);
+        .collect()
+}
+
+/// The type of input `id` as an entry point takes it: a scalar, or a view
+/// with `lifetime`.
+pub(super) fn input_type(graph: &Graph, id: NodeId, lifetime: &TokenStream) -> TokenStream {
+    let p = private();
+    let shape = graph.shape(id);
+    let elem = element(graph.node(id).dtype);
+    if shape.is_scalar() {
+        elem
+    } else {
+        let dim = super::super::dimension(shape.rank());
+        quote! { #p::ndarray::ArrayView<#lifetime, #elem, #dim> }
     }
+}
+
+/// The statements checking the shapes of `inputs` against the graph and
+/// binding the sizes of their symbolic dims. With `optional`, each input is
+/// an `Option` and is checked when given; a symbol no given input binds has
+/// size 0 and sizes no node that runs.
+pub(super) fn input_checks(graph: &Graph, inputs: &[NodeId], optional: bool) -> Vec<TokenStream> {
+    let p = private();
+    let mut statements = Vec::new();
     let mut symbols: Vec<&str> = Vec::new();
-    for &id in &inputs {
+    for &id in inputs {
         for symbol in graph.shape(id).symbols() {
             if !symbols.contains(&symbol) {
                 symbols.push(symbol);
@@ -178,41 +206,42 @@ pub fn body(
         .copied()
         .filter(|&id| !graph.shape(id).is_scalar())
         .collect();
-    if !checked.is_empty() {
-        body.statements.push(quote! {
-            let mut __dims = #p::DimBindings::new([#(#symbols),*]);
+    if checked.is_empty() {
+        return statements;
+    }
+    statements.push(quote! {
+        let mut __dims = #p::DimBindings::new([#(#symbols),*]);
+    });
+    for &id in &checked {
+        let name = local(graph, id);
+        let text = name.to_string();
+        let dims = graph.shape(id).0.iter().map(|dim| match dim {
+            Dim::Fixed(size) => quote! { #p::Dim::Fixed(#size) },
+            Dim::Symbol(symbol) => quote! { #p::Dim::Symbol(#symbol) },
         });
-        for &id in &checked {
-            let name = local(graph, id);
-            let text = name.to_string();
-            let dims = graph.shape(id).0.iter().map(|dim| match dim {
-                Dim::Fixed(size) => quote! { #p::Dim::Fixed(#size) },
-                Dim::Symbol(symbol) => quote! { #p::Dim::Symbol(#symbol) },
-            });
-            body.statements.push(quote! {
-                __dims.check_input(#text, &[#(#dims),*], #name.shape())?;
-            });
-        }
-        for symbol in &symbols {
-            let size = format_ident!("__size_{}", symbol);
-            body.statements
-                .push(quote! { let #size: usize = __dims.size(#symbol); });
-        }
+        let check = quote! { __dims.check_input(#text, &[#(#dims),*], #name.shape())?; };
+        statements.push(if optional {
+            quote! { if let ::core::option::Option::Some(#name) = #name { #check } }
+        } else {
+            check
+        });
     }
-    let read = read_locals(graph, plan, &needed, read_after);
-    for (index, node) in graph.nodes.iter().enumerate() {
-        if needed[index] && node.op != Op::Input {
-            body.statements
-                .push(node::statement(graph, plan, NodeId(index), read[index]));
-        }
+    for symbol in &symbols {
+        let size = format_ident!("__size_{}", symbol);
+        statements.push(quote! { let #size: usize = __dims.size(#symbol); });
     }
-    body
+    statements
 }
 
 /// Per node, whether a statement of the body (or the caller, for
 /// `read_after`) reads its local: a node overwriting an operand in place
 /// reads that operand's buffer, not its local.
-fn read_locals(graph: &Graph, plan: &Plan, needed: &[bool], read_after: &[NodeId]) -> Vec<bool> {
+pub(super) fn read_locals(
+    graph: &Graph,
+    plan: &Plan,
+    needed: &[bool],
+    read_after: &[NodeId],
+) -> Vec<bool> {
     let mut read = vec![false; graph.nodes.len()];
     for id in read_after {
         read[id.0] = true;
@@ -238,7 +267,7 @@ fn view_value(graph: &Graph, id: NodeId) -> TokenStream {
 }
 
 /// The type an entry point's workspace form returns for node `id`.
-fn view_return(graph: &Graph, id: NodeId, lifetime: &TokenStream) -> TokenStream {
+pub(super) fn view_return(graph: &Graph, id: NodeId, lifetime: &TokenStream) -> TokenStream {
     let p = private();
     let shape = graph.shape(id);
     let dtype = graph.node(id).dtype;
@@ -280,18 +309,30 @@ pub(super) fn inputs_sentence(body: &Body) -> String {
     }
 }
 
-pub fn output_methods(graph: &Graph, plan: &Plan, output: &Output) -> TokenStream {
+/// `<output>_with` and `<output>` for output number `k`.
+pub fn output_methods(graph: &Graph, plan: &Plan, k: usize) -> TokenStream {
     let p = private();
     let vis = &graph.vis;
     let a = quote! { 'a };
-    let body = body(graph, plan, &[output.node], &[output.node], &a);
+    let output = &graph.outputs[k];
     let name = &output.name;
+    let (body, value) = if super::super::fetch::shared(graph) {
+        (
+            super::schedule::fetch_call(graph, &[k], &a),
+            quote! { #name },
+        )
+    } else {
+        let node = output.node;
+        (
+            body(graph, plan, &[node], &[node], &a),
+            view_value(graph, node),
+        )
+    };
     let with = format_ident!("{}_with", name);
     let workspace = workspace_name(graph);
     let node = output.node;
     let view_ty = view_return(graph, node, &a);
     let owned_ty = array_type(graph.shape(node), graph.node(node).dtype);
-    let value = view_value(graph, node);
     let owned = owned_from_view(graph, node, &quote! { value });
     let attrs = &output.attrs;
     let shape = graph.shape(node);
@@ -372,15 +413,25 @@ pub fn run_methods(graph: &Graph, plan: &Plan) -> TokenStream {
     let vis = &graph.vis;
     let a = quote! { 'a };
     let roots: Vec<NodeId> = graph.outputs.iter().map(|o| o.node).collect();
-    let body = body(graph, plan, &roots, &roots, &a);
+    let shared = super::super::fetch::shared(graph);
+    let body = if shared {
+        let every: Vec<usize> = (0..graph.outputs.len()).collect();
+        super::schedule::fetch_call(graph, &every, &a)
+    } else {
+        body(graph, plan, &roots, &roots, &a)
+    };
     let outputs = outputs_name(graph);
     let views = views_name(graph);
     let generics = views_generics(graph);
     let workspace = workspace_name(graph);
     let view_fields = graph.outputs.iter().map(|output| {
         let field = &output.name;
-        let value = view_value(graph, output.node);
-        quote! { #field: #value }
+        if shared {
+            quote! { #field }
+        } else {
+            let value = view_value(graph, output.node);
+            quote! { #field: #value }
+        }
     });
     let owned_fields = graph.outputs.iter().map(|output| {
         let field = &output.name;

@@ -25,6 +25,8 @@
 //! Every entry point checks its inputs once, then runs one statement per node
 //! it needs, in topological order, each binding the node's value to a local
 //! unless nothing reads that local (a value the plan overwrites in place).
+//! With several outputs, those statements are written once, in the shared
+//! schedule ([`schedule`], [`super::fetch`]), and the entry points call it.
 //! Paths are absolute (`::staticflow::__private`, `::core`), so user items
 //! named `Result` or `ndarray` change nothing.
 
@@ -40,6 +42,7 @@ mod api;
 mod entry;
 mod fallback;
 pub(crate) mod node;
+mod schedule;
 mod steps;
 
 pub use fallback::fallback;
@@ -67,10 +70,12 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
     let workspace_constant = entry::workspace_constant(graph, plan);
     let constructors = constructors(graph, plan);
     let accessors = graph.variables.iter().map(|&id| accessors(graph, plan, id));
-    let output_methods = graph
-        .outputs
-        .iter()
-        .map(|output| entry::output_methods(graph, plan, output));
+    let output_methods = (0..graph.outputs.len()).map(|k| entry::output_methods(graph, plan, k));
+    let (fetched_struct, fetch_method) = if super::fetch::shared(graph) {
+        schedule::fetch_items(graph, plan)
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
     let run = entry::run_methods(graph, plan);
     let update = steps::update_methods(graph, plan);
     let default = default_impl(graph);
@@ -93,10 +98,14 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
         #workspace_struct
 
         #lints
+        #fetched_struct
+
+        #lints
         impl #name {
             #workspace_constant
             #constructors
             #(#accessors)*
+            #fetch_method
             #(#output_methods)*
             #run
             #update
@@ -174,23 +183,49 @@ mod tests {
             }
         });
         let p = quote! { ::staticflow::__private };
+        let some = quote! { ::core::option::Option::Some };
+        let none = quote! { ::core::option::Option::None };
+        // Two outputs share one schedule: `y_with` takes the one input `y`
+        // needs and asks `__fetch_with` for `y` alone.
         let method = quote! {
             fn y_with<'a>(&'a self, __ws: &'a mut DenseWorkspace,
                 x: #p::ndarray::ArrayView<'a, f32, #p::ndarray::Ix2>)
                 -> ::core::result::Result<#p::ndarray::ArrayView<'a, f32, #p::ndarray::Ix2>, #p::Error> {
-                let mut __dims = #p::DimBindings::new(["n"]);
-                __dims.check_input("x", &[#p::Dim::Symbol("n"), #p::Dim::Fixed(3usize)], x.shape())?;
-                let __size_n: usize = __dims.size("n");
-                let w = self.w.view();
-                // `x` may have one row: the product has the packed copy of `w`.
-                #p::kernels::packed::dense_packed_into(x.view(), w.view(), &self.__packed_w,
-                    ::core::option::Option::None, #p::scalar::Activation::Identity,
-                    __ws.s0.out([__size_n, 2usize]));
-                let y = __ws.s0.get([__size_n, 2usize]);
+                let __fetched = self.__fetch_with(__ws, [true, false], #some(x), #none)?;
+                let y = #p::fetched(__fetched.y, "y")?;
                 ::core::result::Result::Ok(y)
             }
         };
         assert!(expanded.contains(&method.to_string()), "{expanded}");
+        // The schedule checks the inputs it is given, then runs each node
+        // the wanted outputs need, with its operands unwrapped.
+        let schedule = quote! {
+            let mut __need = [false; 6usize];
+            __need[3usize] |= __want[0usize];
+            __need[5usize] |= __want[1usize];
+            let mut __dims = #p::DimBindings::new(["n", "m"]);
+            if let #some(x) = x {
+                __dims.check_input("x", &[#p::Dim::Symbol("n"), #p::Dim::Fixed(3usize)], x.shape())?;
+            }
+            if let #some(unused) = unused {
+                __dims.check_input("unused", &[#p::Dim::Symbol("m")], unused.shape())?;
+            }
+            let __size_n: usize = __dims.size("n");
+            let __size_m: usize = __dims.size("m");
+            let w = self.w.view();
+            let y = match (__need[3usize], x) {
+                (true, #some(x)) => {
+                    // `x` may have one row: the product has the packed copy of `w`.
+                    #p::kernels::packed::dense_packed_into(x.view(), w.view(), &self.__packed_w,
+                        #none, #p::scalar::Activation::Identity,
+                        __ws.s0.out([__size_n, 2usize]));
+                    let y = __ws.s0.get([__size_n, 2usize]);
+                    #some(y)
+                }
+                _ => #none,
+            };
+        };
+        assert!(expanded.contains(&schedule.to_string()), "{expanded}");
         let convenience = quote! {
             let mut __ws = DenseWorkspace::default();
             self.y_with(&mut __ws, x).map(|value| value.to_owned())

@@ -3,7 +3,7 @@
 
 use super::{Binary, Compare, Elementwise, Unary};
 use crate::differentiate::Builder;
-use crate::ir::NodeId;
+use crate::ir::{NodeId, Op};
 
 impl Elementwise {
     pub(super) fn gradient(
@@ -79,4 +79,39 @@ fn share(b: &mut Builder<'_>, compare: Compare, x: NodeId, y: NodeId) -> NodeId 
     let ties = b.compare(Compare::Eq, x, y);
     let even = b.select(ties, half, zero);
     b.select(holds, one, even)
+}
+
+/// The constructors of this family's ops that gradient rules build with.
+impl Builder<'_> {
+    pub fn unary(&mut self, op: Unary, x: NodeId) -> NodeId {
+        self.push(Op::Elementwise(Elementwise::Unary(op)), vec![x])
+    }
+    /// `f'(x)` for a unary function `f`.
+    pub fn slope(&mut self, op: Unary, x: NodeId) -> NodeId {
+        self.push(Op::Elementwise(Elementwise::Slope(op)), vec![x])
+    }
+    pub fn binary(&mut self, op: Binary, a: NodeId, b: NodeId) -> NodeId {
+        self.push(Op::Elementwise(Elementwise::Binary(op)), vec![a, b])
+    }
+    pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.binary(Binary::Add, a, b)
+    }
+    pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.binary(Binary::Sub, a, b)
+    }
+    pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.binary(Binary::Mul, a, b)
+    }
+    pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.binary(Binary::Div, a, b)
+    }
+    pub fn neg(&mut self, x: NodeId) -> NodeId {
+        self.unary(Unary::Neg, x)
+    }
+    pub fn compare(&mut self, op: Compare, a: NodeId, b: NodeId) -> NodeId {
+        self.push(Op::Elementwise(Elementwise::Compare(op)), vec![a, b])
+    }
+    pub fn select(&mut self, mask: NodeId, a: NodeId, b: NodeId) -> NodeId {
+        self.push(Op::Elementwise(Elementwise::Select), vec![mask, a, b])
+    }
 }
