@@ -247,7 +247,7 @@ fn train_and_check<M: Classifier>(
     let mut rng = SplitMix64(SEED);
     let mut model = M::initial(&mut rng)?;
     let started = Instant::now();
-    let epochs = train_model(
+    let history = train_model(
         &mut model,
         train,
         test,
@@ -255,15 +255,17 @@ fn train_and_check<M: Classifier>(
         &mut rng,
     )?;
     let seconds = started.elapsed().as_secs_f64();
-    let last = epochs.last().ok_or("no epoch was run")?;
-    let plural = if epochs.len() == 1 { "" } else { "s" };
+    let last = history.last().ok_or("no epoch was run")?;
+    let plural = if history.len() == 1 { "" } else { "s" };
     println!(
         "trained {} epoch{plural} in {seconds:.2} s: training loss {:.4}, test accuracy {}",
-        epochs.len(),
+        history.len(),
         last.loss,
         percent(last.accuracy)
     );
 
+    // The file holds the weights and Adam's state, so training could resume
+    // from it. Equal logits imply equal predictions.
     let path = std::env::temp_dir().join(format!(
         "staticflow-train_digits-{}.safetensors",
         std::process::id()
@@ -283,7 +285,7 @@ fn train_and_check<M: Classifier>(
     );
     Ok(Curve {
         name: M::NAME,
-        epochs,
+        epochs: history,
     })
 }
 
