@@ -168,3 +168,58 @@ fn variables_scalars_and_the_workspace() {
     assert_eq!(Affine::WORKSPACE_BYTES, 2 * 4);
     assert!(Affine::DOT.starts_with("digraph \"Affine\""));
 }
+
+macro_rules! dropped {
+    ($(#[$attr:meta])* $name:ident) => {
+        graph! {
+            /// `dropout` outside a training step, which `#[no_std]` graphs
+            /// lack: the identity, between ops and as an output of an input.
+            #[no_std]
+            $(#[$attr])*
+            struct $name {
+                input x: [2, 3];
+                var w: [3, 2];
+                output y = matmul(dropout(x, rate = 0.5, seed = 1), w);
+                output same = dropout(x, rate = 0.9, seed = 2);
+                output doubled = dropout(x * 2.0, rate = 0.1, seed = 3);
+            }
+        }
+    };
+}
+
+dropped!(Dropped);
+dropped!(
+    #[optimize(off)]
+    DroppedPlain
+);
+
+#[test]
+fn dropout_is_the_identity() {
+    let x = [[1.0_f32, -2.0, 3.0], [0.5, 0.0, f32::NAN]];
+    let w = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
+    let bits = |a: [[f32; 3]; 2]| {
+        a.as_flattened()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    };
+    let doubled = x.map(|row| row.map(|v| v * 2.0));
+    let optimized = Dropped::new(w).run(&x);
+    let plain = DroppedPlain::new(w).run(&x);
+    let both = [
+        (optimized.y, optimized.same, optimized.doubled),
+        (plain.y, plain.same, plain.doubled),
+    ];
+    for (y, same, twice) in both {
+        assert_eq!(bits(same), bits(x));
+        assert_eq!(bits(twice), bits(doubled));
+        assert_eq!(y[0], [4.0, 1.0]);
+        assert!(y[1][0].is_nan() && y[1][1].is_nan());
+    }
+    // The optimizer removed the dropouts between ops; the output of an input
+    // is a copy.
+    assert!(!Dropped::DOT.contains("seed=1"), "{}", Dropped::DOT);
+    assert!(!Dropped::DOT.contains("seed=3"), "{}", Dropped::DOT);
+    assert!(Dropped::DOT.contains("seed=2"));
+    assert!(DroppedPlain::DOT.contains("seed=1"));
+}

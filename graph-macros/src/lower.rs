@@ -219,6 +219,7 @@ impl Lowering<'_> {
         self.graph.steps.push(crate::train::Step {
             name: decl.name.clone(),
             loss,
+            loss_name: self.graph.node(loss).name.clone(),
             lr,
             lr_span: parts.lr.span(),
             vars: parts.vars.map(|_| vars),

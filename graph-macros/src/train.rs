@@ -1,11 +1,16 @@
 //! Training steps: `step fit = minimize(loss, adam(lr = 1e-3), vars = [w, b]);`
 //!
 //! `lower` records each step ([`Step`]); the differentiate phase turns it
-//! into the gradients of the loss with respect to the trained variables, the
-//! optimizer's state (new variables, zero at first, saved and loaded with
-//! the others) and the step's updates, all ordinary IR, so the step is
-//! optimized and memory-planned with the forward pass. The step's method
-//! runs the forward pass once, applies every update, and returns the loss.
+//! into the training form of its forward pass ([`crate::train::form`]:
+//! `dropout` and `batch_norm` as in training, and their updates), whose
+//! loss becomes the step's, the gradients of that loss with respect to the
+//! trained variables, the optimizer's state (new variables, zero at first,
+//! saved and loaded with the others) and the step's updates, all ordinary
+//! IR, so the step is optimized and memory-planned with the forward pass.
+//! The step's method runs the forward pass once, applies every update, and
+//! returns the loss.
+
+pub mod form;
 
 use proc_macro2::Ident;
 use quote::format_ident;
@@ -17,11 +22,17 @@ use crate::ops::elementwise::{Binary, Unary};
 use crate::ops::signature::{attr, attributes, bind, Attrs, Default, Kind, Param, Signature};
 use crate::parse::Expr;
 use crate::shape::Shape;
+use form::Extra;
 
 /// One `step` declaration, lowered.
 pub struct Step {
     pub name: Ident,
+    /// The loss; after the differentiate phase, as the step's forward pass
+    /// computes it (its training form, see [`crate::train::form`]).
     pub loss: NodeId,
+    /// The user's name for the loss, for the step's documentation (a
+    /// training form of the loss is a copy without one).
+    pub loss_name: Option<Ident>,
     /// The learning rate: a literal's constant node or a scalar input.
     pub lr: NodeId,
     /// Where the learning rate is written, for its errors.
@@ -192,24 +203,33 @@ pub fn parts(value: &Expr) -> Result<Parts<'_>, Vec<syn::Error>> {
 /// Builds every step of the graph: gradients, optimizer state and updates.
 /// Runs in the differentiate phase, on a checked graph.
 pub fn build(graph: &mut Graph, diagnostics: &mut Diagnostics) {
-    let steps = std::mem::take(&mut graph.steps);
-    for (index, step) in steps.iter().enumerate() {
+    let mut steps = std::mem::take(&mut graph.steps);
+    for (index, step) in steps.iter_mut().enumerate() {
         build_step(graph, index, step, diagnostics);
     }
     graph.steps = steps;
 }
 
-fn build_step(graph: &mut Graph, index: usize, step: &Step, diagnostics: &mut Diagnostics) {
+/// Builds one step: its forward pass in training form (which becomes the
+/// step's loss), then the gradients, the optimizer's state and updates.
+fn build_step(graph: &mut Graph, index: usize, step: &mut Step, diagnostics: &mut Diagnostics) {
+    let mut states: Vec<(String, NodeId)> = Vec::new();
+    let Some(forward) = form::forward(graph, index, step, &mut states, diagnostics) else {
+        return;
+    };
+    step.loss = forward.loss;
     let Some(vars) = trained(graph, step, diagnostics) else {
         return;
     };
+    if !forward_updates_are_apart(graph, step, &vars, &forward.updates, diagnostics) {
+        return;
+    }
     let Some(gradients) = crate::differentiate::gradients(graph, step.loss, &vars, diagnostics)
     else {
         return;
     };
     let mut b = Builder::new(graph, step.span);
     let gradients = prepare(&mut b, step, &vars, gradients);
-    let mut states: Vec<(String, NodeId)> = Vec::new();
     let updates = match step.optimizer {
         Optimizer::Sgd {
             momentum, nesterov, ..
@@ -243,13 +263,55 @@ fn build_step(graph: &mut Graph, index: usize, step: &Step, diagnostics: &mut Di
             )));
         }
     }
-    for (variable, value) in updates {
+    let extra = forward.updates.iter().map(|e| (e.variable, e.value));
+    for (variable, value) in extra.chain(updates) {
         graph.updates.push(Update {
             variable,
             value,
             step: Some(index),
         });
     }
+}
+
+/// Whether the updates of the step's training forms (running statistics)
+/// leave alone every variable the optimizer trains, and each other: a
+/// variable takes one new value per step. Reports each clash where the op
+/// making the update is called.
+fn forward_updates_are_apart(
+    graph: &Graph,
+    step: &Step,
+    vars: &[NodeId],
+    updates: &[Extra],
+    diagnostics: &mut Diagnostics,
+) -> bool {
+    let mut ok = true;
+    for (position, update) in updates.iter().enumerate() {
+        let name = graph
+            .node(update.variable)
+            .name
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string);
+        let by = update.by;
+        if vars.contains(&update.variable) {
+            diagnostics.push(update.span.error(format!(
+                "step `{}` trains `{name}`, which this `{by}` also updates in the step's forward pass; \
+                 leave `{name}` out of the step's `vars`",
+                step.name
+            )));
+            ok = false;
+        } else if let Some(first) = updates[..position]
+            .iter()
+            .find(|earlier| earlier.variable == update.variable)
+        {
+            diagnostics.push(update.span.error(format!(
+                "step `{}` would update `{name}` twice: this `{by}` and an earlier `{}` both update it in the step's forward pass; \
+                 give each its own variables",
+                step.name, first.by
+            )));
+            ok = false;
+        }
+    }
+    ok
 }
 
 /// The variables `step` trains, after checking its loss and learning rate.
@@ -375,7 +437,7 @@ fn sgd(
             g
         } else {
             let shape = b.shape(w);
-            let velocity = new_state(b, states, step, "velocity", w, shape);
+            let velocity = new_state(b, states, &step.name, "velocity", Some(w), shape);
             let mu = b.constant(momentum);
             let kept = b.mul(mu, velocity);
             let next = b.add(kept, g);
@@ -415,8 +477,8 @@ fn adam(
     };
     let mut updates = Vec::new();
     let scalar = Shape::default();
-    let c1 = new_state(b, states, step, "bias1", step.loss, scalar.clone());
-    let c2 = new_state(b, states, step, "bias2", step.loss, scalar);
+    let c1 = new_state(b, states, &step.name, "bias1", None, scalar.clone());
+    let c2 = new_state(b, states, &step.name, "bias2", None, scalar);
     let (b1, b2) = (b.constant(beta1), b.constant(beta2));
     #[allow(clippy::cast_possible_truncation)] // β's complement, rounded once.
     let (one_minus_b1, one_minus_b2) = (
@@ -432,8 +494,8 @@ fn adam(
     let eps = b.constant(epsilon);
     for (&w, &g) in vars.iter().zip(gradients) {
         let shape = b.shape(w);
-        let m = new_state(b, states, step, "m", w, shape.clone());
-        let v = new_state(b, states, step, "v", w, shape);
+        let m = new_state(b, states, &step.name, "m", Some(w), shape.clone());
+        let v = new_state(b, states, &step.name, "v", Some(w), shape);
         let m_kept = b.mul(b1, m);
         let m_new_part = b.mul(one_minus_b1, g);
         let m_next = b.add(m_kept, m_new_part);
@@ -459,28 +521,26 @@ fn adam(
     updates
 }
 
-/// A new state variable of `step` for `of` (a trained variable, or the
-/// loss for per-step state), zero before the first step.
-fn new_state(
+/// A new state variable of the step named `step` for `of` (a trained
+/// variable, or `None` for per-step state), zero before the first step:
+/// `<step>_<what>_<variable>`, or `<step>_<what>`.
+pub fn new_state(
     b: &mut Builder<'_>,
     states: &mut Vec<(String, NodeId)>,
-    step: &Step,
+    step: &Ident,
     what: &str,
-    of: NodeId,
+    of: Option<NodeId>,
     shape: Shape,
 ) -> NodeId {
-    let owner = b
-        .graph()
-        .node(of)
-        .name
-        .as_ref()
-        .filter(|_| b.graph().node(of).op == Op::Variable)
+    let owner = of
+        .filter(|&of| b.graph().node(of).op == Op::Variable)
+        .and_then(|of| b.graph().node(of).name.as_ref())
         .map(ToString::to_string);
     let name = match owner {
-        Some(owner) => format!("{}_{what}_{owner}", step.name),
-        None => format!("{}_{what}", step.name),
+        Some(owner) => format!("{step}_{what}_{owner}"),
+        None => format!("{step}_{what}"),
     };
-    let id = b.variable(format_ident!("{}", name, span = step.name.span()), shape);
+    let id = b.variable(format_ident!("{}", name, span = step.span()), shape);
     states.push((name, id));
     id
 }

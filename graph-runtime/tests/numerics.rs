@@ -7,7 +7,7 @@ use graph_runtime::kernels::dense::{
     dense, dense_into, dense_into_portable, simd_available, Activation,
 };
 use graph_runtime::kernels::{
-    batched, binary, conv, elementwise, linalg, loss, nn, reduce, softmax, unary,
+    batched, binary, conv, dropout, elementwise, linalg, loss, nn, reduce, softmax, unary,
 };
 use ndarray::{
     array, aview0, s, Array0, Array1, Array2, Array3, Array4, ArrayView2, ArrayViewMut2, Axis,
@@ -928,6 +928,45 @@ fn batch_norm_with_non_finite_values() {
     assert_values("zero variance", &y, &[NAN, INF, NEG]);
     let y = batch_norm_rows(&x, [&one, &array![-1.0_f32], &one, &zero], 0.5);
     assert_values("negative variance + ε", &y, &[NAN, NAN, NAN]);
+}
+
+#[test]
+fn dropout_copies_bits_or_zeroes() {
+    let payload = f32::from_bits(0x7fc0_1234);
+    let x = array![[payload, INF, NEG, -0.0]];
+    let mut copy = Array2::zeros((1, 4));
+    dropout::identity_into(x.view(), copy.view_mut());
+    let bits = |a: &Array2<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+    assert_eq!(bits(&copy), bits(&x));
+    // In a step: every element kept at rate 0 (times s = 1), dropped at a
+    // rate just below 1 (each draw is below (1 − 2⁻²⁴)·2²⁴ but one in 2²⁴).
+    let specials = Array2::from_shape_fn((1, 64), |(_, j)| [NAN, INF, NEG, 2.0][j % 4]);
+    let (zero, low) = (aview0(&0.0_f32), aview0(&3.0_f32));
+    let mut kept = Array2::zeros((1, 64));
+    dropout::dropout_into(specials.view(), low, zero, 0.0, 9, 0, kept.view_mut());
+    assert_values("rate 0", &kept, specials.as_slice().expect("contiguous"));
+    let mut dropped = Array2::zeros((1, 64));
+    let rate = 1.0 - f32::EPSILON / 2.0;
+    dropout::dropout_into(specials.view(), low, zero, rate, 9, 0, dropped.view_mut());
+    assert_values("rate near 1", &dropped, &[0.0; 64]);
+    // At rate 0.5 (s = 2) some of each are kept, with their sign, and the
+    // others are 0.
+    let mut half = Array2::zeros((1, 64));
+    dropout::dropout_into(specials.view(), low, zero, 0.5, 9, 0, half.view_mut());
+    for (i, (&y, &x)) in half.iter().zip(&specials).enumerate() {
+        assert!(
+            same(y, 0.0) || same(y, x * 2.0),
+            "element {i}: {x} gave {y}"
+        );
+    }
+    for special in [NAN, INF, NEG] {
+        let survivors = half
+            .iter()
+            .zip(&specials)
+            .filter(|(y, x)| same(**x, special) && same(**y, special));
+        assert!(survivors.count() > 0, "no {special} kept");
+    }
+    assert!(half.iter().any(|&y| same(y, 0.0)));
 }
 
 #[test]

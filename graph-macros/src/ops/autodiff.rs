@@ -15,6 +15,7 @@ use crate::emit::bare::Bare;
 use crate::introspect::Polynomial;
 use crate::ir::{DType, NodeId};
 use crate::shape::{expect_dtypes, rule, Shape, ShapeError, Typed};
+use crate::train::form::TrainingForm;
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Autodiff {
@@ -87,5 +88,24 @@ impl Family for Autodiff {
         _b: &mut Builder<'_>,
     ) -> Result<Vec<Option<NodeId>>, String> {
         Err("a gradient of a gradient is not available yet".to_string())
+    }
+
+    fn is_identity(&self) -> bool {
+        false
+    }
+
+    /// A `grad` of a value with a training form: the gradient of the
+    /// training form, which the phase that resolves `grad` does not build.
+    fn training_form(
+        &self,
+        node: NodeId,
+        operands: &[NodeId],
+        t: &mut TrainingForm<'_, '_>,
+    ) -> Result<Option<NodeId>, String> {
+        if operands == t.b.graph().node(node).operands.as_slice() {
+            Ok(None)
+        } else {
+            Err("the loss takes a `grad` through it, and a gradient inside a step's loss is not available yet".to_string())
+        }
     }
 }

@@ -14,6 +14,7 @@ use crate::emit::bare::Bare;
 use crate::introspect::Polynomial;
 use crate::ir::{DType, NodeId};
 use crate::shape::{broadcast, expect_dtypes, rule, Dim, Shape, ShapeError, Typed};
+use crate::train::form::TrainingForm;
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Linalg {
@@ -322,6 +323,20 @@ impl Family for Linalg {
                 quote! { #matmul(#x, #w, #dims, #destination) }
             }
         }
+    }
+
+    fn is_identity(&self) -> bool {
+        false
+    }
+
+    /// No training form: a step computes it as written.
+    fn training_form(
+        &self,
+        _node: NodeId,
+        _operands: &[NodeId],
+        _t: &mut TrainingForm<'_, '_>,
+    ) -> Result<Option<NodeId>, String> {
+        Ok(None)
     }
 }
 

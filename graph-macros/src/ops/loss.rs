@@ -16,6 +16,7 @@ use crate::ir::{DType, NodeId};
 use crate::ops::elementwise::Unary;
 use crate::ops::nn::Nn;
 use crate::shape::{axis, expect_dtypes, reduced, rule, Dim, Shape, ShapeError, Typed};
+use crate::train::form::TrainingForm;
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Loss {
@@ -346,6 +347,20 @@ impl Family for Loss {
         let lanes = lanes(&in_sizes, bare.at.axis_of(0, *axis));
         let path = kernel.path(Form::Value);
         quote! { #path(#x, #lanes, #destination) }
+    }
+
+    fn is_identity(&self) -> bool {
+        false
+    }
+
+    /// No training form: a step computes it as written.
+    fn training_form(
+        &self,
+        _node: NodeId,
+        _operands: &[NodeId],
+        _t: &mut TrainingForm<'_, '_>,
+    ) -> Result<Option<NodeId>, String> {
+        Ok(None)
     }
 }
 

@@ -25,6 +25,7 @@ use crate::emit::bare::Bare;
 use crate::introspect::Polynomial;
 use crate::ir::{DType, Graph, Node, NodeId, Tensor};
 use crate::shape::{Shape, ShapeError, Typed};
+use crate::train::form::TrainingForm;
 
 pub mod autodiff;
 pub mod elementwise;
@@ -111,6 +112,24 @@ pub trait Family {
         grad: NodeId,
         b: &mut Builder<'_>,
     ) -> Result<Vec<Option<NodeId>>, String>;
+
+    /// Whether the op is the identity wherever it is not in a training
+    /// step's forward pass (`dropout`): the optimizer forwards its one
+    /// operand.
+    fn is_identity(&self) -> bool;
+
+    /// The training form: how a training step's forward pass computes
+    /// `node`, given the values its operands take in that pass (`operands`,
+    /// which differ from the node's own where an operand has a training
+    /// form). `Ok(None)`: the op itself over `operands`; `Ok(Some(value))`:
+    /// a value built with `t`, which may also give the step updates and
+    /// state; `Err` says why a step cannot run the op.
+    fn training_form(
+        &self,
+        node: NodeId,
+        operands: &[NodeId],
+        t: &mut TrainingForm<'_, '_>,
+    ) -> Result<Option<NodeId>, String>;
 }
 
 impl Op {

@@ -1,6 +1,11 @@
 //! Neural-network ops, with TensorFlow's conventions: `conv2d`, the 2-D
-//! pools, inference-form `batch_norm`, `layer_norm` and `gather` (also
-//! called `embedding`).
+//! pools, `batch_norm`, `layer_norm`, `gather` (also called `embedding`)
+//! and `dropout`.
+//!
+//! Two have a training form, which a training step's forward pass runs
+//! instead (see [`crate::train::form`]): `batch_norm` normalises with the
+//! batch's statistics and updates its running averages, and `dropout`,
+//! the identity elsewhere, drops elements with a counter-based mask.
 //!
 //! Convolution and pooling take NHWC inputs and HWIO filters, and for a
 //! window of effective size `e = (k - 1)·dilation + 1`, `valid` gives
@@ -22,6 +27,7 @@ use crate::introspect::Polynomial;
 use crate::ir::{Bits, DType, DimSpec, NodeId, Padding};
 use crate::ops::reduce::{Reduce, Reduction};
 use crate::shape::{expect_dtypes, rule, Dim, Shape, ShapeError, Typed};
+use crate::train::form::TrainingForm;
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Nn {
@@ -36,13 +42,23 @@ pub enum Nn {
         strides: [usize; 2],
         padding: Padding,
     },
-    /// Inference-form batch normalisation over the last axis:
-    /// `(x, mean, variance, scale, offset)`.
-    BatchNorm { epsilon: Bits },
+    /// Batch normalisation over the last axis with the statistics given:
+    /// `(x, mean, variance, scale, offset)`. Its training form passes the
+    /// batch's statistics instead, and updates `mean` and `variance` (which
+    /// must be variables) to `momentum·running + (1 − momentum)·batch`.
+    BatchNorm { epsilon: Bits, momentum: Bits },
     /// Layer normalisation over the last axis: `(x, gamma, beta)`.
     LayerNorm { epsilon: Bits },
     /// `gather(table, indices)`: rows of `table` picked by `usize` indices.
     Gather,
+    /// `dropout(x, rate, seed)`: the identity, except in its training form
+    /// ([`Nn::DropoutTrain`]).
+    Dropout { rate: Bits, seed: u64 },
+    /// Made by a training step's forward pass from a `dropout` (and by its
+    /// gradient): inverted dropout with the mask of `(seed, stream, count)`,
+    /// `graph_runtime::kernels::dropout`. Operands `(x, count_low,
+    /// count_high)`, the step counter's two words.
+    DropoutTrain { rate: Bits, seed: u64, stream: u64 },
     /// `one_hot(indices, depth)`: a row of `depth` zeros with a one at each
     /// index (all zeros for an index ≥ `depth`, as in TensorFlow).
     OneHot { depth: usize },
@@ -129,10 +145,16 @@ pub static SIGNATURES: &[Signature] = &[
             Param::tensor("scale"),
             Param::tensor("offset"),
             attr("epsilon", Kind::Float, Default::Float(1e-3)),
+            attr(
+                "momentum",
+                Kind::Fraction,
+                Default::Float(BATCH_NORM_MOMENTUM),
+            ),
         ],
         |a| {
             Op::Nn(Nn::BatchNorm {
                 epsilon: a.float("epsilon"),
+                momentum: a.float("momentum"),
             })
         },
     ),
@@ -147,6 +169,21 @@ pub static SIGNATURES: &[Signature] = &[
         |a| {
             Op::Nn(Nn::LayerNorm {
                 epsilon: a.float("epsilon"),
+            })
+        },
+    ),
+    Signature::new(
+        "dropout",
+        &[
+            Param::tensor("x"),
+            attr("rate", Kind::Rate, Default::Required),
+            attr("seed", Kind::Seed, Default::Required),
+        ],
+        |a| {
+            Op::Nn(Nn::Dropout {
+                rate: a.float("rate"),
+                // Any integer: a negative seed counts modulo 2⁶⁴.
+                seed: a.int("seed").cast_unsigned(),
             })
         },
     ),
@@ -182,6 +219,13 @@ const CONV2D_INPUT_GRAD: Kernel = Kernel::std("conv_grad", "conv2d_input_grad", 
 const CONV2D_FILTER_GRAD: Kernel = Kernel::std("conv_grad", "conv2d_filter_grad", INTO);
 const MAX_POOL2D_GRAD: Kernel = Kernel::std("conv_grad", "max_pool2d_grad", INTO);
 const AVG_POOL2D_GRAD: Kernel = Kernel::std("conv_grad", "avg_pool2d_grad", INTO);
+const DROPOUT: Kernel = Kernel::std("dropout", "dropout", INTO);
+/// Dropout outside training, where the optimizer has not removed it.
+const DROPOUT_IDENTITY: Kernel = Kernel::std("dropout", "identity", INTO);
+const FLAT_COPY: Kernel = Kernel::flat("copy");
+
+/// `batch_norm`'s default `momentum`, Keras's.
+const BATCH_NORM_MOMENTUM: f32 = 0.99;
 
 pub const KERNELS: &[Kernel] = &[
     CONV2D,
@@ -197,6 +241,9 @@ pub const KERNELS: &[Kernel] = &[
     CONV2D_FILTER_GRAD,
     MAX_POOL2D_GRAD,
     AVG_POOL2D_GRAD,
+    DROPOUT,
+    DROPOUT_IDENTITY,
+    FLAT_COPY,
 ];
 
 #[cfg_attr(not(test), allow(dead_code))]
@@ -218,6 +265,10 @@ pub const COST_ROWS: &[(&str, &str)] = &[
     (
         "the pools' gradients, made by `grad`",
         "wh·ww per element of the forward's result",
+    ),
+    (
+        "`dropout`",
+        "0 outside a training step (the identity); in a step's forward pass and gradient, 1 per out (the scaling; drawing the mask is not counted)",
     ),
 ];
 
@@ -249,6 +300,8 @@ impl Family for Nn {
             Nn::BatchNorm { .. } => "batch_norm",
             Nn::LayerNorm { .. } => "layer_norm",
             Nn::Gather => "gather",
+            Nn::Dropout { .. } => "dropout",
+            Nn::DropoutTrain { .. } => "dropout_train",
             Nn::OneHot { .. } => "one_hot",
             Nn::GatherGrad { .. } => "gather_grad",
             Nn::Conv2dGrad {
@@ -296,6 +349,17 @@ impl Family for Nn {
             expect_dtypes(operands, &[DType::F32, DType::F32])?;
             return Ok((operands[0].0.clone(), DType::F32));
         }
+        if let Nn::Dropout { .. } = self {
+            expect_dtypes(operands, &[DType::F32])?;
+            return Ok((operands[0].0.clone(), DType::F32));
+        }
+        if let Nn::DropoutTrain { .. } = self {
+            expect_dtypes(operands, &[DType::F32, DType::F32, DType::F32])?;
+            if !(operands[1].0.is_scalar() && operands[2].0.is_scalar()) {
+                return Err(rule("takes the step counter as two scalars"));
+            }
+            return Ok((operands[0].0.clone(), DType::F32));
+        }
         if let Nn::GatherGrad { rows } = self {
             expect_dtypes(operands, &[DType::F32, DType::Usize])?;
             let (grad, indices) = (operands[0].0, operands[1].0);
@@ -341,7 +405,8 @@ impl Family for Nn {
                 out.scale(4).plus(&Polynomial::product(features).scale(2))
             }
             Nn::LayerNorm { .. } => out.scale(7).plus(&rows(at.operand_shape(0), -1).scale(4)),
-            Nn::Gather | Nn::OneHot { .. } => Polynomial::default(),
+            Nn::Gather | Nn::OneHot { .. } | Nn::Dropout { .. } => Polynomial::default(),
+            Nn::DropoutTrain { .. } => out,
             // One addition per element of the incoming gradient.
             Nn::GatherGrad { .. } => Polynomial::product(&at.operand_shape(0).0),
             Nn::Conv2dGrad { .. } => {
@@ -384,9 +449,22 @@ impl Family for Nn {
                 format!("strides={}", pair(*strides)),
                 format!("padding={}", padding_name(*padding)),
             ],
-            Nn::BatchNorm { epsilon } | Nn::LayerNorm { epsilon } => {
-                vec![format!("epsilon={}", epsilon.get())]
+            Nn::BatchNorm { epsilon, momentum } => {
+                let mut attributes = vec![format!("epsilon={}", epsilon.get())];
+                if momentum.get() != BATCH_NORM_MOMENTUM {
+                    attributes.push(format!("momentum={}", momentum.get()));
+                }
+                attributes
             }
+            Nn::LayerNorm { epsilon } => vec![format!("epsilon={}", epsilon.get())],
+            Nn::Dropout { rate, seed } => {
+                vec![format!("rate={}", rate.get()), format!("seed={seed}")]
+            }
+            Nn::DropoutTrain { rate, seed, stream } => vec![
+                format!("rate={}", rate.get()),
+                format!("seed={seed}"),
+                format!("stream={stream}"),
+            ],
             Nn::Gather | Nn::GatherGrad { .. } => Vec::new(),
             Nn::Pool2dGrad {
                 kind,
@@ -441,9 +519,16 @@ impl Family for Nn {
                 };
                 Call::new(kernel, operands)
             }
-            Nn::BatchNorm { epsilon } => {
+            Nn::BatchNorm { epsilon, .. } => {
                 operands.push(f32_literal(epsilon.get()));
                 Call::new(BATCH_NORM, operands)
+            }
+            Nn::Dropout { .. } => Call::new(DROPOUT_IDENTITY, operands),
+            Nn::DropoutTrain { rate, seed, stream } => {
+                operands.push(f32_literal(rate.get()));
+                operands.push(quote! { #seed });
+                operands.push(quote! { #stream });
+                Call::new(DROPOUT, operands)
             }
             Nn::LayerNorm { epsilon } => {
                 operands.push(f32_literal(epsilon.get()));
@@ -507,8 +592,10 @@ impl Family for Nn {
 
     fn bare_support(&self, _at: At<'_>) -> bool {
         match self {
-            Nn::OneHot { .. } => true,
-            Nn::Conv2d { .. }
+            Nn::OneHot { .. } | Nn::Dropout { .. } => true,
+            // Only training steps make it, which `#[no_std]` graphs lack.
+            Nn::DropoutTrain { .. }
+            | Nn::Conv2d { .. }
             | Nn::Pool2d { .. }
             | Nn::BatchNorm { .. }
             | Nn::LayerNorm { .. }
@@ -527,7 +614,15 @@ impl Family for Nn {
                 let one_hot = FLAT_ONE_HOT.path(Form::Value);
                 quote! { #one_hot(#indices, #depth, #destination) }
             }
-            Nn::Conv2d { .. }
+            // The identity: a copy, where the optimizer has not removed it.
+            Nn::Dropout { .. } => {
+                let x = &bare.operands[0];
+                let destination = &bare.destination;
+                let copy = FLAT_COPY.path(Form::Value);
+                quote! { #copy(#x, #destination) }
+            }
+            Nn::DropoutTrain { .. }
+            | Nn::Conv2d { .. }
             | Nn::Pool2d { .. }
             | Nn::BatchNorm { .. }
             | Nn::LayerNorm { .. }
@@ -578,7 +673,14 @@ impl Family for Nn {
                 });
                 Ok(vec![Some(b.push(op, vec![x, g]))])
             }
-            Nn::BatchNorm { epsilon } => Ok(batch_norm_gradient(node, g, *epsilon, b)),
+            Nn::BatchNorm { epsilon, .. } => Ok(batch_norm_gradient(node, g, *epsilon, b)),
+            Nn::Dropout { .. } => Ok(vec![Some(g)]),
+            // The same mask, applied to the gradient; the counter has none.
+            Nn::DropoutTrain { .. } => {
+                let (low, high) = (b.operand(node, 1), b.operand(node, 2));
+                let op = b.graph().node(node).op.clone();
+                Ok(vec![Some(b.push(op, vec![g, low, high])), None, None])
+            }
             Nn::LayerNorm { epsilon } => Ok(layer_norm_gradient(node, g, *epsilon, b)),
             // The rows of `g` added back at their indices; indices have none.
             Nn::Gather => {
@@ -594,6 +696,44 @@ impl Family for Nn {
             Nn::GatherGrad { .. } | Nn::Conv2dGrad { .. } | Nn::Pool2dGrad { .. } => {
                 Err("second derivatives are not available yet".to_string())
             }
+        }
+    }
+
+    fn is_identity(&self) -> bool {
+        matches!(self, Nn::Dropout { .. })
+    }
+
+    fn training_form(
+        &self,
+        _node: NodeId,
+        operands: &[NodeId],
+        t: &mut TrainingForm<'_, '_>,
+    ) -> Result<Option<NodeId>, String> {
+        match self {
+            Nn::BatchNorm { epsilon, momentum } => {
+                batch_norm_training(operands, *epsilon, *momentum, t).map(Some)
+            }
+            // Nothing to drop: the identity, and no counter.
+            Nn::Dropout { rate, .. } if rate.get() == 0.0 => Ok(Some(operands[0])),
+            Nn::Dropout { rate, seed } => {
+                let [low, high] = t.counter();
+                let stream = t.stream();
+                let op = Op::Nn(Nn::DropoutTrain {
+                    rate: *rate,
+                    seed: *seed,
+                    stream,
+                });
+                Ok(Some(t.b.push(op, vec![operands[0], low, high])))
+            }
+            Nn::Conv2d { .. }
+            | Nn::Pool2d { .. }
+            | Nn::LayerNorm { .. }
+            | Nn::Gather
+            | Nn::OneHot { .. }
+            | Nn::GatherGrad { .. }
+            | Nn::Conv2dGrad { .. }
+            | Nn::Pool2dGrad { .. }
+            | Nn::DropoutTrain { .. } => Ok(None),
         }
     }
 }
@@ -670,7 +810,9 @@ fn infer(op: &Nn, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
         | Nn::OneHot { .. }
         | Nn::GatherGrad { .. }
         | Nn::Conv2dGrad { .. }
-        | Nn::Pool2dGrad { .. } => Err(rule("has a rule of its own")),
+        | Nn::Pool2dGrad { .. }
+        | Nn::Dropout { .. }
+        | Nn::DropoutTrain { .. } => Err(rule("has a rule of its own")),
     }
 }
 
@@ -761,6 +903,82 @@ fn batch_norm_gradient(
         Some(d_scale),
         Some(d_offset),
     ]
+}
+
+/// `batch_norm`'s training form: the same op over the batch's statistics,
+/// per feature (the last axis) over every other axis, the mean `μ` and the
+/// biased variance `σ² = mean((x − μ)²)` (as Keras and `PyTorch` normalise);
+/// and the updates `mean ← m·mean + (1 − m)·μ`, `variance ← m·variance +
+/// (1 − m)·σ²` of the running statistics, `m` the momentum (Keras's
+/// convention, with the biased `σ²` as Keras keeps it). Its gradient is
+/// the inference form's through the statistics, which are ordinary nodes.
+fn batch_norm_training(
+    operands: &[NodeId],
+    epsilon: Bits,
+    momentum: Bits,
+    t: &mut TrainingForm<'_, '_>,
+) -> Result<NodeId, String> {
+    let [x, mean, variance, scale, offset] = [0, 1, 2, 3, 4].map(|i| operands[i]);
+    let not_variables: Vec<String> = [(mean, "mean"), (variance, "variance")]
+        .into_iter()
+        .filter_map(|(id, role)| {
+            let operand = t.b.graph().node(id);
+            let what = match (&operand.name, &operand.op) {
+                (_, Op::Variable) => return None,
+                (Some(name), Op::Input) => format!("`{name}`, an input"),
+                (Some(name), Op::Constant(_)) => format!("`{name}`, a constant"),
+                (Some(name), _) => format!("`{name}`, a computed value"),
+                (None, Op::Constant(_)) => "a literal".to_string(),
+                (None, op) => format!("computed by `{}`", op.word()),
+            };
+            Some(format!("its `{role}` is {what}"))
+        })
+        .collect();
+    if !not_variables.is_empty() {
+        return Err(format!(
+            "that form updates its running `mean` and `variance` with the batch's statistics, \
+             so both must be variables: {}",
+            not_variables.join("; ")
+        ));
+    }
+    let shape = t.b.shape(x);
+    if shape.rank() < 2 {
+        return Err(format!(
+            "that form takes the batch's statistics over every axis of its input but the last, and the input {shape} has no other"
+        ));
+    }
+    let axes: Vec<i64> = (0..shape.rank() - 1)
+        .map(|axis| i64::try_from(axis).unwrap_or(0))
+        .collect();
+    let batch_mean = mean_over(&mut t.b, x, &axes);
+    let centred = t.b.sub(x, batch_mean);
+    let squares = t.b.unary(super::elementwise::Unary::Square, centred);
+    let batch_variance = mean_over(&mut t.b, squares, &axes);
+    let op = Op::Nn(Nn::BatchNorm { epsilon, momentum });
+    let normalized =
+        t.b.push(op, vec![x, batch_mean, batch_variance, scale, offset]);
+    let kept = t.b.constant(momentum.get());
+    #[allow(clippy::cast_possible_truncation)] // The complement, rounded once.
+    let taken = t.b.constant((1.0 - f64::from(momentum.get())) as f32);
+    for (running, batch) in [(mean, batch_mean), (variance, batch_variance)] {
+        let old = t.b.mul(kept, running);
+        let new = t.b.mul(taken, batch);
+        let average = t.b.add(old, new);
+        t.update(running, average);
+    }
+    Ok(normalized)
+}
+
+/// The mean of `x` over `axes`, dropped.
+fn mean_over(b: &mut Builder<'_>, x: NodeId, axes: &[i64]) -> NodeId {
+    b.push(
+        Op::Reduction(Reduction::Reduce {
+            kind: Reduce::Mean,
+            axes: Some(axes.to_vec()),
+            keep_dims: false,
+        }),
+        vec![x],
+    )
 }
 
 /// The mean over the last axis, kept.

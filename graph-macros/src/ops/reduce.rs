@@ -14,6 +14,7 @@ use crate::introspect::Polynomial;
 use crate::ir::{Axes, DType, NodeId};
 use crate::ops::elementwise::Compare;
 use crate::shape::{axes, axis, expect_dtypes, reduced, rule, Dim, Shape, ShapeError, Typed};
+use crate::train::form::TrainingForm;
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Reduction {
@@ -359,6 +360,20 @@ impl Family for Reduction {
             // Indices and counts have no gradient.
             Reduction::ArgMax { .. } | Reduction::Count { .. } => Ok(vec![None]),
         }
+    }
+
+    fn is_identity(&self) -> bool {
+        false
+    }
+
+    /// No training form: a step computes it as written.
+    fn training_form(
+        &self,
+        _node: NodeId,
+        _operands: &[NodeId],
+        _t: &mut TrainingForm<'_, '_>,
+    ) -> Result<Option<NodeId>, String> {
+        Ok(None)
     }
 }
 

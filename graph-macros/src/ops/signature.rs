@@ -26,8 +26,15 @@ pub enum Kind {
     Tensors,
     /// A numeric literal.
     Float,
+    /// A numeric literal in `[0, 1)`: a probability short of certainty
+    /// (`dropout`'s rate).
+    Rate,
+    /// A numeric literal in `[0, 1]`.
+    Fraction,
     /// An integer literal.
     Int,
+    /// An integer literal seeding random draws.
+    Seed,
     /// An integer or a list of integers.
     Axes,
     Bool,
@@ -45,7 +52,10 @@ impl Kind {
             Kind::Tensor => "a tensor expression",
             Kind::Tensors => "a list of tensors such as `[a, b]`",
             Kind::Float => "a number such as `0.5`",
+            Kind::Rate => "a number from 0 up to, but not including, 1, such as `0.5`",
+            Kind::Fraction => "a number from 0 to 1, such as `0.99`",
             Kind::Int => "an integer such as `-1`",
+            Kind::Seed => "an integer such as `17`, from which the random draws follow",
             Kind::Axes => "an axis such as `-1` or a list such as `[0, 1]`",
             Kind::Bool => "`true` or `false`",
             Kind::Pair => "a positive integer or a pair such as `[2, 2]`",
@@ -389,7 +399,17 @@ fn read(param: &Param, expr: &Expr) -> Result<Value, syn::Error> {
             Expr::Number(number, _) => Ok(Value::Float(number.value)),
             _ => Err(wrong()),
         },
-        Kind::Int => int(expr).map(Value::Int).ok_or_else(wrong),
+        Kind::Rate | Kind::Fraction => match expr {
+            Expr::Number(number, _)
+                if number.value >= 0.0
+                    && (number.value < 1.0
+                        || param.kind == Kind::Fraction && number.value == 1.0) =>
+            {
+                Ok(Value::Float(number.value))
+            }
+            _ => Err(wrong()),
+        },
+        Kind::Int | Kind::Seed => int(expr).map(Value::Int).ok_or_else(wrong),
         Kind::Axes => match expr {
             Expr::Array(items, _) => items
                 .iter()

@@ -1,12 +1,15 @@
-//! Common subexpression elimination: one node per distinct (op, operands).
+//! Common subexpression elimination: one node per distinct (op, operands),
+//! and none for an identity (`dropout` outside training steps).
 
 use std::collections::HashMap;
 
 use super::remap_roots;
 use crate::ir::{Graph, NodeId, Op};
+use crate::ops::Family;
 
 /// Merges nodes that apply the same op to the same operands, so a value
-/// written twice is computed once.
+/// written twice is computed once, and points the users of an identity at
+/// its operand.
 pub fn eliminate_common_subexpressions(graph: &mut Graph) {
     let mut first: HashMap<(Op, Vec<NodeId>), NodeId> = HashMap::new();
     let mut replacement: Vec<NodeId> = (0..graph.nodes.len()).map(NodeId).collect();
@@ -20,6 +23,14 @@ pub fn eliminate_common_subexpressions(graph: &mut Graph) {
             continue;
         }
         let key = (node.op.clone(), node.operands.clone());
+        if forwards_operand(graph, index) {
+            let operand = graph.nodes[index].operands[0];
+            replacement[index] = operand;
+            if graph.nodes[operand.0].name.is_none() {
+                graph.nodes[operand.0].name = graph.nodes[index].name.take();
+            }
+            continue;
+        }
         match first.get(&key) {
             Some(&earlier) => {
                 replacement[index] = earlier;
@@ -34,6 +45,18 @@ pub fn eliminate_common_subexpressions(graph: &mut Graph) {
         }
     }
     remap_roots(graph, &replacement);
+}
+
+/// Whether node `index` is an identity (`dropout` outside a training step)
+/// whose users can read its operand instead. An output stays a node of its
+/// own over an input, variable or constant, which entry points do not
+/// return.
+fn forwards_operand(graph: &Graph, index: usize) -> bool {
+    let node = &graph.nodes[index];
+    let identity = node.op.family().is_some_and(Family::is_identity);
+    identity
+        && (!graph.nodes[node.operands[0].0].op.is_leaf()
+            || !graph.outputs.iter().any(|output| output.node.0 == index))
 }
 
 #[cfg(test)]

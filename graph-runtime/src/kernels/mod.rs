@@ -11,6 +11,7 @@ pub mod constant;
 pub mod conv;
 pub mod conv_grad;
 pub mod dense;
+pub mod dropout;
 pub mod elementwise;
 pub mod fused;
 pub mod linalg;

@@ -118,7 +118,7 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
     let summary = format!(
         " One training step: computes `{}` and its gradients, updates {}, and returns the loss \
          computed before the update.",
-        describe_loss(graph, training.loss),
+        describe_loss(training),
         trained.join(", ")
     );
     let with_doc = format!(" Uses `workspace` for intermediate values: allocates nothing once it has served a step of the same sizes; [`Self::{name}`] allocates one per call.");
@@ -205,10 +205,8 @@ fn step_roots(
 }
 
 /// How a step's docs name its loss.
-fn describe_loss(graph: &Graph, id: NodeId) -> String {
-    graph
-        .node(id)
-        .name
+fn describe_loss(step: &crate::train::Step) -> String {
+    step.loss_name
         .as_ref()
         .map_or_else(|| "the loss".to_string(), ToString::to_string)
 }

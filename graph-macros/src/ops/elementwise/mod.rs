@@ -19,8 +19,9 @@ pub mod unary;
 use crate::emit::bare::Bare;
 use crate::emit::f32_literal;
 use crate::introspect::Polynomial;
-use crate::ir::DType;
+use crate::ir::{DType, NodeId};
 use crate::shape::{broadcast, expect_dtypes, Shape, ShapeError, Typed};
+use crate::train::form::TrainingForm;
 use fused::{formula, map_name, scalar_cost};
 pub use fused::{scalar_expression, Scalar, MAX_FUSED_OPERANDS};
 pub use unary::{activation_match, Unary};
@@ -560,6 +561,20 @@ impl Family for Elementwise {
                 quote! { #select(#(#pairs,)* &[#(#out),*], #destination) }
             }
         }
+    }
+
+    fn is_identity(&self) -> bool {
+        false
+    }
+
+    /// No training form: a step computes it as written.
+    fn training_form(
+        &self,
+        _node: NodeId,
+        _operands: &[NodeId],
+        _t: &mut TrainingForm<'_, '_>,
+    ) -> Result<Option<NodeId>, String> {
+        Ok(None)
     }
 }
 

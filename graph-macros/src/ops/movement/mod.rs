@@ -15,6 +15,7 @@ use crate::emit::bare::{strides, Bare};
 use crate::introspect::Polynomial;
 use crate::ir::{Axes, DType, DimSpec, NodeId};
 use crate::shape::{axes, axis, expect_dtypes, Dim, Shape, ShapeError, Typed};
+use crate::train::form::TrainingForm;
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Movement {
@@ -393,6 +394,20 @@ impl Family for Movement {
                 quote! { #copy(#x, #destination) }
             }
         }
+    }
+
+    fn is_identity(&self) -> bool {
+        false
+    }
+
+    /// No training form: a step computes it as written.
+    fn training_form(
+        &self,
+        _node: NodeId,
+        _operands: &[NodeId],
+        _t: &mut TrainingForm<'_, '_>,
+    ) -> Result<Option<NodeId>, String> {
+        Ok(None)
     }
 }
 

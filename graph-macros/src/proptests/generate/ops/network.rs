@@ -1,6 +1,6 @@
 //! Generator rules of the losses and neural-network ops: `mse`,
 //! `softmax_cross_entropy`, `conv2d`, the pools, `batch_norm`,
-//! `layer_norm` and `gather`.
+//! `layer_norm`, `dropout` and `gather`.
 
 use super::super::{Dim, Generator, Shape, Type, Value};
 use super::{attr, tensor, Arg};
@@ -151,8 +151,15 @@ impl Generator<'_> {
     }
 
     /// `batch_norm` or `layer_norm`: per-feature parameters of the last
-    /// axis; the shape is unchanged.
+    /// axis; the shape is unchanged. Or `dropout`, the identity outside
+    /// training steps, of any shape.
     pub(super) fn normalize(&mut self, x: &Value) -> Value {
+        if self.choices.chance(20) {
+            let mut args = vec![tensor(0, "x", x), attr(1, "rate", "0.5".into())];
+            args.push(attr(2, "seed", self.choices.below(100).to_string()));
+            let shape = x.shape.clone();
+            return self.call_value("dropout", &args, shape);
+        }
         let Some(features) = x.shape.0.last().cloned() else {
             return self.unary(x);
         };
@@ -168,6 +175,9 @@ impl Generator<'_> {
         }
         if self.choices.chance(30) {
             args.push(attr(names.len() + 1, "epsilon", "1e-5".into()));
+        }
+        if op == "batch_norm" && self.choices.chance(30) {
+            args.push(attr(names.len() + 2, "momentum", "0.9".into()));
         }
         let shape = x.shape.clone();
         self.call_value(op, &args, shape)
