@@ -561,6 +561,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 mod pool;
 
+#[cfg(feature = "std")]
 pub(crate) use pool::picks;
 pub use pool::{avg_pool2d, avg_pool2d_grad, max_pool2d, max_pool2d_grad};
 
