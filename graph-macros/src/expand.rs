@@ -44,14 +44,7 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
                 emit::bare::fallback(&graph),
             ));
         }
-        let unlowered: Vec<&proc_macro2::Ident> = syntax
-            .decls
-            .iter()
-            .filter(|decl| decl.kind == parse::DeclKind::Output)
-            .map(|decl| &decl.name)
-            .filter(|name| graph.outputs.iter().all(|output| output.name != **name))
-            .collect();
-        let fallback = emit::hosted::fallback(&graph, &unlowered);
+        let fallback = emit::hosted::fallback(&graph, &syntax);
         return Err(finish_with_errors(diagnostics, fallback));
     }
     let as_written = dot::dot(&graph);
