@@ -201,10 +201,15 @@ impl Lowering<'_> {
                         )));
                 }
                 Some(node) if self.graph.node(node).op == Op::Variable => vars.push(node),
-                Some(_) => {
-                    self.diagnostics.push(var.span().error(
-                        "`vars` lists the variables a step trains, and this is not a variable",
-                    ));
+                Some(node) => {
+                    let what = match self.graph.node(node).op {
+                        Op::Input => "an input",
+                        Op::Constant(_) => "a constant",
+                        _ => "a computed value",
+                    };
+                    self.diagnostics.push(var.span().error(format!(
+                        "this is {what}, not a variable: `vars` lists the variables a step trains"
+                    )));
                 }
                 None => {}
             }

@@ -142,6 +142,9 @@ impl Parts<'_> {
     }
 }
 
+/// The optimizers, as an error names them.
+const CHOICES: &str = "the optimizers are `sgd(lr = ..)`, `adam(lr = ..)` and `adamw(lr = ..)`";
+
 /// Reads `minimize(loss, optimizer(..), vars = [..])`.
 pub fn parts(value: &Expr) -> Result<Parts<'_>, Vec<syn::Error>> {
     let usage =
@@ -170,7 +173,12 @@ pub fn parts(value: &Expr) -> Result<Parts<'_>, Vec<syn::Error>> {
         return Err(vec![optimizer.span().error(optimizers)]);
     };
     let Some(signature) = OPTIMIZERS.iter().find(|s| kind == s.name) else {
-        return Err(vec![syn::Error::new(kind.span(), optimizers)]);
+        let text = kind.to_string();
+        let message = match crate::diag::closest(&text, OPTIMIZERS.iter().map(|s| s.name)) {
+            Some(near) => format!("unknown optimizer `{text}`; did you mean `{near}`? {CHOICES}"),
+            None => format!("unknown optimizer `{text}`; {CHOICES}"),
+        };
+        return Err(vec![syn::Error::new(kind.span(), message)]);
     };
     let optimizer_bound = bind(signature, optimizer_args, *optimizer_span)?;
     let a = attributes(signature, &optimizer_bound)?;
