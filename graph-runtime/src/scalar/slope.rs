@@ -11,7 +11,7 @@
 
 use super::{abs, abs_f64, erfc_f64, exp, math, narrow, sigmoid, sqrt, GELU_CUBIC, SQRT_2_OVER_PI};
 
-/// The slope of [`neg`]: `-1` for every number, `±inf` included; NaN gives
+/// The slope of [`neg`](super::neg): `-1` for every number, `±inf` included; NaN gives
 /// NaN (JAX: `-1`), as for every slope here.
 #[inline(always)]
 #[must_use]
@@ -23,7 +23,7 @@ pub fn neg_slope(x: f32) -> f32 {
     }
 }
 
-/// The slope of [`abs`]: `1` for `x ≥ 0`, `-1` for `x < 0`.
+/// The slope of [`abs`](super::abs): `1` for `x ≥ 0`, `-1` for `x < 0`.
 ///
 /// At the kink, **`abs_slope(0) = abs_slope(-0) = 1`**, as `jax.grad(jnp.abs)`
 /// (TensorFlow's and `torch`'s gradients use `sign(0) = 0` instead). `±inf` give `±1`; NaN
@@ -46,7 +46,7 @@ pub fn abs_slope(x: f32) -> f32 {
     }
 }
 
-/// The slope of [`exp`]: `eˣ` itself, bit for bit (`+inf` above about 88.7,
+/// The slope of [`exp`](super::exp): `eˣ` itself, bit for bit (`+inf` above about 88.7,
 /// `0` at `-inf`).
 #[inline(always)]
 #[must_use]
@@ -54,17 +54,17 @@ pub fn exp_slope(x: f32) -> f32 {
     exp(x)
 }
 
-/// The slope of [`log`]: `1 / x`, one correctly rounded division.
+/// The slope of [`log`](super::log): `1 / x`, one correctly rounded division.
 ///
 /// `log_slope(0) = +inf` and `log_slope(-0) = -inf`; negative inputs give
-/// `1 / x` although [`log`] is NaN there, as in JAX; `±inf` give `±0`.
+/// `1 / x` although [`log`](super::log) is NaN there, as in JAX; `±inf` give `±0`.
 #[inline(always)]
 #[must_use]
 pub fn log_slope(x: f32) -> f32 {
     1.0 / x
 }
 
-/// The slope of [`sqrt`]: `0.5 / √x`.
+/// The slope of [`sqrt`](super::sqrt): `0.5 / √x`.
 ///
 /// `sqrt_slope(0) = +inf`, `sqrt_slope(-0) = -inf` (from `√-0 = -0`, as in
 /// JAX), NaN below 0 and at `-inf`, `0` at `+inf`.
@@ -74,14 +74,14 @@ pub fn sqrt_slope(x: f32) -> f32 {
     0.5 / sqrt(x)
 }
 
-/// The slope of [`square`]: `2x`, exact (`±inf` beyond `±f32::MAX / 2`).
+/// The slope of [`square`](super::square): `2x`, exact (`±inf` beyond `±f32::MAX / 2`).
 #[inline(always)]
 #[must_use]
 pub fn square_slope(x: f32) -> f32 {
     2.0 * x
 }
 
-/// The slope of [`pow`] in `x`: `p·x^(p−1)`, evaluated in `f64` and rounded
+/// The slope of [`pow`](super::pow) in `x`: `p·x^(p−1)`, evaluated in `f64` and rounded
 /// once, so neither `p − 1` nor the power rounds in `f32`.
 ///
 /// The formula is JAX's, with IEEE `pow`'s special cases: `pow_slope(0, 0)`
@@ -104,7 +104,7 @@ pub fn pow_slope(x: f32, p: f32) -> f32 {
     narrow(p * math::pow(f64::from(x), p - 1.0))
 }
 
-/// The slope of [`relu`]: `1` for `x > 0`, else `0`.
+/// The slope of [`relu`](super::relu): `1` for `x > 0`, else `0`.
 ///
 /// At the kink, **`relu_slope(0) = relu_slope(-0) = 0`**, as
 /// `jax.grad(jax.nn.relu)` (and TensorFlow's and `torch`'s gradients). `+inf` gives 1, `-inf`
@@ -127,11 +127,11 @@ pub fn relu_slope(x: f32) -> f32 {
     }
 }
 
-/// The slope of [`leaky_relu`]: `1` for `x ≥ 0`, `alpha` for `x < 0`.
+/// The slope of [`leaky_relu`](super::leaky_relu): `1` for `x ≥ 0`, `alpha` for `x < 0`.
 ///
 /// At the kink, **`leaky_relu_slope(0, α) = leaky_relu_slope(-0, α) = 1`**,
 /// as `jax.grad` of `jax.nn.leaky_relu` (whose `x ≥ 0` branch holds 0), and
-/// as [`leaky_relu`] itself takes the `x` branch at 0. `+inf` gives 1, `-inf`
+/// as [`leaky_relu`](super::leaky_relu) itself takes the `x` branch at 0. `+inf` gives 1, `-inf`
 /// gives `alpha`; NaN gives NaN (JAX: `alpha`).
 ///
 /// ```
@@ -152,7 +152,7 @@ pub fn leaky_relu_slope(x: f32, alpha: f32) -> f32 {
     }
 }
 
-/// The slope of [`sigmoid`]: `σ(x)·σ(−x)`, computed as `e / (1 + e)²` with
+/// The slope of [`sigmoid`](super::sigmoid): `σ(x)·σ(−x)`, computed as `e / (1 + e)²` with
 /// `e = e^−|x|`, the stable sigmoid's exponential, so it neither overflows
 /// nor cancels: tiny slopes of large `|x|` keep their precision (down to
 /// subnormals beyond about 87).
@@ -173,7 +173,7 @@ pub fn sigmoid_slope(x: f32) -> f32 {
     e / (d * d)
 }
 
-/// The slope of [`tanh`]: `1 − tanh² x`, computed as the equal
+/// The slope of [`tanh`](super::tanh): `1 − tanh² x`, computed as the equal
 /// `4e / (1 + e)²` with `e = e^−2|x|`, which does not cancel where `tanh x`
 /// rounds to `±1` (beyond about 9): `tanh_slope(10) ≈ 8.2e-9`, not 0.
 ///
@@ -186,7 +186,7 @@ pub fn tanh_slope(x: f32) -> f32 {
     4.0 * e / (d * d)
 }
 
-/// The slope of [`gelu_tanh`]. With `u = √(2/π)·(x + 0.044715·x³)` and the
+/// The slope of [`gelu_tanh`](super::gelu_tanh). With `u = √(2/π)·(x + 0.044715·x³)` and the
 /// forward form `x·σ(2u)`, it is `σ(2u) + 2x·u′·σ(2u)·σ(−2u)`, evaluated in
 /// `f64` with the stable sigmoid and rounded once, so very negative inputs
 /// keep their tiny, negative slopes.
@@ -225,7 +225,7 @@ pub fn gelu_tanh_slope(x: f32) -> f32 {
     narrow(sigma + tail)
 }
 
-/// The slope of [`gelu_exact`]: `Φ(x) + x·φ(x)`, with `Φ(x)` from
+/// The slope of [`gelu_exact`](super::gelu_exact): `Φ(x) + x·φ(x)`, with `Φ(x)` from
 /// [`erfc_f64`] as in the forward function and `φ(x) = e^(−x²/2)/√(2π)`,
 /// evaluated in `f64` and rounded once.
 ///
@@ -243,7 +243,7 @@ pub fn gelu_exact_slope(x: f32) -> f32 {
     narrow(cdf + tail)
 }
 
-/// The slope of [`softplus`]: `σ(x)`, [`sigmoid`] itself bit for bit.
+/// The slope of [`softplus`](super::softplus): `σ(x)`, [`sigmoid`](super::sigmoid) itself bit for bit.
 ///
 /// `+inf` gives 1, `-inf` gives 0; NaN gives NaN.
 #[inline(always)]
@@ -252,7 +252,7 @@ pub fn softplus_slope(x: f32) -> f32 {
     sigmoid(x)
 }
 
-/// The slope of [`silu`]: `σ(x) + x·σ(x)·σ(−x)`, evaluated in `f64` with the
+/// The slope of [`silu`](super::silu): `σ(x) + x·σ(x)·σ(−x)`, evaluated in `f64` with the
 /// stable sigmoid and rounded once, so it is accurate also near its zero at
 /// `x ≈ −1.2785`, where the two terms cancel.
 ///
@@ -287,11 +287,11 @@ pub fn silu_slope(x: f32) -> f32 {
     narrow(sigma + tail)
 }
 
-/// The slope of [`elu`]: `1` for `x > 0`, else `alpha·eˣ`.
+/// The slope of [`elu`](super::elu): `1` for `x > 0`, else `alpha·eˣ`.
 ///
 /// At the kink, **`elu_slope(0, α) = elu_slope(-0, α) = α`**, the left
 /// derivative, as `jax.grad` of `jax.nn.elu` (whose `x > 0` branch excludes
-/// 0), and as [`elu`] itself takes the `eˣ − 1` branch at 0; for `α = 1`
+/// 0), and as [`elu`](super::elu) itself takes the `eˣ − 1` branch at 0; for `α = 1`
 /// both sides agree. `+inf` gives 1, `-inf` gives `0` (`α·0`); NaN gives NaN.
 ///
 /// ```
@@ -310,13 +310,13 @@ pub fn elu_slope(x: f32, alpha: f32) -> f32 {
     }
 }
 
-/// The slope of [`hard_sigmoid`]: `alpha` where `α·x + β` lies strictly
+/// The slope of [`hard_sigmoid`](super::hard_sigmoid): `alpha` where `α·x + β` lies strictly
 /// between 0 and 1, else `0`.
 ///
 /// At the kinks, where `α·x + β` is exactly 0 or 1, **the slope is 0**, as
 /// `jax.grad(jax.nn.hard_sigmoid)` gives at `x = ±3` (`jax.nn.relu6`'s rule:
 /// gradient 0 at both ends; `torch.nn.Hardsigmoid` agrees). `α·x + β` is
-/// rounded as in [`hard_sigmoid`], so the slope is `alpha` exactly where
+/// rounded as in [`hard_sigmoid`](super::hard_sigmoid), so the slope is `alpha` exactly where
 /// `hard_sigmoid` returns a value strictly between 0 and 1.
 ///
 /// `±inf` give 0 for `α ≠ 0`; NaN, or `α = 0` with an infinite `x`, gives
@@ -342,16 +342,16 @@ pub fn hard_sigmoid_slope(x: f32, alpha: f32, beta: f32) -> f32 {
     }
 }
 
-/// The slope of [`clip`] in `x`, as `jax.grad` of `jnp.clip`, which is
+/// The slope of [`clip`](super::clip) in `x`, as `jax.grad` of `jnp.clip`, which is
 /// `minimum(maximum(x, lo), hi)`: the product of the two extrema's slopes,
 /// each `1` where `x` wins, `0` where the bound wins and **`0.5` on a tie**.
 ///
 /// So `1` strictly between the bounds, `0` outside, and at the kinks
 /// **`clip_slope(lo, lo, hi) = clip_slope(hi, lo, hi) = 0.5`**;
 /// with `lo = hi` the slope at `lo` is `0.25`, and with `lo > hi` (where
-/// [`clip`] is the constant `hi`) it is 0 everywhere. (TensorFlow and
+/// [`clip`](super::clip) is the constant `hi`) it is 0 everywhere. (TensorFlow and
 /// `torch` give 1 at the kinks, `jax.nn.relu6` gives 0: JAX's `jnp.clip` is
-/// the reference here.) A NaN bound is ignored, as in [`clip`]; `±inf` give 0
+/// the reference here.) A NaN bound is ignored, as in [`clip`](super::clip); `±inf` give 0
 /// for finite bounds; NaN gives NaN (JAX: 0).
 ///
 /// ```
