@@ -405,7 +405,7 @@ impl Expr {
                         other => Expr::Neg(Box::new(other), span),
                     })
                 } else {
-                    diagnostics.push(unsupported_operator(&unary.op, span));
+                    diagnostics.push(unsupported_unary(unary, span));
                     None
                 }
             }
@@ -542,23 +542,37 @@ fn unsupported_operator(op: &impl ToTokens, span: SpanRange) -> syn::Error {
     ))
 }
 
+/// The error for a prefix operator the graph language lacks. Python's power
+/// `x ** 2.0` reads in Rust as `x * (*2.0)`: the `*` of a dereference.
+fn unsupported_unary(unary: &syn::ExprUnary, span: SpanRange) -> syn::Error {
+    match unary.op {
+        syn::UnOp::Deref(star) => SpanRange::single(star.span).error(
+            "unsupported operator `*` (a dereference): a graph has no `**`; write a power as \
+             `pow(x, 2.0)` or `square(x)`",
+        ),
+        _ => unsupported_operator(&unary.op, span),
+    }
+}
+
 /// The error for a binary operator the graph language lacks, naming the op
 /// that does the same where there is one (`x > 0.0` is `gt(x, 0.0)`).
 fn unsupported_binary(binary: &syn::ExprBinary) -> syn::Error {
+    const NOT_EQUAL: &str = "unsupported operator `!=`: comparisons are named ops in a graph, \
+                             and it has `eq(a, b)` but no \"not equal\"; swap the branches of \
+                             the `select` it feeds";
+    const REMAINDER: &str = "unsupported operator `%`: a graph has no remainder; it has \
+                             `+ - * /`, unary `-` and named ops";
     let span = SpanRange::of(&binary.op);
-    let op =
-        match binary.op {
-            syn::BinOp::Gt(_) => "gt",
-            syn::BinOp::Ge(_) => "ge",
-            syn::BinOp::Lt(_) => "lt",
-            syn::BinOp::Le(_) => "le",
-            syn::BinOp::Eq(_) => "eq",
-            syn::BinOp::Rem(_) => return span.error(
-                "unsupported operator `%`: a graph has no remainder; it has `+ - * /`, unary `-` \
-                 and named ops",
-            ),
-            _ => return unsupported_operator(&binary.op, span),
-        };
+    let op = match binary.op {
+        syn::BinOp::Gt(_) => "gt",
+        syn::BinOp::Ge(_) => "ge",
+        syn::BinOp::Lt(_) => "lt",
+        syn::BinOp::Le(_) => "le",
+        syn::BinOp::Eq(_) => "eq",
+        syn::BinOp::Ne(_) => return span.error(NOT_EQUAL),
+        syn::BinOp::Rem(_) => return span.error(REMAINDER),
+        _ => return unsupported_operator(&binary.op, span),
+    };
     // Operands that are a name or a number are shown as written; anything
     // longer would print with token spacing (`matmul (x , w)`).
     let written = |expr: &syn::Expr, placeholder: &str| match expr {
