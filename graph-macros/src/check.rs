@@ -115,7 +115,8 @@ fn fits_in_memory(shape: &Shape, dtype: DType) -> bool {
 
 fn too_large(shape: &Shape, dtype: DType) -> String {
     format!(
-        "{shape}: more {} than an array can hold (at most {MAX_ARRAY_BYTES} bytes)",
+        "{shape}: more {} than an array can hold (an array takes at most `isize::MAX` bytes, \
+         8 EiB)",
         dtype.name()
     )
 }
@@ -138,6 +139,18 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                     .unwrap_or_default();
                 let detail = too_large(shape, node.dtype);
                 diagnostics.push(node.span.error(format!("`{name}` is declared {detail}")));
+                graph.nodes[index].shape = None;
+            }
+            // A constant whose literal disagrees with its annotation is
+            // wrong at its declaration: reported there, by
+            // `check_annotations`, and left without a shape, so that no use
+            // of it reports a second error that follows from the first.
+            let node = &graph.nodes[index];
+            if matches!(node.op, crate::ops::Op::Constant(_))
+                && graph.annotations.iter().any(|annotation| {
+                    annotation.node.0 == index && node.shape.as_ref() != Some(&annotation.shape)
+                })
+            {
                 graph.nodes[index].shape = None;
             }
             continue;
@@ -178,19 +191,24 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
     }
 }
 
-/// How messages name an operand: the user's name, or the op that made it.
+/// How messages name an operand, quoted as a message shows it: the user's
+/// name (`` `x` ``), or the op that made it (``the result of `matmul` ``).
 fn describe(graph: &Graph, id: crate::ir::NodeId) -> String {
     let node = graph.node(id);
     match &node.name {
-        Some(name) => name.to_string(),
+        Some(name) => format!("`{name}`"),
         None => format!("the result of `{}`", node.op.word()),
     }
 }
 
 fn check_annotations(graph: &Graph, diagnostics: &mut Diagnostics) {
     for annotation in &graph.annotations {
-        let Some(actual) = &graph.node(annotation.node).shape else {
-            continue;
+        let node = graph.node(annotation.node);
+        let actual = match (&node.shape, &node.op) {
+            (Some(shape), _) => shape,
+            // Left without a shape by `infer_shapes` for this disagreement.
+            (None, crate::ops::Op::Constant(tensor)) => &Shape::fixed(&tensor.shape),
+            (None, _) => continue,
         };
         if *actual != annotation.shape {
             diagnostics.push(annotation.span.error(format!(

@@ -47,11 +47,11 @@ impl SpanRange {
     }
 }
 
-/// Independent errors found by a phase, merged into one `syn::Error` at the
-/// end so that rustc shows them all in one compile.
+/// Independent errors found by the phases, merged into one `syn::Error` at
+/// the end so that rustc shows them all in one compile, in source order.
 #[derive(Default)]
 pub struct Diagnostics {
-    errors: Option<syn::Error>,
+    errors: Vec<syn::Error>,
 }
 
 impl Diagnostics {
@@ -60,20 +60,31 @@ impl Diagnostics {
     }
 
     pub fn push(&mut self, error: syn::Error) {
-        match &mut self.errors {
-            Some(errors) => errors.combine(error),
-            None => self.errors = Some(error),
-        }
+        self.errors.push(error);
     }
 
     pub fn has_errors(&self) -> bool {
-        self.errors.is_some()
+        !self.errors.is_empty()
     }
 
-    /// `Ok` if nothing was reported, else every error merged.
+    /// `Ok` if nothing was reported, else every error merged, ordered by
+    /// where each starts in the source: the phases find errors in the order
+    /// they visit the graph (a use before its declaration, an inner call
+    /// after the outer one), but the user reads the graph top to bottom.
+    /// The sort is stable, so errors at one place keep the order they were
+    /// found in.
     pub fn finish(self) -> syn::Result<()> {
-        match self.errors {
-            Some(errors) => Err(errors),
+        let mut errors: Vec<syn::Error> = self.errors.into_iter().flatten().collect();
+        errors.sort_by_key(|error| {
+            let start = error.span().start();
+            (start.line, start.column)
+        });
+        let mut errors = errors.into_iter();
+        match errors.next() {
+            Some(mut first) => {
+                first.extend(errors);
+                Err(first)
+            }
             None => Ok(()),
         }
     }
@@ -118,6 +129,26 @@ mod tests {
         assert_eq!(edit_distance("w1", "w2"), 1);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("matmul", "matmu"), 1);
+    }
+
+    #[test]
+    fn errors_come_out_in_source_order() {
+        let tokens: Vec<TokenTree> = "first\nsecond third"
+            .parse::<TokenStream>()
+            .unwrap()
+            .into_iter()
+            .collect();
+        let mut diagnostics = Diagnostics::new();
+        for index in [2, 0, 1] {
+            diagnostics.push(syn::Error::new(tokens[index].span(), index));
+        }
+        let messages: Vec<String> = diagnostics
+            .finish()
+            .unwrap_err()
+            .into_iter()
+            .map(|error| error.to_string())
+            .collect();
+        assert_eq!(messages, ["0", "1", "2"]);
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                 _ => "an intermediate value; take the gradient with respect to the inputs or variables it is computed from",
             };
             diagnostics.push(graph.node(request).span.error(format!(
-                "`grad` differentiates with respect to an input or a variable, but `{}` is {advice}",
+                "`grad` differentiates with respect to an input or a variable, but {} is {advice}",
                 describe(graph, x)
             )));
             failed = true;
@@ -71,7 +71,7 @@ pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                         .clone()
                         .unwrap_or_else(|| ("an op".to_string(), graph.node(request).span));
                     diagnostics.push(span.error(format!(
-                        "`grad` cannot differentiate `{}` with respect to `{}`: it depends on `{}` only through {what}, which has no gradient",
+                        "`grad` cannot differentiate {} with respect to {}: it depends on {} only through {what}, which has no gradient",
                         describe(graph, loss),
                         describe(graph, x),
                         describe(graph, x),
@@ -134,7 +134,7 @@ pub fn gradients(
                     .clone()
                     .unwrap_or_else(|| ("an op".to_string(), graph.node(loss).span));
                 diagnostics.push(span.error(format!(
-                    "cannot differentiate `{}` with respect to `{}`: it depends on `{}` only through {what}, which has no gradient",
+                    "cannot differentiate {} with respect to {}: it depends on {} only through {what}, which has no gradient",
                     describe(graph, loss),
                     describe(graph, x),
                     describe(graph, x),
@@ -227,12 +227,12 @@ fn backward(
                         });
                     } else {
                         let value = b.graph().node(*operand);
-                        let what = format!(
-                            "`{}`, a `{}` value made by `{}`",
-                            describe(b.graph(), *operand),
-                            value.dtype.name(),
-                            value.called.unwrap_or_else(|| value.op.word())
-                        );
+                        let dtype = value.dtype.name();
+                        let op = value.called.unwrap_or_else(|| value.op.word());
+                        let what = match &value.name {
+                            Some(name) => format!("`{name}`, a `{dtype}` value made by `{op}`"),
+                            None => format!("the `{dtype}` result of `{op}`"),
+                        };
                         blocked[operand.0].get_or_insert((what, value.span));
                     }
                 }
@@ -258,12 +258,13 @@ fn backward(
     })
 }
 
-/// How messages name a node: the user's name, or the op that made it.
+/// How messages name a node, quoted as a message shows it: the user's name
+/// (`` `x` ``), or the op that made it (``the result of `matmul` ``).
 fn describe(graph: &Graph, id: NodeId) -> String {
     let node = graph.node(id);
     node.name.as_ref().map_or_else(
-        || format!("the result of {}", node.op.word()),
-        ToString::to_string,
+        || format!("the result of `{}`", node.op.word()),
+        |name| format!("`{name}`"),
     )
 }
 

@@ -267,14 +267,29 @@ impl Lowering<'_> {
                 ));
                 None
             }
+            Expr::Str(_, span) => {
+                self.diagnostics.push(span.error(crate::parse::NO_STRINGS));
+                None
+            }
             Expr::Call(name, args, span) => {
-                // Unknown ops and badly bound arguments were reported by `resolve`.
+                // Unknown ops and badly bound arguments were reported by
+                // `resolve`; the operands that did bind are still lowered, so
+                // that their own errors are reported too.
                 let signature = ops::signature(&name.to_string())?;
-                let bound = ops::bind(signature, args, *span).ok()?;
+                let (bound, bind_errors) = ops::bind_partial(signature, args, *span);
                 let operands: Vec<Option<NodeId>> = ops::operands(signature, &bound)
                     .into_iter()
                     .map(|operand| self.expression(operand))
                     .collect();
+                if !bind_errors.is_empty() {
+                    // The attributes that did bind are read for their errors.
+                    if let Err(errors) = ops::signature::attributes(signature, &bound) {
+                        for error in errors {
+                            self.diagnostics.push(error);
+                        }
+                    }
+                    return None;
+                }
                 let op = match ops::build(signature, &bound) {
                     Ok(op) => op,
                     Err(errors) => {

@@ -103,6 +103,9 @@ pub enum Expr {
     Number(Number, SpanRange),
     /// `true` or `false`, only meaningful as an op attribute.
     Bool(bool, SpanRange),
+    /// A string literal, read only as an op argument so that the error can
+    /// say what the attribute takes instead (`padding = "SAME"`).
+    Str(String, SpanRange),
     /// A nested array literal such as `[[1.0, 2.0], [3.0, 4.0]]`.
     Array(Vec<Expr>, SpanRange),
     Binary(BinaryOp, Box<Expr>, Box<Expr>, SpanRange),
@@ -140,6 +143,7 @@ impl Expr {
             Expr::Name(ident) => SpanRange::single(ident.span()),
             Expr::Number(_, span)
             | Expr::Bool(_, span)
+            | Expr::Str(_, span)
             | Expr::Array(_, span)
             | Expr::Binary(_, _, _, span)
             | Expr::Neg(_, span)
@@ -210,6 +214,15 @@ impl Parse for GraphSyntax {
         }
         input.parse::<Token![struct]>()?;
         let name: Ident = input.parse()?;
+        if input.peek(Token![<]) {
+            let generics: syn::Generics = input.parse()?;
+            return Err(syn::Error::new_spanned(
+                generics,
+                "a graph takes no generic parameters: its element types are fixed (`f32`, or \
+                 `usize` for an input declared `as usize`), and a size known only at run time \
+                 is a symbolic dim such as `n` in `input x: [n, 3];`",
+            ));
+        }
         let body;
         syn::braced!(body in input);
         let mut decls = Vec::new();
@@ -392,7 +405,7 @@ impl Expr {
                         other => Expr::Neg(Box::new(other), span),
                     })
                 } else {
-                    diagnostics.push(unsupported_operator(&unary.op, span));
+                    diagnostics.push(unsupported_unary(unary, span));
                     None
                 }
             }
@@ -456,7 +469,7 @@ impl Expr {
         let left = Self::convert(&binary.left, diagnostics);
         let right = Self::convert(&binary.right, diagnostics);
         let Some(op) = op else {
-            diagnostics.push(unsupported_operator(&binary.op, SpanRange::of(&binary.op)));
+            diagnostics.push(unsupported_binary(binary));
             return None;
         };
         Some(Expr::Binary(op, Box::new(left?), Box::new(right?), span))
@@ -476,7 +489,7 @@ impl Expr {
                         }
                         _ => None,
                     };
-                    let value = Self::convert(&assign.right, diagnostics);
+                    let value = Self::argument(&assign.right, diagnostics);
                     let Some(name) = name else {
                         diagnostics.push(
                             SpanRange::of(&assign.left)
@@ -491,12 +504,25 @@ impl Expr {
                 } else {
                     Some(Arg {
                         name: None,
-                        value: Self::convert(arg, diagnostics)?,
+                        value: Self::argument(arg, diagnostics)?,
                     })
                 }
             })
             .collect();
         converted.into_iter().collect()
+    }
+
+    /// Converts an op argument: a graph expression, or a string literal,
+    /// which no attribute takes but whose error `signature` phrases with
+    /// the parameter in view.
+    fn argument(expr: &syn::Expr, diagnostics: &mut Diagnostics) -> Option<Expr> {
+        match expr {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }) => Some(Expr::Str(text.value(), SpanRange::of(expr))),
+            _ => Self::convert(expr, diagnostics),
+        }
     }
 
     fn convert_all<'a>(
@@ -516,6 +542,58 @@ fn unsupported_operator(op: &impl ToTokens, span: SpanRange) -> syn::Error {
     ))
 }
 
+/// The error for a prefix operator the graph language lacks. Python's power
+/// `x ** 2.0` reads in Rust as `x * (*2.0)`: the `*` of a dereference.
+fn unsupported_unary(unary: &syn::ExprUnary, span: SpanRange) -> syn::Error {
+    match unary.op {
+        syn::UnOp::Deref(star) => SpanRange::single(star.span).error(
+            "unsupported operator `*` (a dereference): a graph has no `**`; write a power as \
+             `pow(x, 2.0)` or `square(x)`",
+        ),
+        _ => unsupported_operator(&unary.op, span),
+    }
+}
+
+/// The error for a binary operator the graph language lacks, naming the op
+/// that does the same where there is one (`x > 0.0` is `gt(x, 0.0)`).
+fn unsupported_binary(binary: &syn::ExprBinary) -> syn::Error {
+    const NOT_EQUAL: &str = "unsupported operator `!=`: comparisons are named ops in a graph, \
+                             and it has `eq(a, b)` but no \"not equal\"; swap the branches of \
+                             the `select` it feeds";
+    const REMAINDER: &str = "unsupported operator `%`: a graph has no remainder; it has \
+                             `+ - * /`, unary `-` and named ops";
+    let span = SpanRange::of(&binary.op);
+    let op = match binary.op {
+        syn::BinOp::Gt(_) => "gt",
+        syn::BinOp::Ge(_) => "ge",
+        syn::BinOp::Lt(_) => "lt",
+        syn::BinOp::Le(_) => "le",
+        syn::BinOp::Eq(_) => "eq",
+        syn::BinOp::Ne(_) => return span.error(NOT_EQUAL),
+        syn::BinOp::Rem(_) => return span.error(REMAINDER),
+        _ => return unsupported_operator(&binary.op, span),
+    };
+    // Operands that are a name or a number are shown as written; anything
+    // longer would print with token spacing (`matmul (x , w)`).
+    let written = |expr: &syn::Expr, placeholder: &str| match expr {
+        syn::Expr::Path(_) | syn::Expr::Lit(_) => expr.to_token_stream().to_string(),
+        syn::Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr: operand,
+            ..
+        }) if matches!(**operand, syn::Expr::Lit(_) | syn::Expr::Path(_)) => {
+            format!("-{}", operand.to_token_stream())
+        }
+        _ => placeholder.to_string(),
+    };
+    span.error(format!(
+        "unsupported operator `{}`: comparisons are named ops in a graph; write `{op}({}, {})`",
+        binary.op.to_token_stream(),
+        written(&binary.left, "a"),
+        written(&binary.right, "b")
+    ))
+}
+
 fn literal(lit: &syn::Lit, span: SpanRange, diagnostics: &mut Diagnostics) -> Option<Expr> {
     match lit {
         syn::Lit::Float(float) => number(float, span, diagnostics),
@@ -530,12 +608,21 @@ fn literal(lit: &syn::Lit, span: SpanRange, diagnostics: &mut Diagnostics) -> Op
                 .push(span.error("numeric literals in a graph are `f32` and take no suffix"));
             None
         }
+        syn::Lit::Str(_) => {
+            diagnostics.push(span.error(NO_STRINGS));
+            None
+        }
         _ => {
             diagnostics.push(span.error("expected a numeric literal"));
             None
         }
     }
 }
+
+/// The error for a string literal where a value is expected.
+pub const NO_STRINGS: &str = "a graph has no strings: its values are numbers and arrays of \
+                              numbers, and op attributes that name a setting take it bare, \
+                              as in `padding = same`";
 
 fn number(float: &LitFloat, span: SpanRange, diagnostics: &mut Diagnostics) -> Option<Expr> {
     if !float.suffix().is_empty() && float.suffix() != "f32" {
@@ -574,7 +661,54 @@ fn finite(parsed: syn::Result<f32>, span: SpanRange, diagnostics: &mut Diagnosti
 /// Parses the body of `graph!`.
 pub fn parse(tokens: TokenStream) -> syn::Result<GraphSyntax> {
     check_depth(&tokens)?;
+    check_at_signs(&tokens)?;
     syn::parse2(tokens)
+}
+
+/// Reports every `@` in the graph before syn sees it: Python's matrix
+/// product is not Rust syntax, and syn would say only "expected `;`".
+/// Runs after [`check_depth`], so the recursion is bounded.
+fn check_at_signs(tokens: &TokenStream) -> syn::Result<()> {
+    fn visit(tokens: &TokenStream, diagnostics: &mut Diagnostics) {
+        let tokens: Vec<TokenTree> = tokens.clone().into_iter().collect();
+        for (i, token) in tokens.iter().enumerate() {
+            match token {
+                TokenTree::Group(group) => visit(&group.stream(), diagnostics),
+                TokenTree::Punct(punct) if punct.as_char() == '@' => {
+                    // `x @ w` names its operands in the suggestion; anything
+                    // longer (`a + x @ w`) gets the general form.
+                    let bounds = |token: Option<&TokenTree>, chars: &str| match token {
+                        None => true,
+                        Some(TokenTree::Punct(punct)) => chars.contains(punct.as_char()),
+                        Some(_) => false,
+                    };
+                    let name = |token: Option<&TokenTree>| match token {
+                        Some(TokenTree::Ident(ident)) => Some(ident.to_string()),
+                        _ => None,
+                    };
+                    let left = i
+                        .checked_sub(1)
+                        .filter(|&l| l == 0 || bounds(tokens.get(l - 1), "=,"))
+                        .and_then(|l| name(tokens.get(l)));
+                    let right = name(tokens.get(i + 1)).filter(|_| bounds(tokens.get(i + 2), ";,"));
+                    let call = match (left, right) {
+                        (Some(left), Some(right)) => format!("matmul({left}, {right})"),
+                        _ => "matmul(a, b)".to_string(),
+                    };
+                    diagnostics.push(syn::Error::new(
+                        punct.span(),
+                        format!(
+                            "a graph has no `@` operator: write the matrix product as `{call}`"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut diagnostics = Diagnostics::new();
+    visit(tokens, &mut diagnostics);
+    diagnostics.finish()
 }
 
 /// How deep brackets may nest in a graph.

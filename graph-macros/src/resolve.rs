@@ -96,7 +96,8 @@ fn declare(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> HashMap<Strin
                     "cannot redefine input `{name}`: inputs are fed at each run; give the new value its own name"
                 ),
                 _ => format!(
-                    "`{name}` is declared twice (first as a {}); every name in a graph is declared once",
+                    "`{name}` is declared twice (first as {} {}); every name in a graph is declared once",
+                    if first_kind == DeclKind::Input || first_kind == DeclKind::Output { "an" } else { "a" },
                     first_kind.noun()
                 ),
             };
@@ -175,7 +176,7 @@ fn references(
             }),
             None => diagnostics.push(unknown_name(name, names)),
         },
-        Expr::Number(..) | Expr::Bool(..) => {}
+        Expr::Number(..) | Expr::Bool(..) | Expr::Str(..) => {}
         Expr::Array(elements, _) => {
             for element in elements {
                 references(element, names, edges, diagnostics);
@@ -195,13 +196,14 @@ fn references(
                 }
                 return;
             };
-            match ops::bind(signature, args, *span) {
-                Ok(bound) => {
-                    for operand in ops::operands(signature, &bound) {
-                        references(operand, names, edges, diagnostics);
-                    }
-                }
-                Err(errors) => errors.into_iter().for_each(|e| diagnostics.push(e)),
+            // A call with a wrong argument still has its operands resolved,
+            // so that their own errors are reported in the same compile.
+            let (bound, errors) = ops::bind_partial(signature, args, *span);
+            for error in errors {
+                diagnostics.push(error);
+            }
+            for operand in ops::operands(signature, &bound) {
+                references(operand, names, edges, diagnostics);
             }
         }
     }

@@ -103,7 +103,8 @@ pub enum ShapeError {
 
 impl ShapeError {
     /// The message shown to the user, naming the op as written (`symbol`)
-    /// and its operands as the user wrote them (`operands`).
+    /// and its operands as the user wrote them (`operands`, each already
+    /// quoted: `` `x` `` or ``the result of `matmul` ``).
     pub fn message(&self, symbol: &str, operands: &[String]) -> String {
         match self {
             ShapeError::Broadcast { left, right, axis } => {
@@ -130,10 +131,9 @@ impl ShapeError {
                 expected,
                 actual,
             } => {
-                let which = operands.get(*operand).map_or_else(
-                    || format!("operand {}", operand + 1),
-                    |name| format!("`{name}`"),
-                );
+                let which = operands
+                    .get(*operand)
+                    .map_or_else(|| format!("operand {}", operand + 1), Clone::clone);
                 format!(
                     "`{symbol}` takes {} here, but {which} holds {}",
                     expected.name(),
@@ -180,6 +180,12 @@ pub fn axis(axis: i64, rank: usize) -> Result<usize, ShapeError> {
         .ok()
         .filter(|&a| a < rank)
         .ok_or_else(|| {
+            if rank == 0 {
+                return rule(format!(
+                    "has no axis {axis} on a scalar: a scalar has no axes (was its operand \
+                     reduced to one already?)"
+                ));
+            }
             rule(format!(
                 "has no axis {axis} on an operand of rank {rank}: axes go from {} to {}",
                 -signed_rank,

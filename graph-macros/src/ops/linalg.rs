@@ -30,6 +30,20 @@ pub enum Linalg {
     },
 }
 
+/// The family's ops under their names in TensorFlow, numpy or `PyTorch`, each
+/// with what to write here: `unknown_op` suggests it.
+pub static ALIASES: &[(&str, &str)] = &[
+    ("matvec", "matmul"),
+    ("mm", "matmul"),
+    ("bmm", "matmul"),
+    ("dot", "matmul"),
+    ("tensordot", "matmul"),
+    // Keras' and PyTorch's layers: the optimizer fuses the sum into one
+    // `dense` node (it is not callable).
+    ("dense", "matmul(x, w) + b"),
+    ("linear", "matmul(x, w) + b"),
+];
+
 pub static SIGNATURES: &[Signature] = &[Signature::new(
     "matmul",
     &[Param::tensor("a"), Param::tensor("b")],

@@ -42,6 +42,20 @@ const AXIS: &[Param] = &[
     attr("axis", Kind::Int, Default::Int(-1)),
 ];
 
+/// The family's ops under their names in TensorFlow, numpy or `PyTorch`, each
+/// with what to write here: `unknown_op` suggests it.
+pub static ALIASES: &[(&str, &str)] = &[
+    ("softmax_cross_entropy_with_logits", "softmax_cross_entropy"),
+    (
+        "sparse_softmax_cross_entropy_with_logits",
+        "softmax_cross_entropy",
+    ),
+    ("cross_entropy", "softmax_cross_entropy"),
+    ("mean_squared_error", "mse"),
+    ("mse_loss", "mse"),
+    ("reduce_logsumexp", "logsumexp"),
+];
+
 pub static SIGNATURES: &[Signature] = &[
     Signature::new("softmax", AXIS, |a| {
         Op::Loss(Loss::Softmax {
@@ -386,8 +400,18 @@ fn cross_entropy(operands: &[Typed<'_>]) -> Result<Shape, ShapeError> {
         }
     };
     if !ok {
+        // `f32` labels of the shape of class indices: declared without
+        // `as usize`, as a numpy or PyTorch habit would have it.
+        let advice = if labels_type == DType::F32 && labels.0.as_slice() == [batch.clone()] {
+            "; declare the labels' input `as usize` (e.g. `input labels: [n] as usize;`) to pass \
+             class indices"
+        } else {
+            ""
+        };
         return Err(rule(format!(
-            "needs labels of shape {logits} (probabilities) or [{batch}] (`usize` class indices), but they are {labels}"
+            "needs labels of shape {logits} (`f32` probabilities) or [{batch}] (`usize` class \
+             indices), but they are {labels} `{}`{advice}",
+            labels_type.name()
         )));
     }
     Ok(Shape(vec![batch.clone()]))

@@ -38,7 +38,7 @@ pub mod reduce;
 pub mod signature;
 
 pub use kernels::Call;
-pub use signature::{bind, build, operands, signature, unknown_op, Signature};
+pub use signature::{bind_partial, build, operands, signature, unknown_op, Signature};
 
 use autodiff::Autodiff;
 use elementwise::Elementwise;
@@ -230,6 +230,17 @@ pub static SIGNATURES: &[&[Signature]] = &[
     autodiff::SIGNATURES,
 ];
 
+/// Every family's table of ops under other frameworks' names, with what to
+/// write instead (see [`signature::unknown_op`]).
+pub static ALIASES: &[&[(&str, &str)]] = &[
+    elementwise::ALIASES,
+    reduce::ALIASES,
+    loss::ALIASES,
+    linalg::ALIASES,
+    movement::ALIASES,
+    nn::ALIASES,
+];
+
 /// The cost conventions, family by family, as the rows of the table in
 /// `graph-runtime/src/summary.rs`'s documentation (a test keeps the two
 /// equal): `(ops, operations)`.
@@ -290,14 +301,13 @@ impl<'g> At<'g> {
         crate::shape::axis(axis, self.operand_shape(i).rank()).unwrap_or(0)
     }
 
-    /// How run-time errors name operand `i`: the user's name, or the op
-    /// that made it.
+    /// How run-time errors name operand `i`, which they quote: the user's
+    /// name, or the call that made it (`argmax(..)`).
     pub fn describe_operand(&self, i: usize) -> String {
         let node = self.graph.node(self.operand(i));
-        node.name.as_ref().map_or_else(
-            || format!("the result of `{}`", node.op.word()),
-            ToString::to_string,
-        )
+        node.name
+            .as_ref()
+            .map_or_else(|| format!("{}(..)", node.op.word()), ToString::to_string)
     }
 }
 

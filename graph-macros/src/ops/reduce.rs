@@ -76,6 +76,17 @@ fn reduce(kind: Reduce, attrs: &Attrs) -> Op {
     })
 }
 
+/// The family's ops under their names in TensorFlow, numpy or `PyTorch`, each
+/// with what to write here: `unknown_op` suggests it.
+pub static ALIASES: &[(&str, &str)] = &[
+    ("reduce_sum", "sum"),
+    ("reduce_mean", "mean"),
+    ("reduce_max", "max"),
+    ("reduce_min", "min"),
+    ("amax", "max"),
+    ("amin", "min"),
+];
+
 pub static SIGNATURES: &[Signature] = &[
     Signature::new("sum", REDUCE, |a| reduce(Reduce::Sum, a)),
     Signature::new("mean", REDUCE, |a| reduce(Reduce::Mean, a)),

@@ -190,6 +190,9 @@ pub struct Signature {
     pub name: &'static str,
     pub params: &'static [Param],
     pub build: fn(&Attrs) -> Op,
+    /// Parameters the op's namesakes in other frameworks take and it does
+    /// not, each with what to write instead (or why none is needed).
+    pub foreign: &'static [(&'static str, &'static str)],
 }
 
 impl Signature {
@@ -202,9 +205,41 @@ impl Signature {
             name,
             params,
             build,
+            foreign: &[],
         }
     }
+
+    /// The signature, with advice for the parameters `foreign` lists.
+    pub const fn foreign(self, foreign: &'static [(&'static str, &'static str)]) -> Self {
+        Signature { foreign, ..self }
+    }
 }
+
+/// Parameter names of TensorFlow, numpy and `PyTorch`, each with the name of
+/// ours that means the same; an unknown parameter is looked up here when the
+/// op has that parameter, before the suggestion by spelling.
+const PARAMETER_ALIASES: &[(&str, &str)] = &[
+    ("perm", "axes"),
+    ("dims", "axes"),
+    ("dim", "axis"),
+    ("axes", "axis"),
+    ("axis", "axes"),
+    ("keepdims", "keep_dims"),
+    ("keepdim", "keep_dims"),
+    ("stride", "strides"),
+    ("kernel_size", "window"),
+    ("pool_size", "window"),
+    ("ksize", "window"),
+    ("dilations", "dilation"),
+    ("dilation_rate", "dilation"),
+    ("eps", "epsilon"),
+    ("newshape", "shape"),
+    ("min", "lo"),
+    ("max", "hi"),
+    ("clip_value_min", "lo"),
+    ("clip_value_max", "hi"),
+    ("num_classes", "depth"),
+];
 
 /// Every callable name, family by family.
 fn all() -> impl Iterator<Item = &'static Signature> {
@@ -216,9 +251,21 @@ pub fn signature(name: &str) -> Option<&'static Signature> {
 }
 
 /// The error for a call to a name that is not an op, with the likeliest
-/// intended ops.
+/// intended ops: the one a family lists as its namesake in TensorFlow, numpy
+/// or `PyTorch` (`reduce_sum` is `sum`), else those the name starts or is
+/// spelled like.
 pub fn unknown_op(name: &proc_macro2::Ident) -> syn::Error {
     let text = name.to_string();
+    if let Some((_, ours)) = super::ALIASES
+        .iter()
+        .flat_map(|family| family.iter())
+        .find(|(foreign, _)| *foreign == text)
+    {
+        return syn::Error::new(
+            name.span(),
+            format!("unknown op `{text}`; did you mean `{ours}`?"),
+        );
+    }
     let names = || all().map(|s| s.name);
     let mut suggestions: Vec<&str> = names()
         .filter(|n| n.starts_with(&text) && text.len() >= 3)
@@ -247,6 +294,22 @@ pub fn bind<'a>(
     args: &'a [Arg],
     span: SpanRange,
 ) -> Result<Vec<Option<&'a Expr>>, Vec<syn::Error>> {
+    let (bound, errors) = bind_partial(signature, args, span);
+    if errors.is_empty() {
+        Ok(bound)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Like [`bind`], but also returns what did bind when some arguments do
+/// not, so that the phases still look inside the call's operands (and
+/// report their errors too) after reporting the call's own.
+pub fn bind_partial<'a>(
+    signature: &Signature,
+    args: &'a [Arg],
+    span: SpanRange,
+) -> (Vec<Option<&'a Expr>>, Vec<syn::Error>) {
     let params = signature.params;
     let name = signature.name;
     let mut bound: Vec<Option<&Expr>> = vec![None; params.len()];
@@ -276,7 +339,25 @@ pub fn bind<'a>(
                     )),
                     Some(index) => bound[index] = Some(&arg.value),
                     None => {
-                        let hint = closest(&text, params.iter().map(|p| p.name))
+                        if let Some((_, advice)) = signature
+                            .foreign
+                            .iter()
+                            .find(|(foreign, _)| *foreign == text)
+                        {
+                            errors.push(syn::Error::new(
+                                arg_name.span(),
+                                format!("`{name}` has no parameter `{text}`: {advice}"),
+                            ));
+                            continue;
+                        }
+                        let alias = PARAMETER_ALIASES
+                            .iter()
+                            .find(|(foreign, ours)| {
+                                *foreign == text && params.iter().any(|p| p.name == *ours)
+                            })
+                            .map(|(_, ours)| *ours);
+                        let hint = alias
+                            .or_else(|| closest(&text, params.iter().map(|p| p.name)))
                             .map(|n| format!("did you mean `{n}`? "))
                             .unwrap_or_default();
                         errors.push(syn::Error::new(
@@ -301,11 +382,7 @@ pub fn bind<'a>(
             )));
         }
     }
-    if errors.is_empty() {
-        Ok(bound)
-    } else {
-        Err(errors)
-    }
+    (bound, errors)
 }
 
 fn parameter_list(signature: &Signature) -> String {
@@ -375,6 +452,23 @@ pub fn attributes(
     }
 }
 
+/// The error for a string given to an attribute, which takes none: a
+/// setting as TensorFlow spells it (`padding = "SAME"`) gets the bare word.
+fn string(param: &Param, text: &str, span: SpanRange) -> syn::Error {
+    let bare = text.to_lowercase();
+    if param.kind == Kind::Padding && matches!(bare.as_str(), "same" | "valid") {
+        return span.error(format!(
+            "`{}` takes `same` or `valid` as a bare word, not a string: write `{} = {bare}`",
+            param.name, param.name
+        ));
+    }
+    span.error(format!(
+        "`{}` must be {}, not a string",
+        param.name,
+        param.kind.describe()
+    ))
+}
+
 /// Reads one attribute's literal.
 fn read(param: &Param, expr: &Expr) -> Result<Value, syn::Error> {
     let wrong = || {
@@ -393,6 +487,9 @@ fn read(param: &Param, expr: &Expr) -> Result<Value, syn::Error> {
             .and_then(|i| usize::try_from(i).ok())
             .filter(|&i| i > 0)
     };
+    if let Expr::Str(text, span) = expr {
+        return Err(string(param, text, *span));
+    }
     match param.kind {
         Kind::Tensor | Kind::Tensors => Err(wrong()),
         Kind::Float => match expr {

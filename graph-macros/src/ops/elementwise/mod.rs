@@ -167,6 +167,25 @@ fn compare(op: Compare) -> super::Op {
     super::Op::Elementwise(Elementwise::Compare(op))
 }
 
+/// The family's ops under their names in TensorFlow, numpy or `PyTorch`, each
+/// with what to write here: `unknown_op` suggests it.
+pub static ALIASES: &[(&str, &str)] = &[
+    ("multiply", "mul"),
+    ("divide", "div"),
+    ("subtract", "sub"),
+    ("negative", "neg"),
+    ("absolute", "abs"),
+    ("power", "pow"),
+    ("clip_by_value", "clip"),
+    ("clamp", "clip"),
+    ("greater", "gt"),
+    ("greater_equal", "ge"),
+    ("less", "lt"),
+    ("less_equal", "le"),
+    ("equal", "eq"),
+    ("swish", "silu"),
+];
+
 pub static SIGNATURES: &[Signature] = &[
     Signature::new("add", AB, |_| binary(Binary::Add)),
     Signature::new("sub", AB, |_| binary(Binary::Sub)),

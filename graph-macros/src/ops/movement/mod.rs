@@ -43,6 +43,18 @@ fn movement(op: Movement) -> Op {
     Op::Movement(op)
 }
 
+/// The family's ops under their names in TensorFlow, numpy or `PyTorch`, each
+/// with what to write here: `unknown_op` suggests it.
+pub static ALIASES: &[(&str, &str)] = &[
+    ("concatenate", "concat"),
+    ("cat", "concat"),
+    ("unsqueeze", "expand_dims"),
+    ("view", "reshape"),
+    ("flatten", "reshape"),
+    ("broadcast", "broadcast_to"),
+    ("expand", "broadcast_to"),
+];
+
 pub static SIGNATURES: &[Signature] = &[
     Signature::new(
         "transpose",

@@ -115,6 +115,24 @@ fn pool(kind: Pool, attrs: &Attrs) -> Op {
     })
 }
 
+/// The family's ops under their names in TensorFlow, numpy or `PyTorch`, each
+/// with what to write here: `unknown_op` suggests it.
+pub static ALIASES: &[(&str, &str)] = &[
+    ("max_pool", "max_pool2d"),
+    ("avg_pool", "avg_pool2d"),
+    ("batch_normalization", "batch_norm"),
+    ("layer_normalization", "layer_norm"),
+    ("embedding_lookup", "gather"),
+    ("take", "gather"),
+];
+
+/// TensorFlow's layout parameter, which the image ops do not need.
+const NHWC: &[(&str, &str)] = &[(
+    "data_format",
+    "images are always NHWC (batch, height, width, channels) and filters HWIO; \
+     remove it, and `transpose` an NCHW input with `axes = [0, 2, 3, 1]`",
+)];
+
 pub static SIGNATURES: &[Signature] = &[
     Signature::new(
         "conv2d",
@@ -132,9 +150,10 @@ pub static SIGNATURES: &[Signature] = &[
                 dilation: a.pair("dilation").unwrap_or([1, 1]),
             })
         },
-    ),
-    Signature::new("max_pool2d", POOL, |a| pool(Pool::Max, a)),
-    Signature::new("avg_pool2d", POOL, |a| pool(Pool::Avg, a)),
+    )
+    .foreign(NHWC),
+    Signature::new("max_pool2d", POOL, |a| pool(Pool::Max, a)).foreign(NHWC),
+    Signature::new("avg_pool2d", POOL, |a| pool(Pool::Avg, a)).foreign(NHWC),
     Signature::new(
         "batch_norm",
         &[
