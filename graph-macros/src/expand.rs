@@ -41,7 +41,7 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
         if graph.no_std {
             return Err(finish_with_errors(
                 diagnostics,
-                emit::bare::fallback(&graph),
+                emit::bare::fallback(&graph, &syntax),
             ));
         }
         let fallback = emit::hosted::fallback(&graph, &syntax);

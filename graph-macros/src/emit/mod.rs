@@ -11,6 +11,7 @@ use crate::ir::{DType, Graph, NodeId};
 use crate::shape::{Dim, Shape};
 
 pub mod bare;
+mod fallback;
 mod fetch;
 pub mod hosted;
 
