@@ -1,7 +1,7 @@
 //! The macro's pipeline, in order: parse → resolve → lower (and bake) →
 //! check (and the `#[no_std]` rules) → differentiate → optimize → plan →
-//! introspect → emit. Each phase is one module; this file is their table of
-//! contents.
+//! introspect → emit (into the graph's module, `emit::scope`). Each phase
+//! is one module; this file is their table of contents.
 
 use proc_macro2::TokenStream;
 
@@ -37,14 +37,15 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     if !diagnostics.has_errors() {
         differentiate::differentiate(&mut graph, &mut diagnostics);
     }
+    // Every item is emitted into the graph's module, one module further in.
+    let vis = std::mem::replace(&mut graph.vis, emit::scope::inner_visibility(&syntax.vis));
     if diagnostics.has_errors() {
-        if graph.no_std {
-            return Err(finish_with_errors(
-                diagnostics,
-                emit::bare::fallback(&graph, &syntax),
-            ));
-        }
-        let fallback = emit::hosted::fallback(&graph, &syntax);
+        let fallback = if graph.no_std {
+            emit::bare::fallback(&graph, &syntax)
+        } else {
+            emit::hosted::fallback(&graph, &syntax)
+        };
+        let fallback = emit::scope::scoped(&graph.name, &vis, &fallback);
         return Err(finish_with_errors(diagnostics, fallback));
     }
     let as_written = dot::dot(&graph);
@@ -58,11 +59,12 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     };
     // The summary's type lives in the std part of the runtime.
     let introspection = introspect::items(&graph, &as_written, !graph.no_std);
-    Ok(if graph.no_std {
+    let items = if graph.no_std {
         emit::bare::emit(&graph, &plan, &introspection)
     } else {
         emit::hosted::emit(&graph, &plan, &introspection)
-    })
+    };
+    Ok(emit::scope::scoped(&graph.name, &vis, &items))
 }
 
 /// Runs every phase up to and including `check`, returning the checked IR.

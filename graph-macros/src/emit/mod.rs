@@ -14,6 +14,7 @@ pub mod bare;
 mod fallback;
 mod fetch;
 pub mod hosted;
+pub mod scope;
 
 /// Lints the generated code can trigger in the user's crate, allowed on the
 /// generated items only:
