@@ -44,6 +44,8 @@ pub fn fallback(graph: &Graph, syntax: &GraphSyntax) -> TokenStream {
     let constructors = constructors(graph);
     let introspection = introspection(graph);
     let structs = output_structs(graph, &outputs);
+    // `WORKSPACE_BYTES` is declared whatever the shapes: the fallback cannot
+    // plan the workspace, and one constant too many hides no error.
     quote! {
         #(#attrs)*
         #lints
@@ -57,8 +59,6 @@ pub fn fallback(graph: &Graph, syntax: &GraphSyntax) -> TokenStream {
 
         #lints
         impl #name {
-            // Declared whatever the shapes: the fallback cannot plan the
-            // workspace, and one constant too many hides no error.
             #vis const WORKSPACE_BYTES: usize = 0;
             #constructors
             #(#accessors)*
