@@ -6,8 +6,8 @@
 use proc_macro2::TokenStream;
 
 use crate::diag::Diagnostics;
-#[cfg(test)]
 use crate::ir::Graph;
+use crate::parse::GraphSyntax;
 use crate::resolve;
 use crate::{bake, check, differentiate, dot, emit, introspect, lower, optimize, parse, plan};
 
@@ -24,7 +24,11 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     let syntax = parse::parse(input).map_err(|error| error.to_compile_error())?;
     let mut diagnostics = Diagnostics::new();
     let Some(resolution) = resolve::resolve(&syntax, &mut diagnostics) else {
-        return Err(finish_with_errors(diagnostics, TokenStream::new()));
+        // A cycle: the fallback has the declarations that refer to nothing,
+        // lowered without reporting their errors (the cycle stops the
+        // pipeline before they would be).
+        let leaves = lower::lower(&syntax, &resolve::leaves(&syntax), &mut Diagnostics::new());
+        return Err(finish_with_errors(diagnostics, fallback(leaves, &syntax)));
     };
     let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
     if let Some(file) = &syntax.weights {
@@ -37,17 +41,11 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     if !diagnostics.has_errors() {
         differentiate::differentiate(&mut graph, &mut diagnostics);
     }
+    if diagnostics.has_errors() {
+        return Err(finish_with_errors(diagnostics, fallback(graph, &syntax)));
+    }
     // Every item is emitted into the graph's module, one module further in.
     let vis = std::mem::replace(&mut graph.vis, emit::scope::inner_visibility(&syntax.vis));
-    if diagnostics.has_errors() {
-        let fallback = if graph.no_std {
-            emit::bare::fallback(&graph, &syntax)
-        } else {
-            emit::hosted::fallback(&graph, &syntax)
-        };
-        let fallback = emit::scope::scoped(&graph.name, &vis, &fallback);
-        return Err(finish_with_errors(diagnostics, fallback));
-    }
     let as_written = dot::dot(&graph);
     if graph.optimize {
         optimize::run(&mut graph);
@@ -83,6 +81,17 @@ pub fn build_graph(input: TokenStream) -> syn::Result<Graph> {
     });
     diagnostics.finish()?;
     Ok(graph.expect("a graph without a cycle is lowered"))
+}
+
+/// The fallback items of a graph with errors, in the graph's module.
+fn fallback(mut graph: Graph, syntax: &GraphSyntax) -> TokenStream {
+    let vis = std::mem::replace(&mut graph.vis, emit::scope::inner_visibility(&syntax.vis));
+    let items = if graph.no_std {
+        emit::bare::fallback(&graph, syntax)
+    } else {
+        emit::hosted::fallback(&graph, syntax)
+    };
+    emit::scope::scoped(&graph.name, &vis, &items)
 }
 
 fn finish_with_errors(diagnostics: Diagnostics, fallback: TokenStream) -> TokenStream {
