@@ -14,7 +14,7 @@ use crate::shape::{self, Dim, Shape};
 
 /// Methods every generated type has; outputs and variable accessors must not
 /// take these names.
-const RESERVED_METHODS: &[(&str, &str)] = &[
+pub(crate) const RESERVED_METHODS: &[(&str, &str)] = &[
     ("new", "the constructor"),
     ("zeros", "the zero-initialised constructor"),
     ("run", "the method computing every output"),

@@ -1,13 +1,13 @@
 //! The macro's pipeline, in order: parse → resolve → lower (and bake) →
 //! check (and the `#[no_std]` rules) → differentiate → optimize → plan →
-//! introspect → emit. Each phase is one module; this file is their table of
-//! contents.
+//! introspect → emit (into the graph's module, `emit::scope`). Each phase
+//! is one module; this file is their table of contents.
 
 use proc_macro2::TokenStream;
 
 use crate::diag::Diagnostics;
-#[cfg(test)]
 use crate::ir::Graph;
+use crate::parse::GraphSyntax;
 use crate::resolve;
 use crate::{bake, check, differentiate, dot, emit, introspect, lower, optimize, parse, plan};
 
@@ -24,7 +24,11 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     let syntax = parse::parse(input).map_err(|error| error.to_compile_error())?;
     let mut diagnostics = Diagnostics::new();
     let Some(resolution) = resolve::resolve(&syntax, &mut diagnostics) else {
-        return Err(finish_with_errors(diagnostics, TokenStream::new()));
+        // A cycle: the fallback has the declarations that refer to nothing,
+        // lowered without reporting their errors (the cycle stops the
+        // pipeline before they would be).
+        let leaves = lower::lower(&syntax, &resolve::leaves(&syntax), &mut Diagnostics::new());
+        return Err(finish_with_errors(diagnostics, fallback(leaves, &syntax)));
     };
     let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
     if let Some(file) = &syntax.weights {
@@ -38,15 +42,10 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
         differentiate::differentiate(&mut graph, &mut diagnostics);
     }
     if diagnostics.has_errors() {
-        if graph.no_std {
-            return Err(finish_with_errors(
-                diagnostics,
-                emit::bare::fallback(&graph),
-            ));
-        }
-        let fallback = emit::hosted::fallback(&graph, &syntax);
-        return Err(finish_with_errors(diagnostics, fallback));
+        return Err(finish_with_errors(diagnostics, fallback(graph, &syntax)));
     }
+    // Every item is emitted into the graph's module, one module further in.
+    let vis = std::mem::replace(&mut graph.vis, emit::scope::inner_visibility(&syntax.vis));
     let as_written = dot::dot(&graph);
     if graph.optimize {
         optimize::run(&mut graph);
@@ -58,11 +57,12 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     };
     // The summary's type lives in the std part of the runtime.
     let introspection = introspect::items(&graph, &as_written, !graph.no_std);
-    Ok(if graph.no_std {
+    let items = if graph.no_std {
         emit::bare::emit(&graph, &plan, &introspection)
     } else {
         emit::hosted::emit(&graph, &plan, &introspection)
-    })
+    };
+    Ok(emit::scope::scoped(&graph.name, &vis, &items))
 }
 
 /// Runs every phase up to and including `check`, returning the checked IR.
@@ -81,6 +81,17 @@ pub fn build_graph(input: TokenStream) -> syn::Result<Graph> {
     });
     diagnostics.finish()?;
     Ok(graph.expect("a graph without a cycle is lowered"))
+}
+
+/// The fallback items of a graph with errors, in the graph's module.
+fn fallback(mut graph: Graph, syntax: &GraphSyntax) -> TokenStream {
+    let vis = std::mem::replace(&mut graph.vis, emit::scope::inner_visibility(&syntax.vis));
+    let items = if graph.no_std {
+        emit::bare::fallback(&graph, syntax)
+    } else {
+        emit::hosted::fallback(&graph, syntax)
+    };
+    emit::scope::scoped(&graph.name, &vis, &items)
 }
 
 fn finish_with_errors(diagnostics: Diagnostics, fallback: TokenStream) -> TokenStream {

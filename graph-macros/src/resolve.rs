@@ -21,6 +21,22 @@ pub struct Resolution {
     pub order: Vec<usize>,
 }
 
+/// The declarations that refer to nothing (inputs, variables, constants),
+/// in declaration order: what a graph whose declarations cannot all be
+/// ordered (a cycle) lowers for its fallback, which so has its fields and
+/// its methods' parameters. Name errors are not reported again.
+pub fn leaves(syntax: &GraphSyntax) -> Resolution {
+    let names = declare(syntax, &mut Diagnostics::new());
+    let order = syntax
+        .decls
+        .iter()
+        .enumerate()
+        .filter(|(_, decl)| matches!(decl.kind, DeclKind::Input | DeclKind::Var | DeclKind::Const))
+        .map(|(index, _)| index)
+        .collect();
+    Resolution { names, order }
+}
+
 /// A reference from one declaration's value to another declaration.
 struct Edge {
     target: usize,

@@ -11,8 +11,10 @@ use crate::ir::{DType, Graph, NodeId};
 use crate::shape::{Dim, Shape};
 
 pub mod bare;
+mod fallback;
 mod fetch;
 pub mod hosted;
+pub mod scope;
 
 /// Lints the generated code can trigger in the user's crate, allowed on the
 /// generated items only:

@@ -28,13 +28,13 @@ use super::super::{array_type, element, local, outputs_name, private};
 use super::node;
 use crate::ir::{Graph, NodeId, Op};
 use crate::plan::Plan;
-use crate::shape::Dim;
+use crate::shape::{Dim, Shape};
 
 pub fn workspace_name(graph: &Graph) -> Ident {
     format_ident!("{}Workspace", graph.name)
 }
 
-fn views_name(graph: &Graph) -> Ident {
+pub(super) fn views_name(graph: &Graph) -> Ident {
     format_ident!("{}OutputViews", graph.name)
 }
 
@@ -145,30 +145,26 @@ pub fn body(
 
 /// The inputs an entry point computing the `needed` nodes takes: those it
 /// reads, and those whose symbolic dims size a node it computes (a
-/// `broadcast_to` target) when no input it reads binds them.
+/// `broadcast_to` target) when no input it reads binds them. Nodes without
+/// a shape (in a graph with errors, for its fallback) bind no symbol.
 pub(super) fn entry_inputs(graph: &Graph, needed: &[bool]) -> Vec<NodeId> {
+    let symbols = |id: NodeId| graph.node(id).shape.iter().flat_map(Shape::symbols);
     let bound: Vec<&str> = graph
         .inputs
         .iter()
         .filter(|id| needed[id.0])
-        .flat_map(|&id| graph.shape(id).symbols())
+        .flat_map(|&id| symbols(id))
         .collect();
     let target_symbols: Vec<&str> = (0..graph.nodes.len())
         .filter(|&i| needed[i])
-        .flat_map(|i| graph.shape(NodeId(i)).symbols())
+        .flat_map(|i| symbols(NodeId(i)))
         .filter(|symbol| !bound.contains(symbol))
         .collect();
     graph
         .inputs
         .iter()
         .copied()
-        .filter(|&id| {
-            needed[id.0]
-                || graph
-                    .shape(id)
-                    .symbols()
-                    .any(|s| target_symbols.contains(&s))
-        })
+        .filter(|&id| needed[id.0] || symbols(id).any(|s| target_symbols.contains(&s)))
         .collect()
 }
 

@@ -28,7 +28,8 @@
 //! With several outputs, those statements are written once, in the shared
 //! schedule ([`schedule`], [`super::fetch`]), and the entry points call it.
 //! Paths are absolute (`::staticflow::__private`, `::core`), so user items
-//! named `Result` or `ndarray` change nothing.
+//! named `Result` or `ndarray` change nothing. All of it goes in the graph's
+//! module ([`super::scope`]).
 
 use proc_macro2::TokenStream;
 use quote::quote;
