@@ -370,3 +370,31 @@ fn a_momentum_step_allocates_nothing_after_its_first_call() {
     assert!(losses[20] < losses[0], "{losses:?}");
     assert!(model.fit_velocity_w1().iter().any(|&v| v != 0.0));
 }
+
+graph! {
+    /// A step that also returns its predictions.
+    struct FitWithOutputs {
+        input x: [n, 8];
+        input y: [n];
+        var w: [8];
+        output prediction = matmul(x, w);
+        output loss = mean(square(prediction - y));
+        step fit = minimize(loss, sgd(lr = 0.01, momentum = 0.9), outputs = [prediction]);
+    }
+}
+
+#[test]
+fn a_step_returning_outputs_allocates_nothing_after_its_first_call() {
+    let mut model = FitWithOutputs::zeros();
+    let x = Array2::from_shape_fn((32, 8), |(i, j)| ((i + j) % 5) as f32 / 5.0);
+    let y = Array1::from_shape_fn(32, |i| (i % 3) as f32);
+    let mut workspace = FitWithOutputsWorkspace::default();
+    model.fit_with(&mut workspace, x.view(), y.view()).unwrap();
+    let steady = allocations(|| {
+        for _ in 0..20 {
+            let (loss, prediction) = model.fit_with(&mut workspace, x.view(), y.view()).unwrap();
+            std::hint::black_box((loss, prediction.sum()));
+        }
+    });
+    assert_eq!(steady, 0);
+}

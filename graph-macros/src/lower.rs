@@ -214,6 +214,37 @@ impl Lowering<'_> {
                 None => {}
             }
         }
+        let mut outputs = Vec::new();
+        for output in parts.outputs {
+            let found = match output {
+                Expr::Name(name) => self.graph.outputs.iter().position(|o| o.name == *name),
+                _ => None,
+            };
+            match found {
+                Some(k) if outputs.contains(&k) => {
+                    self.diagnostics.push(output.span().error(
+                        "this output is listed twice in `outputs`; the step returns it once",
+                    ));
+                }
+                Some(k) if self.graph.node(self.graph.outputs[k].node).op.is_leaf() => {
+                    self.diagnostics.push(output.span().error(
+                        "a step returns computed outputs; this one is an input, variable or \
+                         constant itself, which the caller already has",
+                    ));
+                }
+                Some(k) => outputs.push(k),
+                None => {
+                    let what = match output {
+                        Expr::Name(name) => format!("`{name}` is not an output of the graph"),
+                        _ => "this is not an output of the graph".to_string(),
+                    };
+                    self.diagnostics.push(output.span().error(format!(
+                        "{what}: `outputs` lists outputs (declared with `output`) that the \
+                         step also returns"
+                    )));
+                }
+            }
+        }
         let (Some(loss), Some(lr)) = (loss, lr) else {
             return;
         };
@@ -228,6 +259,7 @@ impl Lowering<'_> {
             lr,
             lr_span: parts.lr.span(),
             vars: parts.vars.map(|_| vars),
+            outputs,
             optimizer: parts.optimizer,
             clip_norm: parts.clip_norm,
             span,

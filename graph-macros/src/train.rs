@@ -39,6 +39,10 @@ pub struct Step {
     pub lr_span: SpanRange,
     /// The variables to train; `None`: every variable the loss depends on.
     pub vars: Option<Vec<NodeId>>,
+    /// The outputs the step also returns (indices into `Graph::outputs`),
+    /// computed as their own methods compute them, from the variables
+    /// before the update.
+    pub outputs: Vec<usize>,
     pub optimizer: Optimizer,
     /// Scale the gradients down to this global norm when above it.
     pub clip_norm: Option<f32>,
@@ -78,9 +82,20 @@ const VARS: Param = Param {
     default: Default::Absent,
 };
 
+const OUTPUTS: Param = Param {
+    name: "outputs",
+    kind: Kind::Tensors,
+    default: Default::Absent,
+};
+
 static MINIMIZE: Signature = Signature::new(
     "minimize",
-    &[Param::tensor("loss"), Param::tensor("optimizer"), VARS],
+    &[
+        Param::tensor("loss"),
+        Param::tensor("optimizer"),
+        VARS,
+        OUTPUTS,
+    ],
     no_op,
 );
 
@@ -129,6 +144,8 @@ pub struct Parts<'a> {
     pub loss: &'a Expr,
     pub lr: &'a Expr,
     pub vars: Option<&'a [Expr]>,
+    /// `outputs = [..]`: outputs the step also returns.
+    pub outputs: &'a [Expr],
     pub optimizer: Optimizer,
     pub clip_norm: Option<f32>,
 }
@@ -138,6 +155,7 @@ impl Parts<'_> {
     pub fn expressions(&self) -> Vec<&Expr> {
         let mut all = vec![self.loss, self.lr];
         all.extend(self.vars.into_iter().flatten());
+        all.extend(self.outputs);
         all
     }
 }
@@ -162,6 +180,15 @@ pub fn parts(value: &Expr) -> Result<Parts<'_>, Vec<syn::Error>> {
         Some(other) => {
             return Err(vec![other.span().error(
                 "`vars` must be a list of variables, such as `vars = [w, b]`",
+            )])
+        }
+    };
+    let outputs = match bound[3] {
+        None => &[][..],
+        Some(Expr::Array(items, _)) if !items.is_empty() => items.as_slice(),
+        Some(other) => {
+            return Err(vec![other.span().error(
+                "`outputs` must be a list of the graph's outputs, such as `outputs = [logits]`",
             )])
         }
     };
@@ -203,6 +230,7 @@ pub fn parts(value: &Expr) -> Result<Parts<'_>, Vec<syn::Error>> {
         loss,
         lr,
         vars,
+        outputs,
         optimizer,
         clip_norm: a.float_or_absent("clip_norm"),
     })

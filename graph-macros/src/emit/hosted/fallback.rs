@@ -455,16 +455,41 @@ fn step_methods(graph: &Graph, syntax: &GraphSyntax, names: &mut MethodNames) ->
         .iter()
         .filter(|decl| decl.kind == DeclKind::Step)
         .map(|decl| {
+            let returned = decl
+                .value
+                .as_ref()
+                .map_or_else(Vec::new, |value| step_outputs(graph, value));
             let roots = decl
                 .value
                 .as_ref()
-                .and_then(|value| step_roots(graph, value));
+                .and_then(|value| step_roots(graph, value))
+                .map(|mut roots| {
+                    roots.extend(returned.iter().flatten());
+                    roots
+                });
             let params = input_params(graph, roots, &quote! { '_ });
+            let a = quote! { 'a };
+            let views = returned.iter().map(|&id| view_of(graph, id, &a));
+            let owned = returned.iter().map(|&id| owned_type(graph, id));
+            let (with_lifetime, view_ty, owned_ty) = if returned.is_empty() {
+                (quote! {}, quote! { f32 }, quote! { f32 })
+            } else {
+                (
+                    quote! { <'a> },
+                    quote! { (f32, #(#views),*) },
+                    quote! { (f32, #(#owned),*) },
+                )
+            };
+            let workspace_ref = if returned.is_empty() {
+                quote! { &mut #workspace }
+            } else {
+                quote! { &'a mut #workspace }
+            };
             let method = &decl.name;
             let (plain, with) = names.claim_pair(method);
             let plain = plain.then(|| {
                 quote! {
-                    #vis fn #method(&mut self, #(#params),*) -> ::core::result::Result<f32, #p::Error> {
+                    #vis fn #method(&mut self, #(#params),*) -> ::core::result::Result<#owned_ty, #p::Error> {
                         ::core::unreachable!()
                     }
                 }
@@ -472,12 +497,39 @@ fn step_methods(graph: &Graph, syntax: &GraphSyntax, names: &mut MethodNames) ->
             let with = with.then(|| {
                 let with = format_ident!("{}_with", method);
                 quote! {
-                    #vis fn #with(&mut self, _: &mut #workspace, #(#params),*) -> ::core::result::Result<f32, #p::Error> {
+                    #vis fn #with #with_lifetime(&mut self, _: #workspace_ref, #(#params),*) -> ::core::result::Result<#view_ty, #p::Error> {
                         ::core::unreachable!()
                     }
                 }
             });
             quote! { #plain #with }
+        })
+        .collect()
+}
+
+/// The outputs a step `minimize(.., outputs = [..])` returns, each the
+/// node of the graph output it names (`None` where that output is not a
+/// node, or not an output).
+fn step_outputs(graph: &Graph, value: &Expr) -> Vec<Option<NodeId>> {
+    let Expr::Call(_, args, _) = value else {
+        return Vec::new();
+    };
+    let Some(Expr::Array(items, _)) = args
+        .iter()
+        .find(|arg| arg.name.as_ref().is_some_and(|name| name == "outputs"))
+        .map(|arg| &arg.value)
+    else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Expr::Name(name) => graph
+                .outputs
+                .iter()
+                .find(|output| output.name == *name)
+                .map(|output| output.node),
+            _ => None,
         })
         .collect()
 }

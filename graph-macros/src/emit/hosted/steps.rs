@@ -63,7 +63,15 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
     let lifetime = quote! { '_ };
     let stores = chosen;
     let loss = training.map(|step| step.loss);
-    let (roots, read_after) = step_roots(&stores, loss);
+    let returned: Vec<NodeId> = training.map_or_else(Vec::new, |step| {
+        step.outputs
+            .iter()
+            .map(|&k| graph.outputs[k].node)
+            .collect()
+    });
+    let (mut roots, mut read_after) = step_roots(&stores, loss);
+    roots.extend(&returned);
+    read_after.extend(&returned);
     let body = body(graph, plan, &roots, &read_after, &lifetime);
     let workspace = workspace_name(graph);
     let (finals, assigns) = stores_code(graph, &stores);
@@ -107,9 +115,6 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
             }
         };
     };
-    let name = &training.name;
-    let with = format_ident!("{}_with", name);
-    let loss = local(graph, training.loss);
     let trained: Vec<String> = stores
         .iter()
         .filter(|(u, _)| !graph.state.contains(&u.variable))
@@ -121,6 +126,45 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
         describe_loss(training),
         trained.join(", ")
     );
+    let parts = StepParts {
+        summary,
+        inputs,
+        errors,
+        params,
+        names,
+        statements,
+        finals,
+        assigns,
+    };
+    if returned.is_empty() {
+        step_returning_loss(graph, training, parts)
+    } else {
+        step_with_outputs(graph, training, &returned, parts)
+    }
+}
+
+/// The methods of a step returning its loss alone.
+fn step_returning_loss(
+    graph: &Graph,
+    training: &crate::train::Step,
+    parts: StepParts,
+) -> TokenStream {
+    let p = private();
+    let vis = &graph.vis;
+    let workspace = workspace_name(graph);
+    let name = &training.name;
+    let with = format_ident!("{}_with", name);
+    let loss = local(graph, training.loss);
+    let StepParts {
+        summary,
+        inputs,
+        errors,
+        params,
+        names,
+        statements,
+        finals,
+        assigns,
+    } = parts;
     let with_doc = format!(" Uses `workspace` for intermediate values: allocates nothing once it has served a step of the same sizes; [`Self::{name}`] allocates one per call.");
     let plain_doc = format!(" Allocates a fresh workspace; reuse one with [`Self::{with}`].");
     quote! {
@@ -144,6 +188,103 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
         #vis fn #name(&mut self, #(#params),*) -> ::core::result::Result<f32, #p::Error> {
             let mut __ws = #workspace::default();
             self.#with(&mut __ws, #(#names),*)
+        }
+    }
+}
+
+/// What a step's methods are made of, once computed.
+struct StepParts {
+    summary: String,
+    inputs: String,
+    errors: Option<TokenStream>,
+    params: Vec<TokenStream>,
+    names: Vec<proc_macro2::Ident>,
+    statements: Vec<TokenStream>,
+    finals: Vec<TokenStream>,
+    assigns: Vec<TokenStream>,
+}
+
+/// The methods of a step with `outputs = [..]`: `<name>_with` returns the
+/// loss and views of the outputs into the workspace (computed before the
+/// update, by the statements their own methods run), `<name>` owned copies.
+fn step_with_outputs(
+    graph: &Graph,
+    training: &crate::train::Step,
+    returned: &[NodeId],
+    parts: StepParts,
+) -> TokenStream {
+    let p = private();
+    let vis = &graph.vis;
+    let a = quote! { 'a };
+    let workspace = workspace_name(graph);
+    let name = &training.name;
+    let with = format_ident!("{}_with", name);
+    let loss = local(graph, training.loss);
+    let StepParts {
+        summary,
+        inputs,
+        errors,
+        params,
+        names,
+        statements,
+        finals,
+        assigns,
+    } = parts;
+    let values: Vec<_> = returned.iter().map(|&id| local(graph, id)).collect();
+    let views = returned
+        .iter()
+        .map(|&id| super::entry::view_return(graph, id, &a));
+    let owned_types = returned
+        .iter()
+        .map(|&id| super::super::array_type(graph.shape(id), graph.node(id).dtype));
+    let copies: Vec<_> = (0..returned.len())
+        .map(|i| format_ident!("__output{}", i))
+        .collect();
+    let owned = returned.iter().zip(&copies).map(|(&id, value)| {
+        if graph.shape(id).is_scalar() {
+            quote! { #value }
+        } else {
+            quote! { #value.to_owned() }
+        }
+    });
+    let listed: Vec<String> = training
+        .outputs
+        .iter()
+        .map(|&k| format!("`{}`", graph.outputs[k].name))
+        .collect();
+    let returns = format!(
+        " Returns the loss and {}, as their own methods compute them from the variables \
+         before the update.",
+        listed.join(", ")
+    );
+    let with_doc = format!(
+        " The outputs are views into `workspace`; nothing is allocated once it has served a \
+         step of the same sizes. [`Self::{name}`] allocates a workspace and copies."
+    );
+    quote! {
+        #[doc = #summary]
+        #[doc = #returns]
+        #[doc = #inputs]
+        #[doc = #with_doc]
+        #errors
+        #vis fn #with<'a>(&mut self, __ws: &'a mut #workspace, #(#params),*)
+            -> ::core::result::Result<(f32, #(#views),*), #p::Error> {
+            #(#statements)*
+            let __loss: f32 = #loss;
+            #(#finals)*
+            #(#assigns)*
+            ::core::result::Result::Ok((__loss, #(#values),*))
+        }
+
+        #[doc = #summary]
+        #[doc = #returns]
+        #[doc = #inputs]
+        #errors
+        #vis fn #name(&mut self, #(#params),*)
+            -> ::core::result::Result<(f32, #(#owned_types),*), #p::Error> {
+            let mut __ws = #workspace::default();
+            let (__loss, #(#copies),*) = self.#with(&mut __ws, #(#names),*)?;
+            ::core::result::Result::Ok((__loss, #(#owned),*))
         }
     }
 }
