@@ -50,9 +50,55 @@ pub(crate) fn shared(graph: &Graph) -> bool {
     graph.outputs.len() > 1
 }
 
+/// What a graph's shared schedule covers: the nodes some output needs, and
+/// the inputs `__fetch_with` takes, in parameter order.
+pub(crate) struct Schedule {
+    pub needed: Vec<bool>,
+    pub inputs: Vec<NodeId>,
+}
+
+impl Schedule {
+    /// The schedule of `graph`, if it shares one ([`shared`]); `inputs_of`
+    /// gives the inputs of an entry point computing the nodes it is given,
+    /// as the backend's entry points take them.
+    pub fn of(graph: &Graph, inputs_of: impl Fn(&Graph, &[bool]) -> Vec<NodeId>) -> Option<Self> {
+        if !shared(graph) {
+            return None;
+        }
+        let needed = graph.reachable(graph.outputs.iter().map(|o| o.node));
+        let inputs = inputs_of(graph, &needed);
+        Some(Schedule { needed, inputs })
+    }
+
+    /// The call `self.__fetch_with(__ws, [..], ..)` of an entry point
+    /// computing the outputs `wanted` (indices into the graph's outputs)
+    /// from the inputs it `takes`: those as `Some`, the others `None`.
+    pub fn call(&self, graph: &Graph, wanted: &[usize], takes: &[NodeId]) -> TokenStream {
+        let want = (0..graph.outputs.len()).map(|k| wanted.contains(&k));
+        let args = self.inputs.iter().map(|id| {
+            let name = super::local(graph, *id);
+            if takes.contains(id) {
+                quote! { ::core::option::Option::Some(#name) }
+            } else {
+                quote! { ::core::option::Option::None }
+            }
+        });
+        quote! { self.__fetch_with(__ws, [#(#want),*], #(#args),*) }
+    }
+}
+
 /// The name of the private struct of `Option`s `__fetch_with` returns.
 pub(crate) fn fetched_name(graph: &Graph) -> Ident {
     format_ident!("{}Fetched", graph.name)
+}
+
+/// The doc comment of that struct.
+pub(crate) fn fetched_doc(graph: &Graph) -> String {
+    format!(
+        " The outputs of [`{}`] one call of `__fetch_with` computed: `Some` for those it \
+         was asked for.",
+        graph.name
+    )
 }
 
 /// Whether node `id`'s local in `__fetch_with` is an `Option`: inputs (the

@@ -31,6 +31,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
+use super::fetch::Schedule;
 use super::{element, f32_literal, local, outputs_name, private};
 use crate::ir::{DType, Graph, NodeId};
 use crate::plan::{Plan, Storage};
@@ -61,14 +62,13 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
     let outputs_struct = outputs_struct(graph);
     let constructor = constructor(graph);
     let accessors = graph.variables.iter().map(|&id| accessors(graph, id));
-    let shared = super::fetch::shared(graph);
-    let methods = output_methods(graph, plan, shared);
-    let run = run_method(graph, plan, shared);
-    let (fetched_struct, fetch_method) = if shared {
-        schedule::fetch_items(graph, plan)
-    } else {
-        (TokenStream::new(), TokenStream::new())
-    };
+    let schedule = Schedule::of(graph, needed_inputs);
+    let methods = output_methods(graph, plan, schedule.as_ref());
+    let run = run_method(graph, plan, schedule.as_ref());
+    let (fetched_struct, fetch_method) = schedule.as_ref().map_or_else(
+        || (TokenStream::new(), TokenStream::new()),
+        |schedule| schedule::fetch_items(graph, plan, schedule),
+    );
     let statics = super::constant_statics(graph);
     quote! {
         #statics
@@ -100,12 +100,12 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
 }
 
 /// `<output>_with` and `<output>` for every output.
-fn output_methods(graph: &Graph, plan: &Plan, shared: bool) -> TokenStream {
+fn output_methods(graph: &Graph, plan: &Plan, schedule: Option<&Schedule>) -> TokenStream {
     let methods = graph.outputs.iter().enumerate().map(|(k, output)| {
         let needed = graph.reachable([output.node]);
         let ty = output_type(graph, output.node);
-        let (statements, value) = if shared {
-            schedule::fetch_call(graph, &[k], &needed)
+        let (statements, value) = if let Some(schedule) = schedule {
+            schedule::fetch_call(graph, schedule, &[k], &needed)
         } else {
             (
                 straight_line(graph, plan, &needed),
@@ -130,13 +130,13 @@ fn output_methods(graph: &Graph, plan: &Plan, shared: bool) -> TokenStream {
 }
 
 /// `run_with` and `run`, when the graph has outputs.
-fn run_method(graph: &Graph, plan: &Plan, shared: bool) -> Option<TokenStream> {
+fn run_method(graph: &Graph, plan: &Plan, schedule: Option<&Schedule>) -> Option<TokenStream> {
     (!graph.outputs.is_empty()).then(|| {
         let needed = graph.reachable(graph.outputs.iter().map(|o| o.node));
         let outputs = outputs_name(graph);
-        let (statements, fields) = if shared {
+        let (statements, fields) = if let Some(schedule) = schedule {
             let every: Vec<usize> = (0..graph.outputs.len()).collect();
-            let (statements, _) = schedule::fetch_call(graph, &every, &needed);
+            let (statements, _) = schedule::fetch_call(graph, schedule, &every, &needed);
             let fields: Vec<TokenStream> = graph
                 .outputs
                 .iter()
@@ -371,14 +371,23 @@ fn straight_line(graph: &Graph, plan: &Plan, needed: &[bool]) -> Vec<TokenStream
         .collect()
 }
 
-/// The parameters of an entry point computing the `needed` nodes: one per
-/// input it reads, an array by reference or a scalar.
-fn entry_params(graph: &Graph, needed: &[bool]) -> Vec<(Ident, TokenStream)> {
+/// The inputs an entry point computing the `needed` nodes takes: those it
+/// reads (every shape is literal, so none is needed for a size alone).
+fn needed_inputs(graph: &Graph, needed: &[bool]) -> Vec<NodeId> {
     graph
         .inputs
         .iter()
+        .copied()
         .filter(|id| needed[id.0])
-        .map(|&id| {
+        .collect()
+}
+
+/// The parameters of an entry point computing the `needed` nodes: one per
+/// input it reads, an array by reference or a scalar.
+fn entry_params(graph: &Graph, needed: &[bool]) -> Vec<(Ident, TokenStream)> {
+    needed_inputs(graph, needed)
+        .into_iter()
+        .map(|id| {
             let name = local(graph, id);
             let shape = graph.shape(id);
             let ty = nested_type(shape, graph.node(id).dtype);

@@ -5,7 +5,7 @@
 //! ```text
 //! pub fn probs_with(&self, __ws: &mut DigitsWorkspace, x: &[[f32; 64]; 1]) -> [[f32; 10]; 1] {
 //!     let __fetched = self.__fetch_with(__ws, [false, true], Some(x));
-//!     let probs = __fetched.probs.unwrap_or([[0.0f32; 10]; 1]);
+//!     let probs = match __fetched.probs { Some(probs) => probs, None => [[0.0f32; 10]; 1] };
 //!     probs
 //! }
 //! ```
@@ -17,22 +17,24 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-use super::super::fetch::{fetched_name, guarded, need_statements, optional, unwrapped_operands};
+use super::super::fetch::{
+    fetched_doc, fetched_name, guarded, need_statements, optional, unwrapped_operands, Schedule,
+};
 use super::{
-    entry_params, flatten, is_owned_array, lints, local, nested_zeros, output_type, output_value,
-    statement, workspace_name,
+    entry_params, flatten, is_owned_array, lints, local, needed_inputs, nested_zeros, output_type,
+    output_value, statement, workspace_name,
 };
 use crate::ir::{Graph, NodeId, Op};
 use crate::plan::Plan;
 
 /// The struct of `Option` outputs and the private `__fetch_with`.
-pub fn fetch_items(graph: &Graph, plan: &Plan) -> (TokenStream, TokenStream) {
+pub fn fetch_items(graph: &Graph, plan: &Plan, schedule: &Schedule) -> (TokenStream, TokenStream) {
     let some = quote! { ::core::option::Option::Some };
-    let needed = graph.reachable(graph.outputs.iter().map(|o| o.node));
-    let params = entry_params(graph, &needed)
+    let needed = &schedule.needed;
+    let params = entry_params(graph, needed)
         .into_iter()
         .map(|(name, ty)| quote! { #name: ::core::option::Option<#ty> });
-    let mut statements = need_statements(graph, &needed);
+    let mut statements = need_statements(graph, needed);
     for (index, node) in graph.nodes.iter().enumerate() {
         if !needed[index] {
             continue;
@@ -94,11 +96,7 @@ pub fn fetch_items(graph: &Graph, plan: &Plan) -> (TokenStream, TokenStream) {
     let lints = lints();
     let workspace = workspace_name(graph);
     let count = graph.outputs.len();
-    let doc = format!(
-        " The outputs of [`{}`] one call of `__fetch_with` computed: `Some` for those it \
-         was asked for.",
-        graph.name
-    );
+    let doc = fetched_doc(graph);
     let structure = quote! {
         #[doc = #doc]
         #lints
@@ -125,29 +123,22 @@ pub fn fetch_items(graph: &Graph, plan: &Plan) -> (TokenStream, TokenStream) {
 /// output's name; and the value of the first wanted output.
 pub fn fetch_call(
     graph: &Graph,
+    schedule: &Schedule,
     wanted: &[usize],
     needed: &[bool],
 ) -> (Vec<TokenStream>, TokenStream) {
-    let all_needed = graph.reachable(graph.outputs.iter().map(|o| o.node));
-    let want = (0..graph.outputs.len()).map(|k| wanted.contains(&k));
-    let given = graph.inputs.iter().filter(|id| all_needed[id.0]);
-    let args = given.map(|&id| {
-        let name = local(graph, id);
-        if needed[id.0] {
-            quote! { ::core::option::Option::Some(#name) }
-        } else {
-            quote! { ::core::option::Option::None }
-        }
-    });
-    let mut statements = vec![quote! {
-        let __fetched = self.__fetch_with(__ws, [#(#want),*], #(#args),*);
-    }];
+    let call = schedule.call(graph, wanted, &needed_inputs(graph, needed));
+    let mut statements = vec![quote! { let __fetched = #call; }];
     for &k in wanted {
         let output = &graph.outputs[k];
         let field = &output.name;
         let zeros = nested_zeros(graph.shape(output.node), graph.node(output.node).dtype);
         statements.push(quote! {
-            let #field = __fetched.#field.unwrap_or(#zeros);
+            // Zeros only on the path that never runs, not built every call.
+            let #field = match __fetched.#field {
+                ::core::option::Option::Some(#field) => #field,
+                ::core::option::Option::None => #zeros,
+            };
         });
     }
     let first = wanted.first().map(|&k| {

@@ -24,6 +24,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
+use super::super::fetch::Schedule;
 use super::super::{array_type, element, local, outputs_name, private};
 use super::node;
 use crate::ir::{Graph, NodeId, Op};
@@ -107,6 +108,28 @@ pub struct Body {
     pub statements: Vec<TokenStream>,
 }
 
+impl Body {
+    /// A body, without statements yet, of an entry point taking `inputs`
+    /// (views with `lifetime`, and scalars).
+    pub fn taking(graph: &Graph, inputs: &[NodeId], lifetime: &TokenStream) -> Body {
+        let mut body = Body {
+            params: Vec::new(),
+            names: Vec::new(),
+            input_docs: Vec::new(),
+            statements: Vec::new(),
+        };
+        for &id in inputs {
+            let name = local(graph, id);
+            let ty = input_type(graph, id, lifetime);
+            body.params.push(quote! { #name: #ty });
+            body.input_docs
+                .push(format!("`{name}`: {}", graph.shape(id)));
+            body.names.push(name);
+        }
+        body
+    }
+}
+
 /// The body computing `roots`, of which the caller reads `read_after`
 /// through their locals once every statement has run.
 pub fn body(
@@ -118,20 +141,7 @@ pub fn body(
 ) -> Body {
     let needed = graph.reachable(roots.iter().copied());
     let inputs = entry_inputs(graph, &needed);
-    let mut body = Body {
-        params: Vec::new(),
-        names: Vec::new(),
-        input_docs: Vec::new(),
-        statements: Vec::new(),
-    };
-    for &id in &inputs {
-        let name = local(graph, id);
-        let ty = input_type(graph, id, lifetime);
-        body.params.push(quote! { #name: #ty });
-        body.input_docs
-            .push(format!("`{name}`: {}", graph.shape(id)));
-        body.names.push(name);
-    }
+    let mut body = Body::taking(graph, &inputs, lifetime);
     body.statements.extend(input_checks(graph, &inputs, false));
     let read = read_locals(graph, plan, &needed, read_after);
     for (index, node) in graph.nodes.iter().enumerate() {
@@ -306,15 +316,20 @@ pub(super) fn inputs_sentence(body: &Body) -> String {
 }
 
 /// `<output>_with` and `<output>` for output number `k`.
-pub fn output_methods(graph: &Graph, plan: &Plan, k: usize) -> TokenStream {
+pub fn output_methods(
+    graph: &Graph,
+    plan: &Plan,
+    schedule: Option<&Schedule>,
+    k: usize,
+) -> TokenStream {
     let p = private();
     let vis = &graph.vis;
     let a = quote! { 'a };
     let output = &graph.outputs[k];
     let name = &output.name;
-    let (body, value) = if super::super::fetch::shared(graph) {
+    let (body, value) = if let Some(schedule) = schedule {
         (
-            super::schedule::fetch_call(graph, &[k], &a),
+            super::schedule::fetch_call(graph, schedule, &[k], &a),
             quote! { #name },
         )
     } else {
@@ -401,7 +416,7 @@ fn retime(param: &TokenStream) -> TokenStream {
 }
 
 /// `run_with` and `run`, and the struct of views `run_with` returns.
-pub fn run_methods(graph: &Graph, plan: &Plan) -> TokenStream {
+pub fn run_methods(graph: &Graph, plan: &Plan, schedule: Option<&Schedule>) -> TokenStream {
     if graph.outputs.is_empty() {
         return TokenStream::new();
     }
@@ -409,10 +424,10 @@ pub fn run_methods(graph: &Graph, plan: &Plan) -> TokenStream {
     let vis = &graph.vis;
     let a = quote! { 'a };
     let roots: Vec<NodeId> = graph.outputs.iter().map(|o| o.node).collect();
-    let shared = super::super::fetch::shared(graph);
-    let body = if shared {
+    let shared = schedule.is_some();
+    let body = if let Some(schedule) = schedule {
         let every: Vec<usize> = (0..graph.outputs.len()).collect();
-        super::schedule::fetch_call(graph, &every, &a)
+        super::schedule::fetch_call(graph, schedule, &every, &a)
     } else {
         body(graph, plan, &roots, &roots, &a)
     };

@@ -34,6 +34,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::fetch::Schedule;
 use super::{allowed_lints, array_type, constant_statics, local, outputs_struct, private};
 use crate::ir::{DType, Graph, NodeId};
 use crate::plan::Plan;
@@ -71,13 +72,14 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
     let workspace_constant = entry::workspace_constant(graph, plan);
     let constructors = constructors(graph, plan);
     let accessors = graph.variables.iter().map(|&id| accessors(graph, plan, id));
-    let output_methods = (0..graph.outputs.len()).map(|k| entry::output_methods(graph, plan, k));
-    let (fetched_struct, fetch_method) = if super::fetch::shared(graph) {
-        schedule::fetch_items(graph, plan)
-    } else {
-        (TokenStream::new(), TokenStream::new())
-    };
-    let run = entry::run_methods(graph, plan);
+    let schedule = Schedule::of(graph, entry::entry_inputs);
+    let output_methods =
+        (0..graph.outputs.len()).map(|k| entry::output_methods(graph, plan, schedule.as_ref(), k));
+    let (fetched_struct, fetch_method) = schedule.as_ref().map_or_else(
+        || (TokenStream::new(), TokenStream::new()),
+        |schedule| schedule::fetch_items(graph, plan, schedule),
+    );
+    let run = entry::run_methods(graph, plan, schedule.as_ref());
     let update = steps::update_methods(graph, plan);
     let default = default_impl(graph);
     let statics = constant_statics(graph);

@@ -14,7 +14,9 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-use super::super::fetch::{fetched_name, guarded, need_statements, optional, unwrapped_operands};
+use super::super::fetch::{
+    fetched_doc, fetched_name, guarded, need_statements, optional, unwrapped_operands, Schedule,
+};
 use super::super::private;
 use super::entry::{entry_inputs, input_checks, input_type, read_locals, workspace_name, Body};
 use super::node;
@@ -22,20 +24,19 @@ use crate::ir::{Graph, NodeId, Op};
 use crate::plan::Plan;
 
 /// The struct of `Option` views and the private `__fetch_with`.
-pub fn fetch_items(graph: &Graph, plan: &Plan) -> (TokenStream, TokenStream) {
+pub fn fetch_items(graph: &Graph, plan: &Plan, schedule: &Schedule) -> (TokenStream, TokenStream) {
     let p = private();
     let a = quote! { 'a };
     let roots: Vec<NodeId> = graph.outputs.iter().map(|o| o.node).collect();
-    let needed = graph.reachable(roots.iter().copied());
-    let inputs = entry_inputs(graph, &needed);
+    let Schedule { needed, inputs } = schedule;
     let params = inputs.iter().map(|&id| {
         let name = super::super::local(graph, id);
         let ty = input_type(graph, id, &a);
         quote! { #name: ::core::option::Option<#ty> }
     });
-    let mut statements = need_statements(graph, &needed);
-    statements.extend(input_checks(graph, &inputs, true));
-    let read = read_locals(graph, plan, &needed, &roots);
+    let mut statements = need_statements(graph, needed);
+    statements.extend(input_checks(graph, inputs, true));
+    let read = read_locals(graph, plan, needed, &roots);
     for (index, node) in graph.nodes.iter().enumerate() {
         if !needed[index] || node.op == Op::Input {
             continue;
@@ -76,11 +77,7 @@ pub fn fetch_items(graph: &Graph, plan: &Plan) -> (TokenStream, TokenStream) {
     let generics = super::entry::views_generics(graph);
     let workspace = workspace_name(graph);
     let count = graph.outputs.len();
-    let doc = format!(
-        " The outputs of [`{}`] one call of `__fetch_with` computed: `Some` for those it \
-         was asked for.",
-        graph.name
-    );
+    let doc = fetched_doc(graph);
     let structure = quote! {
         #[doc = #doc]
         struct #fetched #generics {
@@ -106,37 +103,18 @@ pub fn fetch_items(graph: &Graph, plan: &Plan) -> (TokenStream, TokenStream) {
 /// The body of an entry point computing `wanted` (indices into the graph's
 /// outputs) through `__fetch_with`: its parameters, the call, and one `let`
 /// per wanted output binding the output's name.
-pub fn fetch_call(graph: &Graph, wanted: &[usize], lifetime: &TokenStream) -> Body {
+pub fn fetch_call(
+    graph: &Graph,
+    schedule: &Schedule,
+    wanted: &[usize],
+    lifetime: &TokenStream,
+) -> Body {
     let p = private();
     let needed = graph.reachable(wanted.iter().map(|&k| graph.outputs[k].node));
     let inputs = entry_inputs(graph, &needed);
-    let all_needed = graph.reachable(graph.outputs.iter().map(|o| o.node));
-    let mut body = Body {
-        params: Vec::new(),
-        names: Vec::new(),
-        input_docs: Vec::new(),
-        statements: Vec::new(),
-    };
-    for &id in &inputs {
-        let name = super::super::local(graph, id);
-        let ty = input_type(graph, id, lifetime);
-        body.params.push(quote! { #name: #ty });
-        body.input_docs
-            .push(format!("`{name}`: {}", graph.shape(id)));
-        body.names.push(name);
-    }
-    let want = (0..graph.outputs.len()).map(|k| wanted.contains(&k));
-    let args = entry_inputs(graph, &all_needed).into_iter().map(|id| {
-        let name = super::super::local(graph, id);
-        if inputs.contains(&id) {
-            quote! { ::core::option::Option::Some(#name) }
-        } else {
-            quote! { ::core::option::Option::None }
-        }
-    });
-    body.statements.push(quote! {
-        let __fetched = self.__fetch_with(__ws, [#(#want),*], #(#args),*)?;
-    });
+    let mut body = Body::taking(graph, &inputs, lifetime);
+    let call = schedule.call(graph, wanted, &inputs);
+    body.statements.push(quote! { let __fetched = #call?; });
     for &k in wanted {
         let field = &graph.outputs[k].name;
         let text = field.to_string();

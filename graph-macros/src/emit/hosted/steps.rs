@@ -75,15 +75,15 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
     let body = body(graph, plan, &roots, &read_after, &lifetime);
     let workspace = workspace_name(graph);
     let (finals, assigns) = stores_code(graph, &stores);
-    let inputs = inputs_sentence(&body);
-    let errors = errors_doc(&body);
-    let Body {
-        params,
-        names,
-        statements,
-        ..
-    } = body;
     let Some(training) = training else {
+        let inputs = inputs_sentence(&body);
+        let errors = errors_doc(&body);
+        let Body {
+            params,
+            names,
+            statements,
+            ..
+        } = body;
         let names_list: Vec<String> = stores
             .iter()
             .map(|(u, _)| format!("`{}`", local(graph, u.variable)))
@@ -115,103 +115,21 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
             }
         };
     };
-    let trained: Vec<String> = stores
-        .iter()
-        .filter(|(u, _)| !graph.state.contains(&u.variable))
-        .map(|(u, _)| format!("`{}`", local(graph, u.variable)))
-        .collect();
-    let summary = format!(
-        " One training step: computes `{}` and its gradients, updates {}, and returns the loss \
-         computed before the update.",
-        describe_loss(training),
-        trained.join(", ")
-    );
-    let parts = StepParts {
-        summary,
-        inputs,
-        errors,
-        params,
-        names,
-        statements,
-        finals,
-        assigns,
-    };
-    if returned.is_empty() {
-        step_returning_loss(graph, training, parts)
-    } else {
-        step_with_outputs(graph, training, &returned, parts)
-    }
+    training_step(graph, training, &stores, &returned, body, &finals, &assigns)
 }
 
-/// The methods of a step returning its loss alone.
-fn step_returning_loss(
+/// A training step's `<name>_with` and `<name>`. They return the loss; with
+/// `outputs = [..]`, also the `returned` nodes, as views into the workspace
+/// from `<name>_with` (computed before the update, by the statements their
+/// own methods run) and as owned copies from `<name>`.
+fn training_step(
     graph: &Graph,
     training: &crate::train::Step,
-    parts: StepParts,
-) -> TokenStream {
-    let p = private();
-    let vis = &graph.vis;
-    let workspace = workspace_name(graph);
-    let name = &training.name;
-    let with = format_ident!("{}_with", name);
-    let loss = local(graph, training.loss);
-    let StepParts {
-        summary,
-        inputs,
-        errors,
-        params,
-        names,
-        statements,
-        finals,
-        assigns,
-    } = parts;
-    let with_doc = format!(" Uses `workspace` for intermediate values: allocates nothing once it has served a step of the same sizes; [`Self::{name}`] allocates one per call.");
-    let plain_doc = format!(" Allocates a fresh workspace; reuse one with [`Self::{with}`].");
-    quote! {
-        #[doc = #summary]
-        #[doc = #inputs]
-        #[doc = #with_doc]
-        #errors
-        #vis fn #with(&mut self, __ws: &mut #workspace, #(#params),*)
-            -> ::core::result::Result<f32, #p::Error> {
-            #(#statements)*
-            let __loss: f32 = #loss;
-            #(#finals)*
-            #(#assigns)*
-            ::core::result::Result::Ok(__loss)
-        }
-
-        #[doc = #summary]
-        #[doc = #inputs]
-        #[doc = #plain_doc]
-        #errors
-        #vis fn #name(&mut self, #(#params),*) -> ::core::result::Result<f32, #p::Error> {
-            let mut __ws = #workspace::default();
-            self.#with(&mut __ws, #(#names),*)
-        }
-    }
-}
-
-/// What a step's methods are made of, once computed.
-struct StepParts {
-    summary: String,
-    inputs: String,
-    errors: Option<TokenStream>,
-    params: Vec<TokenStream>,
-    names: Vec<proc_macro2::Ident>,
-    statements: Vec<TokenStream>,
-    finals: Vec<TokenStream>,
-    assigns: Vec<TokenStream>,
-}
-
-/// The methods of a step with `outputs = [..]`: `<name>_with` returns the
-/// loss and views of the outputs into the workspace (computed before the
-/// update, by the statements their own methods run), `<name>` owned copies.
-fn step_with_outputs(
-    graph: &Graph,
-    training: &crate::train::Step,
+    stores: &[(&crate::ir::Update, Store)],
     returned: &[NodeId],
-    parts: StepParts,
+    body: Body,
+    finals: &[TokenStream],
+    assigns: &[TokenStream],
 ) -> TokenStream {
     let p = private();
     let vis = &graph.vis;
@@ -220,23 +138,16 @@ fn step_with_outputs(
     let name = &training.name;
     let with = format_ident!("{}_with", name);
     let loss = local(graph, training.loss);
-    let StepParts {
-        summary,
-        inputs,
-        errors,
+    let summary = step_summary(graph, training, stores);
+    let inputs = inputs_sentence(&body);
+    let errors = errors_doc(&body);
+    let Body {
         params,
         names,
         statements,
-        finals,
-        assigns,
-    } = parts;
+        ..
+    } = body;
     let values: Vec<_> = returned.iter().map(|&id| local(graph, id)).collect();
-    let views = returned
-        .iter()
-        .map(|&id| super::entry::view_return(graph, id, &a));
-    let owned_types = returned
-        .iter()
-        .map(|&id| super::super::array_type(graph.shape(id), graph.node(id).dtype));
     let copies: Vec<_> = (0..returned.len())
         .map(|i| format_ident!("__output{}", i))
         .collect();
@@ -247,44 +158,75 @@ fn step_with_outputs(
             quote! { #value.to_owned() }
         }
     });
-    let listed: Vec<String> = training
-        .outputs
-        .iter()
-        .map(|&k| format!("`{}`", graph.outputs[k].name))
-        .collect();
-    let returns = format!(
-        " Returns the loss and {}, as their own methods compute them from the variables \
-         before the update.",
-        listed.join(", ")
-    );
-    let with_doc = format!(
-        " The outputs are views into `workspace`; nothing is allocated once it has served a \
-         step of the same sizes. [`Self::{name}`] allocates a workspace and copies."
-    );
+    let plain_doc = format!(" Allocates a fresh workspace; reuse one with [`Self::{with}`].");
+    let (generics, workspace_ref, view_ty, with_value, owned_ty, plain_body, returns, with_doc);
+    if returned.is_empty() {
+        generics = TokenStream::new();
+        workspace_ref = quote! { &mut #workspace };
+        view_ty = quote! { f32 };
+        with_value = quote! { __loss };
+        owned_ty = quote! { f32 };
+        plain_body = quote! { self.#with(&mut __ws, #(#names),*) };
+        returns = None;
+        with_doc = format!(
+            " Uses `workspace` for intermediate values: allocates nothing once it has served \
+             a step of the same sizes; [`Self::{name}`] allocates one per call."
+        );
+    } else {
+        let views = returned
+            .iter()
+            .map(|&id| super::entry::view_return(graph, id, &a));
+        let owned_types = returned
+            .iter()
+            .map(|&id| super::super::array_type(graph.shape(id), graph.node(id).dtype));
+        generics = quote! { <'a> };
+        workspace_ref = quote! { &'a mut #workspace };
+        view_ty = quote! { (f32, #(#views),*) };
+        with_value = quote! { (__loss, #(#values),*) };
+        owned_ty = quote! { (f32, #(#owned_types),*) };
+        plain_body = quote! {
+            let (__loss, #(#copies),*) = self.#with(&mut __ws, #(#names),*)?;
+            ::core::result::Result::Ok((__loss, #(#owned),*))
+        };
+        let listed: Vec<String> = training
+            .outputs
+            .iter()
+            .map(|&k| format!("`{}`", graph.outputs[k].name))
+            .collect();
+        returns = Some(format!(
+            " Returns the loss and {}, as their own methods compute them from the variables \
+             before the update.",
+            listed.join(", ")
+        ));
+        with_doc = format!(
+            " The outputs are views into `workspace`; nothing is allocated once it has served \
+             a step of the same sizes. [`Self::{name}`] allocates a workspace and copies."
+        );
+    }
+    let returns = returns.map(|text| quote! { #[doc = #text] });
     quote! {
         #[doc = #summary]
-        #[doc = #returns]
+        #returns
         #[doc = #inputs]
         #[doc = #with_doc]
         #errors
-        #vis fn #with<'a>(&mut self, __ws: &'a mut #workspace, #(#params),*)
-            -> ::core::result::Result<(f32, #(#views),*), #p::Error> {
+        #vis fn #with #generics(&mut self, __ws: #workspace_ref, #(#params),*)
+            -> ::core::result::Result<#view_ty, #p::Error> {
             #(#statements)*
             let __loss: f32 = #loss;
             #(#finals)*
             #(#assigns)*
-            ::core::result::Result::Ok((__loss, #(#values),*))
+            ::core::result::Result::Ok(#with_value)
         }
 
         #[doc = #summary]
-        #[doc = #returns]
+        #returns
         #[doc = #inputs]
+        #[doc = #plain_doc]
         #errors
-        #vis fn #name(&mut self, #(#params),*)
-            -> ::core::result::Result<(f32, #(#owned_types),*), #p::Error> {
+        #vis fn #name(&mut self, #(#params),*) -> ::core::result::Result<#owned_ty, #p::Error> {
             let mut __ws = #workspace::default();
-            let (__loss, #(#copies),*) = self.#with(&mut __ws, #(#names),*)?;
-            ::core::result::Result::Ok((__loss, #(#owned),*))
+            #plain_body
         }
     }
 }
@@ -342,6 +284,25 @@ fn step_roots(
     (
         pick(&|store| store != Store::Unchanged),
         pick(&|store| matches!(store, Store::Assign | Store::Snapshot(_))),
+    )
+}
+
+/// The first line of a step's docs: what it computes and updates.
+fn step_summary(
+    graph: &Graph,
+    training: &crate::train::Step,
+    stores: &[(&crate::ir::Update, Store)],
+) -> String {
+    let trained: Vec<String> = stores
+        .iter()
+        .filter(|(u, _)| !graph.state.contains(&u.variable))
+        .map(|(u, _)| format!("`{}`", local(graph, u.variable)))
+        .collect();
+    format!(
+        " One training step: computes `{}` and its gradients, updates {}, and returns the loss \
+         computed before the update.",
+        describe_loss(training),
+        trained.join(", ")
     )
 }
 
