@@ -24,7 +24,13 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
         Err(err) => {
             diagnostics.push(syn::Error::new(
                 file.span(),
-                format!("cannot read weight file `{}`: {err}", path.display()),
+                // The path as written, not joined to the manifest directory:
+                // an absolute path of the build machine helps no one reading
+                // the error elsewhere, and the rule says where to look.
+                format!(
+                    "cannot read weight file `{written}`: {err}; a relative path starts at \
+                     the directory of the crate's `Cargo.toml`"
+                ),
             ));
             return;
         }

@@ -97,7 +97,7 @@ graph! {
 }
 
 /// The data set, compiled in: a header `label,p0,...,p63`, then one image a row.
-const DIGITS_CSV: &str = include_str!("../tests/data/digits.csv");
+const DIGITS_CSV: &str = include_str!("../../tests/data/digits.csv");
 /// The first `TRAIN_ROWS` rows train the models; the rest test them.
 const TRAIN_ROWS: usize = 1437;
 const PIXELS: usize = 64;
