@@ -14,7 +14,9 @@ mod visualize;
 
 graph! {
     /// A little of everything: an input, a variable, a constant, a named
-    /// binding, two outputs, an update and a dead binding.
+    /// binding, two outputs, an update and a dead binding (on purpose, so
+    /// the unused-declaration warning is allowed).
+    #[allow(unused)]
     struct Known {
         input x: [n, 3];
         var w: [3, 2];

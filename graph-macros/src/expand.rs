@@ -1,5 +1,6 @@
 //! The macro's pipeline, in order: parse → resolve → lower (and bake) →
-//! check (and the `#[no_std]` rules) → differentiate → optimize → plan →
+//! check (and the `#[no_std]` rules, and the unused-declaration warnings of
+//! `lint`) → differentiate → optimize → plan →
 //! introspect → emit (into the graph's module, `emit::scope`). Each phase
 //! is one module; this file is their table of contents.
 
@@ -9,7 +10,9 @@ use crate::diag::Diagnostics;
 use crate::ir::Graph;
 use crate::parse::GraphSyntax;
 use crate::resolve;
-use crate::{bake, check, differentiate, dot, emit, introspect, lower, optimize, parse, plan};
+use crate::{
+    bake, check, differentiate, dot, emit, introspect, lint, lower, optimize, parse, plan,
+};
 
 /// Expands the body of a `graph!` call. Never panics: every problem in the
 /// input becomes a `compile_error!` in the output, next to a fallback
@@ -44,6 +47,7 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     if diagnostics.has_errors() {
         return Err(finish_with_errors(diagnostics, fallback(graph, &syntax)));
     }
+    let warnings = lint::unused(&syntax, &resolution, &graph);
     // Every item is emitted into the graph's module, one module further in.
     let vis = std::mem::replace(&mut graph.vis, emit::scope::inner_visibility(&syntax.vis));
     let as_written = dot::dot(&graph);
@@ -62,7 +66,9 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     } else {
         emit::hosted::emit(&graph, &plan, &introspection)
     };
-    Ok(emit::scope::scoped(&graph.name, &vis, &items))
+    let mut expansion = emit::scope::scoped(&graph.name, &vis, &items);
+    expansion.extend(warnings);
+    Ok(expansion)
 }
 
 /// Runs every phase up to and including `check`, returning the checked IR.

@@ -16,6 +16,7 @@ mod emit;
 mod expand;
 mod introspect;
 mod ir;
+mod lint;
 mod lower;
 mod ops;
 mod optimize;

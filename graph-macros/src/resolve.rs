@@ -19,6 +19,10 @@ pub struct Resolution {
     pub names: HashMap<String, usize>,
     /// Every declaration index, each after the declarations it refers to.
     pub order: Vec<usize>,
+    /// For each declaration, the declarations its value (or, for an
+    /// update, its target) refers to; empty for the leaves of a cyclic
+    /// graph's fallback.
+    pub uses: Vec<Vec<usize>>,
 }
 
 /// The declarations that refer to nothing (inputs, variables, constants),
@@ -34,7 +38,8 @@ pub fn leaves(syntax: &GraphSyntax) -> Resolution {
         .filter(|(_, decl)| matches!(decl.kind, DeclKind::Input | DeclKind::Var | DeclKind::Const))
         .map(|(index, _)| index)
         .collect();
-    Resolution { names, order }
+    let uses = vec![Vec::new(); syntax.decls.len()];
+    Resolution { names, order, uses }
 }
 
 /// A reference from one declaration's value to another declaration.
@@ -83,7 +88,11 @@ pub fn resolve(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> Option<Re
         })
         .collect();
     let order = order_acyclic(syntax, &edges, diagnostics)?;
-    Some(Resolution { names, order })
+    let uses = edges
+        .iter()
+        .map(|edges| edges.iter().map(|edge| edge.target).collect())
+        .collect();
+    Some(Resolution { names, order, uses })
 }
 
 /// Builds the name table, reporting duplicates at their second declaration.

@@ -303,8 +303,9 @@ fn merged_duplicates_do_not_block_fusion() {
 // ---------------------------------------------------------------------------
 // Dead nodes
 
-// DCE: values no output needs, including a product with a variable.
-twins!(Dce, DceOff {
+// DCE: values no output needs, including a product with a variable (on
+// purpose, so the unused-declaration warnings are allowed).
+twins!(#[allow(unused)] Dce, DceOff {
     input x: [n, 3];
     input unused: [n, 3];
     var w: [3, 3];
