@@ -39,6 +39,7 @@ mod compiler {
     pub mod expand;
     pub mod introspect;
     pub mod ir;
+    pub mod lint;
     pub mod lower;
     pub mod ops;
     pub mod optimize;
@@ -50,7 +51,7 @@ mod compiler {
 }
 
 use compiler::{
-    bake, check, diag, differentiate, dot, emit, expand, introspect, ir, lower, ops, optimize,
+    bake, check, diag, differentiate, dot, emit, expand, introspect, ir, lint, lower, ops, optimize,
 };
 use compiler::{parse, plan, resolve, shape, train};
 

@@ -83,9 +83,36 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
             },
         ));
     }
+    // In a `#[no_std]` graph, what a step trains stays a variable, starting
+    // from the file's value: on-device fine-tuning keeps the frozen weights
+    // in flash (constants) and only the trained ones in RAM.
+    let trained = if graph.no_std {
+        trained_variables(graph)
+    } else {
+        Vec::new()
+    };
     for (id, tensor) in baked {
-        graph.nodes[id.0].op = Op::Constant(tensor);
-        graph.variables.retain(|&v| v != id);
+        if trained.contains(&id) {
+            graph.initial.push((id, tensor));
+        } else {
+            graph.nodes[id.0].op = Op::Constant(tensor);
+            graph.variables.retain(|&v| v != id);
+        }
     }
     graph.baked_from = Some(path.display().to_string());
+}
+
+/// The variables some step trains: those it names in `vars`, or else every
+/// variable its loss depends on.
+fn trained_variables(graph: &Graph) -> Vec<crate::ir::NodeId> {
+    let mut trained = Vec::new();
+    for step in &graph.steps {
+        if let Some(vars) = &step.vars {
+            trained.extend(vars.iter().copied());
+        } else {
+            let reached = graph.reachable([step.loss]);
+            trained.extend(graph.variables.iter().copied().filter(|id| reached[id.0]));
+        }
+    }
+    trained
 }

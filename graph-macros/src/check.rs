@@ -314,7 +314,8 @@ fn check_method_names(graph: &Graph, diagnostics: &mut Diagnostics) {
 const MAX_RANK: usize = 8;
 
 /// Reports what a `#[no_std]` graph cannot compile: symbolic dims, ops with
-/// no slice kernel yet, updates, and ranks above [`MAX_RANK`]. Runs on the
+/// no slice kernel yet, steps returning outputs, and ranks above
+/// [`MAX_RANK`]. Runs on the
 /// checked graph, before optimization, so that every error points at what
 /// the user wrote.
 pub fn no_std(graph: &Graph, diagnostics: &mut Diagnostics) {
@@ -339,32 +340,45 @@ pub fn no_std(graph: &Graph, diagnostics: &mut Diagnostics) {
             }
         }
     }
-    for step in &graph.steps {
+    for step in graph.steps.iter().filter(|step| !step.outputs.is_empty()) {
         diagnostics.push(step.span.error(format!(
-            "training steps (`step {} = ..`) are not available in `#[no_std]` graphs yet: \
-             train with a std graph, then bake the variables in with `#[weights(..)]`",
+            "a training step of a `#[no_std]` graph returns only its loss, not outputs \
+             (`outputs = [..]`): call the outputs' methods before step `{}` for the values \
+             the step starts from",
             step.name
         )));
     }
-    for update in &graph.updates {
-        diagnostics.push(graph.node(update.value).span.error(format!(
-            "variable updates (`{} = ..`) are not available in `#[no_std]` graphs yet: \
-             train with a std graph, then bake the variables in with `#[weights(..)]`",
-            crate::emit::local(graph, update.variable)
-        )));
-    }
+    no_std_nodes(graph, diagnostics, false);
+}
+
+/// Reports the nodes of a `#[no_std]` graph that have no slice kernel or
+/// too many axes: over the graph as written ([`no_std`]), and again after
+/// `differentiate` over the nodes of its backward passes.
+pub fn no_std_nodes(graph: &Graph, diagnostics: &mut Diagnostics, derived: bool) {
+    let mut reported: Vec<&'static str> = Vec::new();
     for (index, node) in graph.nodes.iter().enumerate() {
         let supported = node.op.family().is_none_or(|family| {
             family.bare_support(crate::ops::At::new(graph, crate::ir::NodeId(index)))
         });
-        if !supported {
+        let word = node.called.unwrap_or_else(|| node.op.word());
+        if !supported && derived {
+            // One error per op: a backward pass can hold several such nodes
+            // derived from one expression.
+            if !reported.contains(&word) {
+                reported.push(word);
+                diagnostics.push(node.span.error(format!(
+                    "a training step runs this expression as `{word}` (its training form or \
+                     its backward pass), which has no slice kernel in `#[no_std]` graphs yet"
+                )));
+            }
+        } else if !supported {
             diagnostics.push(node.span.error(format!(
-                "`{}` is not available in `#[no_std]` graphs yet (they have elementwise \
+                "`{word}` is not available in `#[no_std]` graphs yet (they have elementwise \
                  ops, comparisons, `select`, reductions, `argmax`, the softmax family, \
-                 `matmul` of vectors and matrices, and movement ops)",
-                node.called.unwrap_or_else(|| node.op.word())
+                 `mse` and `softmax_cross_entropy`, `matmul` of vectors and matrices, \
+                 `one_hot` and movement ops)"
             )));
-        } else if node.shape.as_ref().is_some_and(|s| s.rank() > MAX_RANK) {
+        } else if node.shape.as_ref().is_some_and(|s| s.rank() > MAX_RANK) && !derived {
             diagnostics.push(node.span.error(format!(
                 "`#[no_std]` graphs take tensors of at most {MAX_RANK} axes"
             )));

@@ -43,6 +43,9 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     }
     if !diagnostics.has_errors() {
         differentiate::differentiate(&mut graph, &mut diagnostics);
+        if graph.no_std && !diagnostics.has_errors() {
+            check::no_std_nodes(&graph, &mut diagnostics, true);
+        }
     }
     if diagnostics.has_errors() {
         return Err(finish_with_errors(diagnostics, fallback(graph, &syntax)));

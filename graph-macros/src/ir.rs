@@ -45,6 +45,10 @@ pub struct Graph {
     /// Variables that hold optimizer state: zero until a step runs, not
     /// parameters of the constructor.
     pub state: Vec<NodeId>,
+    /// Variables of a `#[no_std]` graph whose first value comes from
+    /// `#[weights(..)]` but which a step trains, so they stay variables (in
+    /// RAM) instead of becoming constants: each with that first value.
+    pub initial: Vec<(NodeId, Tensor)>,
     /// Whether the optimizer runs (`#[optimize(off)]` turns it off): the
     /// IR passes, in-place storage, slot sharing and packed weight copies.
     pub optimize: bool,
@@ -191,6 +195,15 @@ impl Graph {
     }
 
     /// Every node that `roots` depend on, themselves included, as a mask.
+    /// The first value baked in for variable `id`, if it has one
+    /// ([`Graph::initial`]).
+    pub fn initial(&self, id: NodeId) -> Option<&Tensor> {
+        self.initial
+            .iter()
+            .find(|(variable, _)| *variable == id)
+            .map(|(_, tensor)| tensor)
+    }
+
     pub fn reachable(&self, roots: impl IntoIterator<Item = NodeId>) -> Vec<bool> {
         let mut seen = vec![false; self.nodes.len()];
         let mut stack: Vec<NodeId> = roots.into_iter().collect();

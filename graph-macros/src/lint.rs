@@ -84,7 +84,7 @@ pub fn unused_declarations(
                     DeclKind::Input | DeclKind::Var | DeclKind::Const | DeclKind::Let
                 )
                 && !decl.name.to_string().starts_with('_')
-                && !(decl.kind == DeclKind::Input && sizing.contains(&decl.name.to_string()))
+                && (decl.kind != DeclKind::Input || !sizing.contains(&decl.name.to_string()))
         })
         .map(|(index, _)| index)
         .collect()

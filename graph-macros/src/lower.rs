@@ -38,6 +38,7 @@ pub fn lower(
             optimize: syntax.optimize,
             steps: Vec::new(),
             state: Vec::new(),
+            initial: Vec::new(),
         },
         resolution,
         decl_nodes: HashMap::new(),

@@ -1,14 +1,17 @@
-// Ops without a slice kernel yet, and variable updates, are reported
-// together, each where it is written.
+// An op without a slice kernel yet is reported where it is written: in the
+// graph as written (`gather`), and, once that compiles, in the backward pass
+// a step derives (the training form of `dropout`; see
+// `no-std-unsupported-backward.rs`).
 staticflow::graph! {
     #[no_std]
-    struct Train {
-        input x: [4, 3];
+    struct Lookup {
+        input ids: [4] as usize;
         input target: [4, 2];
-        var w: [3, 2];
-        let y = matmul(x, w);
-        output loss = mse(y, target);
-        w = w - 0.1 * matmul(transpose(x), y - target);
+        var table: [10, 8];
+        var w: [8, 2];
+        output y = matmul(gather(table, ids), w);
+        let loss = mse(y, target);
+        step fit = minimize(loss, sgd(lr = 0.1));
     }
 }
 

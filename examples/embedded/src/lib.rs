@@ -45,6 +45,48 @@ pub fn classify(pixels: &[f32; 64]) -> usize {
     MODEL.class_with(&mut workspace, pixels)
 }
 
+/// Samples per fine-tuning step.
+#[cfg(feature = "fine-tune")]
+pub const TUNE_BATCH: usize = 4;
+
+#[cfg(feature = "fine-tune")]
+graph! {
+    /// On-device fine-tuning of the same MLP: the hidden layer (`w1`, `b1`)
+    /// stays frozen in read-only memory, baked in from the file; the output
+    /// layer (`w2`, `b2`), which the step trains, starts from the file's
+    /// values and lives in the struct, in RAM. The step's forward pass,
+    /// backward pass and SGD update were derived and memory-planned when
+    /// this crate compiled: it needs no allocator and cannot fail.
+    #[no_std]
+    #[weights("../../tests/reference/fixtures/sklearn/digits_mlp.safetensors")]
+    pub struct FineTune {
+        input x: [4, 64];
+        input labels: [4] as usize;
+        var w1: [64, 32];
+        var b1: [32];
+        var w2: [32, 10];
+        var b2: [10];
+        let logits = matmul(relu(matmul(x, w1) + b1), w2) + b2;
+        output class = argmax(logits, axis = 1);
+        let loss = mean(softmax_cross_entropy(logits, labels));
+        step tune = minimize(loss, sgd(lr = 0.05), vars = [w2, b2]);
+    }
+}
+
+/// One fine-tuning step of `model` on [`TUNE_BATCH`] labelled images: its
+/// output layer moves down the gradient of the mean cross-entropy, and the
+/// loss before the step is returned. `workspace` holds every intermediate
+/// value of the forward and backward passes.
+#[cfg(feature = "fine-tune")]
+pub fn fine_tune(
+    model: &mut FineTune,
+    workspace: &mut FineTuneWorkspace,
+    pixels: &[[f32; 64]; TUNE_BATCH],
+    labels: &[usize; TUNE_BATCH],
+) -> f32 {
+    model.tune_with(workspace, pixels, labels)
+}
+
 /// Halts on a panic. Only for building this crate alone as a static library
 /// (the `staticlib` feature): a binary that links `std` has its own.
 #[cfg(feature = "staticlib")]
@@ -58,3 +100,13 @@ fn halt(_: &core::panic::PanicInfo) -> ! {
 #[cfg(feature = "staticlib")]
 #[used]
 static ENTRY: fn(&[f32; 64]) -> usize = classify;
+
+/// Keeps [`fine_tune`] in the static library likewise.
+#[cfg(all(feature = "staticlib", feature = "fine-tune"))]
+#[used]
+static TUNE_ENTRY: fn(
+    &mut FineTune,
+    &mut FineTuneWorkspace,
+    &[[f32; 64]; TUNE_BATCH],
+    &[usize; TUNE_BATCH],
+) -> f32 = fine_tune;

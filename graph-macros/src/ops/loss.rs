@@ -105,6 +105,10 @@ const CROSS_ENTROPY_INDICES: Kernel =
 const FLAT_SOFTMAX: Kernel = Kernel::flat("softmax");
 const FLAT_LOG_SOFTMAX: Kernel = Kernel::flat("log_softmax");
 const FLAT_LOGSUMEXP: Kernel = Kernel::flat("logsumexp");
+const FLAT_MSE: Kernel = Kernel::flat("mse");
+const FLAT_CROSS_ENTROPY: Kernel = Kernel::flat("softmax_cross_entropy");
+/// An index that is not a class gives NaN for its row.
+const FLAT_CROSS_ENTROPY_INDICES: Kernel = Kernel::flat("softmax_cross_entropy_indices");
 
 pub const KERNELS: &[Kernel] = &[
     SOFTMAX,
@@ -116,6 +120,9 @@ pub const KERNELS: &[Kernel] = &[
     FLAT_SOFTMAX,
     FLAT_LOG_SOFTMAX,
     FLAT_LOGSUMEXP,
+    FLAT_MSE,
+    FLAT_CROSS_ENTROPY,
+    FLAT_CROSS_ENTROPY_INDICES,
 ];
 
 #[cfg_attr(not(test), allow(dead_code))]
@@ -263,8 +270,11 @@ impl Family for Loss {
 
     fn bare_support(&self, _at: At<'_>) -> bool {
         match self {
-            Loss::Softmax { .. } | Loss::LogSoftmax { .. } | Loss::LogSumExp { .. } => true,
-            Loss::Mse | Loss::CrossEntropy => false,
+            Loss::Softmax { .. }
+            | Loss::LogSoftmax { .. }
+            | Loss::LogSumExp { .. }
+            | Loss::CrossEntropy
+            | Loss::Mse => true,
         }
     }
 
@@ -356,7 +366,22 @@ impl Family for Loss {
             Loss::Softmax { axis } => (FLAT_SOFTMAX, axis),
             Loss::LogSoftmax { axis } => (FLAT_LOG_SOFTMAX, axis),
             Loss::LogSumExp { axis, .. } => (FLAT_LOGSUMEXP, axis),
-            Loss::Mse | Loss::CrossEntropy => return Bare::unsupported(),
+            Loss::CrossEntropy => {
+                let labels = &bare.operands[1];
+                let (rows, classes) = (in_sizes[0], in_sizes[1]);
+                let kernel = if bare.at.operand_dtype(1) == DType::Usize {
+                    FLAT_CROSS_ENTROPY_INDICES
+                } else {
+                    FLAT_CROSS_ENTROPY
+                };
+                let path = kernel.path(Form::Value);
+                return quote! { #path(#x, #labels, (#rows, #classes), #destination) };
+            }
+            Loss::Mse => {
+                let target = &bare.operands[1];
+                let path = FLAT_MSE.path(Form::Value);
+                return quote! { #path(#x, #target, #destination) };
+            }
         };
         let lanes = lanes(&in_sizes, bare.at.axis_of(0, *axis));
         let path = kernel.path(Form::Value);

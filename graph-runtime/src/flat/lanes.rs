@@ -200,6 +200,90 @@ pub fn logsumexp(x: &[f32], lanes: (usize, usize, usize), out: &mut [f32]) {
     debug_assert!(lane == lanes.0 * inner);
 }
 
+/// Softmax cross-entropy of each row of `logits` (`rows × classes`) against
+/// the same-shaped `labels`: `out[i] = −Σ_j labels[i, j]·log_softmax(row
+/// i)[j]`, summed in `f64`; a zero label contributes nothing, even where its
+/// logit is `-inf` (as `kernels::loss::softmax_cross_entropy`).
+///
+/// ```
+/// let mut out = [0.0_f32; 1];
+/// graph_runtime::flat::softmax_cross_entropy(&[0.0, 0.0], &[1.0, 0.0], (1, 2), &mut out);
+/// assert_eq!(out, [2.0_f32.ln()]);
+/// ```
+pub fn softmax_cross_entropy(
+    logits: &[f32],
+    labels: &[f32],
+    (rows, classes): (usize, usize),
+    out: &mut [f32],
+) {
+    for_each_lane((rows, classes, 1), |at| {
+        let m = lane_max(logits, classes, &at);
+        let log_total = scalar::ln_f64(shifted_sum(logits, classes, &at, m));
+        let mut loss = 0.0_f64;
+        for a in 0..classes {
+            let weight = labels[at(a)];
+            if weight != 0.0 {
+                loss += f64::from(weight) * (f64::from(m) - f64::from(logits[at(a)]) + log_total);
+            }
+        }
+        out[at(0) / classes.max(1)] = narrow(loss);
+    });
+}
+
+/// Softmax cross-entropy of each row of `logits` (`rows × classes`) against
+/// a class index: `out[i] = −log_softmax(row i)[labels[i]]`.
+///
+/// **A label that is not a class (`labels[i] ≥ classes`) gives NaN** for
+/// its row: slice kernels cannot return errors, and `#[no_std]` graphs must
+/// not panic on data; the NaN reaches any mean over the batch, so the
+/// mistake shows in the loss. (The ndarray kernel
+/// `kernels::loss::softmax_cross_entropy_indices` reports the label
+/// instead.)
+///
+/// ```
+/// let mut out = [0.0_f32; 2];
+/// graph_runtime::flat::softmax_cross_entropy_indices(&[0.0, 0.0, 0.0, 0.0], &[1, 7], (2, 2), &mut out);
+/// assert_eq!(out[0], 2.0_f32.ln());
+/// assert!(out[1].is_nan());
+/// ```
+pub fn softmax_cross_entropy_indices(
+    logits: &[f32],
+    labels: &[usize],
+    (rows, classes): (usize, usize),
+    out: &mut [f32],
+) {
+    for (row, (&label, loss)) in labels.iter().zip(out.iter_mut()).take(rows).enumerate() {
+        let at = |a: usize| row * classes + a;
+        *loss = if label < classes {
+            let m = lane_max(logits, classes, &at);
+            let log_total = scalar::ln_f64(shifted_sum(logits, classes, &at, m));
+            narrow(f64::from(m) - f64::from(logits[at(label)]) + log_total)
+        } else {
+            f32::NAN
+        };
+    }
+}
+
+/// Mean squared error `out[0] = Σ (pred − target)² / len`, summed in `f64`
+/// (NaN when there are no elements, as `kernels::loss::mse`).
+///
+/// ```
+/// let mut out = [0.0_f32];
+/// graph_runtime::flat::mse(&[1.0, 2.0, 3.0, 4.0], &[1.0, 0.0, 3.0, 6.0], &mut out);
+/// assert_eq!(out, [2.0]);
+/// ```
+pub fn mse(pred: &[f32], target: &[f32], out: &mut [f32]) {
+    let total: f64 = pred
+        .iter()
+        .zip(target)
+        .map(|(&p, &t)| {
+            let d = f64::from(p) - f64::from(t);
+            d * d
+        })
+        .sum();
+    out[0] = narrow(total / pred.len() as f64);
+}
+
 /// Runs `f` on every lane, given as the function from a position along the
 /// axis to the element's offset.
 fn for_each_lane(
@@ -229,6 +313,38 @@ fn narrow(x: f64) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cross_entropy_by_hand() {
+        // Row [ln 1, ln 3]: softmax [1/4, 3/4]. Against class 1: −ln(3/4);
+        // against labels [0.5, 0.5]: −(ln(1/4) + ln(3/4))/2.
+        let logits = [0.0_f32, 3.0_f32.ln(), 0.0, 3.0_f32.ln()];
+        let mut by_index = [0.0_f32; 2];
+        softmax_cross_entropy_indices(&logits, &[1, 0], (2, 2), &mut by_index);
+        assert!(
+            (by_index[0] - -(0.75_f32.ln())).abs() < 1e-6,
+            "{by_index:?}"
+        );
+        assert!(
+            (by_index[1] - -(0.25_f32.ln())).abs() < 1e-6,
+            "{by_index:?}"
+        );
+        let mut weighted = [0.0_f32; 2];
+        softmax_cross_entropy(&logits, &[0.5, 0.5, 0.0, 1.0], (2, 2), &mut weighted);
+        let expected = -(0.25_f32.ln() + 0.75_f32.ln()) / 2.0;
+        assert!((weighted[0] - expected).abs() < 1e-6, "{weighted:?}");
+        assert!(
+            (weighted[1] - -(0.75_f32.ln())).abs() < 1e-6,
+            "{weighted:?}"
+        );
+    }
+
+    #[test]
+    fn cross_entropy_ignores_zero_labels_at_minus_infinity() {
+        let mut out = [0.0_f32; 1];
+        softmax_cross_entropy(&[0.0, f32::NEG_INFINITY], &[1.0, 0.0], (1, 2), &mut out);
+        assert_eq!(out, [0.0]);
+    }
 
     #[test]
     fn reduce_any_axes() {

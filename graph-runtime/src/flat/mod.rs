@@ -42,7 +42,10 @@ pub use conv::{
 };
 #[cfg(feature = "std")]
 pub(crate) use conv::{picks, Window};
-pub use lanes::{argmax, log_softmax, logsumexp, reduce, softmax, Reduce};
+pub use lanes::{
+    argmax, log_softmax, logsumexp, mse, reduce, softmax, softmax_cross_entropy,
+    softmax_cross_entropy_indices, Reduce,
+};
 pub use linalg::{dense, matmul};
 pub use norm::{
     batch_norm, batch_norm_train, batch_norm_train_grad, batch_norm_train_normalized, layer_norm,

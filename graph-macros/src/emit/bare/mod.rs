@@ -40,6 +40,7 @@ use crate::shape::Shape;
 mod fallback;
 mod node;
 mod schedule;
+mod steps;
 
 pub use fallback::fallback;
 pub use node::{lanes, strides, Bare};
@@ -65,6 +66,7 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
     let schedule = Schedule::of(graph, needed_inputs);
     let methods = output_methods(graph, plan, schedule.as_ref());
     let run = run_method(graph, plan, schedule.as_ref());
+    let updates = steps::update_methods(graph, plan);
     let (fetched_struct, fetch_method) = schedule.as_ref().map_or_else(
         || (TokenStream::new(), TokenStream::new()),
         |schedule| schedule::fetch_items(graph, plan, schedule),
@@ -94,6 +96,7 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
             #fetch_method
             #methods
             #run
+            #updates
             #introspection
         }
     }
@@ -307,30 +310,82 @@ fn outputs_struct(graph: &Graph) -> TokenStream {
     super::outputs_struct_with(graph, type_of, &derives, &lints())
 }
 
+/// `new`, taking the variables the caller gives: not the optimizer's state
+/// (zeros) nor the variables whose first value was baked in from
+/// `#[weights(..)]` (trained by a step, so kept in RAM: see `bake`).
 fn constructor(graph: &Graph) -> TokenStream {
     let vis = &graph.vis;
-    let names: Vec<Ident> = graph.variables.iter().map(|&id| local(graph, id)).collect();
-    let params = graph.variables.iter().zip(&names).map(|(&id, name)| {
+    let given: Vec<NodeId> = graph
+        .variables
+        .iter()
+        .copied()
+        .filter(|id| !graph.state.contains(id) && graph.initial(*id).is_none())
+        .collect();
+    let names: Vec<Ident> = given.iter().map(|&id| local(graph, id)).collect();
+    let params = given.iter().zip(&names).map(|(&id, name)| {
         let ty = nested_type(graph.shape(id), DType::F32);
         quote! { #name: #ty }
     });
-    let doc = if names.is_empty() {
-        " Creates the graph. It has no variables, so there is nothing to give.".to_string()
+    let fields = graph.variables.iter().map(|&id| {
+        let name = local(graph, id);
+        if let Some(tensor) = graph.initial(id) {
+            let value = nested_literal(graph.shape(id), &tensor.values);
+            quote! { #name: #value }
+        } else if graph.state.contains(&id) {
+            let zeros = nested_zeros(graph.shape(id), DType::F32);
+            quote! { #name: #zeros }
+        } else {
+            quote! { #name }
+        }
+    });
+    let list = given
+        .iter()
+        .zip(&names)
+        .map(|(&id, name)| format!("`{name}`: {}", graph.shape(id)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let baked: Vec<String> = graph
+        .variables
+        .iter()
+        .filter(|&&id| graph.initial(id).is_some())
+        .map(|&id| format!("`{}`", local(graph, id)))
+        .collect();
+    let given_doc = if names.is_empty() {
+        " Creates the graph; it takes no variable values.".to_string()
     } else {
-        let list = graph
-            .variables
-            .iter()
-            .zip(&names)
-            .map(|(&id, name)| format!("`{name}`: {}", graph.shape(id)))
-            .collect::<Vec<_>>()
-            .join(", ");
         format!(" Creates the graph from the values of its variables ({list}).")
+    };
+    let doc = if baked.is_empty() {
+        given_doc
+    } else {
+        format!(
+            "{given_doc} {} start from the values baked in at build time.",
+            baked.join(", ")
+        )
     };
     quote! {
         #[doc = #doc]
         #[must_use]
         #vis const fn new(#(#params),*) -> Self {
-            Self { #(#names),* }
+            Self { #(#fields),* }
+        }
+    }
+}
+
+/// The nested array literal of `values` in shape `shape` (row-major).
+fn nested_literal(shape: &Shape, values: &[f32]) -> TokenStream {
+    literal_level(&shape.as_fixed().unwrap_or_default(), values)
+}
+
+/// The literal of the array of `sizes` whose elements start at `values`.
+fn literal_level(sizes: &[usize], values: &[f32]) -> TokenStream {
+    match sizes.split_first() {
+        None => f32_literal(values.first().copied().unwrap_or(0.0)),
+        Some((&size, rest)) => {
+            let stride: usize = rest.iter().product();
+            let items =
+                (0..size).map(|i| literal_level(rest, values.get(i * stride..).unwrap_or(&[])));
+            quote! { [#(#items),*] }
         }
     }
 }

@@ -611,7 +611,7 @@ impl Family for Nn {
     fn bare_support(&self, _at: At<'_>) -> bool {
         match self {
             Nn::OneHot { .. } | Nn::Dropout { .. } => true,
-            // Only training steps make it, which `#[no_std]` graphs lack.
+            // The training form of dropout has no slice kernel yet.
             Nn::DropoutTrain { .. }
             | Nn::Conv2d { .. }
             | Nn::Pool2d { .. }
