@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use quote::ToTokens;
 use syn::ext::IdentExt;
 
 use crate::diag::{Diagnostics, SpanRange};
@@ -24,7 +25,7 @@ pub fn lower(
 ) -> Graph {
     let mut lowering = Lowering {
         graph: Graph {
-            attrs: syntax.attrs.clone(),
+            attrs: struct_attrs(&syntax.attrs, diagnostics),
             vis: syntax.vis.clone(),
             name: syntax.name.clone(),
             nodes: Vec::new(),
@@ -38,12 +39,22 @@ pub fn lower(
             optimize: syntax.optimize,
             steps: Vec::new(),
             state: Vec::new(),
+            docs: Vec::new(),
         },
         resolution,
         decl_nodes: HashMap::new(),
         leaf_decls: HashMap::new(),
         diagnostics,
     };
+    for decl in &syntax.decls {
+        for attr in &decl.rejected {
+            let path = attr.path().to_token_stream().to_string().replace(' ', "");
+            lowering.diagnostics.push(SpanRange::of(attr).error(format!(
+                "`#[{path}]` is not supported on a graph declaration: only doc comments \
+                 (`///`) are, and they document the generated methods"
+            )));
+        }
+    }
     for &index in &resolution.order {
         lowering.declaration(syntax, index);
     }
@@ -59,6 +70,59 @@ pub fn lower(
     lowering.graph.variables = variables;
     lowering.graph.outputs = outputs;
     lowering.graph
+}
+
+/// The attributes of the graph's struct: the user's, with `Debug` taken
+/// out of their derives and reported, since every graph implements it.
+fn struct_attrs(attrs: &[syn::Attribute], diagnostics: &mut Diagnostics) -> Vec<syn::Attribute> {
+    let mut kept = Vec::new();
+    for attr in attrs {
+        let derived = attr.path().is_ident("derive").then(|| {
+            attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+            )
+        });
+        let Some(Ok(paths)) = derived else {
+            kept.push(attr.clone());
+            continue;
+        };
+        let (debug, others): (Vec<syn::Path>, Vec<syn::Path>) = paths
+            .into_iter()
+            .partition(|path| path.segments.last().is_some_and(|s| s.ident == "Debug"));
+        for path in &debug {
+            diagnostics.push(SpanRange::of(path).error(
+                "graphs implement `Debug` already, showing the name and shape of each \
+                 variable; remove `Debug` from this `derive`",
+            ));
+        }
+        if debug.is_empty() {
+            kept.push(attr.clone());
+        } else if !others.is_empty() {
+            let pound = attr.pound_token;
+            kept.push(syn::parse_quote! { #pound[derive(#(#others),*)] });
+        }
+    }
+    kept
+}
+
+/// The text of the doc comments among `attrs`, their lines joined by
+/// spaces; `None` without any.
+fn doc_text(attrs: &[syn::Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter_map(|attr| match &attr.meta {
+            syn::Meta::NameValue(meta) if meta.path.is_ident("doc") => match &meta.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(text),
+                    ..
+                }) => Some(text.value().trim().to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .filter(|line| !line.is_empty())
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(" "))
 }
 
 struct Lowering<'a> {
@@ -88,6 +152,9 @@ impl Lowering<'_> {
                 let id = self.push(op, Vec::new(), Some(shape_of(shape)), name_span);
                 self.graph.nodes[id.0].dtype = decl.dtype.unwrap_or(DType::F32);
                 self.leaf_decls.insert(id, index);
+                if let Some(doc) = doc_text(&decl.attrs) {
+                    self.graph.docs.push((id, doc));
+                }
                 if decl.kind == DeclKind::Input {
                     self.graph.inputs.push(id);
                 } else {
