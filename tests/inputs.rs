@@ -30,6 +30,16 @@ graph! {
 }
 
 graph! {
+    /// A derived `Debug` is the generated one; the other derives are kept.
+    #[derive(Clone, Debug, PartialEq)]
+    struct Derived {
+        input x: [2];
+        var w: [2, 2];
+        output y = sum(w, axis = 0) * x;
+    }
+}
+
+graph! {
     #[no_std]
     struct Tiny {
         input x: [2];
@@ -91,7 +101,9 @@ fn views_and_references_to_views_are_taken() {
     let x = features();
     let view: ArrayView2<'_, f32> = x.view();
     assert_eq!(model.logits(view).unwrap(), logits());
-    assert_eq!(model.logits(&view).unwrap(), logits());
+    #[allow(clippy::needless_borrows_for_generic_args)] // the borrow is what is tested
+    let by_reference = model.logits(&view).unwrap();
+    assert_eq!(by_reference, logits());
     // A view of the first row alone: n = 1.
     assert_eq!(
         model
@@ -187,6 +199,9 @@ fn graphs_print_their_name_and_their_variables_shapes() {
         "Classifier { w: [2, 3], b: [3] }"
     );
     assert_eq!(format!("{:?}", Named::new()), "Named");
+    let derived = Derived::zeros();
+    assert_eq!(derived.clone(), derived);
+    assert_eq!(format!("{derived:?}"), "Derived { w: [2, 2] }");
     let tiny = Tiny::new([1.0, 2.0], 0.5);
     assert_eq!(format!("{tiny:?}"), "Tiny { w: [2], s: [] }");
     assert_eq!(tiny.y(&[3.0, 4.0]), [3.5, 8.5]);

@@ -25,7 +25,7 @@ pub fn lower(
 ) -> Graph {
     let mut lowering = Lowering {
         graph: Graph {
-            attrs: struct_attrs(&syntax.attrs, diagnostics),
+            attrs: struct_attrs(&syntax.attrs),
             vis: syntax.vis.clone(),
             name: syntax.name.clone(),
             nodes: Vec::new(),
@@ -73,8 +73,11 @@ pub fn lower(
 }
 
 /// The attributes of the graph's struct: the user's, with `Debug` taken
-/// out of their derives and reported, since every graph implements it.
-fn struct_attrs(attrs: &[syn::Attribute], diagnostics: &mut Diagnostics) -> Vec<syn::Attribute> {
+/// out of their derives. Every graph implements `Debug` (each variable's
+/// name and shape, `emit::debug_impl`), so a derived one would clash; the
+/// user's `#[derive(Clone, Debug, PartialEq)]` keeps working, with that
+/// implementation.
+fn struct_attrs(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
     let mut kept = Vec::new();
     for attr in attrs {
         let derived = attr.path().is_ident("derive").then(|| {
@@ -86,16 +89,12 @@ fn struct_attrs(attrs: &[syn::Attribute], diagnostics: &mut Diagnostics) -> Vec<
             kept.push(attr.clone());
             continue;
         };
-        let (debug, others): (Vec<syn::Path>, Vec<syn::Path>) = paths
+        let count = paths.len();
+        let others: Vec<syn::Path> = paths
             .into_iter()
-            .partition(|path| path.segments.last().is_some_and(|s| s.ident == "Debug"));
-        for path in &debug {
-            diagnostics.push(SpanRange::of(path).error(
-                "graphs implement `Debug` already, showing the name and shape of each \
-                 variable; remove `Debug` from this `derive`",
-            ));
-        }
-        if debug.is_empty() {
+            .filter(|path| path.segments.last().is_none_or(|s| s.ident != "Debug"))
+            .collect();
+        if others.len() == count {
             kept.push(attr.clone());
         } else if !others.is_empty() {
             let pound = attr.pound_token;
@@ -105,7 +104,6 @@ fn struct_attrs(attrs: &[syn::Attribute], diagnostics: &mut Diagnostics) -> Vec<
     kept
 }
 
-/// The text of the doc comments among `attrs`, their lines joined by
 /// spaces; `None` without any.
 fn doc_text(attrs: &[syn::Attribute]) -> Option<String> {
     let lines: Vec<String> = attrs

@@ -12,7 +12,7 @@ use crate::ir::{Graph, NodeId};
 use crate::parse::{DeclKind, GraphSyntax};
 
 /// `Debug` for the fallback's struct, as every graph implements it (a
-/// user's `derive(Debug)` was reported and taken out).
+/// user's `derive(Debug)` was taken out).
 pub fn debug_impl(graph: &Graph) -> proc_macro2::TokenStream {
     let name = &graph.name;
     let text = name.to_string();

@@ -158,7 +158,7 @@ pub(crate) fn fixed_sizes(graph: &Graph, id: NodeId) -> Vec<usize> {
 
 /// `Debug` for the graph's struct, on `core` alone: its name and each
 /// variable's name and shape, never the values (or the packed copies).
-/// `lower` rejects a `#[derive(Debug)]` of the user's, which would clash.
+/// `lower` takes `Debug` out of the user's derives, where it would clash.
 pub(crate) fn debug_impl(graph: &Graph) -> TokenStream {
     let name = &graph.name;
     let text = name.to_string();

@@ -364,7 +364,8 @@ pub(super) fn inputs_sentence(body: &Body) -> String {
         } else {
             ""
         };
-        format!(" Inputs{arrays}:\n\n {}", body.input_docs.join("\n "))
+        // A paragraph of its own, after the summary.
+        format!("\n Inputs{arrays}:\n\n {}", body.input_docs.join("\n "))
     }
 }
 

@@ -411,7 +411,7 @@ mod tests {
     }
 
     #[test]
-    fn a_derived_debug_and_attributes_on_declarations_are_errors() {
+    fn attributes_on_declarations_are_errors_and_a_derived_debug_is_dropped() {
         let error = crate::expand::expand_checked(quote! {
             #[derive(Clone, Debug)]
             struct Tagged {
@@ -424,15 +424,25 @@ mod tests {
         .map(|error| error.to_string())
         .unwrap_or_default();
         for text in [
-            "compile_error ! { \"graphs implement `Debug` already, showing the name and shape of \
-             each variable; remove `Debug` from this `derive`\" }",
             "compile_error ! { \"`#[cfg]` is not supported on a graph declaration: only doc \
              comments (`///`) are, and they document the generated methods\" }",
-            // The fallback keeps the other derives, and its own `Debug`.
+            // The other derives are kept, and the fallback implements `Debug`.
             "# [derive (Clone)]",
             "impl :: core :: fmt :: Debug for Tagged",
         ] {
             assert!(error.contains(text), "{text} in {error}");
         }
+        assert_eq!(error.matches("compile_error").count(), 1, "{error}");
+        let expanded = expand(quote! {
+            #[derive(Debug, Clone)]
+            struct Kept {
+                input x: [2];
+                output y = x * 2.0;
+            }
+        });
+        assert!(
+            expanded.contains("use super :: * ; # [derive (Clone)] # [allow"),
+            "{expanded}"
+        );
     }
 }
