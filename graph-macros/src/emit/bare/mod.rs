@@ -447,7 +447,7 @@ fn entry_point(
         format!("{doc}\n\n Inputs:\n{}", listed.concat())
     };
     let with_doc = format!(
-        "{doc}\n\n Intermediate values go to `workspace`; nothing is allocated and nothing can \
+        "{doc}\n\n Intermediate values go to `{ws}`; nothing is allocated and nothing can \
          fail."
     );
     let stack_doc = format!(

@@ -416,6 +416,7 @@ pub fn output_methods(
     let attrs = &output.attrs;
     let shape = graph.shape(node);
     let elem = element(graph.node(node).dtype);
+    let ws = workspace_param(graph);
     let (summary, with_summary) = if shape.is_scalar() {
         (
             format!(
@@ -423,7 +424,7 @@ pub fn output_methods(
                  it depends on."
             ),
             format!(
-                " Computes output `{name}`, a scalar returned as `{elem}`, in `workspace`: no \
+                " Computes output `{name}`, a scalar returned as `{elem}`, in `{ws}`: no \
                  allocation once the workspace has served a call of these sizes."
             ),
         )
@@ -433,7 +434,7 @@ pub fn output_methods(
                 " Computes output `{name}`, of shape {shape}, and only the nodes it depends on."
             ),
             format!(
-                " Computes output `{name}`, of shape {shape}, in `workspace`, and returns a \
+                " Computes output `{name}`, of shape {shape}, in `{ws}`, and returns a \
                  view of it: no allocation once the workspace has served a call of these sizes."
             ),
         )
@@ -443,7 +444,6 @@ pub fn output_methods(
     let reuse =
         format!(" Allocates a fresh workspace on every call; reuse one with [`Self::{with}`].");
     let generics = input_generics(&body, &[]);
-    let ws = workspace_param(graph);
     let Body {
         params,
         views,
@@ -546,6 +546,7 @@ pub fn run_methods(graph: &Graph, plan: &Plan, schedule: Option<&Schedule>) -> T
     let errors = errors_doc(&body);
     let plain_generics = input_generics(&body, &[]);
     let ws = workspace_param(graph);
+    let run_doc = format!(" Computes every output in one pass, each shared node once, in `{ws}`.");
     let Body {
         params,
         views: input_views,
@@ -556,7 +557,7 @@ pub fn run_methods(graph: &Graph, plan: &Plan, schedule: Option<&Schedule>) -> T
     let plain_params = params.iter().map(retime);
     let plain_views = input_views.iter().map(retime);
     quote! {
-        /// Computes every output in one pass, each shared node once, in `workspace`.
+        #[doc = #run_doc]
         #[doc = #inputs]
         #errors
         #vis fn run_with<'a>(&'a self, #ws: &'a mut #workspace, #(#params),*)

@@ -445,4 +445,21 @@ mod tests {
             "{expanded}"
         );
     }
+
+    #[test]
+    fn an_input_named_workspace_moves_the_workspace_parameter_aside() {
+        let expanded = expand(quote! {
+            struct Named {
+                input workspace: [3];
+                output doubled = workspace * 2.0;
+            }
+        });
+        for text in [
+            "fn doubled_with < 'a > (& 'a self , __workspace : & 'a mut NamedWorkspace , \
+             workspace : impl",
+            "of shape [3], in `__workspace`, and returns a view",
+        ] {
+            assert!(expanded.contains(text), "{text} in {expanded}");
+        }
+    }
 }

@@ -80,6 +80,7 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
         let errors = errors_doc(&body);
         let generics = input_generics(&body, &[]);
         let ws = workspace_param(graph);
+        let uses = format!(" Uses `{ws}` for intermediate values.");
         let Body {
             params,
             views,
@@ -98,7 +99,7 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
         return quote! {
             #[doc = #summary]
             #[doc = #inputs]
-            /// Uses `workspace` for intermediate values.
+            #[doc = #uses]
             #errors
             #vis fn update_with #generics(&mut self, #ws: &mut #workspace, #(#params),*)
                 -> ::core::result::Result<(), #p::Error> {
@@ -203,7 +204,7 @@ fn training_step(
         plain_body = quote! { self.#with(&mut __ws, #(#names),*) };
         returns = None;
         with_doc = format!(
-            " Uses `workspace` for intermediate values: allocates nothing once it has served \
+            " Uses `{ws}` for intermediate values: allocates nothing once it has served \
              a step of the same sizes; [`Self::{name}`] allocates one per call."
         );
     } else {
@@ -223,7 +224,7 @@ fn training_step(
         };
         returns = Some(returns_doc(graph, training));
         with_doc = format!(
-            " The outputs are views into `workspace`; nothing is allocated once it has served \
+            " The outputs are views into `{ws}`; nothing is allocated once it has served \
              a step of the same sizes. [`Self::{name}`] allocates a workspace and copies."
         );
     }
