@@ -20,7 +20,9 @@ fn readme_example() -> Result<(), staticflow::Error> {
         array![[1.0, 0.0], [0.0, 1.0], [1.0, -1.0]],
         array![0.5, 1.0],
     )?;
-    let y = dense.y(array![[1.0, 2.0, 3.0]].view())?;
+    let x = array![[1.0, 2.0, 3.0]];
+    // Or x.view(): anything ndarray turns into a view.
+    let y = dense.y(&x)?;
     // h = [1 + 3 + 0.5, 2 - 3 + 1] = [4.5, 0]; y = h² = [20.25, 0].
     assert_eq!(y, array![[20.25, 0.0]]);
     let err = dense

@@ -52,6 +52,9 @@ pub struct Graph {
     /// Whether the optimizer runs (`#[optimize(off)]` turns it off): the
     /// IR passes, in-place storage, slot sharing and packed weight copies.
     pub optimize: bool,
+    /// The doc comments of input and variable declarations, for the docs
+    /// of the parameters and accessors.
+    pub docs: Vec<(NodeId, String)>,
 }
 
 pub struct Node {
@@ -184,6 +187,14 @@ impl Hash for Tensor {
 impl Graph {
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0]
+    }
+
+    /// The doc comment of an input's or variable's declaration.
+    pub fn doc(&self, id: NodeId) -> Option<&str> {
+        self.docs
+            .iter()
+            .find(|(node, _)| *node == id)
+            .map(|(_, doc)| doc.as_str())
     }
 
     /// The shape of a node whose shape was inferred.

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use quote::ToTokens;
 use syn::ext::IdentExt;
 
 use crate::diag::{Diagnostics, SpanRange};
@@ -24,7 +25,7 @@ pub fn lower(
 ) -> Graph {
     let mut lowering = Lowering {
         graph: Graph {
-            attrs: syntax.attrs.clone(),
+            attrs: struct_attrs(&syntax.attrs),
             vis: syntax.vis.clone(),
             name: syntax.name.clone(),
             nodes: Vec::new(),
@@ -39,12 +40,22 @@ pub fn lower(
             steps: Vec::new(),
             state: Vec::new(),
             initial: Vec::new(),
+            docs: Vec::new(),
         },
         resolution,
         decl_nodes: HashMap::new(),
         leaf_decls: HashMap::new(),
         diagnostics,
     };
+    for decl in &syntax.decls {
+        for attr in &decl.rejected {
+            let path = attr.path().to_token_stream().to_string().replace(' ', "");
+            lowering.diagnostics.push(SpanRange::of(attr).error(format!(
+                "`#[{path}]` is not supported on a graph declaration: only doc comments \
+                 (`///`) are, and they document the generated methods"
+            )));
+        }
+    }
     for &index in &resolution.order {
         lowering.declaration(syntax, index);
     }
@@ -60,6 +71,57 @@ pub fn lower(
     lowering.graph.variables = variables;
     lowering.graph.outputs = outputs;
     lowering.graph
+}
+
+/// The attributes of the graph's struct: the user's, with `Debug` taken
+/// out of their derives. Every graph implements `Debug` (each variable's
+/// name and shape, `emit::debug_impl`), so a derived one would clash; the
+/// user's `#[derive(Clone, Debug, PartialEq)]` keeps working, with that
+/// implementation.
+fn struct_attrs(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
+    let mut kept = Vec::new();
+    for attr in attrs {
+        let derived = attr.path().is_ident("derive").then(|| {
+            attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+            )
+        });
+        let Some(Ok(paths)) = derived else {
+            kept.push(attr.clone());
+            continue;
+        };
+        let count = paths.len();
+        let others: Vec<syn::Path> = paths
+            .into_iter()
+            .filter(|path| path.segments.last().is_none_or(|s| s.ident != "Debug"))
+            .collect();
+        if others.len() == count {
+            kept.push(attr.clone());
+        } else if !others.is_empty() {
+            let pound = attr.pound_token;
+            kept.push(syn::parse_quote! { #pound[derive(#(#others),*)] });
+        }
+    }
+    kept
+}
+
+/// spaces; `None` without any.
+fn doc_text(attrs: &[syn::Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter_map(|attr| match &attr.meta {
+            syn::Meta::NameValue(meta) if meta.path.is_ident("doc") => match &meta.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(text),
+                    ..
+                }) => Some(text.value().trim().to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .filter(|line| !line.is_empty())
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(" "))
 }
 
 struct Lowering<'a> {
@@ -89,6 +151,9 @@ impl Lowering<'_> {
                 let id = self.push(op, Vec::new(), Some(shape_of(shape)), name_span);
                 self.graph.nodes[id.0].dtype = decl.dtype.unwrap_or(DType::F32);
                 self.leaf_decls.insert(id, index);
+                if let Some(doc) = doc_text(&decl.attrs) {
+                    self.graph.docs.push((id, doc));
+                }
                 if decl.kind == DeclKind::Input {
                     self.graph.inputs.push(id);
                 } else {

@@ -41,7 +41,11 @@ pub struct GraphSyntax {
 
 /// One `;`-terminated declaration inside the graph body.
 pub struct Decl {
+    /// The declaration's doc comments (`#[doc = ..]`).
     pub attrs: Vec<Attribute>,
+    /// Its other attributes, which a declaration cannot take (`#[cfg(..)]`
+    /// cannot remove a node from the graph): each reported by `lower`.
+    pub rejected: Vec<Attribute>,
     pub kind: DeclKind,
     pub name: Ident,
     /// The `: [..]` annotation, if written.
@@ -246,7 +250,10 @@ impl Parse for GraphSyntax {
 
 impl Parse for Decl {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
+        let (attrs, rejected) = input
+            .call(Attribute::parse_outer)?
+            .into_iter()
+            .partition(|attr| attr.path().is_ident("doc"));
         let lookahead = input.lookahead1();
         let kind = if lookahead.peek(kw::input) {
             input.parse::<kw::input>()?;
@@ -328,6 +335,7 @@ impl Parse for Decl {
         input.parse::<Token![;]>()?;
         Ok(Decl {
             attrs,
+            rejected,
             kind,
             name,
             shape,

@@ -111,6 +111,26 @@ pub enum Error {
         /// stays `Clone` and `Eq`).
         message: String,
     },
+    /// An `.npy` file read as an array (not as a graph's variable) has an
+    /// element type that does not convert to the one asked for.
+    FileDType {
+        /// The file.
+        file: String,
+        /// The dtypes that convert, as `.npy` headers spell them.
+        expected: &'static str,
+        /// The dtype the file declares.
+        actual: String,
+    },
+    /// A file read as indices (class labels) holds a value that is not
+    /// one: negative, or too large for a `usize`.
+    NotAnIndex {
+        /// The file.
+        file: String,
+        /// The value.
+        value: i128,
+        /// Where it sits in the array (one entry per axis).
+        position: Vec<usize>,
+    },
     /// An entry point did not get an output it asked the graph's shared
     /// schedule for. The expansion rules this out (a graph computes every
     /// output it is asked for), so this is a bug of staticflow's, reported
@@ -196,6 +216,20 @@ impl fmt::Display for Error {
                 action,
                 message,
             } => write!(f, "cannot {action} `{path}`: {message}"),
+            Error::FileDType {
+                file,
+                expected,
+                actual,
+            } => write!(f, "`{file}` has dtype '{actual}', but reading it needs {expected}"),
+            Error::NotAnIndex {
+                file,
+                value,
+                position,
+            } => write!(
+                f,
+                "`{file}` holds {value} at position {position:?}, which is not an index: indices are whole numbers from 0 to {}",
+                usize::MAX
+            ),
             Error::NotComputed { output } => write!(
                 f,
                 "output `{output}` was asked for but not computed; this is a bug of staticflow, please report it"

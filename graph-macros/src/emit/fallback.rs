@@ -11,6 +11,20 @@ use crate::check::RESERVED_METHODS;
 use crate::ir::{Graph, NodeId};
 use crate::parse::{DeclKind, GraphSyntax};
 
+/// `Debug` for the fallback's struct, as every graph implements it (a
+/// user's `derive(Debug)` was taken out).
+pub fn debug_impl(graph: &Graph) -> proc_macro2::TokenStream {
+    let name = &graph.name;
+    let text = name.to_string();
+    quote::quote! {
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#text).finish_non_exhaustive()
+            }
+        }
+    }
+}
+
 /// An output as a fallback declares it: its method, its field of
 /// `NameOutputs`, and its node when its value became one (an output whose
 /// value had an error before lowering has none, and takes every input).

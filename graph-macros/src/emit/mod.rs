@@ -48,6 +48,23 @@ pub(crate) fn private() -> TokenStream {
     quote! { ::staticflow::__private }
 }
 
+/// The name of the workspace parameter of the `_with` forms: `workspace`,
+/// or `__workspace` when an input takes that name.
+pub(crate) fn workspace_param(graph: &Graph) -> Ident {
+    let taken = graph.inputs.iter().any(|&id| {
+        graph
+            .node(id)
+            .name
+            .as_ref()
+            .is_some_and(|n| n == "workspace")
+    });
+    if taken {
+        format_ident!("__workspace")
+    } else {
+        format_ident!("workspace")
+    }
+}
+
 /// The Rust name of a node's value: the user's name, or `__g<id>_<op>`.
 pub(crate) fn local(graph: &Graph, id: NodeId) -> Ident {
     let node = graph.node(id);
@@ -139,6 +156,31 @@ pub(crate) fn fixed_sizes(graph: &Graph, id: NodeId) -> Vec<usize> {
     graph.shape(id).as_fixed().unwrap_or_default()
 }
 
+/// `Debug` for the graph's struct, on `core` alone: its name and each
+/// variable's name and shape, never the values (or the packed copies).
+/// `lower` takes `Debug` out of the user's derives, where it would clash.
+pub(crate) fn debug_impl(graph: &Graph) -> TokenStream {
+    let name = &graph.name;
+    let text = name.to_string();
+    let fields = graph.variables.iter().map(|&id| {
+        let field = syn::ext::IdentExt::unraw(&local(graph, id)).to_string();
+        let sizes = fixed_sizes(graph, id);
+        let shape = if sizes.is_empty() {
+            quote! { [0usize; 0] }
+        } else {
+            quote! { [#(#sizes),*] }
+        };
+        quote! { .field(#field, &#shape) }
+    });
+    quote! {
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#text) #(#fields)* .finish()
+            }
+        }
+    }
+}
+
 pub(crate) fn outputs_struct(graph: &Graph) -> TokenStream {
     let type_of = |id: NodeId| array_type(graph.shape(id), graph.node(id).dtype);
     outputs_struct_with(
@@ -147,6 +189,17 @@ pub(crate) fn outputs_struct(graph: &Graph) -> TokenStream {
         &quote! { Debug, Clone, PartialEq },
         &allowed_lints(),
     )
+}
+
+/// The doc of a field holding node `id`'s value: its shape, or that it is
+/// a scalar.
+pub(crate) fn shape_doc(graph: &Graph, id: NodeId) -> String {
+    let shape = graph.shape(id);
+    if shape.is_scalar() {
+        format!(" A scalar, `{}`.", element(graph.node(id).dtype))
+    } else {
+        format!(" Shape {shape}.")
+    }
 }
 
 /// The struct `run` returns, one field per output of the type `type_of`
@@ -170,7 +223,7 @@ pub(crate) fn outputs_struct_with(
         let field = &output.name;
         let ty = type_of(output.node);
         let attrs = &output.attrs;
-        let shape_doc = format!(" Shape {}.", graph.shape(output.node));
+        let shape_doc = shape_doc(graph, output.node);
         quote! {
             #(#attrs)*
             #[doc = #shape_doc]

@@ -35,6 +35,7 @@
 //! inspected: NaN and infinite weights load as they are, bit for bit, since
 //! a file may hold them on purpose (masks, sentinels).
 
+mod arrays;
 mod dtype;
 mod literal;
 mod npy;
@@ -48,6 +49,9 @@ use std::path::Path;
 
 use ndarray::{Array, ArrayD, Dimension, IxDyn, ShapeBuilder};
 
+pub use self::arrays::{
+    parse_npy_f32, parse_npy_usize, read_npy_f32, read_npy_usize, F32_DTYPES, INDEX_DTYPES,
+};
 pub use self::dtype::Dtype;
 pub use self::npy::Npy;
 pub use self::safetensors::{SafeTensors, TensorView};
@@ -455,11 +459,11 @@ pub(crate) fn decode_f32(bytes: &[u8], big_endian: bool) -> Vec<f32> {
 
 /// An array of `shape` in standard layout from `values` stored in row-major
 /// or, when `fortran_order`, column-major order; `None` if the counts differ.
-pub(crate) fn to_array(
+pub(crate) fn to_array<T: Clone>(
     shape: &[usize],
-    values: Vec<f32>,
+    values: Vec<T>,
     fortran_order: bool,
-) -> Option<ArrayD<f32>> {
+) -> Option<ArrayD<T>> {
     if fortran_order {
         let array = ArrayD::from_shape_vec(IxDyn(shape).f(), values).ok()?;
         Some(array.as_standard_layout().into_owned())

@@ -46,10 +46,13 @@ pub fn fallback(graph: &Graph, syntax: &GraphSyntax) -> TokenStream {
         })
         .collect();
     let (outputs_struct, run) = outputs_items(graph, &outputs);
+    let debug = super::super::fallback::debug_impl(graph);
     quote! {
         #(#attrs)*
         #lints
         #vis struct #name {}
+
+        #debug
 
         #outputs_struct
 

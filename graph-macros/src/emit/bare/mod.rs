@@ -72,6 +72,7 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
         |schedule| schedule::fetch_items(graph, plan, schedule),
     );
     let statics = super::constant_statics(graph);
+    let debug = super::debug_impl(graph);
     quote! {
         #statics
 
@@ -99,6 +100,8 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
             #updates
             #introspection
         }
+
+        #debug
     }
 }
 
@@ -122,11 +125,19 @@ fn output_methods(graph: &Graph, plan: &Plan, schedule: Option<&Schedule>) -> To
             &statements,
             &ty,
             &value,
-            &format!(
-                " Computes output `{}`, of shape {}.",
-                output.name,
-                graph.shape(output.node)
-            ),
+            &if graph.shape(output.node).is_scalar() {
+                format!(
+                    " Computes output `{}`, a scalar returned as `{}`.",
+                    output.name,
+                    element(graph.node(output.node).dtype)
+                )
+            } else {
+                format!(
+                    " Computes output `{}`, of shape {}.",
+                    output.name,
+                    graph.shape(output.node)
+                )
+            },
         )
     });
     quote! { #(#methods)* }
@@ -456,7 +467,7 @@ fn entry_params(graph: &Graph, needed: &[bool]) -> Vec<(Ident, TokenStream)> {
         .collect()
 }
 
-/// The workspace form `<method>_with(&self, __ws, inputs..)` and the
+/// The workspace form `<method>_with(&self, workspace, inputs..)` and the
 /// convenience form `<method>(&self, inputs..)` with a workspace on the
 /// stack, taking the inputs of the `needed` nodes, running `statements` and
 /// returning `value`.
@@ -472,12 +483,27 @@ fn entry_point(
     let vis = &graph.vis;
     let workspace = workspace_name(graph);
     let with = format_ident!("{}_with", method);
+    let ws = super::workspace_param(graph);
     let inputs = entry_params(graph, needed);
     let params = inputs.iter().map(|(name, ty)| quote! { #name: #ty });
     let params_again = params.clone();
     let args = inputs.iter().map(|(name, _)| name);
+    let listed: Vec<String> = needed_inputs(graph, needed)
+        .into_iter()
+        .filter_map(|id| {
+            graph
+                .doc(id)
+                .map(|text| format!("\n - `{}`: {text}", local(graph, id)))
+        })
+        .collect();
+    let doc = if listed.is_empty() {
+        doc.to_string()
+    } else {
+        format!("{doc}\n\n Inputs:\n{}", listed.concat())
+    };
     let with_doc = format!(
-        "{doc}\n\n Intermediate values go to `__ws`; nothing is allocated and nothing can fail."
+        "{doc}\n\n Intermediate values go to `{ws}`; nothing is allocated and nothing can \
+         fail."
     );
     let stack_doc = format!(
         "{doc}\n\n With a workspace on the stack ([`Self::WORKSPACE_BYTES`] bytes); \
@@ -486,7 +512,8 @@ fn entry_point(
     quote! {
         #[doc = #with_doc]
         #[must_use]
-        #vis fn #with(&self, __ws: &mut #workspace, #(#params),*) -> #ty {
+        #vis fn #with(&self, #ws: &mut #workspace, #(#params),*) -> #ty {
+            let __ws = #ws;
             #(#statements)*
             #value
         }
@@ -557,7 +584,8 @@ mod tests {
         });
         let p = quote! { ::staticflow::__private };
         let body = quote! {
-            fn y_with(&self, __ws: &mut LayerWorkspace, x: &[[f32; 3usize]; 2usize]) -> [[f32; 4usize]; 2usize] {
+            fn y_with(&self, workspace: &mut LayerWorkspace, x: &[[f32; 3usize]; 2usize]) -> [[f32; 4usize]; 2usize] {
+                let __ws = workspace;
                 let x: &[f32] = x.as_flattened();
                 let w: &[f32] = self.w.as_flattened();
                 let b: &[f32] = self.b.as_slice();
@@ -569,7 +597,8 @@ mod tests {
         };
         assert!(expanded.contains(&body.to_string()), "{expanded}");
         assert!(!expanded.contains("ndarray"), "{expanded}");
-        assert!(!expanded.contains("Result"), "{expanded}");
+        // Nothing can fail (`Debug`'s `fmt::Result` aside).
+        assert!(!expanded.contains("result :: Result"), "{expanded}");
     }
 
     #[test]

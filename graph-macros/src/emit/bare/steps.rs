@@ -8,7 +8,8 @@
 //! cannot fail:
 //!
 //! ```text
-//! pub fn tune_with(&mut self, __ws: &mut TuneWorkspace, x: &[[f32; 64]; 4], labels: &[usize; 4]) -> f32 {
+//! pub fn tune_with(&mut self, workspace: &mut TuneWorkspace, x: &[[f32; 64]; 4], labels: &[usize; 4]) -> f32 {
+//!     let __ws = workspace;
 //!     let x: &[f32] = x.as_flattened();
 //!     let w2: &[f32] = self.w2.as_flattened();
 //!     ...                                   // forward, backward, w2 - lr·∂loss/∂w2
@@ -48,6 +49,7 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
     }
     let vis = &graph.vis;
     let workspace = workspace_name(graph);
+    let ws = super::super::workspace_param(graph);
     let roots: Vec<NodeId> = stores
         .iter()
         .filter(|(_, store)| *store != Store::Unchanged)
@@ -71,7 +73,7 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
     let Some(training) = training else {
         let doc = format!(
             " Computes the new values of {} from the current ones, then stores them all. \
-             Intermediate values go to `__ws`; nothing is allocated and nothing can fail.",
+             Intermediate values go to `{ws}`; nothing is allocated and nothing can fail.",
             updated.join(", ")
         );
         let stack_doc = format!(
@@ -81,7 +83,8 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
         );
         return quote! {
             #[doc = #doc]
-            #vis fn update_with(&mut self, __ws: &mut #workspace, #(#params),*) {
+            #vis fn update_with(&mut self, #ws: &mut #workspace, #(#params),*) {
+                let __ws = #ws;
                 #(#statements)*
                 #(#snapshots)*
                 #(#assigns)*
@@ -104,7 +107,7 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
     let doc = format!(
         " One training step: computes {loss_name} and its gradients, updates {}, and returns \
          the loss, as computed before the update. The backward pass was derived when the \
-         crate compiled; intermediate values go to `__ws`, so nothing is allocated and nothing \
+         crate compiled; intermediate values go to `{ws}`, so nothing is allocated and nothing \
          can fail.",
         updated.join(", ")
     );
@@ -113,7 +116,8 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
     );
     quote! {
         #[doc = #doc]
-        #vis fn #with(&mut self, __ws: &mut #workspace, #(#params),*) -> f32 {
+        #vis fn #with(&mut self, #ws: &mut #workspace, #(#params),*) -> f32 {
+            let __ws = #ws;
             #(#statements)*
             #(#snapshots)*
             #(#assigns)*

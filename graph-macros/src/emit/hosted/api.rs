@@ -250,7 +250,10 @@ pub(super) fn accessors(graph: &Graph, plan: &crate::plan::Plan, id: NodeId) -> 
     let shape = graph.shape(id);
     let mutable = format_ident!("{}_mut", name);
     let setter = format_ident!("set_{}", name);
-    let doc = format!(" The current value of variable `{name}`, of shape {shape}.");
+    let doc = match graph.doc(id) {
+        Some(text) => format!(" The current value of variable `{name}`, of shape {shape}: {text}"),
+        None => format!(" The current value of variable `{name}`, of shape {shape}."),
+    };
     let doc_mut = format!(" Mutable access to variable `{name}`; its shape cannot change.");
     let doc_set = format!(" Replaces the value of variable `{name}`, of shape {shape}.");
     if shape.is_scalar() {

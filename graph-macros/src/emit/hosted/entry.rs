@@ -25,7 +25,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::super::fetch::Schedule;
-use super::super::{array_type, element, local, outputs_name, private};
+use super::super::{array_type, element, local, outputs_name, private, workspace_param};
 use super::node;
 use crate::ir::{Graph, NodeId, Op};
 use crate::plan::Plan;
@@ -101,6 +101,12 @@ pub fn workspace_constant(graph: &Graph, plan: &Plan) -> TokenStream {
 /// The parameters, input checks and statements computing `roots`.
 pub struct Body {
     pub params: Vec<TokenStream>,
+    /// The statements turning each array parameter (anything ndarray
+    /// converts to a view) into the view the statements read, without a
+    /// copy: first in every form taking the inputs.
+    pub views: Vec<TokenStream>,
+    /// Whether a parameter is an array, whose type names the lifetime.
+    pub borrows: bool,
     /// The parameter names, to forward them.
     pub names: Vec<Ident>,
     /// Names and shapes of the inputs taken, for docs.
@@ -114,16 +120,23 @@ impl Body {
     pub fn taking(graph: &Graph, inputs: &[NodeId], lifetime: &TokenStream) -> Body {
         let mut body = Body {
             params: Vec::new(),
+            views: Vec::new(),
+            borrows: false,
             names: Vec::new(),
             input_docs: Vec::new(),
             statements: Vec::new(),
         };
         for &id in inputs {
             let name = local(graph, id);
-            let ty = input_type(graph, id, lifetime);
-            body.params.push(quote! { #name: #ty });
-            body.input_docs
-                .push(format!("`{name}`: {}", graph.shape(id)));
+            let param = input_param(graph, id, lifetime);
+            body.params.push(quote! { #name: #param });
+            if !graph.shape(id).is_scalar() {
+                let view = input_type(graph, id, lifetime);
+                body.views
+                    .push(quote! { let #name: #view = ::core::convert::Into::into(#name); });
+                body.borrows = true;
+            }
+            body.input_docs.push(input_doc(graph, id));
             body.names.push(name);
         }
         body
@@ -189,6 +202,38 @@ pub(super) fn input_type(graph: &Graph, id: NodeId, lifetime: &TokenStream) -> T
     } else {
         let dim = super::super::dimension(shape.rank());
         quote! { #p::ndarray::ArrayView<#lifetime, #elem, #dim> }
+    }
+}
+
+/// The type of input `id` as a parameter of an entry point: a scalar, or
+/// anything ndarray converts to a view with `lifetime` (`&Array2<f32>`, a
+/// view, a slice for rank 1).
+pub(super) fn input_param(graph: &Graph, id: NodeId, lifetime: &TokenStream) -> TokenStream {
+    let p = private();
+    let shape = graph.shape(id);
+    let elem = element(graph.node(id).dtype);
+    if shape.is_scalar() {
+        elem
+    } else {
+        let dim = super::super::dimension(shape.rank());
+        quote! { impl #p::ndarray::AsArray<#lifetime, #elem, #dim> }
+    }
+}
+
+/// The line documenting input `id`: its name, shape and element type, and
+/// the doc comment of its declaration.
+fn input_doc(graph: &Graph, id: NodeId) -> String {
+    let name = local(graph, id);
+    let shape = graph.shape(id);
+    let elem = element(graph.node(id).dtype);
+    let kind = if shape.is_scalar() {
+        format!("`{elem}`")
+    } else {
+        format!("{shape} of `{elem}`")
+    };
+    match graph.doc(id) {
+        Some(doc) => format!("- `{name}`: {kind}. {doc}"),
+        None => format!("- `{name}`: {kind}."),
     }
 }
 
@@ -307,11 +352,34 @@ pub(super) fn errors_doc(body: &Body) -> Option<TokenStream> {
     })
 }
 
+/// The docs of the inputs: a list, one input a line with the doc comment
+/// of its declaration.
 pub(super) fn inputs_sentence(body: &Body) -> String {
     if body.input_docs.is_empty() {
         " It takes no inputs.".to_string()
     } else {
-        format!(" Inputs: {}.", body.input_docs.join(", "))
+        let arrays = if body.borrows {
+            " (arrays as `&Array`, views, or anything else ndarray turns into a view, \
+             without a copy)"
+        } else {
+            ""
+        };
+        // A paragraph of its own, after the summary.
+        format!("\n Inputs{arrays}:\n\n {}", body.input_docs.join("\n "))
+    }
+}
+
+/// The generics of a form taking the inputs of `body` with lifetime `'i`
+/// (and `others`): `<'i>` when one of them is an array.
+pub(super) fn input_generics(body: &Body, others: &[TokenStream]) -> TokenStream {
+    let mut lifetimes: Vec<TokenStream> = others.to_vec();
+    if body.borrows {
+        lifetimes.push(quote! { 'i });
+    }
+    if lifetimes.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! { <#(#lifetimes),*> }
     }
 }
 
@@ -347,30 +415,53 @@ pub fn output_methods(
     let owned = owned_from_view(graph, node, &quote! { value });
     let attrs = &output.attrs;
     let shape = graph.shape(node);
-    let summary =
-        format!(" Computes output `{name}`, of shape {shape}, and only the nodes it depends on.");
-    let with_summary = format!(
-        " Computes output `{name}`, of shape {shape}, in `workspace`, and returns a view of it: \
-         no allocation once the workspace has served a call of these sizes."
-    );
+    let elem = element(graph.node(node).dtype);
+    let ws = workspace_param(graph);
+    let (summary, with_summary) = if shape.is_scalar() {
+        (
+            format!(
+                " Computes output `{name}`, a scalar returned as `{elem}`, and only the nodes \
+                 it depends on."
+            ),
+            format!(
+                " Computes output `{name}`, a scalar returned as `{elem}`, in `{ws}`: no \
+                 allocation once the workspace has served a call of these sizes."
+            ),
+        )
+    } else {
+        (
+            format!(
+                " Computes output `{name}`, of shape {shape}, and only the nodes it depends on."
+            ),
+            format!(
+                " Computes output `{name}`, of shape {shape}, in `{ws}`, and returns a \
+                 view of it: no allocation once the workspace has served a call of these sizes."
+            ),
+        )
+    };
     let inputs = inputs_sentence(&body);
     let errors = errors_doc(&body);
     let reuse =
         format!(" Allocates a fresh workspace on every call; reuse one with [`Self::{with}`].");
+    let generics = input_generics(&body, &[]);
     let Body {
         params,
+        views,
         names,
         statements,
         ..
     } = body;
     let plain_params = params.iter().map(retime);
+    let plain_views = views.iter().map(retime);
     quote! {
         #(#attrs)*
         #[doc = #with_summary]
         #[doc = #inputs]
         #errors
-        #vis fn #with<'a>(&'a self, __ws: &'a mut #workspace, #(#params),*)
+        #vis fn #with<'a>(&'a self, #ws: &'a mut #workspace, #(#params),*)
             -> ::core::result::Result<#view_ty, #p::Error> {
+            let __ws = #ws;
+            #(#views)*
             #(#statements)*
             ::core::result::Result::Ok(#value)
         }
@@ -381,16 +472,18 @@ pub fn output_methods(
         #[doc = ""]
         #[doc = #reuse]
         #errors
-        #vis fn #name(&self, #(#plain_params),*) -> ::core::result::Result<#owned_ty, #p::Error> {
+        #vis fn #name #generics(&self, #(#plain_params),*)
+            -> ::core::result::Result<#owned_ty, #p::Error> {
+            #(#plain_views)*
             let mut __ws = #workspace::default();
             self.#with(&mut __ws, #(#names),*).map(|value| #owned)
         }
     }
 }
 
-/// A parameter with the lifetime `'a` replaced by `'_`, for the convenience
-/// forms. Only an `a` right after a `'` is the lifetime; a user's input may
-/// well be called `a`.
+/// A parameter (or statement) with the lifetime `'a` replaced by `'i`, for
+/// the convenience forms, whose inputs outlive no workspace. Only an `a`
+/// right after a `'` is the lifetime; a user's input may well be called `a`.
 fn retime(param: &TokenStream) -> TokenStream {
     let mut after_quote = false;
     param
@@ -407,7 +500,7 @@ fn retime(param: &TokenStream) -> TokenStream {
                     proc_macro2::TokenTree::Group(retimed)
                 }
                 proc_macro2::TokenTree::Ident(ident) if lifetime && ident == "a" => {
-                    proc_macro2::TokenTree::Ident(Ident::new("_", ident.span()))
+                    proc_macro2::TokenTree::Ident(Ident::new("i", ident.span()))
                 }
                 other => other,
             }
@@ -451,19 +544,26 @@ pub fn run_methods(graph: &Graph, plan: &Plan, schedule: Option<&Schedule>) -> T
     });
     let inputs = inputs_sentence(&body);
     let errors = errors_doc(&body);
+    let plain_generics = input_generics(&body, &[]);
+    let ws = workspace_param(graph);
+    let run_doc = format!(" Computes every output in one pass, each shared node once, in `{ws}`.");
     let Body {
         params,
+        views: input_views,
         names,
         statements,
         ..
     } = body;
     let plain_params = params.iter().map(retime);
+    let plain_views = input_views.iter().map(retime);
     quote! {
-        /// Computes every output in one pass, each shared node once, in `workspace`.
+        #[doc = #run_doc]
         #[doc = #inputs]
         #errors
-        #vis fn run_with<'a>(&'a self, __ws: &'a mut #workspace, #(#params),*)
+        #vis fn run_with<'a>(&'a self, #ws: &'a mut #workspace, #(#params),*)
             -> ::core::result::Result<#views #generics, #p::Error> {
+            let __ws = #ws;
+            #(#input_views)*
             #(#statements)*
             ::core::result::Result::Ok(#views { #(#view_fields),* })
         }
@@ -473,7 +573,9 @@ pub fn run_methods(graph: &Graph, plan: &Plan, schedule: Option<&Schedule>) -> T
         ///
         /// Allocates a fresh workspace on every call; reuse one with [`Self::run_with`].
         #errors
-        #vis fn run(&self, #(#plain_params),*) -> ::core::result::Result<#outputs, #p::Error> {
+        #vis fn run #plain_generics(&self, #(#plain_params),*)
+            -> ::core::result::Result<#outputs, #p::Error> {
+            #(#plain_views)*
             let mut __ws = #workspace::default();
             let views = self.run_with(&mut __ws, #(#names),*)?;
             ::core::result::Result::Ok(#outputs { #(#owned_fields),* })
@@ -498,7 +600,7 @@ pub fn views_struct(graph: &Graph) -> TokenStream {
         let field = &output.name;
         let ty = view_return(graph, output.node, &a);
         let attrs = &output.attrs;
-        let shape_doc = format!(" Shape {}.", graph.shape(output.node));
+        let shape_doc = super::super::shape_doc(graph, output.node);
         quote! {
             #(#attrs)*
             #[doc = #shape_doc]

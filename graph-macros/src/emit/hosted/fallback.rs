@@ -44,6 +44,7 @@ pub fn fallback(graph: &Graph, syntax: &GraphSyntax) -> TokenStream {
     let constructors = constructors(graph);
     let introspection = introspection(graph);
     let structs = output_structs(graph, &outputs);
+    let debug = super::super::fallback::debug_impl(graph);
     // `WORKSPACE_BYTES` is declared whatever the shapes: the fallback cannot
     // plan the workspace, and one constant too many hides no error.
     quote! {
@@ -74,6 +75,8 @@ pub fn fallback(graph: &Graph, syntax: &GraphSyntax) -> TokenStream {
                 ::core::unreachable!()
             }
         }
+
+        #debug
     }
 }
 
@@ -166,7 +169,7 @@ fn input_params(
         .into_iter()
         .map(|id| {
             let ty = if graph.node(id).shape.is_some() {
-                entry::input_type(graph, id, lifetime)
+                entry::input_param(graph, id, lifetime)
             } else {
                 quote! { impl ::core::marker::Sized }
             };
@@ -321,11 +324,11 @@ fn output_methods(graph: &Graph, output: &FallbackOutput, names: &mut MethodName
     let (plain, with) = names.claim_pair(name);
     let roots = node.map(|node| vec![node]);
     let plain = plain.then(|| {
-        let params = input_params(graph, roots.clone(), &quote! { '_ });
+        let params = input_params(graph, roots.clone(), &quote! { 'i });
         let ty = owned_type(graph, *node);
         quote! {
             #(#attrs)*
-            #vis fn #name(&self, #(#params),*) -> ::core::result::Result<#ty, #p::Error> {
+            #vis fn #name<'i>(&self, #(#params),*) -> ::core::result::Result<#ty, #p::Error> {
                 ::core::unreachable!()
             }
         }
@@ -355,7 +358,7 @@ fn run_methods(graph: &Graph, outputs: &[FallbackOutput]) -> TokenStream {
     let vis = &graph.vis;
     let a = quote! { 'a };
     let roots: Option<Vec<NodeId>> = outputs.iter().map(|output| output.node).collect();
-    let params = input_params(graph, roots.clone(), &quote! { '_ });
+    let params = input_params(graph, roots.clone(), &quote! { 'i });
     let params_a = input_params(graph, roots, &a);
     let owned = outputs_name(graph);
     let views = entry::views_name(graph);
@@ -366,7 +369,7 @@ fn run_methods(graph: &Graph, outputs: &[FallbackOutput]) -> TokenStream {
             -> ::core::result::Result<#views #generics, #p::Error> {
             ::core::unreachable!()
         }
-        #vis fn run(&self, #(#params),*) -> ::core::result::Result<#owned, #p::Error> {
+        #vis fn run<'i>(&self, #(#params),*) -> ::core::result::Result<#owned, #p::Error> {
             ::core::unreachable!()
         }
     }
@@ -393,14 +396,14 @@ fn update_methods(graph: &Graph, syntax: &GraphSyntax) -> TokenStream {
         .map(|update| update.value)
         .collect();
     let roots = (values.len() == declared).then_some(values);
-    let params = input_params(graph, roots, &quote! { '_ });
+    let params = input_params(graph, roots, &quote! { 'i });
     let workspace = entry::workspace_name(graph);
     quote! {
-        #vis fn update_with(&mut self, _: &mut #workspace, #(#params),*)
+        #vis fn update_with<'i>(&mut self, _: &mut #workspace, #(#params),*)
             -> ::core::result::Result<(), #p::Error> {
             ::core::unreachable!()
         }
-        #vis fn update(&mut self, #(#params),*) -> ::core::result::Result<(), #p::Error> {
+        #vis fn update<'i>(&mut self, #(#params),*) -> ::core::result::Result<(), #p::Error> {
             ::core::unreachable!()
         }
     }
@@ -467,15 +470,15 @@ fn step_methods(graph: &Graph, syntax: &GraphSyntax, names: &mut MethodNames) ->
                     roots.extend(returned.iter().flatten());
                     roots
                 });
-            let params = input_params(graph, roots, &quote! { '_ });
+            let params = input_params(graph, roots, &quote! { 'i });
             let a = quote! { 'a };
             let views = returned.iter().map(|&id| view_of(graph, id, &a));
             let owned = returned.iter().map(|&id| owned_type(graph, id));
             let (with_lifetime, view_ty, owned_ty) = if returned.is_empty() {
-                (quote! {}, quote! { f32 }, quote! { f32 })
+                (quote! { <'i> }, quote! { f32 }, quote! { f32 })
             } else {
                 (
-                    quote! { <'a> },
+                    quote! { <'a, 'i> },
                     quote! { (f32, #(#views),*) },
                     quote! { (f32, #(#owned),*) },
                 )
@@ -489,7 +492,7 @@ fn step_methods(graph: &Graph, syntax: &GraphSyntax, names: &mut MethodNames) ->
             let (plain, with) = names.claim_pair(method);
             let plain = plain.then(|| {
                 quote! {
-                    #vis fn #method(&mut self, #(#params),*) -> ::core::result::Result<#owned_ty, #p::Error> {
+                    #vis fn #method<'i>(&mut self, #(#params),*) -> ::core::result::Result<#owned_ty, #p::Error> {
                         ::core::unreachable!()
                     }
                 }

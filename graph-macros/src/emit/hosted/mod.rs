@@ -82,6 +82,7 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
     let run = entry::run_methods(graph, plan, schedule.as_ref());
     let update = steps::update_methods(graph, plan);
     let default = default_impl(graph);
+    let debug = super::debug_impl(graph);
     let statics = constant_statics(graph);
     quote! {
         #statics
@@ -116,6 +117,8 @@ pub fn emit(graph: &Graph, plan: &Plan, introspection: &TokenStream) -> TokenStr
         }
 
         #default
+
+        #debug
     }
 }
 
@@ -152,6 +155,7 @@ mod tests {
         });
         let body = quote! {
             -> ::core::result::Result<f32, ::staticflow::__private::Error> {
+                let __ws = workspace;
                 let __g2_mul: f32 = a * b;
                 let __g3_add: f32 = a + b;
                 let res: f32 = __g2_mul / __g3_add;
@@ -170,7 +174,9 @@ mod tests {
                 output res = (a * b) / (a + b);
             }
         });
-        let body = quote! { { let res: f32 = 3.7333333f32; ::core::result::Result::Ok(res) } };
+        let body = quote! {
+            { let __ws = workspace; let res: f32 = 3.7333333f32; ::core::result::Result::Ok(res) }
+        };
         assert!(expanded.contains(&body.to_string()), "{expanded}");
     }
 
@@ -189,11 +195,14 @@ mod tests {
         let some = quote! { ::core::option::Option::Some };
         let none = quote! { ::core::option::Option::None };
         // Two outputs share one schedule: `y_with` takes the one input `y`
-        // needs and asks `__fetch_with` for `y` alone.
+        // needs (as anything that converts to a view) and asks `__fetch_with`
+        // for `y` alone.
         let method = quote! {
-            fn y_with<'a>(&'a self, __ws: &'a mut DenseWorkspace,
-                x: #p::ndarray::ArrayView<'a, f32, #p::ndarray::Ix2>)
+            fn y_with<'a>(&'a self, workspace: &'a mut DenseWorkspace,
+                x: impl #p::ndarray::AsArray<'a, f32, #p::ndarray::Ix2>)
                 -> ::core::result::Result<#p::ndarray::ArrayView<'a, f32, #p::ndarray::Ix2>, #p::Error> {
+                let __ws = workspace;
+                let x: #p::ndarray::ArrayView<'a, f32, #p::ndarray::Ix2> = ::core::convert::Into::into(x);
                 let __fetched = self.__fetch_with(__ws, [true, false], #some(x), #none)?;
                 let y = #p::fetched(__fetched.y, "y")?;
                 ::core::result::Result::Ok(y)
@@ -229,7 +238,13 @@ mod tests {
             };
         };
         assert!(expanded.contains(&schedule.to_string()), "{expanded}");
+        let signature = quote! {
+            fn y<'i>(&self, x: impl #p::ndarray::AsArray<'i, f32, #p::ndarray::Ix2>)
+                -> ::core::result::Result<#p::ndarray::Array<f32, #p::ndarray::Ix2>, #p::Error>
+        };
+        assert!(expanded.contains(&signature.to_string()), "{expanded}");
         let convenience = quote! {
+            let x: #p::ndarray::ArrayView<'i, f32, #p::ndarray::Ix2> = ::core::convert::Into::into(x);
             let mut __ws = DenseWorkspace::default();
             self.y_with(&mut __ws, x).map(|value| value.to_owned())
         };
@@ -368,5 +383,83 @@ mod tests {
         assert!(errors.contains("compile_error"), "{errors}");
         assert!(errors.contains("struct Broken"), "{errors}");
         assert!(errors.contains("fn y"), "{errors}");
+    }
+
+    #[test]
+    fn docs_list_the_inputs_with_their_doc_comments_and_name_scalar_outputs_f32() {
+        let expanded = expand(quote! {
+            struct Scaled {
+                /// The examples, one a row.
+                ///   Any number of them.
+                input x: [n, 3];
+                input k: [];
+                /// The weights.
+                var w: [3];
+                output total = sum(x * w) * k;
+            }
+        });
+        for text in [
+            "- `x`: [n, 3] of `f32`. The examples, one a row. Any number of them.",
+            "- `k`: `f32`.",
+            " Computes output `total`, a scalar returned as `f32`, and only the nodes it depends on.",
+            " The current value of variable `w`, of shape [3]: The weights.",
+            "total_with < 'a > (& 'a self , workspace : & 'a mut ScaledWorkspace ,",
+        ] {
+            assert!(expanded.contains(text), "{text} in {expanded}");
+        }
+        assert!(!expanded.contains("returns a view"), "{expanded}");
+    }
+
+    #[test]
+    fn attributes_on_declarations_are_errors_and_a_derived_debug_is_dropped() {
+        let error = crate::expand::expand_checked(quote! {
+            #[derive(Clone, Debug)]
+            struct Tagged {
+                #[cfg(test)]
+                input x: [2];
+                output y = x * 2.0;
+            }
+        })
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
+        for text in [
+            "compile_error ! { \"`#[cfg]` is not supported on a graph declaration: only doc \
+             comments (`///`) are, and they document the generated methods\" }",
+            // The other derives are kept, and the fallback implements `Debug`.
+            "# [derive (Clone)]",
+            "impl :: core :: fmt :: Debug for Tagged",
+        ] {
+            assert!(error.contains(text), "{text} in {error}");
+        }
+        assert_eq!(error.matches("compile_error").count(), 1, "{error}");
+        let expanded = expand(quote! {
+            #[derive(Debug, Clone)]
+            struct Kept {
+                input x: [2];
+                output y = x * 2.0;
+            }
+        });
+        assert!(
+            expanded.contains("use super :: * ; # [derive (Clone)] # [allow"),
+            "{expanded}"
+        );
+    }
+
+    #[test]
+    fn an_input_named_workspace_moves_the_workspace_parameter_aside() {
+        let expanded = expand(quote! {
+            struct Named {
+                input workspace: [3];
+                output doubled = workspace * 2.0;
+            }
+        });
+        for text in [
+            "fn doubled_with < 'a > (& 'a self , __workspace : & 'a mut NamedWorkspace , \
+             workspace : impl",
+            "of shape [3], in `__workspace`, and returns a view",
+        ] {
+            assert!(expanded.contains(text), "{text} in {expanded}");
+        }
     }
 }

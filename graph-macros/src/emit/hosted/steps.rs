@@ -5,8 +5,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::super::{local, private};
-use super::entry::{body, errors_doc, inputs_sentence, workspace_name, Body};
+use super::super::{local, private, workspace_param};
+use super::entry::{body, errors_doc, input_generics, inputs_sentence, workspace_name, Body};
 use super::node;
 use crate::ir::{Graph, NodeId};
 use crate::plan::{Plan, Store};
@@ -60,7 +60,7 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
     }
     let p = private();
     let vis = &graph.vis;
-    let lifetime = quote! { '_ };
+    let lifetime = quote! { 'i };
     let stores = chosen;
     let loss = training.map(|step| step.loss);
     let returned: Vec<NodeId> = training.map_or_else(Vec::new, |step| {
@@ -78,8 +78,12 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
     let Some(training) = training else {
         let inputs = inputs_sentence(&body);
         let errors = errors_doc(&body);
+        let generics = input_generics(&body, &[]);
+        let ws = workspace_param(graph);
+        let uses = format!(" Uses `{ws}` for intermediate values.");
         let Body {
             params,
+            views,
             names,
             statements,
             ..
@@ -95,10 +99,12 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
         return quote! {
             #[doc = #summary]
             #[doc = #inputs]
-            /// Uses `workspace` for intermediate values.
+            #[doc = #uses]
             #errors
-            #vis fn update_with(&mut self, __ws: &mut #workspace, #(#params),*)
+            #vis fn update_with #generics(&mut self, #ws: &mut #workspace, #(#params),*)
                 -> ::core::result::Result<(), #p::Error> {
+                let __ws = #ws;
+                #(#views)*
                 #(#statements)*
                 #(#finals)*
                 #(#assigns)*
@@ -109,13 +115,40 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
             #[doc = #inputs]
             /// Allocates a fresh workspace; reuse one with [`Self::update_with`].
             #errors
-            #vis fn update(&mut self, #(#params),*) -> ::core::result::Result<(), #p::Error> {
+            #vis fn update #generics(&mut self, #(#params),*)
+                -> ::core::result::Result<(), #p::Error> {
+                #(#views)*
                 let mut __ws = #workspace::default();
                 self.update_with(&mut __ws, #(#names),*)
             }
         };
     };
     training_step(graph, training, &stores, &returned, body, &finals, &assigns)
+}
+
+/// The doc of what a step with `outputs = [..]` returns.
+fn returns_doc(graph: &Graph, training: &crate::train::Step) -> String {
+    let listed: Vec<String> = training
+        .outputs
+        .iter()
+        .map(|&k| format!("`{}`", graph.outputs[k].name))
+        .collect();
+    format!(
+        " Returns the loss and {}, as their own methods compute them from the variables \
+         before the update.",
+        listed.join(", ")
+    )
+}
+
+/// The generics of a step's plain form and of its `_with` form, which has
+/// the lifetime `'a` of its workspace when it `returns_views`.
+fn step_generics(body: &Body, returns_views: bool) -> (TokenStream, TokenStream) {
+    let plain = input_generics(body, &[]);
+    if returns_views {
+        (plain, input_generics(body, &[quote! { 'a }]))
+    } else {
+        (plain.clone(), plain)
+    }
 }
 
 /// A training step's `<name>_with` and `<name>`. They return the loss; with
@@ -141,8 +174,11 @@ fn training_step(
     let summary = step_summary(graph, training, stores);
     let inputs = inputs_sentence(&body);
     let errors = errors_doc(&body);
+    let (plain_generics, with_generics) = step_generics(&body, !returned.is_empty());
+    let ws = workspace_param(graph);
     let Body {
         params,
+        views: input_views,
         names,
         statements,
         ..
@@ -159,9 +195,8 @@ fn training_step(
         }
     });
     let plain_doc = format!(" Allocates a fresh workspace; reuse one with [`Self::{with}`].");
-    let (generics, workspace_ref, view_ty, with_value, owned_ty, plain_body, returns, with_doc);
+    let (workspace_ref, view_ty, with_value, owned_ty, plain_body, returns, with_doc);
     if returned.is_empty() {
-        generics = TokenStream::new();
         workspace_ref = quote! { &mut #workspace };
         view_ty = quote! { f32 };
         with_value = quote! { __loss };
@@ -169,7 +204,7 @@ fn training_step(
         plain_body = quote! { self.#with(&mut __ws, #(#names),*) };
         returns = None;
         with_doc = format!(
-            " Uses `workspace` for intermediate values: allocates nothing once it has served \
+            " Uses `{ws}` for intermediate values: allocates nothing once it has served \
              a step of the same sizes; [`Self::{name}`] allocates one per call."
         );
     } else {
@@ -179,7 +214,6 @@ fn training_step(
         let owned_types = returned
             .iter()
             .map(|&id| super::super::array_type(graph.shape(id), graph.node(id).dtype));
-        generics = quote! { <'a> };
         workspace_ref = quote! { &'a mut #workspace };
         view_ty = quote! { (f32, #(#views),*) };
         with_value = quote! { (__loss, #(#values),*) };
@@ -188,18 +222,9 @@ fn training_step(
             let (__loss, #(#copies),*) = self.#with(&mut __ws, #(#names),*)?;
             ::core::result::Result::Ok((__loss, #(#owned),*))
         };
-        let listed: Vec<String> = training
-            .outputs
-            .iter()
-            .map(|&k| format!("`{}`", graph.outputs[k].name))
-            .collect();
-        returns = Some(format!(
-            " Returns the loss and {}, as their own methods compute them from the variables \
-             before the update.",
-            listed.join(", ")
-        ));
+        returns = Some(returns_doc(graph, training));
         with_doc = format!(
-            " The outputs are views into `workspace`; nothing is allocated once it has served \
+            " The outputs are views into `{ws}`; nothing is allocated once it has served \
              a step of the same sizes. [`Self::{name}`] allocates a workspace and copies."
         );
     }
@@ -210,8 +235,10 @@ fn training_step(
         #[doc = #inputs]
         #[doc = #with_doc]
         #errors
-        #vis fn #with #generics(&mut self, __ws: #workspace_ref, #(#params),*)
+        #vis fn #with #with_generics(&mut self, #ws: #workspace_ref, #(#params),*)
             -> ::core::result::Result<#view_ty, #p::Error> {
+            let __ws = #ws;
+            #(#input_views)*
             #(#statements)*
             let __loss: f32 = #loss;
             #(#finals)*
@@ -224,7 +251,9 @@ fn training_step(
         #[doc = #inputs]
         #[doc = #plain_doc]
         #errors
-        #vis fn #name(&mut self, #(#params),*) -> ::core::result::Result<#owned_ty, #p::Error> {
+        #vis fn #name #plain_generics(&mut self, #(#params),*)
+            -> ::core::result::Result<#owned_ty, #p::Error> {
+            #(#input_views)*
             let mut __ws = #workspace::default();
             #plain_body
         }
