@@ -39,7 +39,9 @@ pub use graph_runtime::rayon;
 pub use graph_runtime::summary::Summary;
 pub use graph_runtime::{flat, scalar};
 #[cfg(feature = "std")]
-pub use graph_runtime::{kernels, summary, threads, weights, workspace, Dim, DimBindings, Error};
+pub use graph_runtime::{
+    kernels, summary, threads, weights, workspace, Dim, DimBindings, Error, Input,
+};
 /// The `ndarray` crate that generated code uses for its inputs and outputs.
 #[cfg(feature = "std")]
 pub use ndarray;
@@ -60,7 +62,7 @@ pub mod __private {
     pub use ::graph_runtime::workspace;
     pub use ::graph_runtime::{flat, scalar};
     #[cfg(feature = "std")]
-    pub use ::graph_runtime::{kernels, Dim, DimBindings, Error};
+    pub use ::graph_runtime::{kernels, Dim, DimBindings, Error, Input};
     #[cfg(feature = "std")]
     pub use ::ndarray;
 }

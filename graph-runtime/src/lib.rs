@@ -35,6 +35,8 @@ pub mod check;
 mod error;
 pub mod flat;
 #[cfg(feature = "std")]
+mod input;
+#[cfg(feature = "std")]
 pub mod kernels;
 pub mod scalar;
 #[cfg(feature = "std")]
@@ -50,6 +52,8 @@ pub mod workspace;
 pub use check::{Dim, DimBindings};
 #[cfg(feature = "std")]
 pub use error::Error;
+#[cfg(feature = "std")]
+pub use input::Input;
 /// The `rayon` crate whose pool the `parallel` feature's kernels use, for
 /// building a pool of a chosen size (`ThreadPool::install`).
 #[cfg(feature = "parallel")]

@@ -118,6 +118,7 @@ impl Body {
     /// A body, without statements yet, of an entry point taking `inputs`
     /// (views with `lifetime`, and scalars).
     pub fn taking(graph: &Graph, inputs: &[NodeId], lifetime: &TokenStream) -> Body {
+        let p = private();
         let mut body = Body {
             params: Vec::new(),
             views: Vec::new(),
@@ -133,7 +134,7 @@ impl Body {
             if !graph.shape(id).is_scalar() {
                 let view = input_type(graph, id, lifetime);
                 body.views
-                    .push(quote! { let #name: #view = ::core::convert::Into::into(#name); });
+                    .push(quote! { let #name: #view = #p::Input::into_view(#name); });
                 body.borrows = true;
             }
             body.input_docs.push(input_doc(graph, id));
@@ -206,8 +207,8 @@ pub(super) fn input_type(graph: &Graph, id: NodeId, lifetime: &TokenStream) -> T
 }
 
 /// The type of input `id` as a parameter of an entry point: a scalar, or
-/// anything ndarray converts to a view with `lifetime` (`&Array2<f32>`, a
-/// view, a slice for rank 1).
+/// any `staticflow::Input` of its rank borrowed for `lifetime`
+/// (`&Array2<f32>`, a view, nested arrays, a slice for rank 1).
 pub(super) fn input_param(graph: &Graph, id: NodeId, lifetime: &TokenStream) -> TokenStream {
     let p = private();
     let shape = graph.shape(id);
@@ -216,7 +217,7 @@ pub(super) fn input_param(graph: &Graph, id: NodeId, lifetime: &TokenStream) -> 
         elem
     } else {
         let dim = super::super::dimension(shape.rank());
-        quote! { impl #p::ndarray::AsArray<#lifetime, #elem, #dim> }
+        quote! { impl #p::Input<#lifetime, #elem, #dim> }
     }
 }
 

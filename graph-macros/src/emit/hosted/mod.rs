@@ -199,10 +199,10 @@ mod tests {
         // for `y` alone.
         let method = quote! {
             fn y_with<'a>(&'a self, workspace: &'a mut DenseWorkspace,
-                x: impl #p::ndarray::AsArray<'a, f32, #p::ndarray::Ix2>)
+                x: impl #p::Input<'a, f32, #p::ndarray::Ix2>)
                 -> ::core::result::Result<#p::ndarray::ArrayView<'a, f32, #p::ndarray::Ix2>, #p::Error> {
                 let __ws = workspace;
-                let x: #p::ndarray::ArrayView<'a, f32, #p::ndarray::Ix2> = ::core::convert::Into::into(x);
+                let x: #p::ndarray::ArrayView<'a, f32, #p::ndarray::Ix2> = #p::Input::into_view(x);
                 let __fetched = self.__fetch_with(__ws, [true, false], #some(x), #none)?;
                 let y = #p::fetched(__fetched.y, "y")?;
                 ::core::result::Result::Ok(y)
@@ -239,12 +239,12 @@ mod tests {
         };
         assert!(expanded.contains(&schedule.to_string()), "{expanded}");
         let signature = quote! {
-            fn y<'i>(&self, x: impl #p::ndarray::AsArray<'i, f32, #p::ndarray::Ix2>)
+            fn y<'i>(&self, x: impl #p::Input<'i, f32, #p::ndarray::Ix2>)
                 -> ::core::result::Result<#p::ndarray::Array<f32, #p::ndarray::Ix2>, #p::Error>
         };
         assert!(expanded.contains(&signature.to_string()), "{expanded}");
         let convenience = quote! {
-            let x: #p::ndarray::ArrayView<'i, f32, #p::ndarray::Ix2> = ::core::convert::Into::into(x);
+            let x: #p::ndarray::ArrayView<'i, f32, #p::ndarray::Ix2> = #p::Input::into_view(x);
             let mut __ws = DenseWorkspace::default();
             self.y_with(&mut __ws, x).map(|value| value.to_owned())
         };
