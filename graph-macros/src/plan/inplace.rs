@@ -228,23 +228,32 @@ mod tests {
     }
 
     #[test]
-    fn no_std_plans_put_nothing_in_place() {
+    fn no_std_plans_compute_in_place_too() {
         let mut graph = build_graph(quote! {
             #[no_std]
             struct Chain {
                 input x: [2, 8];
+                input g: [3];
+                var w: [3];
                 let s = softmax(x);
                 let e = exp(s) * 2.0;
                 output y = softmax(e);
+                w = w - 0.5 * g;
             }
         })
         .unwrap_or_else(|e| panic!("test graph is valid: {e}"));
         crate::optimize::run(&mut graph);
         let plan = super::super::plan_bare(&graph);
-        // The slice kernels have no in-place form: `s` and `e` take two
-        // slots; `y` is returned, in none.
-        assert!(plan.overwrites.iter().all(Option::is_none));
-        assert_eq!(plan.literal_bytes(), Some(2 * 16 * 4));
+        // `exp(s) * 2.0` (fused) overwrites `s`, which dies there: one slot
+        // of 16 floats; `y` is returned, in none. The update is computed in
+        // `w` (`flat::map_inplace`), in no slot.
+        let e = graph.outputs[0].node;
+        let e = graph.node(e).operands[0];
+        assert!(plan.overwrites[e.0].is_some());
+        assert_eq!(plan.literal_bytes(), Some(16 * 4));
+        let update = &graph.updates[0];
+        assert_eq!(plan.storage[update.value.0], Storage::Variable);
+        assert_eq!(plan.stores, [super::super::Store::InPlace]);
     }
 
     #[test]

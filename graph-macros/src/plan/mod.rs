@@ -129,10 +129,9 @@ pub fn plan(graph: &Graph) -> Plan {
 }
 
 /// The plan of a `#[no_std]` graph: outputs are computed straight into the
-/// arrays the entry points return, so they take no slot. Nothing is computed
-/// in place: the slice kernels write into a destination distinct from their
-/// operands (`flat::map` has no in-place form yet), and such graphs have no
-/// updates.
+/// arrays the entry points return, so they take no slot. Elementwise values
+/// are computed in place as in std graphs (`flat::map_inplace`), over a
+/// dying slot or the variable an update replaces.
 pub fn plan_bare(graph: &Graph) -> Plan {
     plan_with(graph, Flavor::Bare)
 }
@@ -205,7 +204,7 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
         .updates
         .iter()
         .map(|update| {
-            flavor == Flavor::Std && graph.optimize && inplace::computes_in_variable(graph, update)
+            graph.optimize && inplace::computes_in_variable(graph, update)
         })
         .collect();
     for (update, &in_variable) in graph.updates.iter().zip(&in_variable) {
@@ -231,7 +230,7 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
         }
         let node = &graph.nodes[index];
         let shape = graph.shape(NodeId(index));
-        let target = (flavor == Flavor::Std && graph.optimize)
+        let target = graph.optimize
             .then(|| inplace::slot_target(graph, NodeId(index), &storage, &last_use))
             .flatten();
         let slot = match target.map(|operand| storage[operand.0]) {

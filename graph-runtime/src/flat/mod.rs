@@ -117,6 +117,44 @@ fn walk<const N: usize>(
     }
 }
 
+/// [`map`] over the buffer of one of its operands: `target` (row-major, of
+/// the output's shape) is both read and written, `f` taking its element
+/// first and then the other operands' elements. No workspace slot and no
+/// copy for a value that replaces one of its operands (`w = w − lr·g`).
+///
+/// ```
+/// use graph_runtime::flat::{map_inplace, Index};
+///
+/// let mut w = [1.0_f32, 2.0, 3.0];
+/// map_inplace(&mut w, [(&[10.0, 20.0, 30.0][..], Index::Same)], &[3], |w, [g]| w - 0.1 * g);
+/// assert_eq!(w, [0.0, 0.0, 0.0]);
+/// ```
+pub fn map_inplace<const N: usize>(
+    target: &mut [f32],
+    operands: [(&[f32], Index<'_>); N],
+    shape: &[usize],
+    f: impl Fn(f32, [f32; N]) -> f32,
+) {
+    let len = target.len();
+    if operands.iter().all(|(_, index)| *index == Index::Same) {
+        let data = operands.map(|(x, _)| &x[..len]);
+        for (i, t) in target.iter_mut().enumerate() {
+            *t = f(*t, data.map(|x| x[i]));
+        }
+        return;
+    }
+    let indices = operands.map(|(_, index)| index);
+    walk(shape, indices, |i, offsets| {
+        let mut k = 0;
+        let values = operands.map(|(x, _)| {
+            let value = x[offsets[k]];
+            k += 1;
+            value
+        });
+        target[i] = f(target[i], values);
+    });
+}
+
 /// `out[i] = f([a[ia], b[ib], …])` for every element `i` of `shape`: every
 /// elementwise op, fused chains of them, broadcasting, transposes and
 /// slices (the identity function with strided operands).

@@ -108,8 +108,14 @@ pub(super) fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
             };
             (TokenStream::new(), quote! { &mut __ws.#slot[..#len] }, read)
         }
-        // `plan_bare` puts no value in a variable: no updates, nothing in place.
-        Storage::Local | Storage::Variable => {
+        // An update computed over its variable's buffer: nothing reads it
+        // but the update, so nothing is bound.
+        Storage::Variable => {
+            let variable = plan.overwrites[id.0].map(|v| local(graph, v));
+            let destination = flatten(&quote! { self.#variable }, shape.rank(), true);
+            (TokenStream::new(), destination, TokenStream::new())
+        }
+        Storage::Local => {
             let zeros = nested_zeros(shape, node.dtype);
             let ty = nested_type(shape, node.dtype);
             let destination = if shape.is_scalar() {
@@ -139,6 +145,8 @@ fn kernel_call(
 ) -> TokenStream {
     let node = graph.node(id);
     let bare = Bare {
+        overwrites: plan.overwrites[id.0]
+            .and_then(|target| node.operands.iter().position(|&o| o == target)),
         at: At::new(graph, id),
         operands: node
             .operands
@@ -158,6 +166,10 @@ fn kernel_call(
 /// as slices, the result's sizes, and the slice the kernel writes.
 pub struct Bare<'g> {
     pub at: At<'g>,
+    /// The operand whose buffer `destination` is (a value computed in
+    /// place, over a dying slot or a variable it updates), for elementwise
+    /// nodes: their kernel then reads that operand from the destination.
+    pub overwrites: Option<usize>,
     pub operands: Vec<TokenStream>,
     pub out: Vec<usize>,
     pub destination: TokenStream,
@@ -197,9 +209,21 @@ impl Bare<'_> {
         let params: Vec<Ident> = (0..self.operands.len())
             .map(|i| format_ident!("__e{}", i))
             .collect();
-        let count = params.len();
         let body = scalar_expression(expression);
         let (out, destination) = (&self.out, &self.destination);
+        if let Some(target) = self.overwrites {
+            // The overwritten operand is read from the destination, first.
+            let others = (0..params.len()).filter(|&i| i != target);
+            let pairs = others.clone().map(|i| &pairs[i]);
+            let rest: Vec<&Ident> = others.map(|i| &params[i]).collect();
+            let own = &params[target];
+            let count = rest.len();
+            return quote! {
+                #p::flat::map_inplace(#destination, [#(#pairs),*], &[#(#out),*],
+                    |#own: f32, [#(#rest),*]: [f32; #count]| #body)
+            };
+        }
+        let count = params.len();
         quote! {
             #p::flat::map([#(#pairs),*], &[#(#out),*], #destination,
                 |[#(#params),*]: [f32; #count]| #body)

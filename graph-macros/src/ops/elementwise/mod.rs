@@ -245,12 +245,14 @@ pub fn kernels() -> Vec<Kernel> {
     }
     kernels.push(SELECT);
     kernels.extend(MAPS.map(|name| Kernel::std("fused", name, &[Form::Into, Form::InPlace])));
-    kernels.extend([FLAT_MAP, FLAT_SELECT]);
+    kernels.extend([FLAT_MAP, FLAT_MAP_INPLACE, FLAT_SELECT]);
     kernels
 }
 
 const SELECT: Kernel = Kernel::std("binary", "select", &[Form::Into]);
 const FLAT_MAP: Kernel = Kernel::flat("map");
+/// Written by `Bare::map` for a value computed over an operand's buffer.
+const FLAT_MAP_INPLACE: Kernel = Kernel::flat("map_inplace");
 const FLAT_SELECT: Kernel = Kernel::flat("select");
 
 /// The cost conventions of the family, generated from [`unary::UnaryInfo`].
