@@ -186,3 +186,43 @@ fn the_optimizer_state_lives_in_the_struct_and_the_backward_pass_in_the_workspac
     );
     const { assert!(PlainBare::WORKSPACE_BYTES >= 8 * 4) };
 }
+
+graph! {
+    /// Fine-tuning with baked weights, where the optimizer drops a node
+    /// declared before the trained variables (renumbering them): `new()`
+    /// still starts `w2` and `b2` from the file.
+    #[no_std]
+    #[weights("tests/reference/fixtures/sklearn/digits_mlp.safetensors")]
+    struct Tuned {
+        input x: [2, 64];
+        let _dropped = exp(x);
+        input labels: [2] as usize;
+        var w1: [64, 32];
+        var b1: [32];
+        var w2: [32, 10];
+        var b2: [10];
+        let logits = matmul(relu(matmul(x, w1) + b1), w2) + b2;
+        let loss = mean(softmax_cross_entropy(logits, labels));
+        step tune = minimize(loss, sgd(lr = 0.01), vars = [w2, b2]);
+    }
+}
+
+#[test]
+fn trained_variables_start_from_the_file() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/fixtures/sklearn/digits_mlp.safetensors"
+    );
+    let mut file = staticflow::weights::Weights::from_safetensors_file(path).unwrap();
+    let w2 = file
+        .take::<staticflow::ndarray::Ix2>("w2", &[32, 10])
+        .unwrap();
+    let b2 = file.take::<staticflow::ndarray::Ix1>("b2", &[10]).unwrap();
+    let tuned = Tuned::new();
+    let flat: Vec<f32> = tuned.w2().as_flattened().to_vec();
+    assert_eq!(flat, w2.iter().copied().collect::<Vec<f32>>());
+    assert_eq!(
+        tuned.b2().to_vec(),
+        b2.iter().copied().collect::<Vec<f32>>()
+    );
+}

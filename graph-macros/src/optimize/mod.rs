@@ -74,6 +74,12 @@ pub(crate) fn remap_roots(graph: &mut Graph, replacement: &[NodeId]) {
     for id in &mut graph.state {
         *id = replacement[id.0];
     }
+    for (id, _) in &mut graph.initial {
+        *id = replacement[id.0];
+    }
+    for (id, _) in &mut graph.docs {
+        *id = replacement[id.0];
+    }
     for step in &mut graph.steps {
         step.loss = replacement[step.loss.0];
         step.lr = replacement[step.lr.0];

@@ -203,9 +203,7 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
     let in_variable: Vec<bool> = graph
         .updates
         .iter()
-        .map(|update| {
-            graph.optimize && inplace::computes_in_variable(graph, update)
-        })
+        .map(|update| graph.optimize && inplace::computes_in_variable(graph, update))
         .collect();
     for (update, &in_variable) in graph.updates.iter().zip(&in_variable) {
         if in_variable {
@@ -230,7 +228,8 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
         }
         let node = &graph.nodes[index];
         let shape = graph.shape(NodeId(index));
-        let target = graph.optimize
+        let target = graph
+            .optimize
             .then(|| inplace::slot_target(graph, NodeId(index), &storage, &last_use))
             .flatten();
         let slot = match target.map(|operand| storage[operand.0]) {
