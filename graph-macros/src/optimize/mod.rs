@@ -11,12 +11,14 @@ mod dce;
 mod fold;
 mod fuse_dense;
 mod fuse_elementwise;
+mod order;
 
 pub use cse::eliminate_common_subexpressions;
 pub use dce::eliminate_dead_nodes;
 pub use fold::fold_constants;
 pub use fuse_dense::fuse_dense;
 pub use fuse_elementwise::fuse_elementwise;
+pub use order::order_updates_early;
 
 use crate::ir::{Graph, NodeId};
 
@@ -28,6 +30,7 @@ pub fn run(graph: &mut Graph) {
     fuse_dense(graph);
     fuse_elementwise(graph);
     eliminate_dead_nodes(graph);
+    order_updates_early(graph);
 }
 
 /// How many times each node's value is used: by other nodes, as an output,

@@ -284,14 +284,29 @@ mod tests {
                 v = v + w;
             }
         });
-        // `v`'s new value reads `w`'s current one after `w - g` is computed:
-        // that value goes to a slot and is stored at the end. `v + w` is
-        // the last to read `v`, so it is computed in `v`.
-        assert_eq!(plan.stores, [Store::Assign, Store::InPlace]);
-        assert!(matches!(
-            plan.storage[graph.updates[0].value.0],
-            Storage::Slot(_)
-        ));
+        // `v`'s new value reads `w`'s current one, so the memory order
+        // (`optimize::order`) computes `v + w` first, in `v`, and then
+        // `w - g`, in `w`: no slot.
+        assert_eq!(plan.stores, [Store::InPlace, Store::InPlace]);
+        assert!(graph.updates[1].value.0 < graph.updates[0].value.0);
+        assert_eq!(plan.literal_bytes(), Some(0));
+
+        // Unoptimized, `w - g` comes first, so its value goes to a slot and
+        // is stored at the end.
+        let mut graph = build_graph(quote! {
+            #[optimize(off)]
+            struct Coupled {
+                input g: [3];
+                var w: [3];
+                var v: [3];
+                w = w - g;
+                v = v + w;
+            }
+        })
+        .unwrap_or_else(|e| panic!("test graph is valid: {e}"));
+        crate::optimize::fuse_elementwise(&mut graph);
+        let plan = super::super::plan(&graph);
+        assert_eq!(plan.stores, [Store::Assign, Store::Assign]);
     }
 
     #[test]

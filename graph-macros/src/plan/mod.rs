@@ -157,14 +157,34 @@ struct Slots<'g> {
 
 impl<'g> Slots<'g> {
     /// A free slot for node `index`'s value: one of its element type that
-    /// last held a value of its shape, else any of its element type, else a
-    /// new one. The slot is then held by `index` and sized for its shape.
+    /// last held a value of its shape; else, when the sizes are literal, the
+    /// smallest free slot that holds it (best fit), or the largest one,
+    /// which then grows the least; else any of its element type; else a new
+    /// one. The slot is then held by `index` and sized for its shape.
     fn take(&mut self, index: usize, dtype: DType, shape: &'g crate::shape::Shape) -> usize {
         let free = |slot: &usize| self.holder[*slot].is_none() && self.dtypes[*slot] == dtype;
         let same_shape = (0..self.dtypes.len())
             .filter(free)
             .find(|&slot| self.last_shape[slot] == shape);
-        let chosen = same_shape.or_else(|| (0..self.dtypes.len()).find(free));
+        let needed = shape
+            .as_fixed()
+            .and_then(|dims| dims.iter().try_fold(1usize, |p, &d| p.checked_mul(d)));
+        let sized: Vec<(usize, usize)> = (0..self.dtypes.len())
+            .filter(free)
+            .filter_map(|slot| self.elements[slot].map(|capacity| (slot, capacity)))
+            .collect();
+        let best_fit = needed.and_then(|needed| {
+            let fitting = sized
+                .iter()
+                .filter(|&&(_, capacity)| capacity >= needed)
+                .min_by_key(|&&(_, capacity)| capacity);
+            fitting
+                .or_else(|| sized.iter().max_by_key(|&&(_, capacity)| capacity))
+                .map(|&(slot, _)| slot)
+        });
+        let chosen = same_shape
+            .or(best_fit)
+            .or_else(|| (0..self.dtypes.len()).find(free));
         let slot = chosen.unwrap_or_else(|| {
             self.dtypes.push(dtype);
             self.elements.push(Some(0));
