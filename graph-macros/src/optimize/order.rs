@@ -10,7 +10,7 @@
 //! variable (`w -= lr·g`, planned in place) frees its gradient's slot as
 //! soon as it is made, and the step's peak workspace holds one layer's
 //! gradient where it held all of them, as the Tiny Training Engine of
-//! MCUNetV3 reorders operators to do.
+//! `MCUNetV3` reorders operators to do.
 //!
 //! Only the position of update values changes, and only to a position that
 //! keeps the order topological: after the value's operands, and after every
