@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use graph_runtime::weights::SafeTensors;
 
-use crate::diag::{Diagnostics, SpanRange};
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::{Graph, Op, Tensor};
 
 pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics) {
@@ -22,8 +22,8 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(err) => {
-            diagnostics.push(syn::Error::new(
-                file.span(),
+            diagnostics.push(SpanRange::single(file.span()).error(
+                Code::WeightsFile,
                 format!("cannot read weight file `{}`: {err}", path.display()),
             ));
             return;
@@ -32,7 +32,8 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
     let tensors = match SafeTensors::parse_named(&bytes, &written) {
         Ok(tensors) => tensors,
         Err(err) => {
-            diagnostics.push(syn::Error::new(file.span(), err.to_string()));
+            diagnostics
+                .push(SpanRange::single(file.span()).error(Code::WeightsFile, err.to_string()));
             return;
         }
     };
@@ -49,13 +50,14 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
             continue; // symbolic variables are reported by `check`
         };
         let Some(tensor) = tensors.get(&name) else {
-            diagnostics.push(span.error(format!(
-                "`{written}` has no tensor `{name}`, which variable `{name}` needs"
-            )));
+            diagnostics.push(span.error(
+                Code::MissingTensor,
+                format!("`{written}` has no tensor `{name}`, which variable `{name}` needs"),
+            ));
             continue;
         };
         if tensor.shape != declared {
-            diagnostics.push(span.error(format!(
+            diagnostics.push(span.error(Code::TensorMismatch, format!(
                 "tensor `{name}` in `{written}` has shape {:?}, but variable `{name}` is declared {}",
                 tensor.shape,
                 crate::shape::Shape::fixed(&declared)
@@ -63,10 +65,13 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
             continue;
         }
         let Some(values) = tensor.to_f32_vec() else {
-            diagnostics.push(span.error(format!(
-                "tensor `{name}` in `{written}` holds {}, but variables are f32",
-                tensor.dtype
-            )));
+            diagnostics.push(span.error(
+                Code::TensorMismatch,
+                format!(
+                    "tensor `{name}` in `{written}` holds {}, but variables are f32",
+                    tensor.dtype
+                ),
+            ));
             continue;
         };
         baked.push((

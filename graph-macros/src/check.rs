@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::diag::{Diagnostics, SpanRange};
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::{DType, Graph};
 use crate::shape::{self, Dim, Shape};
 
@@ -61,9 +61,7 @@ pub fn check(graph: &mut Graph, diagnostics: &mut Diagnostics) {
         && graph.steps.is_empty()
         && !diagnostics.has_errors()
     {
-        diagnostics.push(syn::Error::new(
-            graph.name.span(),
-            format!(
+        diagnostics.push(SpanRange::single(graph.name.span()).error(Code::NoOutputs, format!(
                 "graph `{}` has no `output` and no update: declare at least one, e.g. `output y = ...;`",
                 graph.name
             ),
@@ -82,7 +80,7 @@ fn check_variables(graph: &Graph, diagnostics: &mut Diagnostics) {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default();
-            diagnostics.push(node.span.error(format!(
+            diagnostics.push(node.span.error(Code::VariableShape, format!(
                 "variable `{name}` has the symbolic dim `{symbol}` in {shape}: variables are stored \
                  in the graph's struct and need a fixed shape"
             )));
@@ -138,7 +136,10 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                     .map(ToString::to_string)
                     .unwrap_or_default();
                 let detail = too_large(shape, node.dtype);
-                diagnostics.push(node.span.error(format!("`{name}` is declared {detail}")));
+                diagnostics.push(
+                    node.span
+                        .error(Code::TooLarge, format!("`{name}` is declared {detail}")),
+                );
                 graph.nodes[index].shape = None;
             }
             // A constant whose literal disagrees with its annotation is
@@ -169,10 +170,10 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
             Ok((shape, dtype)) if !fits_in_memory(&shape, dtype) => {
                 let symbol = node.called.unwrap_or_else(|| node.op.symbol());
                 let detail = too_large(&shape, dtype);
-                diagnostics.push(
-                    node.span
-                        .error(format!("`{symbol}` makes a value of shape {detail}")),
-                );
+                diagnostics.push(node.span.error(
+                    Code::TooLarge,
+                    format!("`{symbol}` makes a value of shape {detail}"),
+                ));
             }
             Ok((shape, dtype)) => {
                 graph.nodes[index].shape = Some(shape);
@@ -185,7 +186,7 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                     .map(|operand| describe(graph, *operand))
                     .collect();
                 let symbol = node.called.unwrap_or_else(|| node.op.symbol());
-                diagnostics.push(node.span.error(error.message(symbol, &names)));
+                diagnostics.push(node.span.error(error.code(), error.message(symbol, &names)));
             }
         }
     }
@@ -211,10 +212,13 @@ fn check_annotations(graph: &Graph, diagnostics: &mut Diagnostics) {
             (None, _) => continue,
         };
         if *actual != annotation.shape {
-            diagnostics.push(annotation.span.error(format!(
-                "`{}` is annotated {} but its value has shape {actual}",
-                annotation.name, annotation.shape
-            )));
+            diagnostics.push(annotation.span.error(
+                Code::Annotation,
+                format!(
+                    "`{}` is annotated {} but its value has shape {actual}",
+                    annotation.name, annotation.shape
+                ),
+            ));
         }
     }
 }
@@ -233,9 +237,12 @@ fn check_updates(graph: &Graph, diagnostics: &mut Diagnostics) {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default();
-            diagnostics.push(graph.node(update.value).span.error(format!(
+            diagnostics.push(graph.node(update.value).span.error(
+                Code::UpdateShape,
+                format!(
                 "the new value of variable `{name}` has shape {actual}, but `{name}` is {expected}"
-            )));
+            ),
+            ));
         }
     }
 }
@@ -249,9 +256,12 @@ fn check_method_names(graph: &Graph, diagnostics: &mut Diagnostics) {
         .collect();
     let mut claim = |method: String, what: String, span: SpanRange| {
         if let Some(owner) = taken.get(&method) {
-            diagnostics.push(span.error(format!(
+            diagnostics.push(span.error(
+                Code::MethodName,
+                format!(
                 "{what} would generate the method `{method}`, which is already {owner}; rename it"
-            )));
+            ),
+            ));
             false
         } else {
             taken.insert(method, what);
@@ -330,44 +340,57 @@ pub fn no_std(graph: &Graph, diagnostics: &mut Diagnostics) {
                         crate::shape::Dim::Symbol(_) => "1".to_string(),
                     })
                     .collect();
-                diagnostics.push(node.span.error(format!(
-                    "a `#[no_std]` graph takes fixed-size arrays, so its shapes are literal, \
+                diagnostics.push(node.span.error(
+                    Code::BareSymbolicInput,
+                    format!(
+                        "a `#[no_std]` graph takes fixed-size arrays, so its shapes are literal, \
                      but input `{}` has shape {shape}; write its sizes as numbers, as in `[{}]`",
-                    crate::emit::local(graph, id),
-                    literal.join(", ")
-                )));
+                        crate::emit::local(graph, id),
+                        literal.join(", ")
+                    ),
+                ));
             }
         }
     }
     for step in &graph.steps {
-        diagnostics.push(step.span.error(format!(
-            "training steps (`step {} = ..`) are not available in `#[no_std]` graphs yet: \
+        diagnostics.push(step.span.error(
+            Code::BareUnsupported,
+            format!(
+                "training steps (`step {} = ..`) are not available in `#[no_std]` graphs yet: \
              train with a std graph, then bake the variables in with `#[weights(..)]`",
-            step.name
-        )));
+                step.name
+            ),
+        ));
     }
     for update in &graph.updates {
-        diagnostics.push(graph.node(update.value).span.error(format!(
-            "variable updates (`{} = ..`) are not available in `#[no_std]` graphs yet: \
+        diagnostics.push(graph.node(update.value).span.error(
+            Code::BareUnsupported,
+            format!(
+                "variable updates (`{} = ..`) are not available in `#[no_std]` graphs yet: \
              train with a std graph, then bake the variables in with `#[weights(..)]`",
-            crate::emit::local(graph, update.variable)
-        )));
+                crate::emit::local(graph, update.variable)
+            ),
+        ));
     }
     for (index, node) in graph.nodes.iter().enumerate() {
         let supported = node.op.family().is_none_or(|family| {
             family.bare_support(crate::ops::At::new(graph, crate::ir::NodeId(index)))
         });
         if !supported {
-            diagnostics.push(node.span.error(format!(
-                "`{}` is not available in `#[no_std]` graphs yet (they have elementwise \
+            diagnostics.push(node.span.error(
+                Code::BareUnsupported,
+                format!(
+                    "`{}` is not available in `#[no_std]` graphs yet (they have elementwise \
                  ops, comparisons, `select`, reductions, `argmax`, the softmax family, \
                  `matmul` of vectors and matrices, and movement ops)",
-                node.called.unwrap_or_else(|| node.op.word())
-            )));
+                    node.called.unwrap_or_else(|| node.op.word())
+                ),
+            ));
         } else if node.shape.as_ref().is_some_and(|s| s.rank() > MAX_RANK) {
-            diagnostics.push(node.span.error(format!(
-                "`#[no_std]` graphs take tensors of at most {MAX_RANK} axes"
-            )));
+            diagnostics.push(node.span.error(
+                Code::BareUnsupported,
+                format!("`#[no_std]` graphs take tensors of at most {MAX_RANK} axes"),
+            ));
         }
     }
 }
@@ -424,7 +447,7 @@ mod tests {
             .map(|e| e.to_string())
             .collect::<Vec<_>>();
         assert_eq!(message.len(), 2, "{message:?}");
-        assert!(message[0].starts_with("`+` cannot broadcast [2, 3] with [3, 2]"));
-        assert!(message[1].starts_with("`matmul` inner dimensions differ"));
+        assert!(message[0].starts_with("[SF0301] `+` cannot broadcast [2, 3] with [3, 2]"));
+        assert!(message[1].starts_with("[SF0304] `matmul` inner dimensions differ"));
     }
 }

@@ -11,7 +11,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{bracketed, Attribute, Ident, LitFloat, LitInt, Token, Visibility};
 
-use crate::diag::{Diagnostics, SpanRange};
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::DType;
 
 mod kw {
@@ -158,14 +158,14 @@ impl Parse for GraphSyntax {
         let mut weights = None;
         for attr in attrs.extract_if(.., |attr| attr.path().is_ident("weights")) {
             let file: syn::LitStr = attr.parse_args().map_err(|_| {
-                syn::Error::new_spanned(
-                    &attr,
+                SpanRange::of(&attr).error(
+                    Code::GraphAttribute,
                     "expected `#[weights(\"path/to/file.safetensors\")]`",
                 )
             })?;
             if weights.replace(file).is_some() {
-                return Err(syn::Error::new_spanned(
-                    attr,
+                return Err(SpanRange::of(&attr).error(
+                    Code::GraphAttribute,
                     "a graph takes one `#[weights(..)]` file",
                 ));
             }
@@ -173,18 +173,16 @@ impl Parse for GraphSyntax {
         let mut no_std = None;
         for attr in attrs.extract_if(.., |attr| attr.path().is_ident("no_std")) {
             if !matches!(attr.meta, syn::Meta::Path(_)) {
-                return Err(syn::Error::new_spanned(
-                    &attr,
-                    "`#[no_std]` takes no arguments",
-                ));
+                return Err(SpanRange::of(&attr)
+                    .error(Code::GraphAttribute, "`#[no_std]` takes no arguments"));
             }
             no_std = Some(attr.path().require_ident()?.span());
         }
         let mut optimize = None;
         for attr in attrs.extract_if(.., |attr| attr.path().is_ident("optimize")) {
             let switch = attr.parse_args::<Ident>().map_err(|_| {
-                syn::Error::new_spanned(
-                    &attr,
+                SpanRange::of(&attr).error(
+                    Code::GraphAttribute,
                     "expected `#[optimize(off)]` or `#[optimize(on)]` (the default)",
                 )
             })?;
@@ -192,15 +190,13 @@ impl Parse for GraphSyntax {
                 "on" => true,
                 "off" => false,
                 other => {
-                    return Err(syn::Error::new(
-                        switch.span(),
-                        format!("`{other}` is not a setting of `#[optimize(..)]`: write `off` (or `on`, the default)"),
+                    return Err(SpanRange::single(switch.span()).error(Code::GraphAttribute, format!("`{other}` is not a setting of `#[optimize(..)]`: write `off` (or `on`, the default)"),
                     ))
                 }
             };
             if optimize.replace(on).is_some() {
-                return Err(syn::Error::new_spanned(
-                    attr,
+                return Err(SpanRange::of(&attr).error(
+                    Code::GraphAttribute,
                     "a graph takes one `#[optimize(..)]` attribute",
                 ));
             }
@@ -208,7 +204,7 @@ impl Parse for GraphSyntax {
         let optimize = optimize.unwrap_or(true);
         let vis: Visibility = input.parse()?;
         if !input.peek(Token![struct]) {
-            return Err(input.error(
+            return Err(SpanRange::single(input.span()).error(Code::Syntax,
                 "expected `struct`: a graph is written as `struct Name { ... }`, optionally with `pub`",
             ));
         }
@@ -216,8 +212,8 @@ impl Parse for GraphSyntax {
         let name: Ident = input.parse()?;
         if input.peek(Token![<]) {
             let generics: syn::Generics = input.parse()?;
-            return Err(syn::Error::new_spanned(
-                generics,
+            return Err(SpanRange::of(&generics).error(
+                Code::Generics,
                 "a graph takes no generic parameters: its element types are fixed (`f32`, or \
                  `usize` for an input declared `as usize`), and a size known only at run time \
                  is a symbolic dim such as `n` in `input x: [n, 3];`",
@@ -230,7 +226,10 @@ impl Parse for GraphSyntax {
             decls.push(body.parse()?);
         }
         if !input.is_empty() {
-            return Err(input.error("unexpected tokens after the graph's closing brace"));
+            return Err(SpanRange::single(input.span()).error(
+                Code::Syntax,
+                "unexpected tokens after the graph's closing brace",
+            ));
         }
         Ok(GraphSyntax {
             attrs,
@@ -285,8 +284,8 @@ impl Parse for Decl {
                 "f32" => DType::F32,
                 "usize" => DType::Usize,
                 _ => {
-                    return Err(syn::Error::new(
-                        ty.span(),
+                    return Err(SpanRange::single(ty.span()).error(
+                        Code::Declaration,
                         format!("inputs hold `f32` (the default) or `usize` indices, not `{ty}`"),
                     ))
                 }
@@ -298,8 +297,8 @@ impl Parse for Decl {
             DeclKind::Input | DeclKind::Var => {
                 if input.peek(Token![=]) {
                     let eq = input.parse::<Token![=]>()?;
-                    return Err(syn::Error::new(
-                        eq.span,
+                    return Err(SpanRange::single(eq.span).error(
+                        Code::Declaration,
                         format!(
                             "{} `{name}` cannot have a value in the graph: {}",
                             kind.noun(),
@@ -312,10 +311,13 @@ impl Parse for Decl {
                     ));
                 }
                 if shape.is_none() {
-                    return Err(input.error(format!(
-                        "expected a shape such as `: [n, 3]` after {} `{name}`",
-                        kind.noun()
-                    )));
+                    return Err(SpanRange::single(input.span()).error(
+                        Code::Declaration,
+                        format!(
+                            "expected a shape such as `: [n, 3]` after {} `{name}`",
+                            kind.noun()
+                        ),
+                    ));
                 }
                 None
             }
@@ -354,14 +356,18 @@ impl Parse for DimSyntax {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         if input.peek(LitInt) {
             let lit: LitInt = input.parse()?;
-            let size = lit
-                .base10_parse::<usize>()
-                .map_err(|_| syn::Error::new(lit.span(), "dimension does not fit in a `usize`"))?;
+            let size = lit.base10_parse::<usize>().map_err(|_| {
+                SpanRange::single(lit.span())
+                    .error(Code::Literal, "dimension does not fit in a `usize`")
+            })?;
             Ok(DimSyntax::Fixed(size))
         } else if input.peek(Ident) {
             Ok(DimSyntax::Symbol(input.parse()?))
         } else {
-            Err(input.error("expected a dimension: a size such as `784` or a name such as `n`"))
+            Err(SpanRange::single(input.span()).error(
+                Code::Syntax,
+                "expected a dimension: a size such as `784` or a name such as `n`",
+            ))
         }
     }
 }
@@ -374,7 +380,8 @@ impl Expr {
         let lowered = Self::convert(expr, &mut diagnostics);
         diagnostics.finish()?;
         // `convert` only returns `None` after recording an error.
-        lowered.ok_or_else(|| syn::Error::new_spanned(expr, "unsupported expression"))
+        lowered
+            .ok_or_else(|| SpanRange::of(&expr).error(Code::Expression, "unsupported expression"))
     }
 
     fn convert(expr: &syn::Expr, diagnostics: &mut Diagnostics) -> Option<Expr> {
@@ -384,8 +391,10 @@ impl Expr {
                 if let Some(ident) = path.path.get_ident() {
                     Some(Expr::Name(ident.clone()))
                 } else {
-                    diagnostics
-                        .push(span.error("expected a name declared in this graph, not a path"));
+                    diagnostics.push(span.error(
+                        Code::Expression,
+                        "expected a name declared in this graph, not a path",
+                    ));
                     None
                 }
             }
@@ -417,17 +426,20 @@ impl Expr {
                 };
                 let args = Self::convert_args(call.args.iter(), diagnostics);
                 let Some(op) = callee else {
-                    diagnostics.push(
-                        SpanRange::of(&call.func)
-                            .error("expected the name of an op, such as `matmul`"),
-                    );
+                    diagnostics.push(SpanRange::of(&call.func).error(
+                        Code::Expression,
+                        "expected the name of an op, such as `matmul`",
+                    ));
                     return None;
                 };
                 Some(Expr::Call(op.clone(), args?, span))
             }
             syn::Expr::MethodCall(call) => {
                 if let Some(turbofish) = &call.turbofish {
-                    diagnostics.push(SpanRange::of(turbofish).error("ops take no type arguments"));
+                    diagnostics.push(
+                        SpanRange::of(turbofish)
+                            .error(Code::Expression, "ops take no type arguments"),
+                    );
                 }
                 let receiver = Self::convert(&call.receiver, diagnostics);
                 let args = Self::convert_args(call.args.iter(), diagnostics);
@@ -443,11 +455,14 @@ impl Expr {
                 Some(Expr::Array(elements, span))
             }
             other => {
-                diagnostics.push(span.error(format!(
+                diagnostics.push(span.error(
+                    Code::Expression,
+                    format!(
                     "unsupported expression `{}`: a graph expression is built from names, numbers, \
                      array literals, `+ - * /`, unary `-`, parentheses and op calls",
                     other.to_token_stream()
-                )));
+                ),
+                ));
                 None
             }
         }
@@ -491,10 +506,10 @@ impl Expr {
                     };
                     let value = Self::argument(&assign.right, diagnostics);
                     let Some(name) = name else {
-                        diagnostics.push(
-                            SpanRange::of(&assign.left)
-                                .error("expected an argument name, as in `axis = 1`"),
-                        );
+                        diagnostics.push(SpanRange::of(&assign.left).error(
+                            Code::Expression,
+                            "expected an argument name, as in `axis = 1`",
+                        ));
                         return None;
                     };
                     Some(Arg {
@@ -536,10 +551,13 @@ impl Expr {
 }
 
 fn unsupported_operator(op: &impl ToTokens, span: SpanRange) -> syn::Error {
-    span.error(format!(
-        "unsupported operator `{}`: a graph has `+ - * /`, unary `-` and named ops",
-        op.to_token_stream()
-    ))
+    span.error(
+        Code::Operator,
+        format!(
+            "unsupported operator `{}`: a graph has `+ - * /`, unary `-` and named ops",
+            op.to_token_stream()
+        ),
+    )
 }
 
 /// The error for a prefix operator the graph language lacks. Python's power
@@ -547,6 +565,7 @@ fn unsupported_operator(op: &impl ToTokens, span: SpanRange) -> syn::Error {
 fn unsupported_unary(unary: &syn::ExprUnary, span: SpanRange) -> syn::Error {
     match unary.op {
         syn::UnOp::Deref(star) => SpanRange::single(star.span).error(
+            Code::Operator,
             "unsupported operator `*` (a dereference): a graph has no `**`; write a power as \
              `pow(x, 2.0)` or `square(x)`",
         ),
@@ -569,8 +588,8 @@ fn unsupported_binary(binary: &syn::ExprBinary) -> syn::Error {
         syn::BinOp::Lt(_) => "lt",
         syn::BinOp::Le(_) => "le",
         syn::BinOp::Eq(_) => "eq",
-        syn::BinOp::Ne(_) => return span.error(NOT_EQUAL),
-        syn::BinOp::Rem(_) => return span.error(REMAINDER),
+        syn::BinOp::Ne(_) => return span.error(Code::Operator, NOT_EQUAL),
+        syn::BinOp::Rem(_) => return span.error(Code::Operator, REMAINDER),
         _ => return unsupported_operator(&binary.op, span),
     };
     // Operands that are a name or a number are shown as written; anything
@@ -586,12 +605,15 @@ fn unsupported_binary(binary: &syn::ExprBinary) -> syn::Error {
         }
         _ => placeholder.to_string(),
     };
-    span.error(format!(
-        "unsupported operator `{}`: comparisons are named ops in a graph; write `{op}({}, {})`",
-        binary.op.to_token_stream(),
-        written(&binary.left, "a"),
-        written(&binary.right, "b")
-    ))
+    span.error(
+        Code::Operator,
+        format!(
+            "unsupported operator `{}`: comparisons are named ops in a graph; write `{op}({}, {})`",
+            binary.op.to_token_stream(),
+            written(&binary.left, "a"),
+            written(&binary.right, "b")
+        ),
+    )
 }
 
 fn literal(lit: &syn::Lit, span: SpanRange, diagnostics: &mut Diagnostics) -> Option<Expr> {
@@ -604,16 +626,18 @@ fn literal(lit: &syn::Lit, span: SpanRange, diagnostics: &mut Diagnostics) -> Op
         }
         syn::Lit::Bool(boolean) => Some(Expr::Bool(boolean.value, span)),
         syn::Lit::Int(_) => {
-            diagnostics
-                .push(span.error("numeric literals in a graph are `f32` and take no suffix"));
+            diagnostics.push(span.error(
+                Code::Literal,
+                "numeric literals in a graph are `f32` and take no suffix",
+            ));
             None
         }
         syn::Lit::Str(_) => {
-            diagnostics.push(span.error(NO_STRINGS));
+            diagnostics.push(span.error(Code::Literal, NO_STRINGS));
             None
         }
         _ => {
-            diagnostics.push(span.error("expected a numeric literal"));
+            diagnostics.push(span.error(Code::Literal, "expected a numeric literal"));
             None
         }
     }
@@ -626,10 +650,13 @@ pub const NO_STRINGS: &str = "a graph has no strings: its values are numbers and
 
 fn number(float: &LitFloat, span: SpanRange, diagnostics: &mut Diagnostics) -> Option<Expr> {
     if !float.suffix().is_empty() && float.suffix() != "f32" {
-        diagnostics.push(span.error(format!(
-            "numeric literals in a graph are `f32`; remove the `{}` suffix",
-            float.suffix()
-        )));
+        diagnostics.push(span.error(
+            Code::Literal,
+            format!(
+                "numeric literals in a graph are `f32`; remove the `{}` suffix",
+                float.suffix()
+            ),
+        ));
         return None;
     }
     let value = finite(float.base10_parse::<f32>(), span, diagnostics)?;
@@ -648,11 +675,11 @@ fn finite(parsed: syn::Result<f32>, span: SpanRange, diagnostics: &mut Diagnosti
     match parsed {
         Ok(value) if value.is_finite() => Some(value),
         Ok(_) => {
-            diagnostics.push(span.error("literal out of range for `f32`"));
+            diagnostics.push(span.error(Code::Literal, "literal out of range for `f32`"));
             None
         }
         Err(err) => {
-            diagnostics.push(span.error(err));
+            diagnostics.push(span.error(Code::Literal, err));
             None
         }
     }
@@ -662,7 +689,8 @@ fn finite(parsed: syn::Result<f32>, span: SpanRange, diagnostics: &mut Diagnosti
 pub fn parse(tokens: TokenStream) -> syn::Result<GraphSyntax> {
     check_depth(&tokens)?;
     check_at_signs(&tokens)?;
-    syn::parse2(tokens)
+    // The errors of syn's own parsers (``expected `;` ``) are syntax errors.
+    syn::parse2(tokens).map_err(|error| crate::diag::with_code(error, Code::Syntax))
 }
 
 /// Reports every `@` in the graph before syn sees it: Python's matrix
@@ -695,8 +723,8 @@ fn check_at_signs(tokens: &TokenStream) -> syn::Result<()> {
                         (Some(left), Some(right)) => format!("matmul({left}, {right})"),
                         _ => "matmul(a, b)".to_string(),
                     };
-                    diagnostics.push(syn::Error::new(
-                        punct.span(),
+                    diagnostics.push(SpanRange::single(punct.span()).error(
+                        Code::Operator,
                         format!(
                             "a graph has no `@` operator: write the matrix product as `{call}`"
                         ),
@@ -765,8 +793,8 @@ fn check_depth(tokens: &TokenStream) -> syn::Result<()> {
             level.run = 0;
         }
         if chain > MAX_CHAIN {
-            return Err(syn::Error::new(
-                token.span(),
+            return Err(SpanRange::single(token.span()).error(
+                Code::TooDeep,
                 format!(
                     "expression too long: more than {MAX_CHAIN} tokens in one chain of operators, \
                      calls and brackets; split it into several `let` declarations"
@@ -775,8 +803,8 @@ fn check_depth(tokens: &TokenStream) -> syn::Result<()> {
         }
         if let TokenTree::Group(group) = token {
             if stack.len() > MAX_NESTING {
-                return Err(syn::Error::new(
-                    group.span_open(),
+                return Err(SpanRange::single(group.span_open()).error(
+                    Code::TooDeep,
                     format!(
                         "brackets nested more than {MAX_NESTING} deep; split the expression into \
                          several `let` declarations"
