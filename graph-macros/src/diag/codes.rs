@@ -164,21 +164,136 @@ codes! {
     BareSymbolicInput = 701, "symbolic input in a `#[no_std]` graph";
     /// An op, step, update or rank that `#[no_std]` graphs do not have.
     BareUnsupported = 702, "not available in `#[no_std]` graphs";
-
-    // SF08xx: memory budgets.
-    /// A `#[budget(..)]` attribute written wrongly.
-    BudgetAttribute = 801, "malformed budget";
-    /// A workspace budget on a graph whose workspace depends on symbolic
-    /// dims.
-    BudgetSymbolic = 802, "workspace budget on symbolic shapes";
-    /// A workspace larger than its budget.
-    WorkspaceBudget = 803, "workspace over budget";
-    /// Baked weights larger than their budget.
-    WeightsBudget = 804, "weights over budget";
 }
 
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SF{:04}", self.number())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    use super::Code;
+
+    /// The workspace root, where `tests/ui` and `docs` are.
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    /// The text of every compile-fail snapshot, `tests/ui/*.stderr`.
+    fn snapshots() -> Vec<(String, String)> {
+        let dir = root().join("tests/ui");
+        let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "stderr"))
+            .map(|path| {
+                let text = std::fs::read_to_string(&path).unwrap();
+                (
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    text,
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn error_index() -> String {
+        std::fs::read_to_string(root().join("docs/ERRORS.md")).unwrap()
+    }
+
+    /// Every `[SFdddd]` in `text`.
+    fn codes_in(text: &str) -> BTreeSet<String> {
+        text.match_indices("[SF")
+            .filter_map(|(at, _)| text.get(at + 1..at + 8))
+            .filter_map(|code| code.strip_suffix(']'))
+            .filter(|code| code[2..].bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn codes_are_numbered_in_order_within_their_ranges() {
+        assert_eq!(Code::Syntax.to_string(), "SF0101");
+        assert_eq!(Code::Internal.to_string(), "SF0001");
+        for pair in Code::ALL.windows(2) {
+            assert!(pair[0].number() < pair[1].number(), "{pair:?}");
+        }
+        // Ranges of a hundred, SF00xx to SF07xx, each starting at xx01.
+        let ranges: BTreeSet<u16> = Code::ALL.iter().map(|c| c.number() / 100).collect();
+        assert_eq!(ranges, (0..=7).collect());
+        for range in ranges {
+            assert!(
+                Code::ALL.iter().any(|c| c.number() == range * 100 + 1),
+                "{range}"
+            );
+        }
+    }
+
+    /// A new code needs a compile-fail case whose snapshot shows it, and an
+    /// entry in `docs/ERRORS.md` under its title; a code in a snapshot must
+    /// be one of the table's. Only `SF0001`, which no input is known to
+    /// produce, has no case.
+    #[test]
+    fn every_code_has_a_case_and_an_entry_in_the_error_index() {
+        let snapshots = snapshots();
+        let shown: BTreeSet<String> = snapshots.iter().flat_map(|(_, t)| codes_in(t)).collect();
+        let known: BTreeSet<String> = Code::ALL.iter().map(ToString::to_string).collect();
+        let unknown: Vec<&String> = shown.difference(&known).collect();
+        assert!(
+            unknown.is_empty(),
+            "codes in snapshots but not in the table: {unknown:?}"
+        );
+        let index = error_index();
+        for code in Code::ALL {
+            if *code != Code::Internal {
+                assert!(
+                    shown.contains(&code.to_string()),
+                    "no tests/ui case shows {code} ({})",
+                    code.title()
+                );
+            }
+            let heading = format!("\n## {code}: {}\n", code.title());
+            assert!(
+                index.contains(&heading),
+                "docs/ERRORS.md lacks `{}`",
+                heading.trim()
+            );
+        }
+        let headings = index
+            .lines()
+            .filter(|line| line.starts_with("## SF"))
+            .count();
+        assert_eq!(
+            headings,
+            Code::ALL.len(),
+            "an entry in docs/ERRORS.md without a code"
+        );
+    }
+
+    /// The messages the error index quotes are those of the snapshots (but
+    /// for the weight-file paths, which it shortens).
+    #[test]
+    fn the_error_index_quotes_real_messages() {
+        let snapshots = snapshots();
+        let index = error_index();
+        let quoted: Vec<&str> = index
+            .lines()
+            .filter(|line| line.starts_with("error: [SF") && !line.contains(".safetensors"))
+            .collect();
+        assert!(quoted.len() > 40, "{}", quoted.len());
+        for line in quoted {
+            assert!(
+                snapshots
+                    .iter()
+                    .any(|(_, text)| text.lines().any(|l| l == line)),
+                "docs/ERRORS.md quotes a message no snapshot shows: {line}"
+            );
+        }
     }
 }
