@@ -12,10 +12,13 @@ use std::path::PathBuf;
 
 use graph_runtime::weights::SafeTensors;
 
+use crate::budget::Baked;
 use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::{Graph, Op, Tensor};
 
-pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics) {
+/// Bakes the variables in, returning what each takes, for the weights
+/// budget (`budget.rs`).
+pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics) -> Vec<Baked> {
     let written = file.value();
     let base = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
     let path = base.join(&written);
@@ -26,7 +29,7 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
                 Code::WeightsFile,
                 format!("cannot read weight file `{}`: {err}", path.display()),
             ));
-            return;
+            return Vec::new();
         }
     };
     let tensors = match SafeTensors::parse_named(&bytes, &written) {
@@ -34,7 +37,7 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
         Err(err) => {
             diagnostics
                 .push(SpanRange::single(file.span()).error(Code::WeightsFile, err.to_string()));
-            return;
+            return Vec::new();
         }
     };
     let mut baked = Vec::new();
@@ -82,9 +85,16 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
             },
         ));
     }
+    let mut sizes = Vec::with_capacity(baked.len());
     for (id, tensor) in baked {
+        sizes.push(Baked {
+            name: crate::emit::local(graph, id).to_string(),
+            shape: crate::shape::Shape::fixed(&tensor.shape),
+            bytes: tensor.values.len() * std::mem::size_of::<f32>(),
+        });
         graph.nodes[id.0].op = Op::Constant(tensor);
         graph.variables.retain(|&v| v != id);
     }
     graph.baked_from = Some(path.display().to_string());
+    sizes
 }

@@ -1,7 +1,8 @@
-//! The macro's pipeline, in order: parse → resolve → lower (and bake) →
-//! check (and the `#[no_std]` rules) → differentiate → optimize → plan →
-//! introspect → emit (into the graph's module, `emit::scope`). Each phase
-//! is one module; this file is their table of contents.
+//! The macro's pipeline, in order: parse → resolve → lower (and bake, and
+//! the weights budget) → check (and the `#[no_std]` rules) → differentiate →
+//! optimize → plan (and the workspace budget) → introspect → emit (into the
+//! graph's module, `emit::scope`). Each phase is one module; this file is
+//! their table of contents.
 
 use proc_macro2::TokenStream;
 
@@ -9,7 +10,9 @@ use crate::diag::Diagnostics;
 use crate::ir::Graph;
 use crate::parse::GraphSyntax;
 use crate::resolve;
-use crate::{bake, check, differentiate, dot, emit, introspect, lower, optimize, parse, plan};
+use crate::{
+    bake, budget, check, differentiate, dot, emit, introspect, lower, optimize, parse, plan,
+};
 
 /// Expands the body of a `graph!` call. Never panics: every problem in the
 /// input becomes a `compile_error!` in the output, next to a fallback
@@ -31,8 +34,10 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
         return Err(finish_with_errors(diagnostics, fallback(leaves, &syntax)));
     };
     let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
+    let budget = budget::read(&syntax.budget, syntax.weights.is_some(), &mut diagnostics);
     if let Some(file) = &syntax.weights {
-        bake::bake(&mut graph, file, &mut diagnostics);
+        let baked = bake::bake(&mut graph, file, &mut diagnostics);
+        budget::check_weights(&graph, &baked, &budget, &mut diagnostics);
     }
     check::check(&mut graph, &mut diagnostics);
     if graph.no_std && !diagnostics.has_errors() {
@@ -57,12 +62,24 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     };
     // The summary's type lives in the std part of the runtime.
     let introspection = introspect::items(&graph, &as_written, !graph.no_std);
-    let items = if graph.no_std {
+    let (over_budget, assertion) = budget::check_workspace(&graph, &plan, &budget);
+    let mut items = if graph.no_std {
         emit::bare::emit(&graph, &plan, &introspection)
     } else {
         emit::hosted::emit(&graph, &plan, &introspection)
     };
-    Ok(emit::scope::scoped(&graph.name, &vis, &items))
+    items.extend(assertion);
+    let expansion = emit::scope::scoped(&graph.name, &vis, &items);
+    match over_budget {
+        // The graph is sound: its items are emitted whole, next to the
+        // error, so that code using them reports nothing more.
+        Some(error) => {
+            let mut tokens = error.to_compile_error();
+            tokens.extend(expansion);
+            Err(tokens)
+        }
+        None => Ok(expansion),
+    }
 }
 
 /// Runs every phase up to and including `check`, returning the checked IR.

@@ -34,6 +34,8 @@ pub struct GraphSyntax {
     /// storage, each node computed as written (the reference the optimizer's
     /// results are tested against).
     pub optimize: bool,
+    /// `#[budget(workspace = "64 KiB")]`: memory limits, see `budget.rs`.
+    pub budget: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
     pub decls: Vec<Decl>,
@@ -202,6 +204,10 @@ impl Parse for GraphSyntax {
             }
         }
         let optimize = optimize.unwrap_or(true);
+        // Read with the other errors, by `budget::read`.
+        let budget = attrs
+            .extract_if(.., |attr| attr.path().is_ident("budget"))
+            .collect();
         let vis: Visibility = input.parse()?;
         if !input.peek(Token![struct]) {
             return Err(SpanRange::single(input.span()).error(Code::Syntax,
@@ -236,6 +242,7 @@ impl Parse for GraphSyntax {
             weights,
             no_std,
             optimize,
+            budget,
             vis,
             name,
             decls,

@@ -164,6 +164,17 @@ codes! {
     BareSymbolicInput = 701, "symbolic input in a `#[no_std]` graph";
     /// An op, step, update or rank that `#[no_std]` graphs do not have.
     BareUnsupported = 702, "not available in `#[no_std]` graphs";
+
+    // SF08xx: memory budgets.
+    /// A `#[budget(..)]` attribute written wrongly.
+    BudgetAttribute = 801, "malformed budget";
+    /// A workspace budget on a graph whose workspace depends on symbolic
+    /// dims.
+    BudgetSymbolic = 802, "workspace budget on symbolic shapes";
+    /// A workspace larger than its budget.
+    WorkspaceBudget = 803, "workspace over budget";
+    /// Baked weights larger than their budget.
+    WeightsBudget = 804, "weights over budget";
 }
 
 impl fmt::Display for Code {
@@ -224,9 +235,9 @@ mod tests {
         for pair in Code::ALL.windows(2) {
             assert!(pair[0].number() < pair[1].number(), "{pair:?}");
         }
-        // Ranges of a hundred, SF00xx to SF07xx, each starting at xx01.
+        // Ranges of a hundred, SF00xx to SF08xx, each starting at xx01.
         let ranges: BTreeSet<u16> = Code::ALL.iter().map(|c| c.number() / 100).collect();
-        assert_eq!(ranges, (0..=7).collect());
+        assert_eq!(ranges, (0..=8).collect());
         for range in ranges {
             assert!(
                 Code::ALL.iter().any(|c| c.number() == range * 100 + 1),
