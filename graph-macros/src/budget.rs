@@ -19,7 +19,7 @@ use quote::{quote, ToTokens};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Token};
 
-use crate::diag::{with_code, Code, Diagnostics, SpanRange};
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::{DType, Graph, NodeId};
 use crate::plan::{Plan, Storage};
 use crate::shape::Shape;
@@ -75,9 +75,16 @@ pub fn read(attrs: &[Attribute], weights_file: bool, diagnostics: &mut Diagnosti
             .parse_args_with(Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated)
         {
             Ok(pairs) => pairs,
-            Err(error) => {
-                diagnostics.push(with_code(error, Code::BudgetAttribute));
-                diagnostics.push(SpanRange::of(attr).error(Code::BudgetAttribute, USAGE));
+            Err(errors) => {
+                // syn's message (``expected `=` ``), where syn found it,
+                // with the form to write.
+                for error in errors {
+                    let range = SpanRange::of(&error.to_compile_error());
+                    diagnostics.push(range.error(
+                        Code::BudgetAttribute,
+                        format!("{error}, as in `#[budget(workspace = \"64 KiB\")]`"),
+                    ));
+                }
                 continue;
             }
         };
@@ -478,7 +485,10 @@ mod tests {
                 "expected `#[budget(workspace",
             ),
             (quote! { #[budget()] }, "expected `#[budget(workspace"),
-            (quote! { #[budget(workspace)] }, "expected `=`"),
+            (
+                quote! { #[budget(workspace)] },
+                "expected `=`, as in `#[budget(workspace = \"64 KiB\")]`",
+            ),
             (quote! { #[budget(stack = 4)] }, "has no `stack`"),
             (
                 quote! { #[budget(workspace = 4, workspace = 8)] },

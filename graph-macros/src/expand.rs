@@ -26,6 +26,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
 pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     let syntax = parse::parse(input).map_err(|error| error.to_compile_error())?;
     let mut diagnostics = Diagnostics::new();
+    let budget = budget::read(&syntax.budget, syntax.weights.is_some(), &mut diagnostics);
     let Some(resolution) = resolve::resolve(&syntax, &mut diagnostics) else {
         // A cycle: the fallback has the declarations that refer to nothing,
         // lowered without reporting their errors (the cycle stops the
@@ -34,7 +35,6 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
         return Err(finish_with_errors(diagnostics, fallback(leaves, &syntax)));
     };
     let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
-    let budget = budget::read(&syntax.budget, syntax.weights.is_some(), &mut diagnostics);
     if let Some(file) = &syntax.weights {
         let baked = bake::bake(&mut graph, file, &mut diagnostics);
         budget::check_weights(&graph, &baked, &budget, &mut diagnostics);
