@@ -49,10 +49,9 @@ impl Limit {
     }
 }
 
-const USAGE: &str =
-    "expected `#[budget(workspace = \"64 KiB\")]`, `#[budget(weights = \"16 KiB\")]` \
-                     or both, each a whole number of bytes, as an integer or a string with a unit \
-                     (`B`, `KiB`, `MiB`, `kB`, `MB`)";
+const USAGE: &str = "expected `#[budget(workspace = \"64 KiB\")]`, \
+                     `#[budget(weights = \"16 KiB\")]` or both, each a whole number of bytes, \
+                     as an integer or a string with a unit (`B`, `KiB`, `MiB`, `kB`, `MB`)";
 
 /// Reads the graph's `#[budget(..)]` attributes (at most one), reporting
 /// every mistake in them; `weights_file` is whether the graph bakes its
