@@ -62,10 +62,9 @@ pub fn check(graph: &mut Graph, diagnostics: &mut Diagnostics) {
         && !diagnostics.has_errors()
     {
         diagnostics.push(SpanRange::single(graph.name.span()).error(Code::NoOutputs, format!(
-                "graph `{}` has no `output` and no update: declare at least one, e.g. `output y = ...;`",
-                graph.name
-            ),
-        ));
+            "graph `{}` has no `output` and no update: declare at least one, e.g. `output y = ...;`",
+            graph.name
+        )));
     }
 }
 

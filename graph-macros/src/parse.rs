@@ -194,8 +194,9 @@ impl Parse for GraphSyntax {
                 "on" => true,
                 "off" => false,
                 other => {
-                    return Err(SpanRange::single(switch.span()).error(Code::GraphAttribute, format!("`{other}` is not a setting of `#[optimize(..)]`: write `off` (or `on`, the default)"),
-                    ))
+                    return Err(SpanRange::single(switch.span()).error(Code::GraphAttribute, format!(
+                        "`{other}` is not a setting of `#[optimize(..)]`: write `off` (or `on`, the default)"
+                    )))
                 }
             };
             if optimize.replace(on).is_some() {

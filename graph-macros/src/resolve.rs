@@ -98,9 +98,8 @@ fn declare(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> HashMap<Strin
         // value of one of those names would be shadowed by it.
         if name.starts_with("__") {
             diagnostics.push(SpanRange::single(decl.name.span()).error(Code::ReservedName, format!(
-                    "`{name}`: names starting with `__` are reserved for the code `graph!` generates; rename it"
-                ),
-            ));
+                "`{name}`: names starting with `__` are reserved for the code `graph!` generates; rename it"
+            )));
         }
         if let Some(&first) = names.get(&name) {
             let first_kind = syntax.decls[first].kind;
@@ -139,8 +138,9 @@ fn check_assignments(
         let why = match syntax.decls[target].kind {
             DeclKind::Var => {
                 if !assigned.insert(name.clone()) {
-                    diagnostics.push(SpanRange::single(decl.name.span()).error(Code::Assignment, format!("variable `{name}` is assigned twice; a graph updates each variable at most once"),
-                    ));
+                    diagnostics.push(SpanRange::single(decl.name.span()).error(Code::Assignment, format!(
+                        "variable `{name}` is assigned twice; a graph updates each variable at most once"
+                    )));
                 }
                 continue;
             }
