@@ -31,6 +31,7 @@ use proc_macro2::TokenStream;
 #[path = "../src"]
 mod compiler {
     pub mod bake;
+    pub mod budget;
     pub mod check;
     pub mod diag;
     pub mod differentiate;
@@ -51,7 +52,8 @@ mod compiler {
 }
 
 use compiler::{
-    bake, check, diag, differentiate, dot, emit, expand, introspect, ir, lint, lower, ops, optimize,
+    bake, budget, check, diag, differentiate, dot, emit, expand, introspect, ir, lint, lower, ops,
+    optimize,
 };
 use compiler::{parse, plan, resolve, shape, train};
 

@@ -12,18 +12,21 @@ use std::path::PathBuf;
 
 use graph_runtime::weights::SafeTensors;
 
-use crate::diag::{Diagnostics, SpanRange};
+use crate::budget::Baked;
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::{Graph, Op, Tensor};
 
-pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics) {
+/// Bakes the variables in, returning what each takes, for the weights
+/// budget (`budget.rs`).
+pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics) -> Vec<Baked> {
     let written = file.value();
     let base = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
     let path = base.join(&written);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(err) => {
-            diagnostics.push(syn::Error::new(
-                file.span(),
+            diagnostics.push(SpanRange::single(file.span()).error(
+                Code::WeightsFile,
                 // The path as written, not joined to the manifest directory:
                 // an absolute path of the build machine helps no one reading
                 // the error elsewhere, and the rule says where to look.
@@ -32,14 +35,15 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
                      the directory of the crate's `Cargo.toml`"
                 ),
             ));
-            return;
+            return Vec::new();
         }
     };
     let tensors = match SafeTensors::parse_named(&bytes, &written) {
         Ok(tensors) => tensors,
         Err(err) => {
-            diagnostics.push(syn::Error::new(file.span(), err.to_string()));
-            return;
+            diagnostics
+                .push(SpanRange::single(file.span()).error(Code::WeightsFile, err.to_string()));
+            return Vec::new();
         }
     };
     let mut baked = Vec::new();
@@ -55,13 +59,14 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
             continue; // symbolic variables are reported by `check`
         };
         let Some(tensor) = tensors.get(&name) else {
-            diagnostics.push(span.error(format!(
-                "`{written}` has no tensor `{name}`, which variable `{name}` needs"
-            )));
+            diagnostics.push(span.error(
+                Code::MissingTensor,
+                format!("`{written}` has no tensor `{name}`, which variable `{name}` needs"),
+            ));
             continue;
         };
         if tensor.shape != declared {
-            diagnostics.push(span.error(format!(
+            diagnostics.push(span.error(Code::TensorMismatch, format!(
                 "tensor `{name}` in `{written}` has shape {:?}, but variable `{name}` is declared {}",
                 tensor.shape,
                 crate::shape::Shape::fixed(&declared)
@@ -69,10 +74,13 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
             continue;
         }
         let Some(values) = tensor.to_f32_vec() else {
-            diagnostics.push(span.error(format!(
-                "tensor `{name}` in `{written}` holds {}, but variables are f32",
-                tensor.dtype
-            )));
+            diagnostics.push(span.error(
+                Code::TensorMismatch,
+                format!(
+                    "tensor `{name}` in `{written}` holds {}, but variables are f32",
+                    tensor.dtype
+                ),
+            ));
             continue;
         };
         baked.push((
@@ -85,21 +93,29 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
     }
     // In a `#[no_std]` graph, what a step trains stays a variable, starting
     // from the file's value: on-device fine-tuning keeps the frozen weights
-    // in flash (constants) and only the trained ones in RAM.
+    // in flash (constants, counted by the weights budget) and only the
+    // trained ones in RAM.
     let trained = if graph.no_std {
         trained_variables(graph)
     } else {
         Vec::new()
     };
+    let mut sizes = Vec::with_capacity(baked.len());
     for (id, tensor) in baked {
         if trained.contains(&id) {
             graph.initial.push((id, tensor));
-        } else {
-            graph.nodes[id.0].op = Op::Constant(tensor);
-            graph.variables.retain(|&v| v != id);
+            continue;
         }
+        sizes.push(Baked {
+            name: crate::emit::local(graph, id).to_string(),
+            shape: crate::shape::Shape::fixed(&tensor.shape),
+            bytes: tensor.values.len() * std::mem::size_of::<f32>(),
+        });
+        graph.nodes[id.0].op = Op::Constant(tensor);
+        graph.variables.retain(|&v| v != id);
     }
     graph.baked_from = Some(path.display().to_string());
+    sizes
 }
 
 /// The variables some step trains: those it names in `vars`, or else every

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::diag::{Diagnostics, SpanRange};
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::{DType, Graph};
 use crate::shape::{self, Dim, Shape};
 
@@ -61,13 +61,10 @@ pub fn check(graph: &mut Graph, diagnostics: &mut Diagnostics) {
         && graph.steps.is_empty()
         && !diagnostics.has_errors()
     {
-        diagnostics.push(syn::Error::new(
-            graph.name.span(),
-            format!(
-                "graph `{}` has no `output` and no update: declare at least one, e.g. `output y = ...;`",
-                graph.name
-            ),
-        ));
+        diagnostics.push(SpanRange::single(graph.name.span()).error(Code::NoOutputs, format!(
+            "graph `{}` has no `output` and no update: declare at least one, e.g. `output y = ...;`",
+            graph.name
+        )));
     }
 }
 
@@ -82,7 +79,7 @@ fn check_variables(graph: &Graph, diagnostics: &mut Diagnostics) {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default();
-            diagnostics.push(node.span.error(format!(
+            diagnostics.push(node.span.error(Code::VariableShape, format!(
                 "variable `{name}` has the symbolic dim `{symbol}` in {shape}: variables are stored \
                  in the graph's struct and need a fixed shape"
             )));
@@ -138,7 +135,10 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                     .map(ToString::to_string)
                     .unwrap_or_default();
                 let detail = too_large(shape, node.dtype);
-                diagnostics.push(node.span.error(format!("`{name}` is declared {detail}")));
+                diagnostics.push(
+                    node.span
+                        .error(Code::TooLarge, format!("`{name}` is declared {detail}")),
+                );
                 graph.nodes[index].shape = None;
             }
             // A constant whose literal disagrees with its annotation is
@@ -169,10 +169,10 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
             Ok((shape, dtype)) if !fits_in_memory(&shape, dtype) => {
                 let symbol = node.called.unwrap_or_else(|| node.op.symbol());
                 let detail = too_large(&shape, dtype);
-                diagnostics.push(
-                    node.span
-                        .error(format!("`{symbol}` makes a value of shape {detail}")),
-                );
+                diagnostics.push(node.span.error(
+                    Code::TooLarge,
+                    format!("`{symbol}` makes a value of shape {detail}"),
+                ));
             }
             Ok((shape, dtype)) => {
                 graph.nodes[index].shape = Some(shape);
@@ -185,7 +185,7 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                     .map(|operand| describe(graph, *operand))
                     .collect();
                 let symbol = node.called.unwrap_or_else(|| node.op.symbol());
-                diagnostics.push(node.span.error(error.message(symbol, &names)));
+                diagnostics.push(node.span.error(error.code(), error.message(symbol, &names)));
             }
         }
     }
@@ -211,10 +211,13 @@ fn check_annotations(graph: &Graph, diagnostics: &mut Diagnostics) {
             (None, _) => continue,
         };
         if *actual != annotation.shape {
-            diagnostics.push(annotation.span.error(format!(
-                "`{}` is annotated {} but its value has shape {actual}",
-                annotation.name, annotation.shape
-            )));
+            diagnostics.push(annotation.span.error(
+                Code::Annotation,
+                format!(
+                    "`{}` is annotated {} but its value has shape {actual}",
+                    annotation.name, annotation.shape
+                ),
+            ));
         }
     }
 }
@@ -233,9 +236,12 @@ fn check_updates(graph: &Graph, diagnostics: &mut Diagnostics) {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default();
-            diagnostics.push(graph.node(update.value).span.error(format!(
+            diagnostics.push(graph.node(update.value).span.error(
+                Code::UpdateShape,
+                format!(
                 "the new value of variable `{name}` has shape {actual}, but `{name}` is {expected}"
-            )));
+            ),
+            ));
         }
     }
 }
@@ -249,9 +255,12 @@ fn check_method_names(graph: &Graph, diagnostics: &mut Diagnostics) {
         .collect();
     let mut claim = |method: String, what: String, span: SpanRange| {
         if let Some(owner) = taken.get(&method) {
-            diagnostics.push(span.error(format!(
+            diagnostics.push(span.error(
+                Code::MethodName,
+                format!(
                 "{what} would generate the method `{method}`, which is already {owner}; rename it"
-            )));
+            ),
+            ));
             false
         } else {
             taken.insert(method, what);
@@ -331,22 +340,28 @@ pub fn no_std(graph: &Graph, diagnostics: &mut Diagnostics) {
                         crate::shape::Dim::Symbol(_) => "1".to_string(),
                     })
                     .collect();
-                diagnostics.push(node.span.error(format!(
-                    "a `#[no_std]` graph takes fixed-size arrays, so its shapes are literal, \
+                diagnostics.push(node.span.error(
+                    Code::BareSymbolicInput,
+                    format!(
+                        "a `#[no_std]` graph takes fixed-size arrays, so its shapes are literal, \
                      but input `{}` has shape {shape}; write its sizes as numbers, as in `[{}]`",
-                    crate::emit::local(graph, id),
-                    literal.join(", ")
-                )));
+                        crate::emit::local(graph, id),
+                        literal.join(", ")
+                    ),
+                ));
             }
         }
     }
     for step in graph.steps.iter().filter(|step| !step.outputs.is_empty()) {
-        diagnostics.push(step.span.error(format!(
-            "a training step of a `#[no_std]` graph returns only its loss, not outputs \
-             (`outputs = [..]`): call the outputs' methods before step `{}` for the values \
-             the step starts from",
-            step.name
-        )));
+        diagnostics.push(step.span.error(
+            Code::BareStepOutputs,
+            format!(
+                "a training step of a `#[no_std]` graph returns only its loss, not outputs \
+                 (`outputs = [..]`): call the outputs' methods before step `{}` for the \
+                 values the step starts from",
+                step.name
+            ),
+        ));
     }
     no_std_nodes(graph, diagnostics, false);
 }
@@ -366,22 +381,30 @@ pub fn no_std_nodes(graph: &Graph, diagnostics: &mut Diagnostics, derived: bool)
             // derived from one expression.
             if !reported.contains(&word) {
                 reported.push(word);
-                diagnostics.push(node.span.error(format!(
-                    "a training step runs this expression as `{word}` (its training form or \
-                     its backward pass), which has no slice kernel in `#[no_std]` graphs yet"
-                )));
+                diagnostics.push(node.span.error(
+                    Code::BareUnsupported,
+                    format!(
+                        "a training step runs this expression as `{word}` (its training form \
+                         or its backward pass), which has no slice kernel in `#[no_std]` \
+                         graphs yet"
+                    ),
+                ));
             }
         } else if !supported {
-            diagnostics.push(node.span.error(format!(
-                "`{word}` is not available in `#[no_std]` graphs yet (they have elementwise \
-                 ops, comparisons, `select`, reductions, `argmax`, the softmax family, \
-                 `mse` and `softmax_cross_entropy`, `matmul` of vectors and matrices, \
-                 `one_hot` and movement ops)"
-            )));
+            diagnostics.push(node.span.error(
+                Code::BareUnsupported,
+                format!(
+                    "`{word}` is not available in `#[no_std]` graphs yet (they have elementwise \
+                     ops, comparisons, `select`, reductions, `argmax`, the softmax family, \
+                     `mse` and `softmax_cross_entropy`, `matmul` of vectors and matrices, \
+                     `one_hot` and movement ops)"
+                ),
+            ));
         } else if node.shape.as_ref().is_some_and(|s| s.rank() > MAX_RANK) && !derived {
-            diagnostics.push(node.span.error(format!(
-                "`#[no_std]` graphs take tensors of at most {MAX_RANK} axes"
-            )));
+            diagnostics.push(node.span.error(
+                Code::BareUnsupported,
+                format!("`#[no_std]` graphs take tensors of at most {MAX_RANK} axes"),
+            ));
         }
     }
 }
@@ -438,7 +461,7 @@ mod tests {
             .map(|e| e.to_string())
             .collect::<Vec<_>>();
         assert_eq!(message.len(), 2, "{message:?}");
-        assert!(message[0].starts_with("`+` cannot broadcast [2, 3] with [3, 2]"));
-        assert!(message[1].starts_with("`matmul` inner dimensions differ"));
+        assert!(message[0].starts_with("[SF0301] `+` cannot broadcast [2, 3] with [3, 2]"));
+        assert!(message[1].starts_with("[SF0304] `matmul` inner dimensions differ"));
     }
 }

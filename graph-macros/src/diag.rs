@@ -4,6 +4,10 @@
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 
+pub mod codes;
+
+pub use codes::Code;
+
 /// The first and last token of a piece of user input.
 ///
 /// On stable Rust a proc macro cannot join spans, but an error whose tokens
@@ -34,8 +38,11 @@ impl SpanRange {
         SpanRange::new(start, end)
     }
 
-    /// An error underlining this range.
-    pub fn error(self, message: impl std::fmt::Display) -> syn::Error {
+    /// An error of kind `code` underlining this range; the message starts
+    /// with the code, as in `[SF0301] ...`. Every error `graph!` reports is
+    /// made here (clippy's `disallowed-methods` keeps `syn::Error::new` out
+    /// of the other modules), so none lacks a code.
+    pub fn error(self, code: Code, message: impl std::fmt::Display) -> syn::Error {
         let mut first = Group::new(Delimiter::None, TokenStream::new());
         first.set_span(self.start);
         let mut last = Group::new(Delimiter::None, TokenStream::new());
@@ -43,8 +50,38 @@ impl SpanRange {
         let tokens: TokenStream = [TokenTree::Group(first), TokenTree::Group(last)]
             .into_iter()
             .collect();
-        syn::Error::new_spanned(tokens, message)
+        #[allow(clippy::disallowed_methods)]
+        syn::Error::new_spanned(tokens, format!("[{code}] {message}"))
     }
+}
+
+/// `error` with every message that has no code yet given `code`, keeping
+/// the range each underlines: for the errors syn's own parsers make, such
+/// as ``expected `;` ``.
+pub fn with_code(error: syn::Error, code: Code) -> syn::Error {
+    let mut errors = error.into_iter().map(|error| {
+        let message = error.to_string();
+        if has_code(&message) {
+            return error;
+        }
+        // The compile error's tokens start and end where `error` does.
+        SpanRange::of(&error.to_compile_error()).error(code, message)
+    });
+    let mut first = errors.next().unwrap_or_else(|| {
+        SpanRange::single(Span::call_site()).error(Code::Internal, "an empty error")
+    });
+    first.extend(errors);
+    first
+}
+
+/// Whether a message starts with a code, `[SF` and four digits and `]`.
+fn has_code(message: &str) -> bool {
+    message
+        .strip_prefix("[SF")
+        .and_then(|rest| rest.get(..5))
+        .is_some_and(|digits| {
+            digits.ends_with(']') && digits[..4].bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 /// Independent errors found by the phases, merged into one `syn::Error` at
@@ -140,7 +177,7 @@ mod tests {
             .collect();
         let mut diagnostics = Diagnostics::new();
         for index in [2, 0, 1] {
-            diagnostics.push(syn::Error::new(tokens[index].span(), index));
+            diagnostics.push(SpanRange::single(tokens[index].span()).error(Code::Syntax, index));
         }
         let messages: Vec<String> = diagnostics
             .finish()
@@ -148,7 +185,35 @@ mod tests {
             .into_iter()
             .map(|error| error.to_string())
             .collect();
-        assert_eq!(messages, ["0", "1", "2"]);
+        assert_eq!(messages, ["[SF0101] 0", "[SF0101] 1", "[SF0101] 2"]);
+    }
+
+    #[test]
+    fn codes_are_added_once_and_keep_the_range() {
+        let tokens: Vec<TokenTree> = "a b c"
+            .parse::<TokenStream>()
+            .unwrap()
+            .into_iter()
+            .collect();
+        let range = SpanRange::new(tokens[0].span(), tokens[2].span());
+        #[allow(clippy::disallowed_methods)]
+        let mut error = syn::Error::new_spanned(
+            tokens.iter().cloned().collect::<TokenStream>(),
+            "expected `;`",
+        );
+        error.combine(range.error(Code::Cycle, "already coded"));
+        let coded = with_code(error, Code::Syntax);
+        let messages: Vec<String> = coded.clone().into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            messages,
+            ["[SF0101] expected `;`", "[SF0206] already coded"]
+        );
+        let first = coded.into_iter().next().unwrap().to_compile_error();
+        let spans = SpanRange::of(&first);
+        assert_eq!(spans.start.start().column, 0);
+        assert_eq!(spans.end.start().column, 4);
+        assert!(has_code("[SF0801] x"));
+        assert!(!has_code("[SF08] x") && !has_code("SF0801") && !has_code("[SFabcd] x"));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! graph, the `grad` nodes' users are pointed at the gradients, and the
 //! graph is sorted again so that operands come before their users.
 
-use crate::diag::{Diagnostics, SpanRange};
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::{DType, Graph, Node, NodeId, Op, Tensor};
 use crate::ops::autodiff::Autodiff;
 use crate::shape::{Dim, Shape};
@@ -49,10 +49,13 @@ pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                 }
                 _ => "an intermediate value; take the gradient with respect to the inputs or variables it is computed from",
             };
-            diagnostics.push(graph.node(request).span.error(format!(
+            diagnostics.push(graph.node(request).span.error(
+                Code::GradTarget,
+                format!(
                 "`grad` differentiates with respect to an input or a variable, but {} is {advice}",
                 describe(graph, x)
-            )));
+            ),
+            ));
             failed = true;
         }
         if failed {
@@ -70,7 +73,7 @@ pub fn differentiate(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                     let (what, span) = pass.blocked[x.0]
                         .clone()
                         .unwrap_or_else(|| ("an op".to_string(), graph.node(request).span));
-                    diagnostics.push(span.error(format!(
+                    diagnostics.push(span.error(Code::NoGradientPath, format!(
                         "`grad` cannot differentiate {} with respect to {}: it depends on {} only through {what}, which has no gradient",
                         describe(graph, loss),
                         describe(graph, x),
@@ -133,7 +136,7 @@ pub fn gradients(
                 let (what, span) = pass.blocked[x.0]
                     .clone()
                     .unwrap_or_else(|| ("an op".to_string(), graph.node(loss).span));
-                diagnostics.push(span.error(format!(
+                diagnostics.push(span.error(Code::NoGradientPath, format!(
                     "cannot differentiate {} with respect to {}: it depends on {} only through {what}, which has no gradient",
                     describe(graph, loss),
                     describe(graph, x),
@@ -238,14 +241,15 @@ fn backward(
                 }
             }
             Err(reason) => {
-                diagnostics.push(span.error(format!(
-                    "`grad` cannot differentiate through `{word}`: {reason}"
-                )));
+                diagnostics.push(span.error(
+                    Code::NoGradientRule,
+                    format!("`grad` cannot differentiate through `{word}`: {reason}"),
+                ));
                 ok = false;
             }
         }
         if b.failed {
-            diagnostics.push(span.error(format!(
+            diagnostics.push(span.error(Code::Internal, format!(
                 "internal error: the gradient rule of `{word}` built an ill-shaped node; please report this graph"
             )));
             ok = false;

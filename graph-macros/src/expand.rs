@@ -1,8 +1,9 @@
-//! The macro's pipeline, in order: parse → resolve → lower (and bake) →
-//! check (and the `#[no_std]` rules, and the unused-declaration warnings of
-//! `lint`) → differentiate → optimize → plan →
-//! introspect → emit (into the graph's module, `emit::scope`). Each phase
-//! is one module; this file is their table of contents.
+//! The macro's pipeline, in order: parse → resolve → lower (and bake, and
+//! the weights budget) → check (and the `#[no_std]` rules, and the
+//! unused-declaration warnings of `lint`) → differentiate → optimize → plan
+//! (and the workspace budget) → introspect → emit (into the graph's module,
+//! `emit::scope`). Each phase is one module; this file is their table of
+//! contents.
 
 use proc_macro2::TokenStream;
 
@@ -11,7 +12,7 @@ use crate::ir::Graph;
 use crate::parse::GraphSyntax;
 use crate::resolve;
 use crate::{
-    bake, check, differentiate, dot, emit, introspect, lint, lower, optimize, parse, plan,
+    bake, budget, check, differentiate, dot, emit, introspect, lint, lower, optimize, parse, plan,
 };
 
 /// Expands the body of a `graph!` call. Never panics: every problem in the
@@ -26,6 +27,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
 pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     let syntax = parse::parse(input).map_err(|error| error.to_compile_error())?;
     let mut diagnostics = Diagnostics::new();
+    let budget = budget::read(&syntax.budget, syntax.weights.is_some(), &mut diagnostics);
     let Some(resolution) = resolve::resolve(&syntax, &mut diagnostics) else {
         // A cycle: the fallback has the declarations that refer to nothing,
         // lowered without reporting their errors (the cycle stops the
@@ -35,7 +37,8 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     };
     let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
     if let Some(file) = &syntax.weights {
-        bake::bake(&mut graph, file, &mut diagnostics);
+        let baked = bake::bake(&mut graph, file, &mut diagnostics);
+        budget::check_weights(&graph, &baked, &budget, &mut diagnostics);
     }
     check::check(&mut graph, &mut diagnostics);
     if graph.no_std && !diagnostics.has_errors() {
@@ -64,14 +67,25 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     };
     // The summary's type lives in the std part of the runtime.
     let introspection = introspect::items(&graph, &as_written, !graph.no_std);
-    let items = if graph.no_std {
+    let (over_budget, assertion) = budget::check_workspace(&graph, &plan, &budget);
+    let mut items = if graph.no_std {
         emit::bare::emit(&graph, &plan, &introspection)
     } else {
         emit::hosted::emit(&graph, &plan, &introspection)
     };
+    items.extend(assertion);
     let mut expansion = emit::scope::scoped(&graph.name, &vis, &items);
     expansion.extend(warnings);
-    Ok(expansion)
+    match over_budget {
+        // The graph is sound: its items are emitted whole, next to the
+        // error, so that code using them reports nothing more.
+        Some(error) => {
+            let mut tokens = error.to_compile_error();
+            tokens.extend(expansion);
+            Err(tokens)
+        }
+        None => Ok(expansion),
+    }
 }
 
 /// Runs every phase up to and including `check`, returning the checked IR.

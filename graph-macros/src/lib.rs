@@ -8,6 +8,7 @@
 use proc_macro::TokenStream;
 
 mod bake;
+mod budget;
 mod check;
 mod diag;
 mod differentiate;

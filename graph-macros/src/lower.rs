@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use quote::ToTokens;
 use syn::ext::IdentExt;
 
-use crate::diag::{Diagnostics, SpanRange};
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::{Annotation, DType, Graph, Node, NodeId, Op, Output, Tensor, Update};
 use crate::ops;
 use crate::parse::{BinaryOp, DeclKind, DimSyntax, Expr, GraphSyntax, ShapeSyntax};
@@ -50,10 +50,13 @@ pub fn lower(
     for decl in &syntax.decls {
         for attr in &decl.rejected {
             let path = attr.path().to_token_stream().to_string().replace(' ', "");
-            lowering.diagnostics.push(SpanRange::of(attr).error(format!(
-                "`#[{path}]` is not supported on a graph declaration: only doc comments \
-                 (`///`) are, and they document the generated methods"
-            )));
+            lowering.diagnostics.push(SpanRange::of(attr).error(
+                Code::DeclarationAttribute,
+                format!(
+                    "`#[{path}]` is not supported on a graph declaration: only doc comments \
+                     (`///`) are, and they document the generated methods"
+                ),
+            ));
         }
     }
     for &index in &resolution.order {
@@ -257,14 +260,17 @@ impl Lowering<'_> {
             let node = self.expression(var);
             match node {
                 Some(node) if vars.contains(&node) => {
-                    self.diagnostics.push(var.span().error(format!(
+                    self.diagnostics.push(var.span().error(
+                        Code::StepVars,
+                        format!(
                             "`{}` is listed twice in `vars`; each variable is trained once",
                             self.graph
                                 .node(node)
                                 .name
                                 .as_ref()
                                 .map_or_else(String::new, ToString::to_string)
-                        )));
+                        ),
+                    ));
                 }
                 Some(node) if self.graph.node(node).op == Op::Variable => vars.push(node),
                 Some(node) => {
@@ -273,9 +279,12 @@ impl Lowering<'_> {
                         Op::Constant(_) => "a constant",
                         _ => "a computed value",
                     };
-                    self.diagnostics.push(var.span().error(format!(
+                    self.diagnostics.push(var.span().error(
+                        Code::StepVars,
+                        format!(
                         "this is {what}, not a variable: `vars` lists the variables a step trains"
-                    )));
+                    ),
+                    ));
                 }
                 None => {}
             }
@@ -289,11 +298,13 @@ impl Lowering<'_> {
             match found {
                 Some(k) if outputs.contains(&k) => {
                     self.diagnostics.push(output.span().error(
+                        Code::StepOutputs,
                         "this output is listed twice in `outputs`; the step returns it once",
                     ));
                 }
                 Some(k) if self.graph.node(self.graph.outputs[k].node).op.is_leaf() => {
                     self.diagnostics.push(output.span().error(
+                        Code::StepOutputs,
                         "a step returns computed outputs; this one is an input, variable or \
                          constant itself, which the caller already has",
                     ));
@@ -304,10 +315,13 @@ impl Lowering<'_> {
                         Expr::Name(name) => format!("`{name}` is not an output of the graph"),
                         _ => "this is not an output of the graph".to_string(),
                     };
-                    self.diagnostics.push(output.span().error(format!(
-                        "{what}: `outputs` lists outputs (declared with `output`) that the \
+                    self.diagnostics.push(output.span().error(
+                        Code::StepOutputs,
+                        format!(
+                            "{what}: `outputs` lists outputs (declared with `output`) that the \
                          step also returns"
-                    )));
+                        ),
+                    ));
                 }
             }
         }
@@ -361,12 +375,14 @@ impl Lowering<'_> {
             }
             Expr::Bool(_, span) => {
                 self.diagnostics.push(span.error(
+                    Code::Literal,
                     "`true` and `false` are only op attributes, such as `keep_dims = true`",
                 ));
                 None
             }
             Expr::Str(_, span) => {
-                self.diagnostics.push(span.error(crate::parse::NO_STRINGS));
+                self.diagnostics
+                    .push(span.error(Code::Literal, crate::parse::NO_STRINGS));
                 None
             }
             Expr::Call(name, args, span) => {
@@ -414,9 +430,10 @@ impl Lowering<'_> {
             }),
             Expr::Array(elements, span) => {
                 if elements.is_empty() {
-                    self.diagnostics.push(
-                        span.error("empty array literal: a constant needs at least one element"),
-                    );
+                    self.diagnostics.push(span.error(
+                        Code::Constant,
+                        "empty array literal: a constant needs at least one element",
+                    ));
                     return None;
                 }
                 let rows: Vec<Tensor> = elements
@@ -429,7 +446,7 @@ impl Lowering<'_> {
                 if let Some((index, row)) =
                     rows.iter().enumerate().find(|(_, row)| row.shape != *first)
                 {
-                    self.diagnostics.push(elements[index].span().error(format!(
+                    self.diagnostics.push(elements[index].span().error(Code::Constant, format!(
                         "array literal is not rectangular: element {index} has shape {}, element 0 has shape {}",
                         Shape::fixed(&row.shape),
                         Shape::fixed(first)
@@ -442,7 +459,7 @@ impl Lowering<'_> {
                 Some(Tensor { shape, values })
             }
             other => {
-                self.diagnostics.push(other.span().error(
+                self.diagnostics.push(other.span().error(Code::Constant,
                     "a constant's value must be a literal, such as `2.0` or `[[1.0, 2.0], [3.0, 4.0]]`; \
                      use `let` for a computed value",
                 ));

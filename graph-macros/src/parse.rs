@@ -5,14 +5,16 @@
 //! look at syn trees. Nothing semantic happens here: names are not resolved and
 //! shapes are not checked.
 
-use proc_macro2::{Delimiter, TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{bracketed, Attribute, Ident, LitFloat, LitInt, Token, Visibility};
 
-use crate::diag::{Diagnostics, SpanRange};
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::DType;
+
+mod tokens;
 
 mod kw {
     syn::custom_keyword!(input);
@@ -34,6 +36,8 @@ pub struct GraphSyntax {
     /// storage, each node computed as written (the reference the optimizer's
     /// results are tested against).
     pub optimize: bool,
+    /// `#[budget(workspace = "64 KiB")]`: memory limits, see `budget.rs`.
+    pub budget: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
     pub decls: Vec<Decl>,
@@ -162,14 +166,14 @@ impl Parse for GraphSyntax {
         let mut weights = None;
         for attr in attrs.extract_if(.., |attr| attr.path().is_ident("weights")) {
             let file: syn::LitStr = attr.parse_args().map_err(|_| {
-                syn::Error::new_spanned(
-                    &attr,
+                SpanRange::of(&attr).error(
+                    Code::GraphAttribute,
                     "expected `#[weights(\"path/to/file.safetensors\")]`",
                 )
             })?;
             if weights.replace(file).is_some() {
-                return Err(syn::Error::new_spanned(
-                    attr,
+                return Err(SpanRange::of(&attr).error(
+                    Code::GraphAttribute,
                     "a graph takes one `#[weights(..)]` file",
                 ));
             }
@@ -177,18 +181,16 @@ impl Parse for GraphSyntax {
         let mut no_std = None;
         for attr in attrs.extract_if(.., |attr| attr.path().is_ident("no_std")) {
             if !matches!(attr.meta, syn::Meta::Path(_)) {
-                return Err(syn::Error::new_spanned(
-                    &attr,
-                    "`#[no_std]` takes no arguments",
-                ));
+                return Err(SpanRange::of(&attr)
+                    .error(Code::GraphAttribute, "`#[no_std]` takes no arguments"));
             }
             no_std = Some(attr.path().require_ident()?.span());
         }
         let mut optimize = None;
         for attr in attrs.extract_if(.., |attr| attr.path().is_ident("optimize")) {
             let switch = attr.parse_args::<Ident>().map_err(|_| {
-                syn::Error::new_spanned(
-                    &attr,
+                SpanRange::of(&attr).error(
+                    Code::GraphAttribute,
                     "expected `#[optimize(off)]` or `#[optimize(on)]` (the default)",
                 )
             })?;
@@ -196,23 +198,26 @@ impl Parse for GraphSyntax {
                 "on" => true,
                 "off" => false,
                 other => {
-                    return Err(syn::Error::new(
-                        switch.span(),
-                        format!("`{other}` is not a setting of `#[optimize(..)]`: write `off` (or `on`, the default)"),
-                    ))
+                    return Err(SpanRange::single(switch.span()).error(Code::GraphAttribute, format!(
+                        "`{other}` is not a setting of `#[optimize(..)]`: write `off` (or `on`, the default)"
+                    )))
                 }
             };
             if optimize.replace(on).is_some() {
-                return Err(syn::Error::new_spanned(
-                    attr,
+                return Err(SpanRange::of(&attr).error(
+                    Code::GraphAttribute,
                     "a graph takes one `#[optimize(..)]` attribute",
                 ));
             }
         }
         let optimize = optimize.unwrap_or(true);
+        // Read with the other errors, by `budget::read`.
+        let budget = attrs
+            .extract_if(.., |attr| attr.path().is_ident("budget"))
+            .collect();
         let vis: Visibility = input.parse()?;
         if !input.peek(Token![struct]) {
-            return Err(input.error(
+            return Err(SpanRange::single(input.span()).error(Code::Syntax,
                 "expected `struct`: a graph is written as `struct Name { ... }`, optionally with `pub`",
             ));
         }
@@ -220,8 +225,8 @@ impl Parse for GraphSyntax {
         let name: Ident = input.parse()?;
         if input.peek(Token![<]) {
             let generics: syn::Generics = input.parse()?;
-            return Err(syn::Error::new_spanned(
-                generics,
+            return Err(SpanRange::of(&generics).error(
+                Code::Generics,
                 "a graph takes no generic parameters: its element types are fixed (`f32`, or \
                  `usize` for an input declared `as usize`), and a size known only at run time \
                  is a symbolic dim such as `n` in `input x: [n, 3];`",
@@ -234,13 +239,17 @@ impl Parse for GraphSyntax {
             decls.push(body.parse()?);
         }
         if !input.is_empty() {
-            return Err(input.error("unexpected tokens after the graph's closing brace"));
+            return Err(SpanRange::single(input.span()).error(
+                Code::Syntax,
+                "unexpected tokens after the graph's closing brace",
+            ));
         }
         Ok(GraphSyntax {
             attrs,
             weights,
             no_std,
             optimize,
+            budget,
             vis,
             name,
             decls,
@@ -292,8 +301,8 @@ impl Parse for Decl {
                 "f32" => DType::F32,
                 "usize" => DType::Usize,
                 _ => {
-                    return Err(syn::Error::new(
-                        ty.span(),
+                    return Err(SpanRange::single(ty.span()).error(
+                        Code::Declaration,
                         format!("inputs hold `f32` (the default) or `usize` indices, not `{ty}`"),
                     ))
                 }
@@ -305,8 +314,8 @@ impl Parse for Decl {
             DeclKind::Input | DeclKind::Var => {
                 if input.peek(Token![=]) {
                     let eq = input.parse::<Token![=]>()?;
-                    return Err(syn::Error::new(
-                        eq.span,
+                    return Err(SpanRange::single(eq.span).error(
+                        Code::Declaration,
                         format!(
                             "{} `{name}` cannot have a value in the graph: {}",
                             kind.noun(),
@@ -319,10 +328,13 @@ impl Parse for Decl {
                     ));
                 }
                 if shape.is_none() {
-                    return Err(input.error(format!(
-                        "expected a shape such as `: [n, 3]` after {} `{name}`",
-                        kind.noun()
-                    )));
+                    return Err(SpanRange::single(input.span()).error(
+                        Code::Declaration,
+                        format!(
+                            "expected a shape such as `: [n, 3]` after {} `{name}`",
+                            kind.noun()
+                        ),
+                    ));
                 }
                 None
             }
@@ -362,14 +374,18 @@ impl Parse for DimSyntax {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         if input.peek(LitInt) {
             let lit: LitInt = input.parse()?;
-            let size = lit
-                .base10_parse::<usize>()
-                .map_err(|_| syn::Error::new(lit.span(), "dimension does not fit in a `usize`"))?;
+            let size = lit.base10_parse::<usize>().map_err(|_| {
+                SpanRange::single(lit.span())
+                    .error(Code::Literal, "dimension does not fit in a `usize`")
+            })?;
             Ok(DimSyntax::Fixed(size))
         } else if input.peek(Ident) {
             Ok(DimSyntax::Symbol(input.parse()?))
         } else {
-            Err(input.error("expected a dimension: a size such as `784` or a name such as `n`"))
+            Err(SpanRange::single(input.span()).error(
+                Code::Syntax,
+                "expected a dimension: a size such as `784` or a name such as `n`",
+            ))
         }
     }
 }
@@ -382,7 +398,8 @@ impl Expr {
         let lowered = Self::convert(expr, &mut diagnostics);
         diagnostics.finish()?;
         // `convert` only returns `None` after recording an error.
-        lowered.ok_or_else(|| syn::Error::new_spanned(expr, "unsupported expression"))
+        lowered
+            .ok_or_else(|| SpanRange::of(&expr).error(Code::Expression, "unsupported expression"))
     }
 
     fn convert(expr: &syn::Expr, diagnostics: &mut Diagnostics) -> Option<Expr> {
@@ -392,8 +409,10 @@ impl Expr {
                 if let Some(ident) = path.path.get_ident() {
                     Some(Expr::Name(ident.clone()))
                 } else {
-                    diagnostics
-                        .push(span.error("expected a name declared in this graph, not a path"));
+                    diagnostics.push(span.error(
+                        Code::Expression,
+                        "expected a name declared in this graph, not a path",
+                    ));
                     None
                 }
             }
@@ -425,17 +444,20 @@ impl Expr {
                 };
                 let args = Self::convert_args(call.args.iter(), diagnostics);
                 let Some(op) = callee else {
-                    diagnostics.push(
-                        SpanRange::of(&call.func)
-                            .error("expected the name of an op, such as `matmul`"),
-                    );
+                    diagnostics.push(SpanRange::of(&call.func).error(
+                        Code::Expression,
+                        "expected the name of an op, such as `matmul`",
+                    ));
                     return None;
                 };
                 Some(Expr::Call(op.clone(), args?, span))
             }
             syn::Expr::MethodCall(call) => {
                 if let Some(turbofish) = &call.turbofish {
-                    diagnostics.push(SpanRange::of(turbofish).error("ops take no type arguments"));
+                    diagnostics.push(
+                        SpanRange::of(turbofish)
+                            .error(Code::Expression, "ops take no type arguments"),
+                    );
                 }
                 let receiver = Self::convert(&call.receiver, diagnostics);
                 let args = Self::convert_args(call.args.iter(), diagnostics);
@@ -451,11 +473,14 @@ impl Expr {
                 Some(Expr::Array(elements, span))
             }
             other => {
-                diagnostics.push(span.error(format!(
+                diagnostics.push(span.error(
+                    Code::Expression,
+                    format!(
                     "unsupported expression `{}`: a graph expression is built from names, numbers, \
                      array literals, `+ - * /`, unary `-`, parentheses and op calls",
                     other.to_token_stream()
-                )));
+                ),
+                ));
                 None
             }
         }
@@ -499,10 +524,10 @@ impl Expr {
                     };
                     let value = Self::argument(&assign.right, diagnostics);
                     let Some(name) = name else {
-                        diagnostics.push(
-                            SpanRange::of(&assign.left)
-                                .error("expected an argument name, as in `axis = 1`"),
-                        );
+                        diagnostics.push(SpanRange::of(&assign.left).error(
+                            Code::Expression,
+                            "expected an argument name, as in `axis = 1`",
+                        ));
                         return None;
                     };
                     Some(Arg {
@@ -544,10 +569,13 @@ impl Expr {
 }
 
 fn unsupported_operator(op: &impl ToTokens, span: SpanRange) -> syn::Error {
-    span.error(format!(
-        "unsupported operator `{}`: a graph has `+ - * /`, unary `-` and named ops",
-        op.to_token_stream()
-    ))
+    span.error(
+        Code::Operator,
+        format!(
+            "unsupported operator `{}`: a graph has `+ - * /`, unary `-` and named ops",
+            op.to_token_stream()
+        ),
+    )
 }
 
 /// The error for a prefix operator the graph language lacks. Python's power
@@ -555,6 +583,7 @@ fn unsupported_operator(op: &impl ToTokens, span: SpanRange) -> syn::Error {
 fn unsupported_unary(unary: &syn::ExprUnary, span: SpanRange) -> syn::Error {
     match unary.op {
         syn::UnOp::Deref(star) => SpanRange::single(star.span).error(
+            Code::Operator,
             "unsupported operator `*` (a dereference): a graph has no `**`; write a power as \
              `pow(x, 2.0)` or `square(x)`",
         ),
@@ -577,8 +606,8 @@ fn unsupported_binary(binary: &syn::ExprBinary) -> syn::Error {
         syn::BinOp::Lt(_) => "lt",
         syn::BinOp::Le(_) => "le",
         syn::BinOp::Eq(_) => "eq",
-        syn::BinOp::Ne(_) => return span.error(NOT_EQUAL),
-        syn::BinOp::Rem(_) => return span.error(REMAINDER),
+        syn::BinOp::Ne(_) => return span.error(Code::Operator, NOT_EQUAL),
+        syn::BinOp::Rem(_) => return span.error(Code::Operator, REMAINDER),
         _ => return unsupported_operator(&binary.op, span),
     };
     // Operands that are a name or a number are shown as written; anything
@@ -594,12 +623,15 @@ fn unsupported_binary(binary: &syn::ExprBinary) -> syn::Error {
         }
         _ => placeholder.to_string(),
     };
-    span.error(format!(
-        "unsupported operator `{}`: comparisons are named ops in a graph; write `{op}({}, {})`",
-        binary.op.to_token_stream(),
-        written(&binary.left, "a"),
-        written(&binary.right, "b")
-    ))
+    span.error(
+        Code::Operator,
+        format!(
+            "unsupported operator `{}`: comparisons are named ops in a graph; write `{op}({}, {})`",
+            binary.op.to_token_stream(),
+            written(&binary.left, "a"),
+            written(&binary.right, "b")
+        ),
+    )
 }
 
 fn literal(lit: &syn::Lit, span: SpanRange, diagnostics: &mut Diagnostics) -> Option<Expr> {
@@ -612,16 +644,18 @@ fn literal(lit: &syn::Lit, span: SpanRange, diagnostics: &mut Diagnostics) -> Op
         }
         syn::Lit::Bool(boolean) => Some(Expr::Bool(boolean.value, span)),
         syn::Lit::Int(_) => {
-            diagnostics
-                .push(span.error("numeric literals in a graph are `f32` and take no suffix"));
+            diagnostics.push(span.error(
+                Code::Literal,
+                "numeric literals in a graph are `f32` and take no suffix",
+            ));
             None
         }
         syn::Lit::Str(_) => {
-            diagnostics.push(span.error(NO_STRINGS));
+            diagnostics.push(span.error(Code::Literal, NO_STRINGS));
             None
         }
         _ => {
-            diagnostics.push(span.error("expected a numeric literal"));
+            diagnostics.push(span.error(Code::Literal, "expected a numeric literal"));
             None
         }
     }
@@ -634,10 +668,13 @@ pub const NO_STRINGS: &str = "a graph has no strings: its values are numbers and
 
 fn number(float: &LitFloat, span: SpanRange, diagnostics: &mut Diagnostics) -> Option<Expr> {
     if !float.suffix().is_empty() && float.suffix() != "f32" {
-        diagnostics.push(span.error(format!(
-            "numeric literals in a graph are `f32`; remove the `{}` suffix",
-            float.suffix()
-        )));
+        diagnostics.push(span.error(
+            Code::Literal,
+            format!(
+                "numeric literals in a graph are `f32`; remove the `{}` suffix",
+                float.suffix()
+            ),
+        ));
         return None;
     }
     let value = finite(float.base10_parse::<f32>(), span, diagnostics)?;
@@ -656,11 +693,11 @@ fn finite(parsed: syn::Result<f32>, span: SpanRange, diagnostics: &mut Diagnosti
     match parsed {
         Ok(value) if value.is_finite() => Some(value),
         Ok(_) => {
-            diagnostics.push(span.error("literal out of range for `f32`"));
+            diagnostics.push(span.error(Code::Literal, "literal out of range for `f32`"));
             None
         }
         Err(err) => {
-            diagnostics.push(span.error(err));
+            diagnostics.push(span.error(Code::Literal, err));
             None
         }
     }
@@ -668,136 +705,8 @@ fn finite(parsed: syn::Result<f32>, span: SpanRange, diagnostics: &mut Diagnosti
 
 /// Parses the body of `graph!`.
 pub fn parse(tokens: TokenStream) -> syn::Result<GraphSyntax> {
-    check_depth(&tokens)?;
-    check_at_signs(&tokens)?;
-    syn::parse2(tokens)
-}
-
-/// Reports every `@` in the graph before syn sees it: Python's matrix
-/// product is not Rust syntax, and syn would say only "expected `;`".
-/// Runs after [`check_depth`], so the recursion is bounded.
-fn check_at_signs(tokens: &TokenStream) -> syn::Result<()> {
-    fn visit(tokens: &TokenStream, diagnostics: &mut Diagnostics) {
-        let tokens: Vec<TokenTree> = tokens.clone().into_iter().collect();
-        for (i, token) in tokens.iter().enumerate() {
-            match token {
-                TokenTree::Group(group) => visit(&group.stream(), diagnostics),
-                TokenTree::Punct(punct) if punct.as_char() == '@' => {
-                    // `x @ w` names its operands in the suggestion; anything
-                    // longer (`a + x @ w`) gets the general form.
-                    let bounds = |token: Option<&TokenTree>, chars: &str| match token {
-                        None => true,
-                        Some(TokenTree::Punct(punct)) => chars.contains(punct.as_char()),
-                        Some(_) => false,
-                    };
-                    let name = |token: Option<&TokenTree>| match token {
-                        Some(TokenTree::Ident(ident)) => Some(ident.to_string()),
-                        _ => None,
-                    };
-                    let left = i
-                        .checked_sub(1)
-                        .filter(|&l| l == 0 || bounds(tokens.get(l - 1), "=,"))
-                        .and_then(|l| name(tokens.get(l)));
-                    let right = name(tokens.get(i + 1)).filter(|_| bounds(tokens.get(i + 2), ";,"));
-                    let call = match (left, right) {
-                        (Some(left), Some(right)) => format!("matmul({left}, {right})"),
-                        _ => "matmul(a, b)".to_string(),
-                    };
-                    diagnostics.push(syn::Error::new(
-                        punct.span(),
-                        format!(
-                            "a graph has no `@` operator: write the matrix product as `{call}`"
-                        ),
-                    ));
-                }
-                _ => {}
-            }
-        }
-    }
-    let mut diagnostics = Diagnostics::new();
-    visit(tokens, &mut diagnostics);
-    diagnostics.finish()
-}
-
-/// How deep brackets may nest in a graph.
-const MAX_NESTING: usize = 64;
-
-/// How many tokens one chain may hold: the tokens of an expression up to
-/// the next `,` or `;`, plus those of the groups around it up to theirs.
-/// Attributes (`#[..]`) do not count.
-const MAX_CHAIN: usize = 256;
-
-/// Rejects input nested or chained beyond [`MAX_NESTING`] and [`MAX_CHAIN`]
-/// before syn sees it.
-///
-/// syn's expression parser and the phases after it recurse once per level of
-/// an expression (each level of brackets takes about 8 KiB of stack in a
-/// debug build, each prefix operator about 3 KiB), and every level of an
-/// expression costs at least one token of its chain. Without bounds, 1,000
-/// nested parentheses overflowed the 8 MiB of rustc's main thread. With
-/// them, the deepest inputs accepted need about 1.3 MiB (measured in a debug
-/// build), and anything deeper is a compile error instead of a stack
-/// overflow. The check itself is a loop, not a recursion.
-fn check_depth(tokens: &TokenStream) -> syn::Result<()> {
-    struct Level {
-        tokens: proc_macro2::token_stream::IntoIter,
-        /// The chain's length at the group this level is inside.
-        base: usize,
-        /// Tokens since the last `,` or `;` at this level.
-        run: usize,
-        /// The previous token was the `#` of an attribute.
-        after_hash: bool,
-    }
-    let mut stack = vec![Level {
-        tokens: tokens.clone().into_iter(),
-        base: 0,
-        run: 0,
-        after_hash: false,
-    }];
-    while let Some(level) = stack.last_mut() {
-        let Some(token) = level.tokens.next() else {
-            stack.pop();
-            continue;
-        };
-        let attribute = match &token {
-            TokenTree::Punct(punct) if punct.as_char() == '#' => true,
-            TokenTree::Group(group) => level.after_hash && group.delimiter() == Delimiter::Bracket,
-            _ => false,
-        };
-        level.after_hash = matches!(&token, TokenTree::Punct(punct) if punct.as_char() == '#');
-        if !attribute {
-            level.run += 1;
-        }
-        let chain = level.base + level.run;
-        if matches!(&token, TokenTree::Punct(punct) if matches!(punct.as_char(), ',' | ';')) {
-            level.run = 0;
-        }
-        if chain > MAX_CHAIN {
-            return Err(syn::Error::new(
-                token.span(),
-                format!(
-                    "expression too long: more than {MAX_CHAIN} tokens in one chain of operators, \
-                     calls and brackets; split it into several `let` declarations"
-                ),
-            ));
-        }
-        if let TokenTree::Group(group) = token {
-            if stack.len() > MAX_NESTING {
-                return Err(syn::Error::new(
-                    group.span_open(),
-                    format!(
-                        "brackets nested more than {MAX_NESTING} deep; split the expression into \
-                         several `let` declarations"
-                    ),
-                ));
-            }
-            stack.push(Level {
-                tokens: group.stream().into_iter(),
-                base: chain,
-                run: 0,
-                after_hash: false,
-            });
-        }
-    }
-    Ok(())
+    tokens::check_depth(&tokens)?;
+    tokens::check_at_signs(&tokens)?;
+    // The errors of syn's own parsers (``expected `;` ``) are syntax errors.
+    syn::parse2(tokens).map_err(|error| crate::diag::with_code(error, Code::Syntax))
 }

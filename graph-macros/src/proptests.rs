@@ -10,7 +10,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use proc_macro2::TokenStream;
+use proc_macro2::{TokenStream, TokenTree};
 use proptest::prelude::*;
 use proptest::test_runner::{RngSeed, TestCaseError};
 
@@ -243,6 +243,11 @@ fn check_no_panic(tokens: TokenStream) -> Result<(), TestCaseError> {
             errors
         }
     };
+    if let Some(message) = uncoded_error(&output) {
+        return Err(fail(format!(
+            "an error without a code: {message}\ninput: {input}"
+        )));
+    }
     if let Err(error) = syn::parse2::<syn::File>(output.clone()) {
         return Err(fail(format!(
             "the output is not a Rust file: {error}\ninput: {input}\noutput: {}",
@@ -252,8 +257,63 @@ fn check_no_panic(tokens: TokenStream) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The message of a `compile_error!` in `tokens` that does not start with
+/// a code (`[SF0301] ...`), if there is one.
+fn uncoded_error(tokens: &TokenStream) -> Option<String> {
+    let tokens: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    tokens
+        .iter()
+        .enumerate()
+        .find_map(|(i, token)| match token {
+            TokenTree::Ident(ident) if ident == "compile_error" => {
+                let Some(TokenTree::Group(group)) = tokens.get(i + 2) else {
+                    return None;
+                };
+                let message = group.stream().to_string();
+                (!message.starts_with("\"[SF")).then_some(message)
+            }
+            TokenTree::Group(group) => uncoded_error(&group.stream()),
+            _ => None,
+        })
+}
+
+/// `#[budget(..)]` attributes, well and badly formed, for graphs that
+/// otherwise expand.
+const BUDGETS: [&str; 18] = [
+    "#[budget(workspace = 0)]",
+    "#[budget(workspace = 1)]",
+    "#[budget(workspace = \"64 KiB\")]",
+    "#[budget(workspace = \"1 MB\", weights = 1)]",
+    "#[budget(workspace = \"18446744073709551615 MiB\")]",
+    "#[budget(workspace = 18446744073709551615)]",
+    "#[budget(workspace = 99999999999999999999)]",
+    "#[budget(workspace = \"1.5 KiB\")]",
+    "#[budget(workspace = \"\")]",
+    "#[budget(workspace = -1)]",
+    "#[budget(workspace = 1e3)]",
+    "#[budget(workspace)]",
+    "#[budget(workspace = 4, workspace = 8, stack = 2)]",
+    "#[budget()]",
+    "#[budget]",
+    "#[budget = \"4 KiB\"]",
+    "#[budget(workspace = 8)] #[budget(workspace = 8)]",
+    "#[budget(a::b = 1, weights = x)]",
+];
+
 proptest! {
     #![proptest_config(config())]
+
+    /// Budgets, on std and `#[no_std]` graphs: every budget error has a
+    /// code, and nothing panics.
+    #[test]
+    fn budgets_never_panic(graph in decisions(), which in 0..BUDGETS.len(), bare in any::<bool>()) {
+        let source = generate::graph(&mut Choices::new(graph)).source;
+        let bare = if bare { "#[no_std]\n" } else { "" };
+        let tokens: TokenStream = format!("{}\n{bare}{source}", BUDGETS[which])
+            .parse()
+            .expect("generated sources lex");
+        check_no_panic(tokens)?;
+    }
 
     #[test]
     fn generated_graphs_expand_and_keep_invariants(decisions in decisions()) {
@@ -276,4 +336,20 @@ proptest! {
         let tokens = mutate::soup_in_context(&mut Choices::new(decisions));
         check_no_panic(tokens)?;
     }
+}
+
+#[test]
+fn finds_errors_without_a_code() {
+    let coded = quote::quote! { mod m { ::core::compile_error! { "[SF0301] shapes" } } };
+    assert_eq!(uncoded_error(&coded), None);
+    let uncoded = quote::quote! { fn f() {} mod m { ::core::compile_error! { "shapes" } } };
+    assert_eq!(uncoded_error(&uncoded).as_deref(), Some("\"shapes\""));
+    // A graph whose workspace is over its budget: the error has its code.
+    let over = quote::quote! {
+        #[budget(workspace = 4)]
+        struct G { input x: [2, 3]; output y = relu(x) * 2.0; }
+    };
+    let errors = expand::expand_checked(over).unwrap_err();
+    assert!(errors.to_string().contains("[SF0803]"), "{errors}");
+    assert_eq!(uncoded_error(&errors), None);
 }

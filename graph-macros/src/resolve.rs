@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use proc_macro2::Ident;
 
-use crate::diag::{closest, Diagnostics};
+use crate::diag::{closest, Code, Diagnostics, SpanRange};
 use crate::ops;
 use crate::parse::{DeclKind, Expr, GraphSyntax};
 
@@ -106,12 +106,9 @@ fn declare(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> HashMap<Strin
         // Generated locals are `__g<id>_<op>`, `__ws`, `__dims`, ...: a user
         // value of one of those names would be shadowed by it.
         if name.starts_with("__") {
-            diagnostics.push(syn::Error::new(
-                decl.name.span(),
-                format!(
-                    "`{name}`: names starting with `__` are reserved for the code `graph!` generates; rename it"
-                ),
-            ));
+            diagnostics.push(SpanRange::single(decl.name.span()).error(Code::ReservedName, format!(
+                "`{name}`: names starting with `__` are reserved for the code `graph!` generates; rename it"
+            )));
         }
         if let Some(&first) = names.get(&name) {
             let first_kind = syntax.decls[first].kind;
@@ -126,7 +123,7 @@ fn declare(syntax: &GraphSyntax, diagnostics: &mut Diagnostics) -> HashMap<Strin
                     first_kind.noun()
                 ),
             };
-            diagnostics.push(syn::Error::new(decl.name.span(), message));
+            diagnostics.push(SpanRange::single(decl.name.span()).error(Code::Duplicate, message));
         } else {
             names.insert(name, index);
         }
@@ -150,10 +147,9 @@ fn check_assignments(
         let why = match syntax.decls[target].kind {
             DeclKind::Var => {
                 if !assigned.insert(name.clone()) {
-                    diagnostics.push(syn::Error::new(
-                        decl.name.span(),
-                        format!("variable `{name}` is assigned twice; a graph updates each variable at most once"),
-                    ));
+                    diagnostics.push(SpanRange::single(decl.name.span()).error(Code::Assignment, format!(
+                        "variable `{name}` is assigned twice; a graph updates each variable at most once"
+                    )));
                 }
                 continue;
             }
@@ -167,8 +163,8 @@ fn check_assignments(
             ),
         };
         let noun = syntax.decls[target].kind.noun();
-        diagnostics.push(syn::Error::new(
-            decl.name.span(),
+        diagnostics.push(SpanRange::single(decl.name.span()).error(
+            Code::Assignment,
             format!("cannot assign to {noun} `{name}`: {why}"),
         ));
     }
@@ -182,7 +178,7 @@ fn unknown_name(name: &Ident, names: &HashMap<String, usize>) -> syn::Error {
         }
         None => format!("cannot find `{text}` in this graph"),
     };
-    syn::Error::new(name.span(), message)
+    SpanRange::single(name.span()).error(Code::UnknownName, message)
 }
 
 /// Collects the declarations `expr` refers to, reporting unknown names and
@@ -291,8 +287,8 @@ fn order_acyclic(
                                 members[1..].join(", which uses ")
                             )
                         };
-                        diagnostics.push(syn::Error::new(
-                            edge.reference.span(),
+                        diagnostics.push(SpanRange::single(edge.reference.span()).error(
+                            Code::Cycle,
                             format!("{message}; a graph cannot feed a value back into itself"),
                         ));
                     }

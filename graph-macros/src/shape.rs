@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use crate::diag::Code;
 use crate::ir::DType;
 use crate::ops::Op;
 
@@ -96,12 +97,21 @@ pub enum ShapeError {
         expected: DType,
         actual: DType,
     },
-    /// Any other op-specific rule, already phrased for the user (without the
-    /// op's name, which `message` prefixes).
-    Rule(String),
+    /// Any other op-specific rule, of the kind `code`, already phrased for
+    /// the user (without the op's name, which `message` prefixes).
+    Rule(Code, String),
 }
 
 impl ShapeError {
+    /// The kind of error, for the code its message starts with.
+    pub fn code(&self) -> Code {
+        match self {
+            ShapeError::Broadcast { .. } => Code::Broadcast,
+            ShapeError::DType { .. } => Code::ElementType,
+            ShapeError::Rule(code, _) => *code,
+        }
+    }
+
     /// The message shown to the user, naming the op as written (`symbol`)
     /// and its operands as the user wrote them (`operands`, each already
     /// quoted: `` `x` `` or ``the result of `matmul` ``).
@@ -140,7 +150,7 @@ impl ShapeError {
                     actual.name()
                 )
             }
-            ShapeError::Rule(rule) => format!("`{symbol}` {rule}"),
+            ShapeError::Rule(_, rule) => format!("`{symbol}` {rule}"),
         }
     }
 }
@@ -152,9 +162,9 @@ fn is_symbol(dim: &str) -> bool {
 /// An operand as the shape rules see it.
 pub type Typed<'a> = (&'a Shape, DType);
 
-/// Builds a [`ShapeError::Rule`].
-pub fn rule(message: impl Into<String>) -> ShapeError {
-    ShapeError::Rule(message.into())
+/// Builds a [`ShapeError::Rule`] of the kind `code`.
+pub fn rule(code: Code, message: impl Into<String>) -> ShapeError {
+    ShapeError::Rule(code, message.into())
 }
 
 /// Checks that every operand has the element type `expected[i]`.
@@ -181,16 +191,22 @@ pub fn axis(axis: i64, rank: usize) -> Result<usize, ShapeError> {
         .filter(|&a| a < rank)
         .ok_or_else(|| {
             if rank == 0 {
-                return rule(format!(
-                    "has no axis {axis} on a scalar: a scalar has no axes (was its operand \
+                return rule(
+                    Code::Axis,
+                    format!(
+                        "has no axis {axis} on a scalar: a scalar has no axes (was its operand \
                      reduced to one already?)"
-                ));
+                    ),
+                );
             }
-            rule(format!(
-                "has no axis {axis} on an operand of rank {rank}: axes go from {} to {}",
-                -signed_rank,
-                signed_rank - 1
-            ))
+            rule(
+                Code::Axis,
+                format!(
+                    "has no axis {axis} on an operand of rank {rank}: axes go from {} to {}",
+                    -signed_rank,
+                    signed_rank - 1
+                ),
+            )
         })
 }
 
@@ -203,7 +219,7 @@ pub fn axes(axes: Option<&[i64]>, rank: usize) -> Result<Vec<usize>, ShapeError>
     for &a in axes {
         let a = axis(a, rank)?;
         if resolved.contains(&a) {
-            return Err(rule(format!("names axis {a} twice")));
+            return Err(rule(Code::Axis, format!("names axis {a} twice")));
         }
         resolved.push(a);
     }
@@ -216,7 +232,7 @@ pub fn axes(axes: Option<&[i64]>, rank: usize) -> Result<Vec<usize>, ShapeError>
 pub fn infer(op: &Op, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
     match op.family() {
         Some(family) => family.infer(operands),
-        None => Err(rule("is a leaf: its shape is declared")),
+        None => Err(rule(Code::Internal, "is a leaf: its shape is declared")),
     }
 }
 

@@ -15,7 +15,7 @@ pub mod form;
 use proc_macro2::Ident;
 use quote::format_ident;
 
-use crate::diag::{Diagnostics, SpanRange};
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::differentiate::Builder;
 use crate::ir::{DType, Graph, NodeId, Op, Update};
 use crate::ops::elementwise::{Binary, Unary};
@@ -168,10 +168,12 @@ pub fn parts(value: &Expr) -> Result<Parts<'_>, Vec<syn::Error>> {
     let usage =
         "a step is `minimize(loss, optimizer)`, as in `step fit = minimize(loss, sgd(lr = 0.1));`";
     let Expr::Call(name, args, span) = value else {
-        return Err(vec![value.span().error(usage)]);
+        return Err(vec![value.span().error(Code::StepForm, usage)]);
     };
     if name != "minimize" {
-        return Err(vec![syn::Error::new(name.span(), usage)]);
+        return Err(vec![
+            SpanRange::single(name.span()).error(Code::StepForm, usage)
+        ]);
     }
     let bound = bind(&MINIMIZE, args, *span)?;
     let vars = match bound[2] {
@@ -179,6 +181,7 @@ pub fn parts(value: &Expr) -> Result<Parts<'_>, Vec<syn::Error>> {
         Some(Expr::Array(items, _)) if !items.is_empty() => Some(items.as_slice()),
         Some(other) => {
             return Err(vec![other.span().error(
+                Code::StepVars,
                 "`vars` must be a list of variables, such as `vars = [w, b]`",
             )])
         }
@@ -188,16 +191,17 @@ pub fn parts(value: &Expr) -> Result<Parts<'_>, Vec<syn::Error>> {
         Some(Expr::Array(items, _)) if !items.is_empty() => items.as_slice(),
         Some(other) => {
             return Err(vec![other.span().error(
+                Code::StepOutputs,
                 "`outputs` must be a list of the graph's outputs, such as `outputs = [logits]`",
             )])
         }
     };
     let optimizers = "expected an optimizer: `sgd(lr = ..)`, `adam(lr = ..)` or `adamw(lr = ..)`";
     let (Some(loss), Some(optimizer)) = (bound[0], bound[1]) else {
-        return Err(vec![span.error(usage)]);
+        return Err(vec![span.error(Code::StepForm, usage)]);
     };
     let Expr::Call(kind, optimizer_args, optimizer_span) = optimizer else {
-        return Err(vec![optimizer.span().error(optimizers)]);
+        return Err(vec![optimizer.span().error(Code::StepForm, optimizers)]);
     };
     let Some(signature) = OPTIMIZERS.iter().find(|s| kind == s.name) else {
         let text = kind.to_string();
@@ -205,12 +209,14 @@ pub fn parts(value: &Expr) -> Result<Parts<'_>, Vec<syn::Error>> {
             Some(near) => format!("unknown optimizer `{text}`; did you mean `{near}`? {CHOICES}"),
             None => format!("unknown optimizer `{text}`; {CHOICES}"),
         };
-        return Err(vec![syn::Error::new(kind.span(), message)]);
+        return Err(vec![
+            SpanRange::single(kind.span()).error(Code::UnknownOptimizer, message)
+        ]);
     };
     let optimizer_bound = bind(signature, optimizer_args, *optimizer_span)?;
     let a = attributes(signature, &optimizer_bound)?;
     let Some(lr) = optimizer_bound[0] else {
-        return Err(vec![optimizer_span.error(optimizers)]);
+        return Err(vec![optimizer_span.error(Code::StepForm, optimizers)]);
     };
     let optimizer = match signature.name {
         "sgd" => Optimizer::Sgd {
@@ -282,6 +288,7 @@ fn build_step(graph: &mut Graph, index: usize, step: &mut Step, diagnostics: &mu
     };
     if b.failed {
         diagnostics.push(step.span.error(
+            Code::Internal,
             "internal error: the optimizer built an ill-shaped node; please report this graph",
         ));
         return;
@@ -293,7 +300,7 @@ fn build_step(graph: &mut Graph, index: usize, step: &mut Step, diagnostics: &mu
             .enumerate()
             .any(|(i, node)| i != id.0 && node.name.as_ref().is_some_and(|n| n == name));
         if taken {
-            diagnostics.push(step.span.error(format!(
+            diagnostics.push(step.span.error(Code::StateName, format!(
                 "step `{}` keeps optimizer state named `{name}`, which the graph already uses; rename one of them",
                 step.name
             )));
@@ -329,7 +336,7 @@ fn forward_updates_are_apart(
             .map_or_else(String::new, ToString::to_string);
         let by = update.by;
         if vars.contains(&update.variable) {
-            diagnostics.push(update.span.error(format!(
+            diagnostics.push(update.span.error(Code::UpdateConflict, format!(
                 "step `{}` trains `{name}`, which this `{by}` also updates in the step's forward pass; \
                  leave `{name}` out of the step's `vars`",
                 step.name
@@ -339,7 +346,7 @@ fn forward_updates_are_apart(
             .iter()
             .find(|earlier| earlier.variable == update.variable)
         {
-            diagnostics.push(update.span.error(format!(
+            diagnostics.push(update.span.error(Code::UpdateConflict, format!(
                 "step `{}` would update `{name}` twice: this `{by}` and an earlier `{}` both update it in the step's forward pass; \
                  give each its own variables",
                 step.name, first.by
@@ -354,7 +361,7 @@ fn forward_updates_are_apart(
 fn trained(graph: &Graph, step: &Step, diagnostics: &mut Diagnostics) -> Option<Vec<NodeId>> {
     let loss_shape = graph.shape(step.loss);
     if !loss_shape.is_scalar() || graph.node(step.loss).dtype != DType::F32 {
-        diagnostics.push(graph.node(step.loss).span.error(format!(
+        diagnostics.push(graph.node(step.loss).span.error(Code::LossShape, format!(
             "`minimize` takes a scalar `f32` loss, but it is {loss_shape}: reduce it first, as in `mean(..)`"
         )));
         return None;
@@ -365,17 +372,23 @@ fn trained(graph: &Graph, step: &Step, diagnostics: &mut Diagnostics) -> Option<
         .as_ref()
         .map_or_else(|| "it".to_string(), |name| format!("`{name}`"));
     if lr.dtype != DType::F32 {
-        diagnostics.push(step.lr_span.error(format!(
-            "the learning rate is an `f32` scalar, but {lr_name} holds {}",
-            lr.dtype.name()
-        )));
+        diagnostics.push(step.lr_span.error(
+            Code::LearningRate,
+            format!(
+                "the learning rate is an `f32` scalar, but {lr_name} holds {}",
+                lr.dtype.name()
+            ),
+        ));
         return None;
     }
     if !graph.shape(step.lr).is_scalar() {
-        diagnostics.push(step.lr_span.error(format!(
-            "the learning rate is an `f32` scalar, but {lr_name} is {}",
-            graph.shape(step.lr)
-        )));
+        diagnostics.push(step.lr_span.error(
+            Code::LearningRate,
+            format!(
+                "the learning rate is an `f32` scalar, but {lr_name} is {}",
+                graph.shape(step.lr)
+            ),
+        ));
         return None;
     }
     let depends = graph.reachable([step.loss]);
@@ -390,10 +403,13 @@ fn trained(graph: &Graph, step: &Step, diagnostics: &mut Diagnostics) -> Option<
             .collect(),
     };
     if vars.is_empty() {
-        diagnostics.push(step.span.error(format!(
-            "step `{}` trains nothing: its loss depends on no variable",
-            step.name
-        )));
+        diagnostics.push(step.span.error(
+            Code::NothingToTrain,
+            format!(
+                "step `{}` trains nothing: its loss depends on no variable",
+                step.name
+            ),
+        ));
         return None;
     }
     Some(vars)

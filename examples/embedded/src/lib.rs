@@ -23,6 +23,9 @@ graph! {
     /// [0, 1] (the data set's 0..=16 divided by 16).
     #[no_std]
     #[weights("../../tests/reference/fixtures/sklearn/digits_mlp.safetensors")]
+    // What the firmware sets aside: a larger model or workspace is a compile
+    // error (it takes 9,640 bytes of weights and 128 of workspace).
+    #[budget(workspace = "256 B", weights = "10 kB")]
     pub struct Digits {
         input x: [64];
         var w1: [64, 32];

@@ -10,6 +10,7 @@ use quote::quote;
 use super::kernels::{Call, CONSTANT_VIEW};
 use super::signature::{Param, Signature};
 use super::{At, Family, Op};
+use crate::diag::Code;
 use crate::differentiate::Builder;
 use crate::emit::bare::Bare;
 use crate::introspect::Polynomial;
@@ -48,7 +49,7 @@ impl Family for Autodiff {
                 expect_dtypes(operands, &[DType::F32, DType::F32])?;
                 let (loss, x) = (operands[0].0, operands[1].0);
                 if !loss.is_scalar() {
-                    return Err(rule(format!(
+                    return Err(rule(Code::LossShape, format!(
                         "takes a scalar loss, but it is {loss}: reduce it first, as in `mean(..)` or `sum(..)`"
                     )));
                 }

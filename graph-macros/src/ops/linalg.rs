@@ -9,6 +9,7 @@ use super::elementwise::Unary;
 use super::kernels::{Call, Form, Kernel};
 use super::signature::{Param, Signature};
 use super::{At, Family, Op};
+use crate::diag::Code;
 use crate::differentiate::Builder;
 use crate::emit::bare::Bare;
 use crate::introspect::Polynomial;
@@ -364,9 +365,12 @@ fn matmul(left: &Shape, right: &Shape) -> Result<Shape, ShapeError> {
         } else {
             ""
         };
-        rule(format!(
-            "takes 1-D, 2-D or batched 3-D operands, but its {side} operand is {shape}{scalar}"
-        ))
+        rule(
+            Code::Matmul,
+            format!(
+                "takes 1-D, 2-D or batched 3-D operands, but its {side} operand is {shape}{scalar}"
+            ),
+        )
     };
     let left_ok = (1..=3).contains(&left.rank());
     let right_ok = (1..=2).contains(&right.rank()) || (right.rank() == 3 && left.rank() == 3);
@@ -380,9 +384,10 @@ fn matmul(left: &Shape, right: &Shape) -> Result<Shape, ShapeError> {
     let inner_right = &right.0[right.rank().saturating_sub(2)];
     let batch_ok = right.rank() != 3 || left.0[0] == right.0[0];
     if inner_left != inner_right || !batch_ok {
-        return Err(rule(format!(
-            "inner dimensions differ: left is {left}, right is {right}"
-        )));
+        return Err(rule(
+            Code::Matmul,
+            format!("inner dimensions differ: left is {left}, right is {right}"),
+        ));
     }
     let mut dims: Vec<Dim> = left.0[..left.rank() - 1].to_vec();
     if right.rank() >= 2 {

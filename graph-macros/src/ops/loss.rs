@@ -9,6 +9,7 @@ use quote::quote;
 use super::kernels::{Call, Form, Kernel};
 use super::signature::{attr, Default, Kind, Param, Signature};
 use super::{At, Family, Op};
+use crate::diag::Code;
 use crate::differentiate::Builder;
 use crate::emit::bare::{lanes, Bare};
 use crate::introspect::Polynomial;
@@ -188,10 +189,13 @@ impl Family for Loss {
             Loss::Mse => {
                 expect_dtypes(operands, &[DType::F32, DType::F32])?;
                 if x != operands[1].0 {
-                    return Err(rule(format!(
-                        "needs predictions and targets of one shape, but they are {} and {}",
-                        x, operands[1].0
-                    )));
+                    return Err(rule(
+                        Code::OperandShape,
+                        format!(
+                            "needs predictions and targets of one shape, but they are {} and {}",
+                            x, operands[1].0
+                        ),
+                    ));
                 }
                 Ok((Shape::default(), DType::F32))
             }
@@ -408,9 +412,10 @@ fn cross_entropy(operands: &[Typed<'_>]) -> Result<Shape, ShapeError> {
     let (labels, labels_type) = operands[1];
     expect_dtypes(&operands[..1], &[DType::F32])?;
     if logits.rank() != 2 {
-        return Err(rule(format!(
-            "needs logits of shape [n, classes], but they are {logits}"
-        )));
+        return Err(rule(
+            Code::OperandShape,
+            format!("needs logits of shape [n, classes], but they are {logits}"),
+        ));
     }
     let batch = &logits.0[0];
     let ok = match labels_type {
@@ -433,11 +438,14 @@ fn cross_entropy(operands: &[Typed<'_>]) -> Result<Shape, ShapeError> {
         } else {
             ""
         };
-        return Err(rule(format!(
-            "needs labels of shape {logits} (`f32` probabilities) or [{batch}] (`usize` class \
+        return Err(rule(
+            Code::OperandShape,
+            format!(
+                "needs labels of shape {logits} (`f32` probabilities) or [{batch}] (`usize` class \
              indices), but they are {labels} `{}`{advice}",
-            labels_type.name()
-        )));
+                labels_type.name()
+            ),
+        ));
     }
     Ok(Shape(vec![batch.clone()]))
 }

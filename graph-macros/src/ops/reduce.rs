@@ -8,6 +8,7 @@ use quote::quote;
 use super::kernels::{Call, Form, Kernel};
 use super::signature::{attr, Attrs, Default, Kind, Param, Signature};
 use super::{At, Family, Op};
+use crate::diag::Code;
 use crate::differentiate::Builder;
 use crate::emit::bare::{lanes, Bare};
 use crate::introspect::Polynomial;
@@ -191,7 +192,7 @@ impl Family for Reduction {
                 match &x.0[a] {
                     Dim::Fixed(size) if *size > 0 => {}
                     other => {
-                        return Err(rule(format!(
+                        return Err(rule(Code::SymbolicDim, format!(
                             "needs a literal, non-zero size on axis {a} of {x}, not `{other}`: an empty axis has no largest element"
                         )))
                     }

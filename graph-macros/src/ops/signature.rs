@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use syn::ext::IdentExt;
 
 use super::Op;
-use crate::diag::{closest, SpanRange};
+use crate::diag::{closest, Code, SpanRange};
 use crate::ir::{Bits, DimSpec, Padding};
 use crate::parse::{Arg, Expr};
 
@@ -261,8 +261,8 @@ pub fn unknown_op(name: &proc_macro2::Ident) -> syn::Error {
         .flat_map(|family| family.iter())
         .find(|(foreign, _)| *foreign == text)
     {
-        return syn::Error::new(
-            name.span(),
+        return SpanRange::single(name.span()).error(
+            Code::UnknownOp,
             format!("unknown op `{text}`; did you mean `{ours}`?"),
         );
     }
@@ -284,7 +284,7 @@ pub fn unknown_op(name: &proc_macro2::Ident) -> syn::Error {
                 .join(" or ")
         ),
     };
-    syn::Error::new(name.span(), message)
+    SpanRange::single(name.span()).error(Code::UnknownOp, message)
 }
 
 /// The arguments of one call matched to its signature's parameters: one
@@ -322,21 +322,26 @@ pub fn bind_partial<'a>(
                     bound[position] = Some(&arg.value);
                     position += 1;
                 } else {
-                    errors.push(arg.value.span().error(format!(
-                        "`{name}` takes at most {} argument{}: {}",
-                        params.len(),
-                        if params.len() == 1 { "" } else { "s" },
-                        parameter_list(signature)
-                    )));
+                    errors.push(arg.value.span().error(
+                        Code::TooManyArguments,
+                        format!(
+                            "`{name}` takes at most {} argument{}: {}",
+                            params.len(),
+                            if params.len() == 1 { "" } else { "s" },
+                            parameter_list(signature)
+                        ),
+                    ));
                 }
             }
             Some(arg_name) => {
                 let text = arg_name.to_string();
                 match params.iter().position(|p| p.name == text) {
-                    Some(index) if bound[index].is_some() => errors.push(syn::Error::new(
-                        arg_name.span(),
-                        format!("`{name}` was given `{text}` twice"),
-                    )),
+                    Some(index) if bound[index].is_some() => {
+                        errors.push(SpanRange::single(arg_name.span()).error(
+                            Code::TooManyArguments,
+                            format!("`{name}` was given `{text}` twice"),
+                        ));
+                    }
                     Some(index) => bound[index] = Some(&arg.value),
                     None => {
                         if let Some((_, advice)) = signature
@@ -344,8 +349,8 @@ pub fn bind_partial<'a>(
                             .iter()
                             .find(|(foreign, _)| *foreign == text)
                         {
-                            errors.push(syn::Error::new(
-                                arg_name.span(),
+                            errors.push(SpanRange::single(arg_name.span()).error(
+                                Code::UnknownParameter,
                                 format!("`{name}` has no parameter `{text}`: {advice}"),
                             ));
                             continue;
@@ -360,8 +365,8 @@ pub fn bind_partial<'a>(
                             .or_else(|| closest(&text, params.iter().map(|p| p.name)))
                             .map(|n| format!("did you mean `{n}`? "))
                             .unwrap_or_default();
-                        errors.push(syn::Error::new(
-                            arg_name.span(),
+                        errors.push(SpanRange::single(arg_name.span()).error(
+                            Code::UnknownParameter,
                             format!(
                                 "`{name}` has no parameter `{text}`; {hint}its parameters are {}",
                                 parameter_list(signature)
@@ -374,12 +379,15 @@ pub fn bind_partial<'a>(
     }
     for (param, value) in params.iter().zip(&bound) {
         if value.is_none() && matches!(param.default, Default::Required) {
-            errors.push(span.error(format!(
-                "`{name}` needs `{}`, {}: {}",
-                param.name,
-                param.kind.describe(),
-                parameter_list(signature)
-            )));
+            errors.push(span.error(
+                Code::MissingArgument,
+                format!(
+                    "`{name}` needs `{}`, {}: {}",
+                    param.name,
+                    param.kind.describe(),
+                    parameter_list(signature)
+                ),
+            ));
         }
     }
     (bound, errors)
@@ -416,11 +424,10 @@ pub fn attributes(
             (Kind::Tensor, _) => continue,
             (Kind::Tensors, other) => {
                 if let Some(expr) = other {
-                    errors.push(expr.span().error(format!(
-                        "`{}` must be {}",
-                        param.name,
-                        param.kind.describe()
-                    )));
+                    errors.push(expr.span().error(
+                        Code::AttributeValue,
+                        format!("`{}` must be {}", param.name, param.kind.describe()),
+                    ));
                 }
                 continue;
             }
@@ -457,26 +464,31 @@ pub fn attributes(
 fn string(param: &Param, text: &str, span: SpanRange) -> syn::Error {
     let bare = text.to_lowercase();
     if param.kind == Kind::Padding && matches!(bare.as_str(), "same" | "valid") {
-        return span.error(format!(
-            "`{}` takes `same` or `valid` as a bare word, not a string: write `{} = {bare}`",
-            param.name, param.name
-        ));
+        return span.error(
+            Code::AttributeValue,
+            format!(
+                "`{}` takes `same` or `valid` as a bare word, not a string: write `{} = {bare}`",
+                param.name, param.name
+            ),
+        );
     }
-    span.error(format!(
-        "`{}` must be {}, not a string",
-        param.name,
-        param.kind.describe()
-    ))
+    span.error(
+        Code::AttributeValue,
+        format!(
+            "`{}` must be {}, not a string",
+            param.name,
+            param.kind.describe()
+        ),
+    )
 }
 
 /// Reads one attribute's literal.
 fn read(param: &Param, expr: &Expr) -> Result<Value, syn::Error> {
     let wrong = || {
-        expr.span().error(format!(
-            "`{}` must be {}",
-            param.name,
-            param.kind.describe()
-        ))
+        expr.span().error(
+            Code::AttributeValue,
+            format!("`{}` must be {}", param.name, param.kind.describe()),
+        )
     };
     let int = |expr: &Expr| match expr {
         Expr::Number(number, _) => number.integer,
@@ -547,9 +559,10 @@ fn read(param: &Param, expr: &Expr) -> Result<Value, syn::Error> {
                     .collect::<Option<Vec<_>>>()
                     .ok_or_else(wrong)?;
                 if dims.iter().filter(|d| **d == DimSpec::Infer).count() > 1 {
-                    return Err(expr
-                        .span()
-                        .error(format!("`{}` may have at most one `-1`", param.name)));
+                    return Err(expr.span().error(
+                        Code::AttributeValue,
+                        format!("`{}` may have at most one `-1`", param.name),
+                    ));
                 }
                 Ok(Value::Dims(dims))
             }

@@ -17,7 +17,7 @@
 use proc_macro2::Ident;
 
 use super::{new_state, Step};
-use crate::diag::{Diagnostics, SpanRange};
+use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::differentiate::Builder;
 use crate::ir::{Graph, NodeId};
 use crate::ops::elementwise::Compare;
@@ -170,15 +170,18 @@ pub fn forward(
             Ok(None) if changed => value[id.0] = t.b.push(op, operands),
             Ok(None) => {}
             Err(reason) => {
-                diagnostics.push(span.error(format!(
-                    "step `{}` runs `{word}` in its training form, but {reason}",
-                    step.name
-                )));
+                diagnostics.push(span.error(
+                    Code::TrainingForm,
+                    format!(
+                        "step `{}` runs `{word}` in its training form, but {reason}",
+                        step.name
+                    ),
+                ));
                 ok = false;
             }
         }
         if t.b.failed {
-            diagnostics.push(span.error(format!(
+            diagnostics.push(span.error(Code::Internal, format!(
                 "internal error: the training form of `{word}` built an ill-shaped node; please report this graph"
             )));
             ok = false;

@@ -424,8 +424,8 @@ mod tests {
         .map(|error| error.to_string())
         .unwrap_or_default();
         for text in [
-            "compile_error ! { \"`#[cfg]` is not supported on a graph declaration: only doc \
-             comments (`///`) are, and they document the generated methods\" }",
+            "compile_error ! { \"[SF0109] `#[cfg]` is not supported on a graph declaration: \
+             only doc comments (`///`) are, and they document the generated methods\" }",
             // The other derives are kept, and the fallback implements `Debug`.
             "# [derive (Clone)]",
             "impl :: core :: fmt :: Debug for Tagged",

@@ -2,6 +2,7 @@
 //! concatenations, slices and squeezes are valid, and the shapes they give.
 
 use super::Movement;
+use crate::diag::Code;
 use crate::ir::DimSpec;
 use crate::shape::{axes, axis, broadcast, rule, Dim, Shape, ShapeError};
 
@@ -20,7 +21,10 @@ pub(super) fn infer(op: &Movement, shapes: &[&Shape]) -> Result<Shape, ShapeErro
             let target = literal_target(target)?;
             match broadcast(x, &target) {
                 Ok(result) if result == target => Ok(target),
-                _ => Err(rule(format!("cannot broadcast {x} to {target}"))),
+                _ => Err(rule(
+                    Code::Broadcast,
+                    format!("cannot broadcast {x} to {target}"),
+                )),
             }
         }
         Movement::ExpandDims { axis: a } => {
@@ -38,10 +42,13 @@ fn transpose(x: &Shape, order: Option<&[i64]>) -> Result<Shape, ShapeError> {
         return Ok(Shape(x.0.iter().rev().cloned().collect()));
     };
     if order.len() != x.rank() {
-        return Err(rule(format!(
-            "needs one axis per dim of {x}, but was given {} axes",
-            order.len()
-        )));
+        return Err(rule(
+            Code::Axis,
+            format!(
+                "needs one axis per dim of {x}, but was given {} axes",
+                order.len()
+            ),
+        ));
     }
     let order = axes(Some(order), x.rank())?;
     Ok(Shape(order.iter().map(|&a| x.0[a].clone()).collect()))
@@ -64,7 +71,10 @@ impl Count {
             match dim {
                 Dim::Fixed(size) => {
                     count.factor = count.factor.checked_mul(*size).ok_or_else(|| {
-                        rule("works on a shape with more elements than a `usize` counts")
+                        rule(
+                            Code::TooLarge,
+                            "works on a shape with more elements than a `usize` counts",
+                        )
                     })?;
                 }
                 Dim::Symbol(symbol) => count.symbols.push(symbol.clone()),
@@ -100,11 +110,14 @@ fn reshape(x: &Shape, target: &[DimSpec]) -> Result<Shape, ShapeError> {
     let written = written(target);
     if known.len() == target.len() {
         if have != want {
-            return Err(rule(format!(
-                "cannot reshape {x} ({} elements) to {written} ({} elements)",
-                have.describe(),
-                want.describe()
-            )));
+            return Err(rule(
+                Code::Reshape,
+                format!(
+                    "cannot reshape {x} ({} elements) to {written} ({} elements)",
+                    have.describe(),
+                    want.describe()
+                ),
+            ));
         }
         return Ok(Shape(known));
     }
@@ -116,9 +129,12 @@ fn reshape(x: &Shape, target: &[DimSpec]) -> Result<Shape, ShapeError> {
                 rest.remove(i);
             }
             None => {
-                return Err(rule(format!(
-                    "cannot reshape {x} to {written}: `{symbol}` is not a dim of the input"
-                )))
+                return Err(rule(
+                    Code::Reshape,
+                    format!(
+                        "cannot reshape {x} to {written}: `{symbol}` is not a dim of the input"
+                    ),
+                ))
             }
         }
     }
@@ -129,7 +145,7 @@ fn reshape(x: &Shape, target: &[DimSpec]) -> Result<Shape, ShapeError> {
         _ => None,
     };
     let Some(inferred) = inferred else {
-        return Err(rule(format!(
+        return Err(rule(Code::Reshape, format!(
             "cannot reshape {x} ({} elements) to {written}: the `-1` would have to be {} / {}, which is not one size",
             have.describe(),
             have.describe(),
@@ -167,6 +183,7 @@ fn literal_target(target: &[DimSpec]) -> Result<Shape, ShapeError> {
             DimSpec::Fixed(size) => Ok(Dim::Fixed(*size)),
             DimSpec::Symbol(s) => Ok(Dim::Symbol(s.clone())),
             DimSpec::Infer => Err(rule(
+                Code::Reshape,
                 "cannot infer a `-1` dim: write every size of the target",
             )),
         })
@@ -187,14 +204,14 @@ fn concat(shapes: &[&Shape], a: i64) -> Result<Shape, ShapeError> {
                 .enumerate()
                 .all(|(i, (d, f))| i == at || d == f);
         if !same_elsewhere {
-            return Err(rule(format!(
+            return Err(rule(Code::OperandShape, format!(
                 "joins along axis {at}, so every other dim must agree, but {first} and {shape} differ"
             )));
         }
         match &shape.0[at] {
             Dim::Fixed(size) => total = total.saturating_add(*size),
             Dim::Symbol(symbol) => {
-                return Err(rule(format!(
+                return Err(rule(Code::SymbolicDim, format!(
                     "cannot join along the symbolic dim `{symbol}` of {shape}: the result's size would not be one dim"
                 )))
             }
@@ -208,18 +225,22 @@ fn concat(shapes: &[&Shape], a: i64) -> Result<Shape, ShapeError> {
 fn slice(x: &Shape, a: i64, start: i64, end: i64) -> Result<Shape, ShapeError> {
     let at = axis(a, x.rank())?;
     let Dim::Fixed(size) = x.0[at] else {
-        return Err(rule(format!(
-            "needs a literal size on axis {at} to check its bounds, but {x} has `{}` there",
-            x.0[at]
-        )));
+        return Err(rule(
+            Code::SymbolicDim,
+            format!(
+                "needs a literal size on axis {at} to check its bounds, but {x} has `{}` there",
+                x.0[at]
+            ),
+        ));
     };
     let signed = i64::try_from(size).unwrap_or(i64::MAX);
     let resolve = |bound: i64| if bound < 0 { bound + signed } else { bound };
     let (from, to) = (resolve(start), resolve(end));
     if from < 0 || to > signed || from > to {
-        return Err(rule(format!(
-            "bounds {start}..{end} do not fit axis {at} of {x}, which has {size} elements"
-        )));
+        return Err(rule(
+            Code::OperandShape,
+            format!("bounds {start}..{end} do not fit axis {at} of {x}, which has {size} elements"),
+        ));
     }
     let mut dims = x.0.clone();
     dims[at] = Dim::Fixed(usize::try_from(to - from).unwrap_or(0));
@@ -233,10 +254,13 @@ fn squeeze(x: &Shape, which: Option<&[i64]>) -> Result<Shape, ShapeError> {
         Some(list) => {
             let list = axes(Some(list), x.rank())?;
             if let Some(&bad) = list.iter().find(|&&i| x.0[i] != one) {
-                return Err(rule(format!(
-                    "can only remove axes of size 1, but axis {bad} of {x} is {}",
-                    x.0[bad]
-                )));
+                return Err(rule(
+                    Code::OperandShape,
+                    format!(
+                        "can only remove axes of size 1, but axis {bad} of {x} is {}",
+                        x.0[bad]
+                    ),
+                ));
             }
             list
         }

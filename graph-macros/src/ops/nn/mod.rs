@@ -19,6 +19,7 @@ use super::kernels::{Call, Form, Kernel};
 use super::loss::rows;
 use super::signature::{attr, Attrs, Default, Kind, Param, Signature};
 use super::{At, Family, Op};
+use crate::diag::Code;
 use crate::differentiate::Builder;
 use crate::dot::{call, pair};
 use crate::emit::bare::Bare;
@@ -339,6 +340,7 @@ impl Family for Nn {
             expect_dtypes(operands, &[DType::F32, DType::Usize])?;
             let Some((_, row)) = operands[0].0 .0.split_first() else {
                 return Err(rule(
+                    Code::OperandShape,
                     "needs a table of rank 1 or more to pick rows from, but it is a scalar",
                 ));
             };
@@ -349,7 +351,7 @@ impl Family for Nn {
         if let Nn::OneHot { depth } = self {
             expect_dtypes(operands, &[DType::Usize])?;
             if *depth == 0 {
-                return Err(rule("needs a `depth` of at least 1"));
+                return Err(rule(Code::AttributeValue, "needs a `depth` of at least 1"));
             }
             let mut dims = operands[0].0 .0.clone();
             dims.push(Dim::Fixed(*depth));
@@ -374,7 +376,10 @@ impl Family for Nn {
         if let Nn::DropoutTrain { .. } = self {
             expect_dtypes(operands, &[DType::F32, DType::F32, DType::F32])?;
             if !(operands[1].0.is_scalar() && operands[2].0.is_scalar()) {
-                return Err(rule("takes the step counter as two scalars"));
+                return Err(rule(
+                    Code::Internal,
+                    "takes the step counter as two scalars",
+                ));
             }
             return Ok((operands[0].0.clone(), DType::F32));
         }
@@ -382,12 +387,15 @@ impl Family for Nn {
             expect_dtypes(operands, &[DType::F32, DType::Usize])?;
             let (grad, indices) = (operands[0].0, operands[1].0);
             let Some(row) = grad.0.get(indices.rank()..) else {
-                return Err(rule("takes a gradient with the indices' axes first"));
+                return Err(rule(
+                    Code::Internal,
+                    "takes a gradient with the indices' axes first",
+                ));
             };
             let rows = match rows {
                 DimSpec::Fixed(size) => Dim::Fixed(*size),
                 DimSpec::Symbol(symbol) => Dim::Symbol(symbol.clone()),
-                DimSpec::Infer => return Err(rule("needs the table's row count")),
+                DimSpec::Infer => return Err(rule(Code::Internal, "needs the table's row count")),
             };
             let mut dims = vec![rows];
             dims.extend(row.iter().cloned());

@@ -2,6 +2,7 @@
 //! spatial sizes of convolutions and pools.
 
 use super::Nn;
+use crate::diag::Code;
 use crate::ir::Padding;
 use crate::shape::{rule, Dim, Shape, ShapeError};
 
@@ -16,16 +17,19 @@ pub(super) fn infer(op: &Nn, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
             let (batch, height, width, channels) = nhwc(x, "input")?;
             let filter = shapes[1];
             if filter.rank() != 4 {
-                return Err(rule(format!(
+                return Err(rule(Code::OperandShape, format!(
                     "needs a filter of shape [height, width, in_channels, out_channels], but it is {filter}"
                 )));
             }
             let (kh, kw) = (literal(filter, 0, "filter")?, literal(filter, 1, "filter")?);
             if filter.0[2] != *channels {
-                return Err(rule(format!(
-                    "filter expects {} input channels, but the input {x} has {channels}",
-                    filter.0[2]
-                )));
+                return Err(rule(
+                    Code::OperandShape,
+                    format!(
+                        "filter expects {} input channels, but the input {x} has {channels}",
+                        filter.0[2]
+                    ),
+                ));
             }
             let out_h = spatial(height, kh, strides[0], dilation[0], *padding, "height")?;
             let out_w = spatial(width, kw, strides[1], dilation[1], *padding, "width")?;
@@ -55,6 +59,7 @@ pub(super) fn infer(op: &Nn, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
         Nn::BatchNorm { .. } | Nn::LayerNorm { .. } => {
             let Some(features) = x.0.last() else {
                 return Err(rule(
+                    Code::OperandShape,
                     "normalises over the last axis, but its input is a scalar",
                 ));
             };
@@ -65,7 +70,7 @@ pub(super) fn infer(op: &Nn, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
             };
             for (shape, name) in shapes[1..].iter().zip(names) {
                 if shape.0.as_slice() != std::slice::from_ref(features) {
-                    return Err(rule(format!(
+                    return Err(rule(Code::OperandShape, format!(
                         "needs `{name}` of shape [{features}], one value per feature of {x}, but it is {shape}"
                     )));
                 }
@@ -78,15 +83,16 @@ pub(super) fn infer(op: &Nn, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
         | Nn::Conv2dGrad { .. }
         | Nn::Pool2dGrad { .. }
         | Nn::Dropout { .. }
-        | Nn::DropoutTrain { .. } => Err(rule("has a rule of its own")),
+        | Nn::DropoutTrain { .. } => Err(rule(Code::Internal, "has a rule of its own")),
     }
 }
 
 fn nhwc<'a>(x: &'a Shape, what: &str) -> Result<(&'a Dim, usize, usize, &'a Dim), ShapeError> {
     if x.rank() != 4 {
-        return Err(rule(format!(
-            "needs an {what} of shape [batch, height, width, channels], but it is {x}"
-        )));
+        return Err(rule(
+            Code::OperandShape,
+            format!("needs an {what} of shape [batch, height, width, channels], but it is {x}"),
+        ));
     }
     Ok((&x.0[0], literal(x, 1, what)?, literal(x, 2, what)?, &x.0[3]))
 }
@@ -94,9 +100,10 @@ fn nhwc<'a>(x: &'a Shape, what: &str) -> Result<(&'a Dim, usize, usize, &'a Dim)
 fn literal(shape: &Shape, axis: usize, what: &str) -> Result<usize, ShapeError> {
     match &shape.0[axis] {
         Dim::Fixed(size) => Ok(*size),
-        Dim::Symbol(symbol) => Err(rule(format!(
-            "needs a literal size on axis {axis} of its {what} {shape}, not `{symbol}`"
-        ))),
+        Dim::Symbol(symbol) => Err(rule(
+            Code::SymbolicDim,
+            format!("needs a literal size on axis {axis} of its {what} {shape}, not `{symbol}`"),
+        )),
     }
 }
 
@@ -113,11 +120,16 @@ pub(super) fn spatial(
         .checked_sub(1)
         .and_then(|k| k.checked_mul(dilation))
         .and_then(|k| k.checked_add(1))
-        .ok_or_else(|| rule(format!("has an empty or oversized window along the {axis}")))?;
+        .ok_or_else(|| {
+            rule(
+                Code::OperandShape,
+                format!("has an empty or oversized window along the {axis}"),
+            )
+        })?;
     match padding {
         Padding::Same => Ok(input.div_ceil(stride)),
         Padding::Valid if input >= effective => Ok((input - effective) / stride + 1),
-        Padding::Valid => Err(rule(format!(
+        Padding::Valid => Err(rule(Code::OperandShape, format!(
             "window of {effective} along the {axis} does not fit the input's {input} with `valid` padding; use `padding = same` or a smaller window"
         ))),
     }
