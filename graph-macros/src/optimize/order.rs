@@ -41,11 +41,13 @@ pub fn order_updates_early(graph: &mut Graph) {
     if !hoisted.contains(&true) {
         return;
     }
+    // Readers of a variable's buffer, directly or through a transpose that
+    // the std backend emits as a view of it (`plan::is_view`).
     let mut readers: Vec<Vec<usize>> = vec![Vec::new(); count];
-    for (index, node) in graph.nodes.iter().enumerate() {
-        for operand in &node.operands {
-            readers[operand.0].push(index);
-        }
+    for variable in replaces.iter().flatten() {
+        readers[variable.0] = (0..count)
+            .filter(|&reader| crate::plan::reads_buffer(graph, reader, *variable))
+            .collect();
     }
     let mut placed = vec![false; count];
     let mut order: Vec<usize> = Vec::with_capacity(count);

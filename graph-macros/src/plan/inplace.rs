@@ -99,7 +99,7 @@ pub fn computes_in_variable(graph: &Graph, update: &Update) -> bool {
         .map(|s| s.loss);
     let needed = graph.reachable(together().map(|u| u.value).chain(loss));
     let read_later = (value.0 + 1..graph.nodes.len())
-        .any(|index| needed[index] && graph.nodes[index].operands.contains(&variable));
+        .any(|index| needed[index] && super::reads_buffer(graph, index, variable));
     let stored_elsewhere = together().any(|u| u.value == variable);
     !read_later && !stored_elsewhere
 }

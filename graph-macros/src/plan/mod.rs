@@ -216,7 +216,7 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
     for output in &graph.outputs {
         is_output[output.node.0] = true;
     }
-    let last_use = last_uses(graph);
+    let last_use = last_uses(graph, flavor == Flavor::Std);
     let mut storage = vec![Storage::Local; count];
     let mut overwrites: Vec<Option<NodeId>> = vec![None; count];
     // Updates whose value is computed over the variable itself.
@@ -242,6 +242,7 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
         }
         if storage[index] == Storage::Variable
             || !needs_slot(graph, index)
+            || (flavor == Flavor::Std && is_view(graph, index))
             || (is_output[index] && flavor == Flavor::Bare)
         {
             continue;
@@ -308,7 +309,10 @@ fn plan_with(graph: &Graph, flavor: Flavor) -> Plan {
 /// The index of the last node reading each node's value; `usize::MAX` for
 /// values live to the end (outputs and update values), the node's own index
 /// for values nobody reads.
-fn last_uses(graph: &Graph) -> Vec<usize> {
+///
+/// With `views`, a value that a view ([`is_view`]) shows lives as long as
+/// the view: its buffer is the view's.
+fn last_uses(graph: &Graph, views: bool) -> Vec<usize> {
     let mut last_use: Vec<usize> = (0..graph.nodes.len()).collect();
     for (index, node) in graph.nodes.iter().enumerate() {
         for operand in &node.operands {
@@ -321,7 +325,44 @@ fn last_uses(graph: &Graph) -> Vec<usize> {
     for update in &graph.updates {
         last_use[update.value.0] = usize::MAX;
     }
+    if views {
+        // Last first, so that a view of a view passes its life on.
+        for index in (0..graph.nodes.len()).rev() {
+            if is_view(graph, index) {
+                let base = graph.nodes[index].operands[0];
+                last_use[base.0] = last_use[base.0].max(last_use[index]);
+            }
+        }
+    }
     last_use
+}
+
+/// Whether node `index` is a transpose of a matrix that the std backend
+/// emits as a view of its operand (`reversed_axes`), with no slot and no
+/// copy: a product reads a transposed operand at no cost, as the backward
+/// pass of every `matmul` asks (`xᵀ·g`, `g·wᵀ`). Outputs and update values
+/// stay copies, which their callers own or keep, and so does everything in
+/// an `#[optimize(off)]` graph, the reference computed as written.
+pub fn is_view(graph: &Graph, index: usize) -> bool {
+    let node = &graph.nodes[index];
+    graph.optimize
+        && matches!(
+            &node.op,
+            Op::Movement(crate::ops::movement::Movement::Transpose(axes))
+                if axes.as_deref().is_none_or(|axes| axes == [1, 0])
+        )
+        && graph.shape(NodeId(index)).rank() == 2
+        && !graph.outputs.iter().any(|o| o.node.0 == index)
+        && !graph.updates.iter().any(|u| u.value.0 == index)
+}
+
+/// Whether node `index` reads `target`'s buffer: as an operand, or through
+/// a view of it ([`is_view`]), which the std backend makes of transposes
+/// (so every backend is held to the stricter rule).
+pub fn reads_buffer(graph: &Graph, index: usize, target: NodeId) -> bool {
+    graph.nodes[index].operands.iter().any(|&operand| {
+        operand == target || (is_view(graph, operand.0) && reads_buffer(graph, operand.0, target))
+    })
 }
 
 #[cfg(test)]

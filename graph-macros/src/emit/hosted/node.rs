@@ -57,6 +57,15 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId, bind: bool) -> TokenStr
     if let Some(in_place) = in_place(graph, plan, id, bind) {
         return in_place;
     }
+    // A transposed matrix as a view of its operand: no slot, no copy.
+    if plan.storage[id.0] == Storage::Local && crate::plan::is_view(graph, id.0) {
+        let base = local(graph, node.operands[0]);
+        return if bind {
+            quote_spanned! {span=> let #name = #base.reversed_axes(); }
+        } else {
+            TokenStream::new()
+        };
+    }
     let operands: Vec<TokenStream> = node.operands.iter().map(|&o| operand(graph, o)).collect();
     let at = At::new(graph, id);
     let Some(family) = node.op.family() else {

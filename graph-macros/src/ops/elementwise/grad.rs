@@ -15,6 +15,15 @@ impl Elementwise {
         let operand = |i: usize, b: &Builder<'_>| b.operand(node, i);
         match self {
             Elementwise::Unary(Unary::Neg) => Ok(vec![Some(b.neg(g))]),
+            // g · relu'(x), read off the output: `relu_slope(relu(x))` is
+            // `relu_slope(x)` for every x (1 exactly where x > 0, which is
+            // where relu(x) > 0; NaN stays NaN), and a backward pass that
+            // keeps the output instead of the input lets the optimizer fuse
+            // the activation into its product, leaving the input unstored.
+            Elementwise::Unary(Unary::Relu) => {
+                let slope = b.slope(Unary::Relu, node);
+                Ok(vec![Some(b.mul(g, slope))])
+            }
             // g · f'(x), with f' from the runtime's `scalar::<f>_slope`.
             Elementwise::Unary(op) => {
                 let x = operand(0, b);
