@@ -52,6 +52,7 @@
 //! | `softmax_cross_entropy`, class-index labels | 4 per logit + 2 per row |
 //! | `matmul` `[m, k] × [k, n]` (also 1-D and batched) | 2·k per out, so 2·m·k·n |
 //! | `dense`: `matmul`, bias add and activation, fused by the optimizer | its parts: 2·k per out, + 1 per out for the bias, + the activation's count |
+//! | `accumulate`: a `#[no_std]` step's update `w + c·a·b`, fused by the optimizer | 2·k + 1 per element of `w` |
 //! | `conv2d` with filter `[kh, kw, c, o]` | 2·kh·kw·c per out |
 //! | `max_pool2d` / `avg_pool2d` with window `[wh, ww]` | wh·ww per out / wh·ww + 1 per out |
 //! | `batch_norm` | 4 per out + 2 per feature (add ε, square root) |

@@ -169,6 +169,33 @@ fn one_step_is_the_step_computed_by_hand() {
     }
 }
 
+graph! {
+    /// Inference alone on a fine-tuning batch: the same forward pass to the
+    /// classes, for comparing workspaces.
+    #[no_std]
+    #[weights("../../tests/reference/fixtures/sklearn/digits_mlp.safetensors")]
+    struct Forward {
+        input x: [4, 64];
+        var w1: [64, 32];
+        var b1: [32];
+        var w2: [32, 10];
+        var b2: [10];
+        let logits = matmul(relu(matmul(x, w1) + b1), w2) + b2;
+        output class = argmax(logits, axis = 1);
+    }
+}
+
+#[test]
+fn the_step_needs_little_workspace_beyond_inference() {
+    // Inference on 4 images keeps the hidden layer (4 × 32 floats) and the
+    // logits (4 × 10). The step adds the gradient of the loss with respect
+    // to the logits (4 × 10) and of b2 (10): w2's gradient is accumulated
+    // into w2 as it is made (`optimize::fuse_updates`), never stored.
+    assert_eq!(Forward::WORKSPACE_BYTES, (4 * 32 + 4 * 10) * 4);
+    assert_eq!(FineTune::WORKSPACE_BYTES, (4 * 32 + 2 * 4 * 10 + 10) * 4);
+    const { assert!(FineTune::WORKSPACE_BYTES - Forward::WORKSPACE_BYTES <= 256) };
+}
+
 #[test]
 fn the_trained_state_is_the_output_layer_alone() {
     // w2 (32 × 10) and b2 (10) in RAM, 1,320 bytes; w1 and b1 are statics.

@@ -13,7 +13,7 @@ use crate::diag::Code;
 use crate::differentiate::Builder;
 use crate::emit::bare::Bare;
 use crate::introspect::Polynomial;
-use crate::ir::{DType, NodeId};
+use crate::ir::{Bits, DType, NodeId};
 use crate::shape::{broadcast, expect_dtypes, rule, Dim, Shape, ShapeError, Typed};
 use crate::train::form::TrainingForm;
 
@@ -28,6 +28,14 @@ pub enum Linalg {
     Dense {
         bias: bool,
         activation: Option<Unary>,
+    },
+    /// Made by the optimizer for `#[no_std]` training steps, never written:
+    /// `w + scale·(a·b)` computed in `w` (operands `(w, a, b)`; `a` stored
+    /// transposed when `transpose_a`), the update `w −= lr·aᵀ·δ` applied
+    /// where its gradient is made, so that no gradient buffer exists.
+    Accumulate {
+        scale: Bits,
+        transpose_a: bool,
     },
 }
 
@@ -63,6 +71,9 @@ const DENSE: Kernel = Kernel::std("dense", "dense", INTO);
 const DENSE_PACKED: Kernel = Kernel::std("packed", "dense_packed", INTO);
 const FLAT_MATMUL: Kernel = Kernel::flat("matmul");
 const FLAT_DENSE: Kernel = Kernel::flat("dense");
+const FLAT_ACCUMULATE: Kernel = Kernel::flat("matmul_accumulate");
+/// Made only in `#[no_std]` graphs; the std form keeps every op emittable.
+const ACCUMULATE: Kernel = Kernel::std("linalg", "matmul_accumulate", INTO);
 const IDENTITY: Kernel = Kernel::scalar("identity");
 
 pub const KERNELS: &[Kernel] = &[
@@ -76,6 +87,8 @@ pub const KERNELS: &[Kernel] = &[
     DENSE_PACKED,
     FLAT_MATMUL,
     FLAT_DENSE,
+    FLAT_ACCUMULATE,
+    ACCUMULATE,
     IDENTITY,
 ];
 
@@ -89,6 +102,10 @@ pub const COST_ROWS: &[(&str, &str)] = &[
         "`dense`: `matmul`, bias add and activation, fused by the optimizer",
         "its parts: 2·k per out, + 1 per out for the bias, + the activation's count",
     ),
+    (
+        "`accumulate`: a `#[no_std]` step's update `w + c·a·b`, fused by the optimizer",
+        "2·k + 1 per element of `w`",
+    ),
 ];
 
 impl Linalg {
@@ -97,7 +114,7 @@ impl Linalg {
     pub fn returns_scalar(&self, at: At<'_>) -> bool {
         match self {
             Linalg::MatMul => at.shape().is_scalar(),
-            Linalg::Dense { .. } => false,
+            Linalg::Dense { .. } | Linalg::Accumulate { .. } => false,
         }
     }
 
@@ -108,6 +125,7 @@ impl Linalg {
             Linalg::MatMul | Linalg::Dense { .. } => {
                 (at.operand_shape(0).rank() == 2).then(|| at.operand(1))
             }
+            Linalg::Accumulate { .. } => None,
         }
     }
 
@@ -123,7 +141,7 @@ impl Linalg {
         let (bias, activation) = match self {
             Linalg::Dense { bias, activation } => (*bias, *activation),
             Linalg::MatMul if at.operand_shape(0).rank() == 2 => (false, None),
-            Linalg::MatMul => return None,
+            Linalg::MatMul | Linalg::Accumulate { .. } => return None,
         };
         let mut args = dense_args(bias, activation, operands);
         args.insert(2, packed);
@@ -160,27 +178,53 @@ impl Family for Linalg {
         match self {
             Linalg::MatMul => "matmul",
             Linalg::Dense { .. } => "dense",
+            Linalg::Accumulate { .. } => "accumulate",
         }
     }
 
     fn infer(&self, operands: &[Typed<'_>]) -> Result<(Shape, DType), ShapeError> {
         expect_dtypes(operands, &vec![DType::F32; operands.len()])?;
+        if let Linalg::Accumulate { transpose_a, .. } = self {
+            // `w + a·b`: the product has `w`'s shape (the optimizer makes
+            // this node only where it does).
+            let a = operands[1].0;
+            let a = if *transpose_a && a.rank() == 2 {
+                Shape(vec![a.0[1].clone(), a.0[0].clone()])
+            } else {
+                a.clone()
+            };
+            let product = matmul(&a, operands[2].0)?;
+            return Ok((broadcast(operands[0].0, &product)?, DType::F32));
+        }
         let product = matmul(operands[0].0, operands[1].0)?;
         match self {
             Linalg::Dense { bias: true, .. } => {
                 Ok((broadcast(&product, operands[2].0)?, DType::F32))
             }
-            Linalg::MatMul | Linalg::Dense { bias: false, .. } => Ok((product, DType::F32)),
+            Linalg::MatMul | Linalg::Dense { bias: false, .. } | Linalg::Accumulate { .. } => {
+                Ok((product, DType::F32))
+            }
         }
     }
 
     fn flops(&self, at: At<'_>) -> Polynomial {
         let out = Polynomial::product(&at.shape().0);
+        if let Linalg::Accumulate { transpose_a, .. } = self {
+            // 2 per term of the product, and the add into `w` per element.
+            let a = at.operand_shape(1);
+            let inner = if *transpose_a {
+                a.0.first()
+            } else {
+                a.0.last()
+            };
+            let inner = inner.map(std::slice::from_ref).unwrap_or_default();
+            return out.times(&Polynomial::product(inner)).scale(2).plus(&out);
+        }
         let left = at.operand_shape(0);
         let inner = left.0.last().map(std::slice::from_ref).unwrap_or_default();
         let product = out.times(&Polynomial::product(inner)).scale(2);
         match self {
-            Linalg::MatMul => product,
+            Linalg::MatMul | Linalg::Accumulate { .. } => product,
             Linalg::Dense { bias, activation } => {
                 // The product, then per element the bias add and the activation.
                 let per_element =
@@ -191,11 +235,24 @@ impl Family for Linalg {
     }
 
     fn label(&self, word: &str, operands: &[String]) -> String {
+        let operand = |i: usize| operands.get(i).map_or("?", String::as_str);
         let (bias, activation) = match self {
             Linalg::Dense { bias, activation } => (bias, activation),
             Linalg::MatMul => return word.to_string(),
+            Linalg::Accumulate { scale, transpose_a } => {
+                let a = if *transpose_a {
+                    format!("transpose({})", operand(1))
+                } else {
+                    operand(1).to_string()
+                };
+                let scale = scale.get();
+                return format!(
+                    "update: {} + {scale:?} * matmul({a}, {})",
+                    operand(0),
+                    operand(2)
+                );
+            }
         };
-        let operand = |i: usize| operands.get(i).map_or("?", String::as_str);
         let mut formula = format!("matmul({}, {})", operand(0), operand(1));
         if *bias {
             formula = format!("{formula} + {}", operand(2));
@@ -214,7 +271,7 @@ impl Family for Linalg {
     }
 
     fn shows_formula(&self) -> bool {
-        matches!(self, Linalg::Dense { .. })
+        matches!(self, Linalg::Dense { .. } | Linalg::Accumulate { .. })
     }
 
     fn emit(&self, at: At<'_>, operands: Vec<TokenStream>) -> Call {
@@ -233,6 +290,13 @@ impl Family for Linalg {
             }
             Linalg::Dense { bias, activation } => {
                 Call::new(DENSE, dense_args(*bias, *activation, operands))
+            }
+            Linalg::Accumulate { scale, transpose_a } => {
+                let mut args = operands;
+                let scale = scale.get();
+                args.push(quote! { #transpose_a });
+                args.push(quote! { #scale });
+                Call::new(ACCUMULATE, args)
             }
         }
     }
@@ -258,8 +322,8 @@ impl Family for Linalg {
         g: NodeId,
         b: &mut Builder<'_>,
     ) -> Result<Vec<Option<NodeId>>, String> {
-        if let Linalg::Dense { .. } = self {
-            return Err("dense nodes are made after differentiation".to_string());
+        if let Linalg::Dense { .. } | Linalg::Accumulate { .. } = self {
+            return Err("fused nodes are made after differentiation".to_string());
         }
         let (x, w) = (b.operand(node, 0), b.operand(node, 1));
         let (xs, ws) = (b.shape(x), b.shape(w));
@@ -307,6 +371,9 @@ impl Family for Linalg {
     /// `(m, k, n)` from the operands' shapes, a vector on the left being
     /// one row.
     fn emit_bare(&self, bare: &Bare<'_>) -> TokenStream {
+        if let Linalg::Accumulate { scale, transpose_a } = self {
+            return accumulate_bare(bare, scale.get(), *transpose_a);
+        }
         let (left, right) = (bare.input(0), bare.input(1));
         let (rows, depth) = if left.len() == 2 {
             (left[0], left[1])
@@ -337,6 +404,7 @@ impl Family for Linalg {
                 let matmul = FLAT_MATMUL.path(Form::Value);
                 quote! { #matmul(#x, #w, #dims, #destination) }
             }
+            Linalg::Accumulate { .. } => Bare::unsupported(),
         }
     }
 
@@ -352,6 +420,31 @@ impl Family for Linalg {
         _t: &mut TrainingForm<'_, '_>,
     ) -> Result<Option<NodeId>, String> {
         Ok(None)
+    }
+}
+
+/// `flat::matmul_accumulate` for `w + scale·(a·b)`: over `w`'s own buffer
+/// when the plan computes it there (then `w` is the destination), else
+/// into a slot that first takes `w`'s value.
+fn accumulate_bare(bare: &Bare<'_>, scale: f32, transpose_a: bool) -> TokenStream {
+    let p = crate::emit::private();
+    let (left, right) = (bare.input(1), bare.input(2));
+    let (rows, depth) = if transpose_a {
+        (left[1], left[0])
+    } else {
+        (left[0], left.get(1).copied().unwrap_or(1))
+    };
+    let columns = right.get(1).copied().unwrap_or(1);
+    let (variable, x, gradient) = (&bare.operands[0], &bare.operands[1], &bare.operands[2]);
+    let destination = &bare.destination;
+    let kernel = FLAT_ACCUMULATE.path(Form::Value);
+    let call = quote! {
+        #kernel(#x, #gradient, (#rows, #depth, #columns), #transpose_a, #scale, __out)
+    };
+    if bare.overwrites == Some(0) {
+        quote! {{ let __out = #destination; #call }}
+    } else {
+        quote! {{ let __out = #destination; #p::flat::copy(#variable, &mut *__out); #call }}
     }
 }
 

@@ -11,6 +11,7 @@ mod dce;
 mod fold;
 mod fuse_dense;
 mod fuse_elementwise;
+mod fuse_update;
 mod order;
 
 pub use cse::eliminate_common_subexpressions;
@@ -18,6 +19,7 @@ pub use dce::eliminate_dead_nodes;
 pub use fold::fold_constants;
 pub use fuse_dense::fuse_dense;
 pub use fuse_elementwise::fuse_elementwise;
+pub use fuse_update::fuse_updates;
 pub use order::order_updates_early;
 
 use crate::ir::{Graph, NodeId};
@@ -31,6 +33,7 @@ pub fn run(graph: &mut Graph) {
     fuse_elementwise(graph);
     eliminate_dead_nodes(graph);
     order_updates_early(graph);
+    fuse_updates(graph);
 }
 
 /// How many times each node's value is used: by other nodes, as an output,

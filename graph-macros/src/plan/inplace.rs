@@ -70,7 +70,13 @@ pub fn slot_target(
 /// Whether `update`'s value can be computed over its variable's buffer.
 pub fn computes_in_variable(graph: &Graph, update: &Update) -> bool {
     let (variable, value) = (update.variable, update.value);
-    if !has_inplace_form(graph, value)
+    // A fused product update (`optimize::fuse_updates`) reads its variable
+    // as operand 0, the buffer it accumulates into.
+    let accumulates = matches!(
+        graph.node(value).op,
+        Op::Linalg(crate::ops::linalg::Linalg::Accumulate { .. })
+    ) && graph.node(value).operands.first() == Some(&variable);
+    if !(has_inplace_form(graph, value) || accumulates)
         || !graph.node(value).operands.contains(&variable)
         || graph.shape(variable) != graph.shape(value)
     {

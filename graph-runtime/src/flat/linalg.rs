@@ -17,6 +17,45 @@ pub fn matmul(a: &[f32], b: &[f32], (m, k, n): (usize, usize, usize), out: &mut 
     dense(a, b, None, (m, k, n), crate::scalar::identity, out);
 }
 
+/// `out += scale · a·b`, with `a` m × k (or, with `transpose_a`, stored
+/// transposed: k × m), `b` k × n and `out` m × n, all row-major: a weight
+/// matrix updated by its gradient where the gradient is made (`w −= lr·hᵀ·δ`
+/// is `matmul_accumulate(h, δ, (m, k, n), true, −lr, w)`), so that no
+/// gradient buffer exists.
+///
+/// Row `i` of `out` adds `scale · a[i, p]` times row `p` of `b` for each
+/// `p` in order: the inner loop runs along contiguous rows.
+///
+/// ```
+/// // w = [[1, 0], [0, 1]] −= 0.5 · hᵀ·δ, with h = [[2, 4]] (1 × 2) and
+/// // δ = [[1, -1]] (1 × 2): hᵀ·δ = [[2, -2], [4, -4]].
+/// let mut w = [1.0_f32, 0.0, 0.0, 1.0];
+/// graph_runtime::flat::matmul_accumulate(&[2.0, 4.0], &[1.0, -1.0], (2, 1, 2), true, -0.5, &mut w);
+/// assert_eq!(w, [0.0, 1.0, -2.0, 3.0]);
+/// ```
+pub fn matmul_accumulate(
+    a: &[f32],
+    b: &[f32],
+    (m, k, n): (usize, usize, usize),
+    transpose_a: bool,
+    scale: f32,
+    out: &mut [f32],
+) {
+    for (i, row) in out.chunks_exact_mut(n.max(1)).take(m).enumerate() {
+        for p in 0..k {
+            let factor = scale
+                * if transpose_a {
+                    a[p * m + i]
+                } else {
+                    a[i * k + p]
+                };
+            for (o, &v) in row.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                *o += factor * v;
+            }
+        }
+    }
+}
+
 /// A dense layer: `out[i, j] = activation(Σ_k x[i, k]·w[k, j] + bias[j])`,
 /// with `x` m × k, `w` k × n, `bias` n long and `out` m × n, all row-major.
 ///

@@ -46,7 +46,7 @@ pub use lanes::{
     argmax, log_softmax, logsumexp, mse, reduce, softmax, softmax_cross_entropy,
     softmax_cross_entropy_indices, Reduce,
 };
-pub use linalg::{dense, matmul};
+pub use linalg::{dense, matmul, matmul_accumulate};
 pub use norm::{
     batch_norm, batch_norm_train, batch_norm_train_grad, batch_norm_train_normalized, layer_norm,
     layer_norm_grad, layer_norm_normalized,

@@ -33,6 +33,50 @@ pub fn matmul_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, out: ArrayVie
     product(a, b, None, Activation::Identity, out, false, Kernels::Simd);
 }
 
+/// `out = w + scale · a·b` for matrices, `a` read transposed with
+/// `transpose_a`: the update the optimizer fuses into one node in
+/// `#[no_std]` training steps (`flat::matmul_accumulate`, which works in
+/// `w` itself), here for any layout and into separate storage. Plain
+/// row-by-row loops; no heap allocation.
+///
+/// # Panics
+/// If `a` (transposed when asked) is m × k, `b` must be k × n and `w` and
+/// `out` m × n.
+///
+/// ```
+/// use graph_runtime::kernels::linalg::matmul_accumulate_into;
+/// use ndarray::{array, Array2};
+///
+/// let w = array![[1.0_f32, 0.0], [0.0, 1.0]];
+/// let (h, delta) = (array![[2.0_f32, 4.0]], array![[1.0_f32, -1.0]]);
+/// let mut out = Array2::zeros((2, 2));
+/// matmul_accumulate_into(w.view(), h.view(), delta.view(), true, -0.5, out.view_mut());
+/// assert_eq!(out, array![[0.0, 1.0], [-2.0, 3.0]]);
+/// ```
+#[track_caller]
+pub fn matmul_accumulate_into(
+    w: ArrayView2<'_, f32>,
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    transpose_a: bool,
+    scale: f32,
+    mut out: ArrayViewMut2<'_, f32>,
+) {
+    let a = if transpose_a { a.reversed_axes() } else { a };
+    if a.ncols() != b.nrows() || w.dim() != (a.nrows(), b.ncols()) || out.dim() != w.dim() {
+        shape_panic(
+            "matmul_accumulate",
+            &[w.shape(), a.shape(), b.shape(), out.shape()],
+        );
+    }
+    out.assign(&w);
+    for (mut row, a_row) in out.rows_mut().into_iter().zip(a.rows()) {
+        for (&factor, b_row) in a_row.iter().zip(b.rows()) {
+            row.scaled_add(scale * factor, &b_row);
+        }
+    }
+}
+
 /// Matrix product: `out[i, j] = Σ_k a[i, k] · b[k, j]`.
 ///
 /// # Panics

@@ -1,0 +1,157 @@
+//! Update fusion, for `#[no_std]` training steps: `w − c·(a·b)` (an SGD
+//! update of a weight matrix by its gradient `aᵀ·δ`) becomes one node that
+//! accumulates the product into `w` where it is made, so that the gradient
+//! is never stored: on a microcontroller the gradient of a layer is as large
+//! as the layer, and this is what keeps a fine-tuning step's workspace near
+//! inference's.
+//!
+//! The rewrite applies where the result can be computed in the variable
+//! itself: the fused update (`fuse_elementwise`'s `w - c * #1`, with `c` a
+//! constant learning rate) is the variable's new value and nothing else's,
+//! its gradient is a matrix product read by nothing else, and no node after
+//! it reads the variable (the memory order, `order`, has put the update
+//! after every such reader when it could). A product whose left operand is
+//! a transpose read by nothing else reads the transpose's operand instead,
+//! transposed, so that the transpose is not stored either. Std graphs keep
+//! their gradient: their product kernels are faster than a fused loop, and
+//! memory is less scarce there.
+
+use super::dce::eliminate_dead_nodes;
+use crate::ir::{Bits, Graph, NodeId, Op};
+use crate::ops::elementwise::{Binary, Elementwise, Scalar};
+use crate::ops::linalg::Linalg;
+use crate::ops::movement::Movement;
+
+pub fn fuse_updates(graph: &mut Graph) {
+    if !graph.no_std {
+        return;
+    }
+    let uses = super::use_counts(graph);
+    let mut fused = false;
+    for k in 0..graph.updates.len() {
+        let update = &graph.updates[k];
+        let (variable, value) = (update.variable, update.value);
+        let Some((gradient, scale)) = scaled_gradient(graph, value, variable) else {
+            continue;
+        };
+        let product = graph.node(gradient);
+        if product.op != Op::Linalg(Linalg::MatMul)
+            || uses[gradient.0] != 1
+            || product.operands.iter().any(|&o| graph.shape(o).rank() != 2)
+            || graph.outputs.iter().any(|o| o.node == gradient)
+            || uses[value.0] != 1
+            || graph.outputs.iter().any(|o| o.node == value)
+        {
+            continue;
+        }
+        let read_later = (value.0 + 1..graph.nodes.len())
+            .any(|index| crate::plan::reads_buffer(graph, index, variable));
+        if read_later {
+            continue;
+        }
+        let (a, b) = (product.operands[0], product.operands[1]);
+        let (a, transpose_a) = match &graph.node(a).op {
+            Op::Movement(Movement::Transpose(axes))
+                if uses[a.0] == 1 && axes.as_deref().is_none_or(|axes| axes == [1, 0]) =>
+            {
+                (graph.node(a).operands[0], true)
+            }
+            _ => (a, false),
+        };
+        let node = &mut graph.nodes[value.0];
+        node.op = Op::Linalg(Linalg::Accumulate {
+            scale: Bits::new(-scale),
+            transpose_a,
+        });
+        node.operands = vec![variable, a, b];
+        fused = true;
+    }
+    if fused {
+        eliminate_dead_nodes(graph);
+    }
+}
+
+/// `(g, c)` when node `value` is the fused `w − c·g` (or `w − g·c`) over
+/// `variable` and one other operand `g`, with `c` a constant.
+fn scaled_gradient(graph: &Graph, value: NodeId, variable: NodeId) -> Option<(NodeId, f32)> {
+    let node = graph.node(value);
+    let Op::Elementwise(Elementwise::Fused(expression)) = &node.op else {
+        return None;
+    };
+    let Scalar::Binary(Binary::Sub, left, right) = expression else {
+        return None;
+    };
+    let Scalar::Operand(own) = **left else {
+        return None;
+    };
+    let (c, g) = match &**right {
+        Scalar::Binary(Binary::Mul, x, y) => match (&**x, &**y) {
+            (Scalar::Constant(c), Scalar::Operand(g))
+            | (Scalar::Operand(g), Scalar::Constant(c)) => (c.get(), *g),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    (node.operands.get(own) == Some(&variable) && own != g)
+        .then(|| node.operands.get(g).map(|&g| (g, c)))
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::Op;
+    use crate::ops::linalg::Linalg;
+    use crate::optimize::test_graph as graph;
+
+    #[test]
+    fn a_no_std_sgd_step_accumulates_each_weight_gradient_into_its_weight() {
+        let mut g = graph(quote::quote! {
+            #[no_std]
+            struct Fit {
+                input x: [4, 8];
+                input labels: [4] as usize;
+                var w1: [8, 6];
+                var w2: [6, 3];
+                let logits = matmul(relu(matmul(x, w1)), w2);
+                let loss = mean(softmax_cross_entropy(logits, labels));
+                step fit = minimize(loss, sgd(lr = 0.5));
+            }
+        });
+        crate::optimize::run(&mut g);
+        g.validate().unwrap();
+        let fused: Vec<&Op> = g.updates.iter().map(|u| &g.node(u.value).op).collect();
+        for op in &fused {
+            assert!(
+                matches!(op, Op::Linalg(Linalg::Accumulate { scale, transpose_a: true }) if scale.get() == -0.5),
+                "{op:?}"
+            );
+        }
+        assert_eq!(fused.len(), 2);
+        // No product of a gradient is left: the two forward products and
+        // the one taking the gradient through w2.
+        let products = g
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Linalg(Linalg::MatMul | Linalg::Dense { .. })))
+            .count();
+        assert_eq!(products, 3);
+    }
+
+    #[test]
+    fn std_graphs_keep_their_gradients() {
+        let mut g = graph(quote::quote! {
+            struct Fit {
+                input x: [4, 8];
+                input t: [4, 3];
+                var w: [8, 3];
+                let loss = mse(matmul(x, w), t);
+                step fit = minimize(loss, sgd(lr = 0.5));
+            }
+        });
+        crate::optimize::run(&mut g);
+        assert!(!g
+            .nodes
+            .iter()
+            .any(|n| matches!(n.op, Op::Linalg(Linalg::Accumulate { .. }))));
+    }
+}
