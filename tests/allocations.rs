@@ -155,6 +155,50 @@ fn mlp_allocates_nothing_in_steady_state() {
 }
 
 graph! {
+    /// The same MLP's training steps, plain SGD and Adam.
+    struct Trainer {
+        input x: [n, 784];
+        input labels: [n] as usize;
+        var w1: [784, 128];
+        var b1: [128];
+        var w2: [128, 10];
+        var b2: [10];
+        let logits = matmul(relu(matmul(x, w1) + b1), w2) + b2;
+        let loss = mean(softmax_cross_entropy(logits, labels));
+        step fit = minimize(loss, sgd(lr = 0.01));
+        step fit_adam = minimize(loss, adam(lr = 0.001));
+    }
+}
+
+#[test]
+fn training_steps_allocate_nothing_in_steady_state() {
+    let mut trainer = Trainer::new(
+        Array2::from_shape_fn((784, 128), |(i, j)| {
+            ((i * 7 + j * 3) % 11) as f32 / 11.0 - 0.5
+        }),
+        Array1::from_elem(128, 0.1),
+        Array2::from_shape_fn((128, 10), |(i, j)| ((i + j * 5) % 7) as f32 / 7.0 - 0.5),
+        Array1::zeros(10),
+    )
+    .unwrap();
+    let mut workspace = TrainerWorkspace::default();
+    for batch in [64, 1] {
+        let x = Array2::from_shape_fn((batch, 784), |(i, j)| ((i + j) % 17) as f32 / 17.0);
+        let labels: Array1<usize> = (0..batch).map(|i| i % 10).collect();
+        // Sizes the workspace for this batch (the second, smaller batch fits).
+        trainer.fit_with(&mut workspace, &x, &labels).unwrap();
+        trainer.fit_adam_with(&mut workspace, &x, &labels).unwrap();
+        let steady = allocations(|| {
+            for _ in 0..10 {
+                std::hint::black_box(trainer.fit_with(&mut workspace, &x, &labels).unwrap());
+                std::hint::black_box(trainer.fit_adam_with(&mut workspace, &x, &labels).unwrap());
+            }
+        });
+        assert_eq!(steady, 0, "batch {batch}");
+    }
+}
+
+graph! {
     /// Two variables trading values on every update.
     struct Swap {
         var a: [64];

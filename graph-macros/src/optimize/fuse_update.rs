@@ -27,6 +27,7 @@ pub fn fuse_updates(graph: &mut Graph) {
         return;
     }
     let uses = super::use_counts(graph);
+    let views = crate::plan::views(graph);
     let mut fused = false;
     for k in 0..graph.updates.len() {
         let update = &graph.updates[k];
@@ -45,7 +46,7 @@ pub fn fuse_updates(graph: &mut Graph) {
             continue;
         }
         let read_later = (value.0 + 1..graph.nodes.len())
-            .any(|index| crate::plan::reads_buffer(graph, index, variable));
+            .any(|index| crate::plan::reads_buffer(graph, &views, index, variable));
         if read_later {
             continue;
         }

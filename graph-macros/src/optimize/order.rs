@@ -42,11 +42,12 @@ pub fn order_updates_early(graph: &mut Graph) {
         return;
     }
     // Readers of a variable's buffer, directly or through a transpose that
-    // the std backend emits as a view of it (`plan::is_view`).
+    // the std backend emits as a view of it (`plan::views`).
+    let views = crate::plan::views(graph);
     let mut readers: Vec<Vec<usize>> = vec![Vec::new(); count];
     for variable in replaces.iter().flatten() {
         readers[variable.0] = (0..count)
-            .filter(|&reader| crate::plan::reads_buffer(graph, reader, *variable))
+            .filter(|&reader| crate::plan::reads_buffer(graph, &views, reader, *variable))
             .collect();
     }
     let mut placed = vec![false; count];

@@ -68,7 +68,7 @@ pub fn slot_target(
 }
 
 /// Whether `update`'s value can be computed over its variable's buffer.
-pub fn computes_in_variable(graph: &Graph, update: &Update) -> bool {
+pub fn computes_in_variable(graph: &Graph, views: &[bool], update: &Update) -> bool {
     let (variable, value) = (update.variable, update.value);
     // A fused product update (`optimize::fuse_updates`) reads its variable
     // as operand 0, the buffer it accumulates into.
@@ -105,7 +105,7 @@ pub fn computes_in_variable(graph: &Graph, update: &Update) -> bool {
         .map(|s| s.loss);
     let needed = graph.reachable(together().map(|u| u.value).chain(loss));
     let read_later = (value.0 + 1..graph.nodes.len())
-        .any(|index| needed[index] && super::reads_buffer(graph, index, variable));
+        .any(|index| needed[index] && super::reads_buffer(graph, views, index, variable));
     let stored_elsewhere = together().any(|u| u.value == variable);
     !read_later && !stored_elsewhere
 }

@@ -58,7 +58,7 @@ pub fn statement(graph: &Graph, plan: &Plan, id: NodeId, bind: bool) -> TokenStr
         return in_place;
     }
     // A transposed matrix as a view of its operand: no slot, no copy.
-    if plan.storage[id.0] == Storage::Local && crate::plan::is_view(graph, id.0) {
+    if plan.storage[id.0] == Storage::Local && plan.views[id.0] {
         let base = local(graph, node.operands[0]);
         return if bind {
             quote_spanned! {span=> let #name = #base.reversed_axes(); }
