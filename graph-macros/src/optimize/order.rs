@@ -60,6 +60,10 @@ pub fn order_updates_early(graph: &mut Graph) {
                     .all(|&reader| reader == index || placed[reader])
             })
     };
+    // The values to move, in their original order: as many as the updates,
+    // so scanning them after each node keeps the pass linear in the nodes
+    // for a given number of updates.
+    let mut pending: Vec<usize> = (0..count).filter(|&index| hoisted[index]).collect();
     for index in 0..count {
         if hoisted[index] {
             continue;
@@ -68,9 +72,8 @@ pub fn order_updates_early(graph: &mut Graph) {
         order.push(index);
         // Every moved value that this node made ready, and those they make
         // ready in turn, in their original order.
-        loop {
-            let next = (0..count).find(|&h| hoisted[h] && !placed[h] && ready(h, &placed));
-            let Some(next) = next else { break };
+        while let Some(at) = pending.iter().position(|&h| ready(h, &placed)) {
+            let next = pending.remove(at);
             placed[next] = true;
             order.push(next);
         }
