@@ -95,11 +95,34 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
     // from the file's value: on-device fine-tuning keeps the frozen weights
     // in flash (constants, counted by the weights budget) and only the
     // trained ones in RAM.
-    let trained = if graph.no_std {
-        trained_variables(graph)
-    } else {
-        Vec::new()
-    };
+    let trained = trained_variables(graph);
+    if !graph.no_std {
+        // A std graph's struct holds no baked values to start a variable
+        // from: what a step trains must come in through `new` or a weight
+        // file read at run time. Said at each step, naming the variables.
+        for step in &graph.steps {
+            let names: Vec<String> = step_trains(graph, step)
+                .into_iter()
+                .filter(|id| baked.iter().any(|(baked, _)| baked == id))
+                .map(|id| format!("`{}`", crate::emit::local(graph, id)))
+                .collect();
+            if !names.is_empty() {
+                diagnostics.push(step.span.error(
+                    Code::StepVars,
+                    format!(
+                        "step `{}` trains {}, which `#[weights(..)]` bakes into this graph as \
+                         constants; read the file at run time instead \
+                         (`{}::from_safetensors(..)`), or make the graph `#[no_std]`, \
+                         where what a step trains starts from the file and stays in the struct",
+                        step.name,
+                        names.join(", "),
+                        graph.name
+                    ),
+                ));
+            }
+        }
+    }
+    let trained = if graph.no_std { trained } else { Vec::new() };
     let mut sizes = Vec::with_capacity(baked.len());
     for (id, tensor) in baked {
         if trained.contains(&id) {
@@ -118,17 +141,27 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
     sizes
 }
 
-/// The variables some step trains: those it names in `vars`, or else every
-/// variable its loss depends on.
+/// The variables some step trains.
 fn trained_variables(graph: &Graph) -> Vec<crate::ir::NodeId> {
-    let mut trained = Vec::new();
-    for step in &graph.steps {
-        if let Some(vars) = &step.vars {
-            trained.extend(vars.iter().copied());
-        } else {
-            let reached = graph.reachable([step.loss]);
-            trained.extend(graph.variables.iter().copied().filter(|id| reached[id.0]));
-        }
+    graph
+        .steps
+        .iter()
+        .flat_map(|step| step_trains(graph, step))
+        .collect()
+}
+
+/// The variables `step` trains: those it names in `vars`, or else every
+/// variable its loss depends on.
+fn step_trains(graph: &Graph, step: &crate::train::Step) -> Vec<crate::ir::NodeId> {
+    if let Some(vars) = &step.vars {
+        vars.clone()
+    } else {
+        let reached = graph.reachable([step.loss]);
+        graph
+            .variables
+            .iter()
+            .copied()
+            .filter(|id| reached[id.0])
+            .collect()
     }
-    trained
 }
