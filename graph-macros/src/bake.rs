@@ -97,30 +97,8 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
     // trained ones in RAM.
     let trained = trained_variables(graph);
     if !graph.no_std {
-        // A std graph's struct holds no baked values to start a variable
-        // from: what a step trains must come in through `new` or a weight
-        // file read at run time. Said at each step, naming the variables.
-        for step in &graph.steps {
-            let names: Vec<String> = step_trains(graph, step)
-                .into_iter()
-                .filter(|id| baked.iter().any(|(baked, _)| baked == id))
-                .map(|id| format!("`{}`", crate::emit::local(graph, id)))
-                .collect();
-            if !names.is_empty() {
-                diagnostics.push(step.span.error(
-                    Code::StepVars,
-                    format!(
-                        "step `{}` trains {}, which `#[weights(..)]` bakes into this graph as \
-                         constants; read the file at run time instead \
-                         (`{}::from_safetensors(..)`), or make the graph `#[no_std]`, \
-                         where what a step trains starts from the file and stays in the struct",
-                        step.name,
-                        names.join(", "),
-                        graph.name
-                    ),
-                ));
-            }
-        }
+        let ids: Vec<crate::ir::NodeId> = baked.iter().map(|(id, _)| *id).collect();
+        reject_trained_constants(graph, &ids, diagnostics);
     }
     let trained = if graph.no_std { trained } else { Vec::new() };
     let mut sizes = Vec::with_capacity(baked.len());
@@ -139,6 +117,38 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
     }
     graph.baked_from = Some(path.display().to_string());
     sizes
+}
+
+/// A std graph's struct holds no baked values to start a variable from:
+/// what a step trains must come in through `new` or a weight file read at
+/// run time. Said at each step that would train some of the `baked`
+/// variables, naming them.
+fn reject_trained_constants(
+    graph: &Graph,
+    baked: &[crate::ir::NodeId],
+    diagnostics: &mut Diagnostics,
+) {
+    for step in &graph.steps {
+        let names: Vec<String> = step_trains(graph, step)
+            .into_iter()
+            .filter(|id| baked.contains(id))
+            .map(|id| format!("`{}`", crate::emit::local(graph, id)))
+            .collect();
+        if !names.is_empty() {
+            diagnostics.push(step.span.error(
+                Code::StepVars,
+                format!(
+                    "step `{}` trains {}, which `#[weights(..)]` bakes into this graph as \
+                     constants; read the file at run time instead \
+                     (`{}::from_safetensors(..)`), or make the graph `#[no_std]`, where what \
+                     a step trains starts from the file and stays in the struct",
+                    step.name,
+                    names.join(", "),
+                    graph.name
+                ),
+            ));
+        }
+    }
 }
 
 /// The variables some step trains.
