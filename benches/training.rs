@@ -205,42 +205,103 @@ fn check(row: &str, loss: (f32, f32), parameters: (&[f32], &[f32])) {
     eprintln!("{row}: the steps agree (loss {})", loss.0);
 }
 
-fn mlp1(c: &mut Criterion, batch: usize) {
-    let row = format!("train_mlp_784_128_10_batch{batch}");
-    let data = MlpData::new(&[784, 128, 10], batch);
-    let labels = labels(batch);
-    let layer = |i: usize| (data.layers[i].weights.clone(), data.layers[i].bias.clone());
-    let ((w1, b1), (w2, b2)) = (layer(0), layer(1));
-    let mut generated = Mlp1::new(w1, b1, w2, b2).expect("the shapes are the graph's");
-    let mut workspace = Mlp1Workspace::default();
-    let mut tuned = Tuned::new(&data);
-    let loss = generated
-        .fit_with(&mut workspace, data.x.view(), labels.view())
-        .expect("valid inputs");
-    let tuned_loss = tuned.step(data.x.view(), labels.view());
-    let ours: Vec<f32> = [
-        generated.w1().iter().copied().collect::<Vec<_>>(),
-        generated.b1().to_vec(),
-        generated.w2().iter().copied().collect(),
-        generated.b2().to_vec(),
-    ]
-    .concat();
-    check(&row, (loss, tuned_loss), (&ours, &tuned.parameters()));
+/// A training step to measure: one call, and the parameters it trains.
+trait Step {
+    fn step(&mut self, x: ArrayView2<'_, f32>, labels: ArrayView1<'_, usize>) -> f32;
+    fn parameters(&self) -> Vec<f32>;
+}
 
-    let mut group = c.benchmark_group(&row);
+impl Step for Tuned {
+    fn step(&mut self, x: ArrayView2<'_, f32>, labels: ArrayView1<'_, usize>) -> f32 {
+        Tuned::step(self, x, labels)
+    }
+    fn parameters(&self) -> Vec<f32> {
+        Tuned::parameters(self)
+    }
+}
+
+/// A generated graph with its workspace, stepped by `fit_with`.
+struct Generated<G, W> {
+    graph: G,
+    workspace: W,
+}
+
+impl Step for Generated<Mlp1, Mlp1Workspace> {
+    fn step(&mut self, x: ArrayView2<'_, f32>, labels: ArrayView1<'_, usize>) -> f32 {
+        self.graph
+            .fit_with(&mut self.workspace, x, labels)
+            .expect("valid inputs")
+    }
+    fn parameters(&self) -> Vec<f32> {
+        let g = &self.graph;
+        g.w1()
+            .iter()
+            .chain(g.b1().iter())
+            .chain(g.w2().iter().chain(g.b2().iter()))
+            .copied()
+            .collect()
+    }
+}
+
+impl Step for Generated<Mlp2, Mlp2Workspace> {
+    fn step(&mut self, x: ArrayView2<'_, f32>, labels: ArrayView1<'_, usize>) -> f32 {
+        self.graph
+            .fit_with(&mut self.workspace, x, labels)
+            .expect("valid inputs")
+    }
+    fn parameters(&self) -> Vec<f32> {
+        let g = &self.graph;
+        g.w1()
+            .iter()
+            .chain(g.b1().iter())
+            .chain(g.w2().iter().chain(g.b2().iter()))
+            .chain(g.w3().iter().chain(g.b3().iter()))
+            .copied()
+            .collect()
+    }
+}
+
+/// Checks that `generated` and the tuned step agree after one step on
+/// `data`, then measures both.
+fn compare(c: &mut Criterion, row: &str, data: &MlpData, mut generated: impl Step) {
+    let labels = labels(data.x.nrows());
+    let mut tuned = Tuned::new(data);
+    let loss = generated.step(data.x.view(), labels.view());
+    let tuned_loss = tuned.step(data.x.view(), labels.view());
+    check(
+        row,
+        (loss, tuned_loss),
+        (&generated.parameters(), &tuned.parameters()),
+    );
+    let mut group = c.benchmark_group(row);
     group.bench_function("staticflow", |bencher| {
-        bencher.iter(|| {
-            black_box(
-                generated
-                    .fit_with(&mut workspace, black_box(data.x.view()), labels.view())
-                    .expect("valid inputs"),
-            )
-        });
+        bencher.iter(|| black_box(generated.step(black_box(data.x.view()), labels.view())));
     });
     group.bench_function("ndarray_tuned", |bencher| {
         bencher.iter(|| black_box(tuned.step(black_box(data.x.view()), labels.view())));
     });
     group.finish();
+}
+
+/// `data`'s layer `i` as owned arrays, for a generated constructor.
+fn layer(data: &MlpData, i: usize) -> (Array2<f32>, Array1<f32>) {
+    (data.layers[i].weights.clone(), data.layers[i].bias.clone())
+}
+
+fn mlp1(c: &mut Criterion, batch: usize) {
+    let data = MlpData::new(&[784, 128, 10], batch);
+    let ((w1, b1), (w2, b2)) = (layer(&data, 0), layer(&data, 1));
+    let graph = Mlp1::new(w1, b1, w2, b2).expect("the shapes are the graph's");
+    let generated = Generated {
+        graph,
+        workspace: Mlp1Workspace::default(),
+    };
+    compare(
+        c,
+        &format!("train_mlp_784_128_10_batch{batch}"),
+        &data,
+        generated,
+    );
 }
 
 fn mlp1_batch1(c: &mut Criterion) {
@@ -252,44 +313,14 @@ fn mlp1_batch64(c: &mut Criterion) {
 }
 
 fn mlp2_batch256(c: &mut Criterion) {
-    let row = "train_mlp_64_256_256_10_batch256";
-    let batch = 256;
-    let data = MlpData::new(&[64, 256, 256, 10], batch);
-    let labels = labels(batch);
-    let layer = |i: usize| (data.layers[i].weights.clone(), data.layers[i].bias.clone());
-    let ((w1, b1), (w2, b2), (w3, b3)) = (layer(0), layer(1), layer(2));
-    let mut generated = Mlp2::new(w1, b1, w2, b2, w3, b3).expect("the shapes are the graph's");
-    let mut workspace = Mlp2Workspace::default();
-    let mut tuned = Tuned::new(&data);
-    let loss = generated
-        .fit_with(&mut workspace, data.x.view(), labels.view())
-        .expect("valid inputs");
-    let tuned_loss = tuned.step(data.x.view(), labels.view());
-    let ours: Vec<f32> = [
-        generated.w1().iter().copied().collect::<Vec<_>>(),
-        generated.b1().to_vec(),
-        generated.w2().iter().copied().collect(),
-        generated.b2().to_vec(),
-        generated.w3().iter().copied().collect(),
-        generated.b3().to_vec(),
-    ]
-    .concat();
-    check(row, (loss, tuned_loss), (&ours, &tuned.parameters()));
-
-    let mut group = c.benchmark_group(row);
-    group.bench_function("staticflow", |bencher| {
-        bencher.iter(|| {
-            black_box(
-                generated
-                    .fit_with(&mut workspace, black_box(data.x.view()), labels.view())
-                    .expect("valid inputs"),
-            )
-        });
-    });
-    group.bench_function("ndarray_tuned", |bencher| {
-        bencher.iter(|| black_box(tuned.step(black_box(data.x.view()), labels.view())));
-    });
-    group.finish();
+    let data = MlpData::new(&[64, 256, 256, 10], 256);
+    let ((w1, b1), (w2, b2), (w3, b3)) = (layer(&data, 0), layer(&data, 1), layer(&data, 2));
+    let graph = Mlp2::new(w1, b1, w2, b2, w3, b3).expect("the shapes are the graph's");
+    let generated = Generated {
+        graph,
+        workspace: Mlp2Workspace::default(),
+    };
+    compare(c, "train_mlp_64_256_256_10_batch256", &data, generated);
 }
 
 criterion_group!(benches, mlp1_batch1, mlp1_batch64, mlp2_batch256);

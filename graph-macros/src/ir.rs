@@ -215,6 +215,32 @@ impl Graph {
             .map(|(_, tensor)| tensor)
     }
 
+    /// The inputs an entry point computing the `needed` nodes takes: those
+    /// it reads, and those whose symbolic dims size a node it computes (a
+    /// `broadcast_to` target) when no input it reads binds them. Nodes
+    /// without a shape (in a graph with errors, for its fallback) bind no
+    /// symbol. The generated methods' parameters follow it, and so does the
+    /// unused-declaration warning (`lint`).
+    pub fn inputs_taken(&self, needed: &[bool]) -> Vec<NodeId> {
+        let symbols = |id: NodeId| self.node(id).shape.iter().flat_map(Shape::symbols);
+        let bound: Vec<&str> = self
+            .inputs
+            .iter()
+            .filter(|id| needed[id.0])
+            .flat_map(|&id| symbols(id))
+            .collect();
+        let target_symbols: Vec<&str> = (0..self.nodes.len())
+            .filter(|&i| needed[i])
+            .flat_map(|i| symbols(NodeId(i)))
+            .filter(|symbol| !bound.contains(symbol))
+            .collect();
+        self.inputs
+            .iter()
+            .copied()
+            .filter(|&id| needed[id.0] || symbols(id).any(|s| target_symbols.contains(&s)))
+            .collect()
+    }
+
     pub fn reachable(&self, roots: impl IntoIterator<Item = NodeId>) -> Vec<bool> {
         let mut seen = vec![false; self.nodes.len()];
         let mut stack: Vec<NodeId> = roots.into_iter().collect();

@@ -26,10 +26,9 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-use crate::ir::{Graph, NodeId};
+use crate::ir::Graph;
 use crate::parse::{DeclKind, GraphSyntax};
 use crate::resolve::Resolution;
-use crate::shape::Shape;
 
 /// The warnings for the declarations of `syntax` that no output, update or
 /// training step uses, as items to put beside the expansion.
@@ -92,8 +91,8 @@ pub fn unused_declarations(
 
 /// Names of the inputs that no root reads but whose symbolic dims size a
 /// value a root needs, where no input that is read binds them: the rule of
-/// the generated methods' parameters (`emit::hosted::entry::entry_inputs`)
-/// over every root at once.
+/// the generated methods' parameters ([`Graph::inputs_taken`]) over every
+/// root at once.
 fn sizing_inputs(graph: &Graph) -> Vec<String> {
     let roots = graph
         .outputs
@@ -102,23 +101,11 @@ fn sizing_inputs(graph: &Graph) -> Vec<String> {
         .chain(graph.updates.iter().flat_map(|u| [u.variable, u.value]))
         .chain(graph.steps.iter().map(|step| step.loss));
     let needed = graph.reachable(roots);
-    let symbols = |id: NodeId| graph.node(id).shape.iter().flat_map(Shape::symbols);
-    let bound: Vec<&str> = graph
-        .inputs
-        .iter()
-        .filter(|id| needed[id.0])
-        .flat_map(|&id| symbols(id))
-        .collect();
-    let sized: Vec<&str> = (0..graph.nodes.len())
-        .filter(|&i| needed[i])
-        .flat_map(|i| symbols(NodeId(i)))
-        .filter(|symbol| !bound.contains(symbol))
-        .collect();
     graph
-        .inputs
-        .iter()
-        .filter(|&&id| !needed[id.0] && symbols(id).any(|s| sized.contains(&s)))
-        .filter_map(|&id| graph.node(id).name.as_ref().map(ToString::to_string))
+        .inputs_taken(&needed)
+        .into_iter()
+        .filter(|id| !needed[id.0])
+        .filter_map(|id| graph.node(id).name.as_ref().map(ToString::to_string))
         .collect()
 }
 

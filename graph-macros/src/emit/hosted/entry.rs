@@ -29,7 +29,7 @@ use super::super::{array_type, element, local, outputs_name, private, workspace_
 use super::node;
 use crate::ir::{Graph, NodeId, Op};
 use crate::plan::Plan;
-use crate::shape::{Dim, Shape};
+use crate::shape::Dim;
 
 pub fn workspace_name(graph: &Graph) -> Ident {
     format_ident!("{}Workspace", graph.name)
@@ -167,29 +167,10 @@ pub fn body(
     body
 }
 
-/// The inputs an entry point computing the `needed` nodes takes: those it
-/// reads, and those whose symbolic dims size a node it computes (a
-/// `broadcast_to` target) when no input it reads binds them. Nodes without
-/// a shape (in a graph with errors, for its fallback) bind no symbol.
+/// The inputs an entry point computing the `needed` nodes takes
+/// ([`Graph::inputs_taken`]).
 pub(super) fn entry_inputs(graph: &Graph, needed: &[bool]) -> Vec<NodeId> {
-    let symbols = |id: NodeId| graph.node(id).shape.iter().flat_map(Shape::symbols);
-    let bound: Vec<&str> = graph
-        .inputs
-        .iter()
-        .filter(|id| needed[id.0])
-        .flat_map(|&id| symbols(id))
-        .collect();
-    let target_symbols: Vec<&str> = (0..graph.nodes.len())
-        .filter(|&i| needed[i])
-        .flat_map(|i| symbols(NodeId(i)))
-        .filter(|symbol| !bound.contains(symbol))
-        .collect();
-    graph
-        .inputs
-        .iter()
-        .copied()
-        .filter(|&id| needed[id.0] || symbols(id).any(|s| target_symbols.contains(&s)))
-        .collect()
+    graph.inputs_taken(needed)
 }
 
 /// The type of input `id` as an entry point takes it: a scalar, or a view
