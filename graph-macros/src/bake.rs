@@ -129,7 +129,8 @@ fn reject_trained_constants(
     diagnostics: &mut Diagnostics,
 ) {
     for step in &graph.steps {
-        let names: Vec<String> = step_trains(graph, step)
+        let names: Vec<String> = step
+            .trains(graph)
             .into_iter()
             .filter(|id| baked.contains(id))
             .map(|id| format!("`{}`", crate::emit::local(graph, id)))
@@ -151,27 +152,11 @@ fn reject_trained_constants(
     }
 }
 
-/// The variables some step trains.
+/// The variables some step trains ([`crate::train::Step::trains`]).
 fn trained_variables(graph: &Graph) -> Vec<crate::ir::NodeId> {
     graph
         .steps
         .iter()
-        .flat_map(|step| step_trains(graph, step))
+        .flat_map(|step| step.trains(graph))
         .collect()
-}
-
-/// The variables `step` trains: those it names in `vars`, or else every
-/// variable its loss depends on.
-fn step_trains(graph: &Graph, step: &crate::train::Step) -> Vec<crate::ir::NodeId> {
-    if let Some(vars) = &step.vars {
-        vars.clone()
-    } else {
-        let reached = graph.reachable([step.loss]);
-        graph
-            .variables
-            .iter()
-            .copied()
-            .filter(|id| reached[id.0])
-            .collect()
-    }
 }

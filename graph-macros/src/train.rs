@@ -357,6 +357,24 @@ fn forward_updates_are_apart(
     ok
 }
 
+impl Step {
+    /// The variables the step trains: those `vars` names, or else every
+    /// `f32` variable its loss depends on (not the optimizer's state).
+    pub fn trains(&self, graph: &Graph) -> Vec<NodeId> {
+        if let Some(vars) = &self.vars {
+            return vars.clone();
+        }
+        let depends = graph.reachable([self.loss]);
+        graph
+            .variables
+            .iter()
+            .copied()
+            .filter(|&v| depends[v.0] && graph.node(v).dtype == DType::F32)
+            .filter(|v| !graph.state.contains(v))
+            .collect()
+    }
+}
+
 /// The variables `step` trains, after checking its loss and learning rate.
 fn trained(graph: &Graph, step: &Step, diagnostics: &mut Diagnostics) -> Option<Vec<NodeId>> {
     let loss_shape = graph.shape(step.loss);
@@ -391,17 +409,7 @@ fn trained(graph: &Graph, step: &Step, diagnostics: &mut Diagnostics) -> Option<
         ));
         return None;
     }
-    let depends = graph.reachable([step.loss]);
-    let vars: Vec<NodeId> = match &step.vars {
-        Some(vars) => vars.clone(),
-        None => graph
-            .variables
-            .iter()
-            .copied()
-            .filter(|&v| depends[v.0] && graph.node(v).dtype == DType::F32)
-            .filter(|v| !graph.state.contains(v))
-            .collect(),
-    };
+    let vars = step.trains(graph);
     if vars.is_empty() {
         diagnostics.push(step.span.error(
             Code::NothingToTrain,

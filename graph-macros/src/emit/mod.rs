@@ -301,3 +301,29 @@ pub(crate) fn constant_statics(graph: &Graph) -> TokenStream {
     });
     quote! { #(#statics)* #dependency }
 }
+
+/// The nodes a step (or `update`) computes, in both backends: the new
+/// values that change, and the loss; and those it reads after its
+/// statements (the values stored at the end).
+pub(crate) fn step_roots(
+    stores: &[(&crate::ir::Update, crate::plan::Store)],
+    loss: Option<NodeId>,
+) -> (Vec<NodeId>, Vec<NodeId>) {
+    let pick = |keep: &dyn Fn(crate::plan::Store) -> bool| -> Vec<NodeId> {
+        stores
+            .iter()
+            .filter(|(_, store)| keep(*store))
+            .map(|(update, _)| update.value)
+            .chain(loss)
+            .collect()
+    };
+    (
+        pick(&|store| store != crate::plan::Store::Unchanged),
+        pick(&|store| {
+            matches!(
+                store,
+                crate::plan::Store::Assign | crate::plan::Store::Snapshot(_)
+            )
+        }),
+    )
+}

@@ -6,11 +6,11 @@
 //! inference's.
 //!
 //! The rewrite applies where the result can be computed in the variable
-//! itself: the fused update (`fuse_elementwise`'s `w - c * #1`, with `c` a
-//! constant learning rate) is the variable's new value and nothing else's,
-//! its gradient is a matrix product read by nothing else, and no node after
-//! it reads the variable (the memory order, `order`, has put the update
-//! after every such reader when it could). A product whose left operand is
+//! itself (`plan::computes_in_variable`, the planner's own rule for the
+//! fused update `fuse_elementwise` made, `w - c * #1` with `c` a constant
+//! learning rate; the memory order, `order`, has put the update after the
+//! variable's other readers when it could), and its gradient is a matrix
+//! product read by nothing else. A product whose left operand is
 //! a transpose read by nothing else reads the transpose's operand instead,
 //! transposed, so that the transpose is not stored either. Std graphs keep
 //! their gradient: their product kernels are faster than a fused loop, and
@@ -36,18 +36,14 @@ pub fn fuse_updates(graph: &mut Graph) {
             continue;
         };
         let product = graph.node(gradient);
+        // The fused node can take the update's place in the variable exactly
+        // where the planner would compute the update there.
         if product.op != Op::Linalg(Linalg::MatMul)
             || uses[gradient.0] != 1
             || product.operands.iter().any(|&o| graph.shape(o).rank() != 2)
             || graph.outputs.iter().any(|o| o.node == gradient)
-            || uses[value.0] != 1
-            || graph.outputs.iter().any(|o| o.node == value)
+            || !crate::plan::computes_in_variable(graph, &views, update)
         {
-            continue;
-        }
-        let read_later = (value.0 + 1..graph.nodes.len())
-            .any(|index| crate::plan::reads_buffer(graph, &views, index, variable));
-        if read_later {
             continue;
         }
         let (a, b) = (product.operands[0], product.operands[1]);

@@ -19,6 +19,8 @@
 mod inplace;
 mod packed;
 
+pub use inplace::computes_in_variable;
+
 use crate::ir::{DType, Graph, NodeId, Op};
 
 /// Where a node's value lives during a call.

@@ -22,7 +22,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::{entry_params, flatten, local, private, slice_operand, straight_line, workspace_name};
-use crate::ir::{Graph, NodeId, Update};
+use crate::ir::{Graph, Update};
 use crate::plan::{Plan, Store};
 
 /// `update_with`/`update` and every training step's methods.
@@ -50,12 +50,7 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
     let vis = &graph.vis;
     let workspace = workspace_name(graph);
     let ws = super::super::workspace_param(graph);
-    let roots: Vec<NodeId> = stores
-        .iter()
-        .filter(|(_, store)| *store != Store::Unchanged)
-        .map(|(update, _)| update.value)
-        .chain(training.map(|step| step.loss))
-        .collect();
+    let (roots, _) = super::super::step_roots(&stores, training.map(|step| step.loss));
     let needed = graph.reachable(roots);
     let statements = straight_line(graph, plan, &needed);
     let inputs = entry_params(graph, &needed);

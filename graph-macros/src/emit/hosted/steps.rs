@@ -69,7 +69,7 @@ fn step_methods(graph: &Graph, plan: &Plan, step: Option<usize>) -> TokenStream 
             .map(|&k| graph.outputs[k].node)
             .collect()
     });
-    let (mut roots, mut read_after) = step_roots(&stores, loss);
+    let (mut roots, mut read_after) = super::super::step_roots(&stores, loss);
     roots.extend(&returned);
     read_after.extend(&returned);
     let body = body(graph, plan, &roots, &read_after, &lifetime);
@@ -294,26 +294,6 @@ fn stores_code(
         }
     }
     (finals, assigns)
-}
-
-/// The nodes a step computes (the new values that change, and the loss),
-/// and those it reads after its statements.
-fn step_roots(
-    stores: &[(&crate::ir::Update, Store)],
-    loss: Option<NodeId>,
-) -> (Vec<NodeId>, Vec<NodeId>) {
-    let pick = |keep: &dyn Fn(Store) -> bool| -> Vec<NodeId> {
-        stores
-            .iter()
-            .filter(|(_, store)| keep(*store))
-            .map(|(update, _)| update.value)
-            .chain(loss)
-            .collect()
-    };
-    (
-        pick(&|store| store != Store::Unchanged),
-        pick(&|store| matches!(store, Store::Assign | Store::Snapshot(_))),
-    )
 }
 
 /// The first line of a step's docs: what it computes and updates.
