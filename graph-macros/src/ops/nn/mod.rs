@@ -306,6 +306,24 @@ fn padding_value(padding: Padding) -> TokenStream {
     }
 }
 
+/// A convolution's trailing kernel arguments: `(sh, sw), padding, (dh, dw)`.
+fn conv_geometry([sh, sw]: [usize; 2], padding: Padding, [dh, dw]: [usize; 2]) -> [TokenStream; 3] {
+    [
+        quote! { (#sh, #sw) },
+        padding_value(padding),
+        quote! { (#dh, #dw) },
+    ]
+}
+
+/// A pooling's trailing kernel arguments: `(wh, ww), (sh, sw), padding`.
+fn pool_geometry([wh, ww]: [usize; 2], [sh, sw]: [usize; 2], padding: Padding) -> [TokenStream; 3] {
+    [
+        quote! { (#wh, #ww) },
+        quote! { (#sh, #sw) },
+        padding_value(padding),
+    ]
+}
+
 impl Family for Nn {
     fn word(&self) -> &'static str {
         match self {
@@ -521,24 +539,20 @@ impl Family for Nn {
     fn emit(&self, at: At<'_>, mut operands: Vec<TokenStream>) -> Call {
         match self {
             Nn::Conv2d {
-                strides: [sh, sw],
+                strides,
                 padding,
-                dilation: [dh, dw],
+                dilation,
             } => {
-                operands.push(quote! { (#sh, #sw) });
-                operands.push(padding_value(*padding));
-                operands.push(quote! { (#dh, #dw) });
+                operands.extend(conv_geometry(*strides, *padding, *dilation));
                 Call::new(CONV2D, operands)
             }
             Nn::Pool2d {
                 kind,
-                window: [wh, ww],
-                strides: [sh, sw],
+                window,
+                strides,
                 padding,
             } => {
-                operands.push(quote! { (#wh, #ww) });
-                operands.push(quote! { (#sh, #sw) });
-                operands.push(padding_value(*padding));
+                operands.extend(pool_geometry(*window, *strides, *padding));
                 let kernel = match kind {
                     Pool::Max => MAX_POOL2D,
                     Pool::Avg => AVG_POOL2D,
@@ -577,9 +591,9 @@ impl Family for Nn {
             }
             Nn::Conv2dGrad {
                 wrt,
-                strides: [sh, sw],
+                strides,
                 padding,
-                dilation: [dh, dw],
+                dilation,
             } => {
                 // Operands (x, filter, grad).
                 let (kernel, mut args) = match wrt {
@@ -592,15 +606,13 @@ impl Family for Nn {
                         vec![operands[0].clone(), operands[2].clone()],
                     ),
                 };
-                args.push(quote! { (#sh, #sw) });
-                args.push(padding_value(*padding));
-                args.push(quote! { (#dh, #dw) });
+                args.extend(conv_geometry(*strides, *padding, *dilation));
                 Call::new(kernel, args)
             }
             Nn::Pool2dGrad {
                 kind,
-                window: [wh, ww],
-                strides: [sh, sw],
+                window,
+                strides,
                 padding,
             } => {
                 // Operands (x, grad); the average's gradient needs no input.
@@ -608,9 +620,7 @@ impl Family for Nn {
                     Pool::Max => (MAX_POOL2D_GRAD, operands),
                     Pool::Avg => (AVG_POOL2D_GRAD, vec![operands[1].clone()]),
                 };
-                args.push(quote! { (#wh, #ww) });
-                args.push(quote! { (#sh, #sw) });
-                args.push(padding_value(*padding));
+                args.extend(pool_geometry(*window, *strides, *padding));
                 Call::new(kernel, args)
             }
         }
