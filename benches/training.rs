@@ -226,40 +226,26 @@ struct Generated<G, W> {
     workspace: W,
 }
 
-impl Step for Generated<Mlp1, Mlp1Workspace> {
-    fn step(&mut self, x: ArrayView2<'_, f32>, labels: ArrayView1<'_, usize>) -> f32 {
-        self.graph
-            .fit_with(&mut self.workspace, x, labels)
-            .expect("valid inputs")
-    }
-    fn parameters(&self) -> Vec<f32> {
-        let g = &self.graph;
-        g.w1()
-            .iter()
-            .chain(g.b1().iter())
-            .chain(g.w2().iter().chain(g.b2().iter()))
-            .copied()
-            .collect()
-    }
+/// `Step` for a generated graph whose variables are the listed ones.
+macro_rules! generated_step {
+    ($graph:ty, $workspace:ty, [$($var:ident),*]) => {
+        impl Step for Generated<$graph, $workspace> {
+            fn step(&mut self, x: ArrayView2<'_, f32>, labels: ArrayView1<'_, usize>) -> f32 {
+                self.graph
+                    .fit_with(&mut self.workspace, x, labels)
+                    .expect("valid inputs")
+            }
+            fn parameters(&self) -> Vec<f32> {
+                let mut all = Vec::new();
+                $(all.extend(self.graph.$var().iter().copied());)*
+                all
+            }
+        }
+    };
 }
 
-impl Step for Generated<Mlp2, Mlp2Workspace> {
-    fn step(&mut self, x: ArrayView2<'_, f32>, labels: ArrayView1<'_, usize>) -> f32 {
-        self.graph
-            .fit_with(&mut self.workspace, x, labels)
-            .expect("valid inputs")
-    }
-    fn parameters(&self) -> Vec<f32> {
-        let g = &self.graph;
-        g.w1()
-            .iter()
-            .chain(g.b1().iter())
-            .chain(g.w2().iter().chain(g.b2().iter()))
-            .chain(g.w3().iter().chain(g.b3().iter()))
-            .copied()
-            .collect()
-    }
-}
+generated_step!(Mlp1, Mlp1Workspace, [w1, b1, w2, b2]);
+generated_step!(Mlp2, Mlp2Workspace, [w1, b1, w2, b2, w3, b3]);
 
 /// Checks that `generated` and the tuned step agree after one step on
 /// `data`, then measures both.
