@@ -16,8 +16,25 @@ use crate::budget::Baked;
 use crate::diag::{Code, Diagnostics, SpanRange};
 use crate::ir::{Graph, Op, Tensor};
 
-/// Bakes the variables in, returning what each takes, for the weights
-/// budget (`budget.rs`).
+/// One tensor of a weight source: its shape, and its values if they are
+/// `f32` (else the name of the dtype it holds).
+pub struct SourceTensor {
+    pub shape: Vec<usize>,
+    pub values: Result<Vec<f32>, String>,
+}
+
+/// Where baked values come from: a safetensors file of `#[weights(..)]`, or
+/// the initializers of an `#[onnx(..)]` model.
+pub struct Source {
+    /// The file as the attribute writes it, for messages.
+    pub written: String,
+    /// The file on disk: cargo rebuilds the crate when it changes.
+    pub path: PathBuf,
+    pub tensors: std::collections::HashMap<String, SourceTensor>,
+}
+
+/// Bakes the variables in from a `#[weights(..)]` file, returning what each
+/// takes, for the weights budget (`budget.rs`).
 pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics) -> Vec<Baked> {
     let written = file.value();
     let base = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
@@ -38,7 +55,7 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
             return Vec::new();
         }
     };
-    let tensors = match SafeTensors::parse_named(&bytes, &written) {
+    let parsed = match SafeTensors::parse_named(&bytes, &written) {
         Ok(tensors) => tensors,
         Err(err) => {
             diagnostics
@@ -46,6 +63,37 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
             return Vec::new();
         }
     };
+    let mut tensors = std::collections::HashMap::new();
+    for &id in &graph.variables {
+        let Some(name) = graph.node(id).name.as_ref().map(ToString::to_string) else {
+            continue;
+        };
+        if let Some(tensor) = parsed.get(&name) {
+            let values = tensor.to_f32_vec().ok_or_else(|| tensor.dtype.to_string());
+            tensors.insert(
+                name,
+                SourceTensor {
+                    shape: tensor.shape.clone(),
+                    values,
+                },
+            );
+        }
+    }
+    bake_from(
+        graph,
+        &Source {
+            written,
+            path,
+            tensors,
+        },
+        diagnostics,
+    )
+}
+
+/// Bakes the variables in from `source`: each must be one of its tensors,
+/// `f32`, of the variable's shape.
+pub fn bake_from(graph: &mut Graph, source: &Source, diagnostics: &mut Diagnostics) -> Vec<Baked> {
+    let written = &source.written;
     let mut baked = Vec::new();
     for &id in &graph.variables {
         let node = graph.node(id);
@@ -58,7 +106,7 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
         let Some(declared) = node.shape.as_ref().and_then(crate::shape::Shape::as_fixed) else {
             continue; // symbolic variables are reported by `check`
         };
-        let Some(tensor) = tensors.get(&name) else {
+        let Some(tensor) = source.tensors.get(&name) else {
             diagnostics.push(span.error(
                 Code::MissingTensor,
                 format!("`{written}` has no tensor `{name}`, which variable `{name}` needs"),
@@ -73,15 +121,15 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
             )));
             continue;
         }
-        let Some(values) = tensor.to_f32_vec() else {
-            diagnostics.push(span.error(
-                Code::TensorMismatch,
-                format!(
-                    "tensor `{name}` in `{written}` holds {}, but variables are f32",
-                    tensor.dtype
-                ),
-            ));
-            continue;
+        let values = match &tensor.values {
+            Ok(values) => values.clone(),
+            Err(dtype) => {
+                diagnostics.push(span.error(
+                    Code::TensorMismatch,
+                    format!("tensor `{name}` in `{written}` holds {dtype}, but variables are f32"),
+                ));
+                continue;
+            }
         };
         baked.push((
             id,
@@ -115,7 +163,7 @@ pub fn bake(graph: &mut Graph, file: &syn::LitStr, diagnostics: &mut Diagnostics
         graph.nodes[id.0].op = Op::Constant(tensor);
         graph.variables.retain(|&v| v != id);
     }
-    graph.baked_from = Some(path.display().to_string());
+    graph.baked_from = Some(source.path.display().to_string());
     sizes
 }
 

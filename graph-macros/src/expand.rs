@@ -1,4 +1,4 @@
-//! The macro's pipeline, in order: parse → resolve → lower (and bake, and
+//! The macro's pipeline, in order: parse (and import, for `#[onnx(..)]`) → resolve → lower (and bake, and
 //! the weights budget) → check (and the `#[no_std]` rules, and the
 //! unused-declaration warnings of `lint`) → differentiate → optimize → plan
 //! (and the workspace budget) → introspect → emit (into the graph's module,
@@ -12,7 +12,8 @@ use crate::ir::Graph;
 use crate::parse::GraphSyntax;
 use crate::resolve;
 use crate::{
-    bake, budget, check, differentiate, dot, emit, introspect, lint, lower, optimize, parse, plan,
+    bake, budget, check, differentiate, dot, emit, import, introspect, lint, lower, optimize,
+    parse, plan,
 };
 
 /// Expands the body of a `graph!` call. Never panics: every problem in the
@@ -25,8 +26,9 @@ pub fn expand(input: TokenStream) -> TokenStream {
 /// Like [`expand`], but tells success from failure: `Err` holds the errors
 /// (and the fallback item, when the input got far enough to have one).
 pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
-    let syntax = parse::parse(input).map_err(|error| error.to_compile_error())?;
+    let mut syntax = parse::parse(input).map_err(|error| error.to_compile_error())?;
     let mut diagnostics = Diagnostics::new();
+    let imported = import::import(&mut syntax, &mut diagnostics);
     let budget = budget::read(&syntax.budget, syntax.weights.is_some(), &mut diagnostics);
     let Some(resolution) = resolve::resolve(&syntax, &mut diagnostics) else {
         // A cycle: the fallback has the declarations that refer to nothing,
@@ -38,6 +40,10 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
     let mut graph = lower::lower(&syntax, &resolution, &mut diagnostics);
     if let Some(file) = &syntax.weights {
         let baked = bake::bake(&mut graph, file, &mut diagnostics);
+        budget::check_weights(&graph, &baked, &budget, &mut diagnostics);
+    }
+    if let Some(model) = imported.filter(|model| !model.runtime_weights) {
+        let baked = bake::bake_from(&mut graph, &model.into_source(), &mut diagnostics);
         budget::check_weights(&graph, &baked, &budget, &mut diagnostics);
     }
     check::check(&mut graph, &mut diagnostics);

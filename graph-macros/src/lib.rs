@@ -15,6 +15,7 @@ mod differentiate;
 mod dot;
 mod emit;
 mod expand;
+mod import;
 mod introspect;
 mod ir;
 mod lint;

@@ -29,6 +29,9 @@ pub struct GraphSyntax {
     pub attrs: Vec<Attribute>,
     /// `#[weights("file.safetensors")]`: bake the variables in at build time.
     pub weights: Option<syn::LitStr>,
+    /// `#[onnx("model.onnx", ..)]`: the declarations come from an ONNX
+    /// model (`import.rs`), before those of the body, if any.
+    pub onnx: Option<OnnxSyntax>,
     /// `#[no_std]`: emit fixed-size arrays and slice kernels, for crates
     /// without `std` or an allocator.
     pub no_std: Option<proc_macro2::Span>,
@@ -41,6 +44,19 @@ pub struct GraphSyntax {
     pub vis: Visibility,
     pub name: Ident,
     pub decls: Vec<Decl>,
+}
+
+/// `#[onnx("model.onnx", weights = runtime, batch = 1)]`.
+pub struct OnnxSyntax {
+    /// The file, relative to the using crate's manifest directory.
+    pub file: syn::LitStr,
+    /// `weights = runtime`: the initializers stay variables, loaded at run
+    /// time; by default they are baked in.
+    pub runtime_weights: bool,
+    /// `name = size`: a symbolic dim of the file fixed to a size.
+    pub fixed: Vec<(String, usize)>,
+    /// The whole attribute, for errors about the model.
+    pub span: SpanRange,
 }
 
 /// One `;`-terminated declaration inside the graph body.
@@ -178,6 +194,25 @@ impl Parse for GraphSyntax {
                 ));
             }
         }
+        let mut onnx = None;
+        for attr in attrs.extract_if(.., |attr| attr.path().is_ident("onnx")) {
+            let parsed = onnx_attribute(&attr)?;
+            if onnx.replace(parsed).is_some() {
+                return Err(SpanRange::of(&attr).error(
+                    Code::GraphAttribute,
+                    "a graph takes one `#[onnx(..)]` model",
+                ));
+            }
+        }
+        if let (Some(model), Some(file)) = (&onnx, &weights) {
+            let _ = model;
+            return Err(SpanRange::single(file.span()).error(
+                Code::GraphAttribute,
+                "`#[weights(..)]` and `#[onnx(..)]` both give the variables' values; an \
+                 imported model's weights come from its file (or, with `weights = runtime` \
+                 in `#[onnx(..)]`, from `from_safetensors` at run time)",
+            ));
+        }
         let mut no_std = None;
         for attr in attrs.extract_if(.., |attr| attr.path().is_ident("no_std")) {
             if !matches!(attr.meta, syn::Meta::Path(_)) {
@@ -232,11 +267,16 @@ impl Parse for GraphSyntax {
                  is a symbolic dim such as `n` in `input x: [n, 3];`",
             ));
         }
-        let body;
-        syn::braced!(body in input);
         let mut decls = Vec::new();
-        while !body.is_empty() {
-            decls.push(body.parse()?);
+        if onnx.is_some() && input.peek(Token![;]) {
+            // `struct Net;`: every declaration comes from the model.
+            input.parse::<Token![;]>()?;
+        } else {
+            let body;
+            syn::braced!(body in input);
+            while !body.is_empty() {
+                decls.push(body.parse()?);
+            }
         }
         if !input.is_empty() {
             return Err(SpanRange::single(input.span()).error(
@@ -247,6 +287,7 @@ impl Parse for GraphSyntax {
         Ok(GraphSyntax {
             attrs,
             weights,
+            onnx,
             no_std,
             optimize,
             budget,
@@ -701,6 +742,106 @@ fn finite(parsed: syn::Result<f32>, span: SpanRange, diagnostics: &mut Diagnosti
             None
         }
     }
+}
+
+/// Reads `#[onnx("model.onnx", weights = runtime, batch = 1)]`.
+fn onnx_attribute(attr: &Attribute) -> syn::Result<OnnxSyntax> {
+    let malformed = || {
+        SpanRange::of(attr).error(
+            Code::GraphAttribute,
+            "expected `#[onnx(\"path/to/model.onnx\")]`, optionally followed by \
+             `weights = runtime` and by sizes for the model's symbolic dims (`batch = 1`)",
+        )
+    };
+    let args = attr
+        .parse_args_with(Punctuated::<syn::Expr, Token![,]>::parse_terminated)
+        .map_err(|_| malformed())?;
+    let mut args = args.into_iter();
+    let Some(syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(file),
+        ..
+    })) = args.next()
+    else {
+        return Err(malformed());
+    };
+    let mut runtime_weights = false;
+    let mut fixed = Vec::new();
+    for arg in args {
+        let syn::Expr::Assign(assign) = &arg else {
+            return Err(SpanRange::of(&arg).error(
+                Code::GraphAttribute,
+                "expected `weights = runtime` or a symbolic dim's size such as `batch = 1`",
+            ));
+        };
+        let key = match &*assign.left {
+            syn::Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
+            _ => None,
+        };
+        let Some(key) = key else {
+            return Err(SpanRange::of(&assign.left).error(Code::GraphAttribute, "expected a name"));
+        };
+        match (key.as_str(), &*assign.right) {
+            ("weights", syn::Expr::Path(path)) if path.path.is_ident("runtime") => {
+                runtime_weights = true
+            }
+            ("weights", syn::Expr::Path(path)) if path.path.is_ident("baked") => {
+                runtime_weights = false
+            }
+            ("weights", other) => {
+                return Err(SpanRange::of(other).error(
+                    Code::GraphAttribute,
+                    "`weights` is `baked` (the default: the model's weights compiled in) or \
+                     `runtime` (variables, loaded with `from_safetensors`)",
+                ))
+            }
+            (
+                _,
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(size),
+                    ..
+                }),
+            ) => {
+                let size = size
+                    .base10_parse::<usize>()
+                    .ok()
+                    .filter(|&s| s > 0)
+                    .ok_or_else(|| {
+                        SpanRange::of(size)
+                            .error(Code::GraphAttribute, "a size is an integer of at least 1")
+                    })?;
+                fixed.push((key, size));
+            }
+            (_, other) => {
+                return Err(SpanRange::of(other).error(
+                    Code::GraphAttribute,
+                    format!(
+                    "`{key} = ..` fixes the model's symbolic dim `{key}`: give it an integer size"
+                ),
+                ))
+            }
+        }
+    }
+    Ok(OnnxSyntax {
+        file,
+        runtime_weights,
+        fixed,
+        span: SpanRange::of(attr),
+    })
+}
+
+/// Parses declarations written by the importer (`import.rs`).
+pub fn parse_decls(tokens: TokenStream) -> syn::Result<Vec<Decl>> {
+    struct Decls(Vec<Decl>);
+    impl Parse for Decls {
+        fn parse(input: ParseStream) -> syn::Result<Self> {
+            let mut decls = Vec::new();
+            while !input.is_empty() {
+                decls.push(input.parse()?);
+            }
+            Ok(Decls(decls))
+        }
+    }
+    syn::parse2::<Decls>(tokens).map(|d| d.0)
 }
 
 /// Parses the body of `graph!`.

@@ -180,6 +180,19 @@ codes! {
     WorkspaceBudget = 803, "workspace over budget";
     /// Baked weights larger than their budget.
     WeightsBudget = 804, "weights over budget";
+
+    // SF09xx: ONNX models imported with `#[onnx(..)]`.
+    /// `#[onnx(..)]` in a crate whose `staticflow` lacks the `onnx` feature.
+    OnnxFeature = 901, "ONNX import not enabled";
+    /// A model file that cannot be read or decoded: missing, truncated,
+    /// corrupt, or not ONNX.
+    OnnxFile = 902, "cannot read the ONNX model";
+    /// An operator (or one of its attributes, or an opset) the importer
+    /// does not map.
+    OnnxUnsupported = 903, "unsupported ONNX operator";
+    /// A model the graph cannot express: an input without a size or name,
+    /// a data type, an initializer missing, names that collide.
+    OnnxModel = 904, "ONNX model not expressible as a graph";
 }
 
 impl fmt::Display for Code {

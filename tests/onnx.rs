@@ -1,0 +1,188 @@
+//! ONNX models imported when this crate compiles (`#[onnx(..)]`) against
+//! onnxruntime's outputs for the same inputs, at batch 1 and 5 through the
+//! symbolic batch. The models, inputs and outputs are fixtures written by
+//! `tests/reference/onnx_models.py` (PyTorch and scikit-learn exports, run
+//! by onnxruntime with its graph optimizations off).
+//!
+//! The tolerance is `1e-5` relative with a floor of `1e-6` absolute: two
+//! float32 runs of the same model differ by up to 7e-7 in absolute terms
+//! (the fixtures' manifest records it), which on outputs near zero is far
+//! more than 1e-5 relative.
+//!
+//! Needs the `onnx` feature; `cargo test --workspace` has it, as the
+//! compile-fail suite's dependency enables it.
+
+use staticflow::graph;
+use staticflow::ndarray::{ArrayD, Ix1, Ix2, Ix3, Ix4};
+use staticflow::weights::{read_npy_f32, read_npy_usize};
+
+const DIR: &str = "tests/reference/fixtures/onnx";
+
+fn fixture(name: &str) -> ArrayD<f32> {
+    read_npy_f32(format!("{}/{DIR}/{name}.npy", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+fn labels(name: &str) -> ArrayD<usize> {
+    read_npy_usize(format!("{}/{DIR}/{name}.npy", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+/// Asserts `got` matches onnxruntime's `want` element by element.
+#[track_caller]
+fn assert_matches(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    let mut worst = (0.0_f32, 0);
+    for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+        let diff = (g - w).abs();
+        let allowed = 1e-5 * w.abs() + 1e-6;
+        assert!(
+            diff <= allowed,
+            "{what}[{i}]: got {g}, onnxruntime {w} (difference {diff:e})"
+        );
+        if diff > worst.0 {
+            worst = (diff, i);
+        }
+    }
+}
+
+graph! {
+    #[onnx("tests/reference/fixtures/onnx/mlp.onnx")]
+    struct Mlp;
+}
+
+graph! {
+    #[onnx("tests/reference/fixtures/onnx/mlp_opset_latest.onnx")]
+    struct MlpOpsetLatest;
+}
+
+graph! {
+    #[onnx("tests/reference/fixtures/onnx/lenet.onnx")]
+    struct Lenet;
+}
+
+graph! {
+    #[onnx("tests/reference/fixtures/onnx/lenet_shape_ops.onnx")]
+    struct LenetShapeOps;
+}
+
+#[cfg(any())]
+graph! {
+    #[onnx("tests/reference/fixtures/onnx/bn_gap.onnx")]
+    struct BnGap;
+}
+
+graph! {
+    #[onnx("tests/reference/fixtures/onnx/transformer.onnx")]
+    struct Transformer;
+}
+
+#[cfg(any())]
+graph! {
+    #[onnx("tests/reference/fixtures/onnx/transformer_opset17.onnx")]
+    struct TransformerOpset17;
+}
+
+graph! {
+    #[onnx("tests/reference/fixtures/onnx/sklearn_digits.onnx")]
+    struct SklearnDigits;
+}
+
+#[test]
+fn mlp_matches_onnxruntime() {
+    for batch in ["b1", "b5"] {
+        let x = fixture(&format!("mlp.{batch}.input"))
+            .into_dimensionality::<Ix2>()
+            .unwrap();
+        let out = Mlp::new().run(&x).unwrap();
+        assert_matches(
+            "logits",
+            &out.logits.into_dyn(),
+            &fixture(&format!("mlp.{batch}.logits")),
+        );
+        assert_matches(
+            "probabilities",
+            &out.probabilities.into_dyn(),
+            &fixture(&format!("mlp.{batch}.probabilities")),
+        );
+        let latest = MlpOpsetLatest::new().run(&x).unwrap();
+        assert_matches(
+            "opset 23 logits",
+            &latest.logits.into_dyn(),
+            &fixture(&format!("mlp_opset_latest.{batch}.logits")),
+        );
+    }
+}
+
+#[test]
+fn lenet_matches_onnxruntime() {
+    for batch in ["b1", "b5"] {
+        let x = fixture(&format!("lenet.{batch}.image"))
+            .into_dimensionality::<Ix4>()
+            .unwrap();
+        let want = fixture(&format!("lenet.{batch}.logits"));
+        assert_matches(
+            "logits",
+            &Lenet::new().logits(&x).unwrap().into_dyn(),
+            &want,
+        );
+        // The same network flattened by `Shape` arithmetic, folded at build time.
+        let shape_ops = LenetShapeOps::new().logits(&x).unwrap().into_dyn();
+        assert_matches(
+            "shape-ops logits",
+            &shape_ops,
+            &fixture(&format!("lenet_shape_ops.{batch}.logits")),
+        );
+    }
+}
+
+#[cfg(any())]
+#[test]
+fn batch_norm_conv_net_matches_onnxruntime() {
+    for batch in ["b1", "b5"] {
+        let x = fixture(&format!("bn_gap.{batch}.image"))
+            .into_dimensionality::<Ix4>()
+            .unwrap();
+        let got = BnGap::new().logits(&x).unwrap().into_dyn();
+        assert_matches("logits", &got, &fixture(&format!("bn_gap.{batch}.logits")));
+    }
+}
+
+#[test]
+fn transformer_block_matches_onnxruntime() {
+    for batch in ["b1", "b5"] {
+        let x = fixture(&format!("transformer.{batch}.tokens"))
+            .into_dimensionality::<Ix3>()
+            .unwrap();
+        let got = Transformer::new().output(&x).unwrap().into_dyn();
+        assert_matches(
+            "output",
+            &got,
+            &fixture(&format!("transformer.{batch}.output")),
+        );
+    }
+}
+
+#[test]
+fn sklearn_classifier_reproduces_its_test_predictions() {
+    let x = fixture("sklearn_digits.test.input")
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let out = SklearnDigits::new().run(&x).unwrap();
+    let want = labels("sklearn_digits.test.sklearn_predict")
+        .into_dimensionality::<Ix1>()
+        .unwrap();
+    assert_eq!(want.len(), 360);
+    assert_eq!(out.label, want, "scikit-learn's own predictions");
+    assert_eq!(
+        out.label,
+        labels("sklearn_digits.test.label")
+            .into_dimensionality::<Ix1>()
+            .unwrap()
+    );
+    assert_matches(
+        "probabilities",
+        &out.probabilities.into_dyn(),
+        &fixture("sklearn_digits.test.probabilities"),
+    );
+}
