@@ -186,3 +186,55 @@ fn sklearn_classifier_reproduces_its_test_predictions() {
         &fixture("sklearn_digits.test.probabilities"),
     );
 }
+
+graph! {
+    /// The MLP for firmware: batch fixed to 1, no `std`, no allocator.
+    #[no_std]
+    #[onnx("tests/reference/fixtures/onnx/mlp.onnx", batch = 1)]
+    struct MlpBare;
+}
+
+graph! {
+    /// The MLP with its weights read at run time (from the safetensors file
+    /// `staticflow-onnx` writes).
+    #[onnx("tests/reference/fixtures/onnx/mlp.onnx", weights = runtime)]
+    struct MlpLoaded;
+}
+
+#[test]
+fn no_std_import_matches_onnxruntime() {
+    let x = fixture("mlp.b1.input");
+    let mut row = [[0.0_f32; 64]; 1];
+    for (slot, v) in row[0].iter_mut().zip(x.iter()) {
+        *slot = *v;
+    }
+    let mut workspace = MlpBareWorkspace::new();
+    let logits = MlpBare::new().logits_with(&mut workspace, &row);
+    let got = ArrayD::from_shape_vec(vec![1, 10], logits[0].to_vec()).unwrap();
+    assert_matches("no_std logits", &got, &fixture("mlp.b1.logits"));
+}
+
+#[test]
+fn runtime_weights_load_the_ejected_file() {
+    let path = format!(
+        "{}/{DIR}/ejected/mlp.safetensors",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let model = MlpLoaded::from_safetensors(path).unwrap();
+    let x = fixture("mlp.b5.input")
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let got = model.logits(&x).unwrap().into_dyn();
+    assert_matches("loaded logits", &got, &fixture("mlp.b5.logits"));
+}
+
+#[test]
+fn imported_graphs_have_the_generated_introspection() {
+    // The summary counts the imported layers' parameters: 64·32 + 32 + 32·10 + 10.
+    assert!(
+        Mlp::SUMMARY.to_string().contains("2410"),
+        "{}",
+        Mlp::SUMMARY
+    );
+    assert!(Lenet::DOT.contains("conv2d"));
+}

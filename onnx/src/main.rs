@@ -6,9 +6,11 @@
 //!
 //! Prints the `graph!` call that `#[onnx("model.onnx")]` compiles to, with
 //! `#[weights("model.safetensors")]` in place of the import, and writes the
-//! weights there (by default beside the model, with its stem). Paste the
-//! source into a crate, keep the weight file beside it, and edit the model
-//! as a hand-written graph.
+//! weights there (by default beside the model, with its stem). Run it from
+//! the root of the crate that will hold the graph: the `#[weights(..)]`
+//! path is the one written, relative to where the command runs, as
+//! `graph!` reads it relative to the crate's `Cargo.toml`. Paste the source
+//! into the crate and edit the model as a hand-written graph.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -130,10 +132,9 @@ fn main() -> ExitCode {
         eprintln!("staticflow-onnx: cannot write {}: {err}", weights.display());
         return ExitCode::FAILURE;
     }
-    let file_name = weights
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    // The path as given (or derived from the model's): relative to where the
+    // command runs, which should be the crate's root.
+    let file_name = weights.display().to_string().replace('\\', "/");
     let name = args.name.unwrap_or_else(|| struct_name(&args.model));
     let model_name = args
         .model
@@ -150,7 +151,7 @@ fn main() -> ExitCode {
         )
     );
     eprintln!(
-        "staticflow-onnx: wrote {} ({} tensors); the #[weights(..)] path is relative to your crate's Cargo.toml",
+        "staticflow-onnx: wrote {} ({} tensors)",
         weights.display(),
         import.weights.len()
     );

@@ -253,9 +253,9 @@ mod tests {
         for pair in Code::ALL.windows(2) {
             assert!(pair[0].number() < pair[1].number(), "{pair:?}");
         }
-        // Ranges of a hundred, SF00xx to SF08xx, each starting at xx01.
+        // Ranges of a hundred, SF00xx to SF09xx, each starting at xx01.
         let ranges: BTreeSet<u16> = Code::ALL.iter().map(|c| c.number() / 100).collect();
-        assert_eq!(ranges, (0..=8).collect());
+        assert_eq!(ranges, (0..=9).collect());
         for range in ranges {
             assert!(
                 Code::ALL.iter().any(|c| c.number() == range * 100 + 1),
@@ -267,7 +267,8 @@ mod tests {
     /// A new code needs a compile-fail case whose snapshot shows it, and an
     /// entry in `docs/ERRORS.md` under its title; a code in a snapshot must
     /// be one of the table's. Only `SF0001`, which no input is known to
-    /// produce, has no case.
+    /// produce, and `SF0901`, which the suite cannot show (it builds with the
+    /// `onnx` feature on, to test the importer), have no case.
     #[test]
     fn every_code_has_a_case_and_an_entry_in_the_error_index() {
         let snapshots = snapshots();
@@ -280,7 +281,7 @@ mod tests {
         );
         let index = error_index();
         for code in Code::ALL {
-            if *code != Code::Internal {
+            if *code != Code::Internal && *code != Code::OnnxFeature {
                 assert!(
                     shown.contains(&code.to_string()),
                     "no tests/ui case shows {code} ({})",

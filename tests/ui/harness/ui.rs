@@ -9,13 +9,18 @@
 
 use std::path::Path;
 
-/// Weight files the cases read at build time, from the repository's
+/// Weight files and ONNX models the cases read at build time, from the repository's
 /// fixtures: the cases are compiled as a crate under cargo's target
 /// directory, wherever that is (`CARGO_TARGET_DIR`), so a path relative to
 /// the checkout would not reach them. Each is copied to `<target>/tmp/ui/`,
 /// which the cases reach as `../../../tmp/ui/<file>` from the crate trybuild
 /// makes at `<target>/tests/trybuild/staticflow-ui/`.
-const FIXTURES: &[&str] = &["tests/reference/fixtures/sklearn/digits_mlp.safetensors"];
+const FIXTURES: &[&str] = &[
+    "tests/reference/fixtures/sklearn/digits_mlp.safetensors",
+    "tests/reference/fixtures/onnx/ui/unsupported.onnx",
+    "tests/reference/fixtures/onnx/ui/truncated.onnx",
+    "tests/reference/fixtures/onnx/ui/unnamed_dim.onnx",
+];
 
 #[test]
 fn ui() {
