@@ -22,8 +22,9 @@
 //! what `#[no_std]` graphs compile to.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
-// `unsafe` lives in one module, `kernels::simd` (AVX2+FMA matrix kernels),
-// which allows it explicitly; every block there has a `SAFETY:` comment.
+// `unsafe` lives in two modules, which allow it explicitly: `kernels::simd`
+// (AVX2+FMA matrix kernels) and `flat::baked` (baked weights viewed as
+// `f32`s); every block there has a `SAFETY:` comment.
 #![deny(unsafe_code)]
 // Kernels take ndarray views by value, as ndarray's own API does: a view is a
 // cheap handle, and by-value views accept both `x.view()` and `x.t()`.

@@ -28,6 +28,9 @@
 //! on the out-of-bounds index (a bug in the caller, never a data error), and
 //! shapes of more than [`MAX_RANK`] axes panic.
 
+// The one `unsafe` block: bytes viewed as `f32`s (see the module).
+#[allow(unsafe_code)]
+mod baked;
 mod conv;
 mod lanes;
 mod linalg;
@@ -35,6 +38,7 @@ mod norm;
 #[cfg(test)]
 mod reference_tests;
 
+pub use baked::Baked;
 pub use conv::{
     avg_pool2d, avg_pool2d_grad, conv2d, conv2d_filter_grad, conv2d_input_grad, conv_output_size,
     conv_padding, effective_kernel_size, max_pool2d, max_pool2d_grad, Conv2dDims, Padding,

@@ -78,8 +78,8 @@ pub(super) fn statement(graph: &Graph, plan: &Plan, id: NodeId) -> TokenStream {
                 let value = f32_literal(tensor.values.first().copied().unwrap_or(0.0));
                 return quote! { let #name: f32 = #value; };
             }
-            if let Some(data) = super::super::constant_static(graph, id) {
-                return quote! { let #name: &[f32] = &#data; };
+            if let Some(data) = super::super::constant_data(graph, id) {
+                return quote! { let #name: &[f32] = #data; };
             }
             let values = tensor.values.iter().map(|&v| f32_literal(v));
             return quote! { let #name: &[f32] = &[#(#values),*]; };

@@ -119,9 +119,9 @@ fn leaf(graph: &Graph, id: NodeId) -> TokenStream {
         }
         Op::Constant(tensor) => {
             let dims = shape_expr(&tensor.shape);
-            if let Some(data) = super::super::constant_static(graph, id) {
+            if let Some(data) = super::super::constant_data(graph, id) {
                 return quote_spanned! {span=>
-                    let #name = #view(&#data, #dims);
+                    let #name = #view(#data, #dims);
                 };
             }
             let values = tensor.values.iter().map(|&v| f32_literal(v));
