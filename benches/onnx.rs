@@ -1,0 +1,93 @@
+//! ONNX models imported at build time (`#[onnx(..)]`), one forward pass at
+//! batch 1 and 64: the fixture MLP (64-32-10) and LeNet-style CNN
+//! (1x16x16) of `tests/reference/fixtures/onnx/`. Function `staticflow`
+//! is the workspace form (`logits_with`, no allocation per call); the
+//! peers crate (`benchmarks/peers`) times tract loading the same files on
+//! the same inputs, and `benches/onnxruntime_bench.py` onnxruntime.
+//!
+//! Inputs: batch 1 is the fixture's `b1` input; batch 64 repeats the five
+//! rows of its `b5` input (row `i` is row `i mod 5`). Before a row is
+//! timed, both fixture batches must match onnxruntime's outputs (1e-5
+//! relative, 1e-6 absolute floor). Run with
+//! `cargo bench -p staticflow-benches --features onnx --bench onnx`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use staticflow::graph;
+use staticflow::ndarray::{Array, ArrayD, Axis, Dimension, Ix2, Ix4};
+use staticflow::weights::read_npy_f32;
+
+graph! {
+    #[onnx("../tests/reference/fixtures/onnx/mlp.onnx")]
+    struct Mlp;
+}
+
+graph! {
+    #[onnx("../tests/reference/fixtures/onnx/lenet.onnx")]
+    struct Lenet;
+}
+
+fn fixture(name: &str) -> ArrayD<f32> {
+    let path = format!(
+        "{}/../tests/reference/fixtures/onnx/{name}.npy",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    read_npy_f32(path).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+/// The `b5` input repeated to `batch` rows.
+fn batch_of<D: Dimension>(model: &str, input: &str, batch: usize) -> Array<f32, D> {
+    let five = fixture(&format!("{model}.b5.{input}"));
+    let rows: Vec<_> = (0..batch).map(|i| five.index_axis(Axis(0), i % 5)).collect();
+    staticflow::ndarray::stack(Axis(0), &rows)
+        .unwrap()
+        .into_dimensionality::<D>()
+        .unwrap()
+}
+
+fn check(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
+    assert_eq!(got.shape(), want.shape(), "{what}");
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() <= 1e-5 * w.abs() + 1e-6, "{what}: {g} against {w}");
+    }
+}
+
+fn mlp(c: &mut Criterion) {
+    let model = Mlp::new();
+    let mut workspace = MlpWorkspace::default();
+    for b in ["b1", "b5"] {
+        let x = fixture(&format!("mlp.{b}.input")).into_dimensionality::<Ix2>().unwrap();
+        let got = model.logits_with(&mut workspace, &x).unwrap().to_owned().into_dyn();
+        check("mlp", &got, &fixture(&format!("mlp.{b}.logits")));
+    }
+    for batch in [1, 64] {
+        let x = batch_of::<Ix2>("mlp", "input", batch);
+        c.bench_function(&format!("onnx_mlp_batch{batch}/staticflow"), |bencher| {
+            bencher.iter(|| {
+                black_box(model.logits_with(&mut workspace, black_box(&x)).unwrap());
+            });
+        });
+    }
+}
+
+fn lenet(c: &mut Criterion) {
+    let model = Lenet::new();
+    let mut workspace = LenetWorkspace::default();
+    for b in ["b1", "b5"] {
+        let x = fixture(&format!("lenet.{b}.image")).into_dimensionality::<Ix4>().unwrap();
+        let got = model.logits_with(&mut workspace, &x).unwrap().to_owned().into_dyn();
+        check("lenet", &got, &fixture(&format!("lenet.{b}.logits")));
+    }
+    for batch in [1, 64] {
+        let x = batch_of::<Ix4>("lenet", "image", batch);
+        c.bench_function(&format!("onnx_lenet_batch{batch}/staticflow"), |bencher| {
+            bencher.iter(|| {
+                black_box(model.logits_with(&mut workspace, black_box(&x)).unwrap());
+            });
+        });
+    }
+}
+
+criterion_group!(benches, mlp, lenet);
+criterion_main!(benches);
