@@ -39,7 +39,9 @@ fn fixture(name: &str) -> ArrayD<f32> {
 /// The `b5` input repeated to `batch` rows.
 fn batch_of<D: Dimension>(model: &str, input: &str, batch: usize) -> Array<f32, D> {
     let five = fixture(&format!("{model}.b5.{input}"));
-    let rows: Vec<_> = (0..batch).map(|i| five.index_axis(Axis(0), i % 5)).collect();
+    let rows: Vec<_> = (0..batch)
+        .map(|i| five.index_axis(Axis(0), i % 5))
+        .collect();
     staticflow::ndarray::stack(Axis(0), &rows)
         .unwrap()
         .into_dimensionality::<D>()
@@ -49,7 +51,10 @@ fn batch_of<D: Dimension>(model: &str, input: &str, batch: usize) -> Array<f32, 
 fn check(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
     assert_eq!(got.shape(), want.shape(), "{what}");
     for (g, w) in got.iter().zip(want) {
-        assert!((g - w).abs() <= 1e-5 * w.abs() + 1e-6, "{what}: {g} against {w}");
+        assert!(
+            (g - w).abs() <= 1e-5 * w.abs() + 1e-6,
+            "{what}: {g} against {w}"
+        );
     }
 }
 
@@ -57,8 +62,14 @@ fn mlp(c: &mut Criterion) {
     let model = Mlp::new();
     let mut workspace = MlpWorkspace::default();
     for b in ["b1", "b5"] {
-        let x = fixture(&format!("mlp.{b}.input")).into_dimensionality::<Ix2>().unwrap();
-        let got = model.logits_with(&mut workspace, &x).unwrap().to_owned().into_dyn();
+        let x = fixture(&format!("mlp.{b}.input"))
+            .into_dimensionality::<Ix2>()
+            .unwrap();
+        let got = model
+            .logits_with(&mut workspace, &x)
+            .unwrap()
+            .to_owned()
+            .into_dyn();
         check("mlp", &got, &fixture(&format!("mlp.{b}.logits")));
     }
     for batch in [1, 64] {
@@ -75,8 +86,14 @@ fn lenet(c: &mut Criterion) {
     let model = Lenet::new();
     let mut workspace = LenetWorkspace::default();
     for b in ["b1", "b5"] {
-        let x = fixture(&format!("lenet.{b}.image")).into_dimensionality::<Ix4>().unwrap();
-        let got = model.logits_with(&mut workspace, &x).unwrap().to_owned().into_dyn();
+        let x = fixture(&format!("lenet.{b}.image"))
+            .into_dimensionality::<Ix4>()
+            .unwrap();
+        let got = model
+            .logits_with(&mut workspace, &x)
+            .unwrap()
+            .to_owned()
+            .into_dyn();
         check("lenet", &got, &fixture(&format!("lenet.{b}.logits")));
     }
     for batch in [1, 64] {

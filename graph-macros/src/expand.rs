@@ -42,9 +42,14 @@ pub fn expand_checked(input: TokenStream) -> Result<TokenStream, TokenStream> {
         let baked = bake::bake(&mut graph, file, &mut diagnostics);
         budget::check_weights(&graph, &baked, &budget, &mut diagnostics);
     }
-    if let Some(model) = imported.filter(|model| !model.runtime_weights) {
-        let baked = bake::bake_from(&mut graph, &model.into_source(), &mut diagnostics);
-        budget::check_weights(&graph, &baked, &budget, &mut diagnostics);
+    match imported {
+        Some(model) if !model.runtime_weights => {
+            let baked = bake::bake_from(&mut graph, &model.into_source(), &mut diagnostics);
+            budget::check_weights(&graph, &baked, &budget, &mut diagnostics);
+        }
+        // Not baked, but still rebuilt when the model changes.
+        Some(model) => graph.baked_from = Some(model.path.display().to_string()),
+        None => {}
     }
     check::check(&mut graph, &mut diagnostics);
     if graph.no_std && !diagnostics.has_errors() {

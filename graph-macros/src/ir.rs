@@ -33,8 +33,9 @@ pub struct Graph {
     pub updates: Vec<Update>,
     /// Shapes the user wrote on `let`, `const` and `output`, to be checked.
     pub annotations: Vec<Annotation>,
-    /// The weight file whose values were baked in, as an absolute path, so
-    /// that the expansion can make cargo rebuild when it changes.
+    /// The file the graph was built from (a weight file baked in, or an
+    /// ONNX model), as an absolute path, so that the expansion can make
+    /// cargo rebuild when it changes.
     pub baked_from: Option<String>,
     /// Whether the graph is `#[no_std]`: emitted on arrays and slices
     /// (`emit::bare`) instead of ndarray.
