@@ -238,3 +238,26 @@ fn imported_graphs_have_the_generated_introspection() {
     );
     assert!(Lenet::DOT.contains("conv2d"));
 }
+
+graph! {
+    /// A body adds declarations that use the model's names.
+    #[onnx("tests/reference/fixtures/onnx/mlp.onnx")]
+    struct MlpClassify {
+        output class = argmax(logits, axis = 1);
+    }
+}
+
+#[test]
+fn a_body_extends_the_imported_graph() {
+    let x = fixture("mlp.b5.input").into_dimensionality::<Ix2>().unwrap();
+    let logits = fixture("mlp.b5.logits");
+    let classes = MlpClassify::new().class(&x).unwrap();
+    for (row, class) in logits.outer_iter().zip(classes.iter()) {
+        let best = row
+            .iter()
+            .enumerate()
+            .fold((0, f32::MIN), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc })
+            .0;
+        assert_eq!(*class, best);
+    }
+}
