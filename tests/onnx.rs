@@ -249,14 +249,19 @@ graph! {
 
 #[test]
 fn a_body_extends_the_imported_graph() {
-    let x = fixture("mlp.b5.input").into_dimensionality::<Ix2>().unwrap();
+    let x = fixture("mlp.b5.input")
+        .into_dimensionality::<Ix2>()
+        .unwrap();
     let logits = fixture("mlp.b5.logits");
     let classes = MlpClassify::new().class(&x).unwrap();
     for (row, class) in logits.outer_iter().zip(classes.iter()) {
         let best = row
             .iter()
             .enumerate()
-            .fold((0, f32::MIN), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc })
+            .fold(
+                (0, f32::MIN),
+                |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc },
+            )
             .0;
         assert_eq!(*class, best);
     }
