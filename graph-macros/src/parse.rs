@@ -194,25 +194,7 @@ impl Parse for GraphSyntax {
                 ));
             }
         }
-        let mut onnx = None;
-        for attr in attrs.extract_if(.., |attr| attr.path().is_ident("onnx")) {
-            let parsed = onnx_attribute(&attr)?;
-            if onnx.replace(parsed).is_some() {
-                return Err(SpanRange::of(&attr).error(
-                    Code::GraphAttribute,
-                    "a graph takes one `#[onnx(..)]` model",
-                ));
-            }
-        }
-        if let (Some(model), Some(file)) = (&onnx, &weights) {
-            let _ = model;
-            return Err(SpanRange::single(file.span()).error(
-                Code::GraphAttribute,
-                "`#[weights(..)]` and `#[onnx(..)]` both give the variables' values; an \
-                 imported model's weights come from its file (or, with `weights = runtime` \
-                 in `#[onnx(..)]`, from `from_safetensors` at run time)",
-            ));
-        }
+        let onnx = take_onnx(&mut attrs, weights.as_ref())?;
         let mut no_std = None;
         for attr in attrs.extract_if(.., |attr| attr.path().is_ident("no_std")) {
             if !matches!(attr.meta, syn::Meta::Path(_)) {
@@ -744,6 +726,32 @@ fn finite(parsed: syn::Result<f32>, span: SpanRange, diagnostics: &mut Diagnosti
     }
 }
 
+/// Takes `#[onnx(..)]` off the graph's attributes, if there is one.
+fn take_onnx(
+    attrs: &mut Vec<Attribute>,
+    weights: Option<&syn::LitStr>,
+) -> syn::Result<Option<OnnxSyntax>> {
+    let mut onnx = None;
+    for attr in attrs.extract_if(.., |attr| attr.path().is_ident("onnx")) {
+        let parsed = onnx_attribute(&attr)?;
+        if onnx.replace(parsed).is_some() {
+            return Err(SpanRange::of(&attr).error(
+                Code::GraphAttribute,
+                "a graph takes one `#[onnx(..)]` model",
+            ));
+        }
+    }
+    if let (Some(_), Some(file)) = (&onnx, weights) {
+        return Err(SpanRange::single(file.span()).error(
+            Code::GraphAttribute,
+            "`#[weights(..)]` and `#[onnx(..)]` both give the variables' values; an \
+             imported model's weights come from its file (or, with `weights = runtime` \
+             in `#[onnx(..)]`, from `from_safetensors` at run time)",
+        ));
+    }
+    Ok(onnx)
+}
+
 /// Reads `#[onnx("model.onnx", weights = runtime, batch = 1)]`.
 fn onnx_attribute(attr: &Attribute) -> syn::Result<OnnxSyntax> {
     let malformed = || {
@@ -782,10 +790,10 @@ fn onnx_attribute(attr: &Attribute) -> syn::Result<OnnxSyntax> {
         };
         match (key.as_str(), &*assign.right) {
             ("weights", syn::Expr::Path(path)) if path.path.is_ident("runtime") => {
-                runtime_weights = true
+                runtime_weights = true;
             }
             ("weights", syn::Expr::Path(path)) if path.path.is_ident("baked") => {
-                runtime_weights = false
+                runtime_weights = false;
             }
             ("weights", other) => {
                 return Err(SpanRange::of(other).error(

@@ -21,13 +21,13 @@ use std::fmt::Write as _;
 
 mod names;
 mod ops;
-pub mod proto;
+mod proto;
 mod tensor;
-pub mod value;
+mod value;
 
 use names::Names;
 use prost::Message as _;
-use value::{constant, dims_text, Data, Dim, Elem, Layout, Tensor, Value};
+use value::{dims_text, Data, Dim, Elem, Layout, Tensor, Value};
 
 /// What a model file becomes.
 #[derive(Debug, Clone)]
@@ -103,6 +103,7 @@ pub struct Options {
 }
 
 /// The operators the importer maps, sorted.
+#[must_use]
 pub fn supported_operators() -> Vec<&'static str> {
     ops::supported()
 }
@@ -169,6 +170,7 @@ pub fn import_with(bytes: &[u8], file: &str, options: &Options) -> Result<Import
 /// The whole `graph!` call for `import`, as a user would write it: what the
 /// `staticflow-onnx` command prints. `attributes` go before the struct
 /// (such as `#[weights("model.safetensors")]`).
+#[must_use]
 pub fn graph_source(import: &Import, name: &str, file: &str, attributes: &[String]) -> String {
     let mut out = String::from("graph! {\n");
     let _ = writeln!(
@@ -191,7 +193,7 @@ pub fn graph_source(import: &Import, name: &str, file: &str, attributes: &[Strin
 }
 
 /// The state of one import: the values by ONNX name, and what is written.
-pub struct Importer<'g> {
+pub(crate) struct Importer<'g> {
     file: String,
     opset: i64,
     values: HashMap<String, Value>,
@@ -271,7 +273,7 @@ impl<'g> Importer<'g> {
         }
         let mut taken = HashSet::new();
         for output in &graph.output {
-            let name = self.names.sanitize(&output.name);
+            let name = names::identifier(&output.name);
             if !taken.insert(name.clone()) || self.names.is_taken(&name) {
                 self.errors.push(Error::model(format!(
                     "output `{}` becomes `{name}` in Rust, which another input or output of \
@@ -320,10 +322,8 @@ impl<'g> Importer<'g> {
                 Some(value) => {
                     // An output that is an input, a constant or another
                     // output: given its own declaration.
-                    match self.operand(&value, Layout::Plain) {
-                        Ok(expr) => body.push(format!("output {name} = {expr};")),
-                        Err(err) => self.errors.push(err),
-                    }
+                    let expr = self.operand(&value, Layout::Plain);
+                    body.push(format!("output {name} = {expr};"));
                 }
             }
         }
@@ -335,7 +335,7 @@ impl<'g> Importer<'g> {
     }
 
     fn declare_input(&mut self, input: &proto::ValueInfoProto) -> Result<String, Error> {
-        let name = self.names.sanitize(&input.name);
+        let name = names::identifier(&input.name);
         if self.names.is_taken(&name) {
             return Err(Error::model(format!(
                 "input `{}` becomes `{name}` in Rust, which another input also becomes; \
@@ -379,7 +379,7 @@ impl<'g> Importer<'g> {
                     Dim::Lit(usize::try_from(*v).unwrap_or(usize::MAX))
                 }
                 Some(proto::DimensionValue::DimParam(p)) if !p.is_empty() => {
-                    let symbol = self.names.symbol(p);
+                    let symbol = names::identifier(p);
                     match self.fixed.iter().find(|(k, _)| k == p || *k == symbol) {
                         Some((_, size)) => Dim::Lit(*size),
                         None => Dim::Sym(symbol),
@@ -436,18 +436,17 @@ impl<'g> Importer<'g> {
                 inputs.push(None);
                 continue;
             }
-            match self.values.get(name) {
-                Some(value) => inputs.push(Some(value.clone())),
-                None => {
-                    // Not an error of its own if an earlier node failed.
-                    if self.errors.is_empty() {
-                        self.errors.push(Error::model(format!(
-                            "{label} reads `{name}`, which is no input, initializer or \
-                             earlier node's output of the model"
-                        )));
-                    }
-                    return;
+            if let Some(value) = self.values.get(name) {
+                inputs.push(Some(value.clone()));
+            } else {
+                // Not an error of its own if an earlier node failed.
+                if self.errors.is_empty() {
+                    self.errors.push(Error::model(format!(
+                        "{label} reads `{name}`, which is no input, initializer or \
+                         earlier node's output of the model"
+                    )));
                 }
+                return;
             }
         }
         let call = ops::Node {
@@ -482,6 +481,18 @@ impl<'g> Importer<'g> {
         elem: Elem,
         layout: Layout,
     ) -> Value {
+        Value::Tensor(self.bind_tensor(onnx_name, expr, dims, elem, layout))
+    }
+
+    /// [`bind`](Self::bind), as the tensor it is.
+    pub fn bind_tensor(
+        &mut self,
+        onnx_name: &str,
+        expr: String,
+        dims: Vec<Dim>,
+        elem: Elem,
+        layout: Layout,
+    ) -> Tensor {
         let output = self.outputs.get(onnx_name).cloned();
         let (name, expr) = match output {
             // An output keeps the file's order: one in NHWC is permuted back.
@@ -497,24 +508,24 @@ impl<'g> Importer<'g> {
         let keyword = if is_output { "output" } else { "let" };
         self.declarations
             .push(format!("{keyword} {name} = {expr};"));
-        Value::Tensor(Tensor {
+        Tensor {
             name,
             dims,
             elem,
             layout: if is_output { Layout::Plain } else { layout },
             graph_dims: None,
-        })
+        }
     }
 
     /// The graph expression for `value` stored in `layout` (a rank-4 value
     /// is permuted if it is stored the other way; constants are written as
     /// literals if scalar, else as variables).
-    pub fn operand(&mut self, value: &Value, layout: Layout) -> Result<String, Error> {
+    pub fn operand(&mut self, value: &Value, layout: Layout) -> String {
         match value {
-            Value::Tensor(t) => Ok(self.in_layout(t, layout)),
+            Value::Tensor(t) => self.in_layout(t, layout),
             Value::Const(c) => {
                 if c.dims.is_empty() && matches!(c.data, Data::F32(_)) {
-                    return Ok(number(c.scalar().unwrap_or(f32::NAN)));
+                    return number(c.scalar().unwrap_or(f32::NAN));
                 }
                 let (dims, values) = if layout == Layout::Nhwc && c.dims.len() == 4 {
                     value::permute(&c.f32s(), &c.dims, &[0, 2, 3, 1])
@@ -526,7 +537,7 @@ impl<'g> Importer<'g> {
                 } else {
                     c.origin.clone()
                 };
-                Ok(self.variable(&key, dims, values))
+                self.variable(&key, dims, values)
             }
         }
     }
@@ -570,20 +581,10 @@ impl<'g> Importer<'g> {
         self.materialized.insert(origin.to_string(), name.clone());
         name
     }
-
-    /// A constant computed at import, shared like an initializer.
-    pub fn constant(&self, dims: Vec<usize>, data: Data, origin: impl Into<String>) -> Value {
-        constant(dims, data, origin)
-    }
-
-    /// A constant with the contents of an initializer, whether the node has
-    /// it as an input or not (for optional inputs given as names).
-    pub fn initializer(&self, name: &str) -> Option<&'g proto::TensorProto> {
-        self.initializers.get(name).copied()
-    }
 }
 
 /// An `f32` as a graph literal: always with a fraction or exponent, exact.
+#[must_use]
 pub fn number(value: f32) -> String {
     if value.is_nan() {
         return "(0.0 / 0.0)".to_string();

@@ -36,7 +36,7 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--name" => name = Some(args.next().ok_or("--name takes a struct name")?),
             "--weights" => {
-                weights = Some(PathBuf::from(args.next().ok_or("--weights takes a path")?))
+                weights = Some(PathBuf::from(args.next().ok_or("--weights takes a path")?));
             }
             "--dim" => {
                 let pair = args.next().ok_or("--dim takes NAME=SIZE")?;

@@ -20,17 +20,6 @@ pub struct Names {
 }
 
 impl Names {
-    /// `raw` as an identifier, lower snake case: other characters become
-    /// `_`, runs of `_` one, and a leading digit gets a `v` before it.
-    pub fn sanitize(&self, raw: &str) -> String {
-        identifier(raw)
-    }
-
-    /// A symbolic dim's name (`batch_size`, `N` → `n`).
-    pub fn symbol(&self, raw: &str) -> String {
-        identifier(raw)
-    }
-
     pub fn is_taken(&self, name: &str) -> bool {
         self.taken.contains(name)
     }
@@ -59,7 +48,10 @@ pub fn local(raw: &str) -> String {
     identifier(&trimmed.replace("_output_0", ""))
 }
 
-fn identifier(raw: &str) -> String {
+/// `raw` as an identifier, lower snake case: other characters become `_`,
+/// runs of `_` one, camel case is split, and a leading digit gets a `v`
+/// before it (also a symbolic dim's name: `batchSize`, `N` → `batch_size`, `n`).
+pub fn identifier(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut last_underscore = true;
     let mut previous_lower = false;

@@ -44,7 +44,6 @@ pub enum Elem {
     F32,
     /// An integer tensor of the graph: `usize` there (indices, `argmax`).
     Int,
-    Bool,
 }
 
 /// How a tensor of rank 4 is stored in the graph. ONNX's images are NCHW;
@@ -256,11 +255,9 @@ pub fn broadcast(a: &[Dim], b: &[Dim]) -> Option<Vec<Dim>> {
         let x = (i + a.len()).checked_sub(rank).map(|j| &a[j]);
         let y = (i + b.len()).checked_sub(rank).map(|j| &b[j]);
         out.push(match (x, y) {
-            (Some(x), None) => x.clone(),
-            (None, Some(y)) => y.clone(),
+            (Some(x), None | Some(Dim::Lit(1))) => x.clone(),
+            (None | Some(Dim::Lit(1)), Some(y)) => y.clone(),
             (Some(x), Some(y)) if x == y => x.clone(),
-            (Some(Dim::Lit(1)), Some(y)) => y.clone(),
-            (Some(x), Some(Dim::Lit(1))) => x.clone(),
             _ => return None,
         });
     }
@@ -269,12 +266,12 @@ pub fn broadcast(a: &[Dim], b: &[Dim]) -> Option<Vec<Dim>> {
 
 /// Elementwise `f` over two folded constants with numpy broadcasting.
 pub fn zip_broadcast(
-    a: (&[usize], &[f32]),
-    b: (&[usize], &[f32]),
+    left: (&[usize], &[f32]),
+    right: (&[usize], &[f32]),
     f: impl Fn(f32, f32) -> f32,
 ) -> Option<(Vec<usize>, Vec<f32>)> {
     let lit = |d: &[usize]| d.iter().map(|&v| Dim::Lit(v)).collect::<Vec<_>>();
-    let out: Vec<usize> = broadcast(&lit(a.0), &lit(b.0))?
+    let out: Vec<usize> = broadcast(&lit(left.0), &lit(right.0))?
         .iter()
         .map(|d| d.lit().unwrap_or(0))
         .collect();
@@ -284,17 +281,17 @@ pub fn zip_broadcast(
         let own = strides(dims);
         let mut at = 0;
         for (axis, &size) in dims.iter().enumerate() {
-            let o = axis + rank - dims.len();
-            let i = (flat / out_strides[o]) % out[o].max(1);
+            let out_axis = axis + rank - dims.len();
+            let position = (flat / out_strides[out_axis]) % out[out_axis].max(1);
             if size != 1 {
-                at += i * own[axis];
+                at += position * own[axis];
             }
         }
         at
     };
     let total: usize = out.iter().product();
     let values = (0..total)
-        .map(|flat| f(a.1[index(a.0, flat)], b.1[index(b.0, flat)]))
+        .map(|flat| f(left.1[index(left.0, flat)], right.1[index(right.0, flat)]))
         .collect();
     Some((out, values))
 }

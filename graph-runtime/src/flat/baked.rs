@@ -31,7 +31,10 @@ impl<const BYTES: usize> Baked<BYTES> {
         // `BYTES >= 4 * len` initialised bytes, so `len` `f32`s fit; every
         // bit pattern is a valid `f32`; and the slice borrows `self`, which
         // nothing can mutate while it lives (no interior mutability).
-        unsafe { core::slice::from_raw_parts(self.0.as_ptr().cast::<f32>(), len) }
+        #[allow(clippy::cast_ptr_alignment)] // Aligned by `repr(align(4))`, as said.
+        unsafe {
+            core::slice::from_raw_parts(self.0.as_ptr().cast::<f32>(), len)
+        }
     }
 }
 

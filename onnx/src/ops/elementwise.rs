@@ -116,7 +116,7 @@ fn binary(imp: &mut Importer<'_>, node: &Node<'_>, op: Arith) -> Result<Vec<Valu
         )
     })?;
     if let (Some(x), Some(y)) = (a.as_const(), b.as_const()) {
-        return Ok(vec![fold(imp, node, op, x, y)?]);
+        return Ok(vec![fold(node, op, x, y)?]);
     }
     if a.elem() != Elem::F32 || b.elem() != Elem::F32 {
         return Err(
@@ -126,8 +126,8 @@ fn binary(imp: &mut Importer<'_>, node: &Node<'_>, op: Arith) -> Result<Vec<Valu
         );
     }
     let layout = result_layout(&[a, b], dims.len());
-    let left = operand(imp, a, layout, dims.len())?;
-    let right = operand(imp, b, layout, dims.len())?;
+    let left = operand(imp, a, layout, dims.len());
+    let right = operand(imp, b, layout, dims.len());
     Ok(vec![imp.bind(
         node.output(0),
         op.write(&left, &right),
@@ -138,22 +138,24 @@ fn binary(imp: &mut Importer<'_>, node: &Node<'_>, op: Arith) -> Result<Vec<Valu
 }
 
 /// Folds `op` over two constants.
-fn fold(
-    imp: &Importer<'_>,
-    node: &Node<'_>,
-    op: Arith,
-    x: &Constant,
-    y: &Constant,
-) -> Result<Value, String> {
+fn fold(node: &Node<'_>, op: Arith, x: &Constant, y: &Constant) -> Result<Value, String> {
     if let (Some(a), Some(b)) = (int_values(x), int_values(y)) {
         let (dims, values) = zip_ints((&x.dims, &a), (&y.dims, &b), op)
             .ok_or("integer arithmetic on constants overflows or divides by zero")?;
-        return Ok(imp.constant(dims, Data::Int(values), node.output(0)));
+        return Ok(crate::value::constant(
+            dims,
+            Data::Int(values),
+            node.output(0),
+        ));
     }
     // Shape arithmetic on symbolic sizes: only `n * 1`, `n + 0` and `n / 1`.
     if let (Data::Dims(dims), Some(b)) = (&x.data, y.ints()) {
         if b.iter().all(|&v| v == identity_of(op)) && y.len() <= x.len().max(1) {
-            return Ok(imp.constant(x.dims.clone(), Data::Dims(dims.clone()), node.output(0)));
+            return Ok(crate::value::constant(
+                x.dims.clone(),
+                Data::Dims(dims.clone()),
+                node.output(0),
+            ));
         }
         return Err(
             "it computes with a symbolic size (such as the batch), which the graph's shapes \
@@ -165,7 +167,11 @@ fn fold(
         op.apply(a, b)
     })
     .ok_or("its constant operands do not broadcast")?;
-    Ok(imp.constant(dims, Data::F32(values), node.output(0)))
+    Ok(crate::value::constant(
+        dims,
+        Data::F32(values),
+        node.output(0),
+    ))
 }
 
 fn identity_of(op: Arith) -> i64 {
@@ -229,20 +235,15 @@ pub fn result_layout(operands: &[&Value], rank: usize) -> Layout {
 /// An operand of an elementwise computation of rank `rank` in `layout`: a
 /// one-element constant as a literal, another constant aligned to the
 /// layout at import.
-fn operand(
-    imp: &mut Importer<'_>,
-    value: &Value,
-    layout: Layout,
-    rank: usize,
-) -> Result<String, String> {
+fn operand(imp: &mut Importer<'_>, value: &Value, layout: Layout, rank: usize) -> String {
     match value {
         Value::Const(c) if c.len() == 1 && c.dims.len() <= rank => {
             let v = c.scalar().unwrap_or(f32::NAN);
-            Ok(if v < 0.0 {
+            if v < 0.0 {
                 format!("({})", number(v))
             } else {
                 number(v)
-            })
+            }
         }
         Value::Const(c) if layout == Layout::Nhwc => {
             // Align to rank 4, then to NHWC, then drop the leading unit axes
@@ -253,9 +254,9 @@ fn operand(
             while permuted.len() > 1 && permuted[0] == 1 {
                 permuted.remove(0);
             }
-            Ok(imp.variable(&format!("{}_nhwc", c.origin), permuted, values))
+            imp.variable(&format!("{}_nhwc", c.origin), permuted, values)
         }
-        _ => imp.operand(value, layout).map_err(|e| e.message),
+        _ => imp.operand(value, layout),
     }
 }
 
@@ -280,7 +281,7 @@ fn unary(
         Value::Tensor(t) => (t.layout, t.dims.clone()),
         Value::Const(_) => (Layout::Plain, x.dims()),
     };
-    let arg = imp.operand(x, layout).map_err(|e| e.message)?;
+    let arg = imp.operand(x, layout);
     let mut args = vec![arg];
     args.extend(attrs.iter().map(|(k, v)| format!("{k} = {v}")));
     Ok(vec![imp.bind(
@@ -300,19 +301,19 @@ fn pow(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
         .scalar()
         .ok_or("its exponent is not one number; the graph's `pow` takes one")?;
     let x = node.input(0)?;
-    if let Some(c) = x.as_const() {
-        let values = c.f32s().iter().map(|v| v.powf(p)).collect();
-        return Ok(vec![imp.constant(
-            c.dims.clone(),
-            Data::F32(values),
-            node.output(0),
-        )]);
-    }
-    let Value::Tensor(t) = x else {
-        unreachable!("constants are folded above")
+    let t = match x {
+        Value::Const(c) => {
+            let values = c.f32s().iter().map(|v| v.powf(p)).collect();
+            return Ok(vec![crate::value::constant(
+                c.dims.clone(),
+                Data::F32(values),
+                node.output(0),
+            )]);
+        }
+        Value::Tensor(t) => t,
     };
     let (layout, dims) = (t.layout, t.dims.clone());
-    let arg = imp.operand(x, layout).map_err(|e| e.message)?;
+    let arg = imp.operand(x, layout);
     #[allow(clippy::float_cmp)]
     let expr = if p == 2.0 {
         format!("square({arg})")
@@ -381,7 +382,7 @@ fn clip(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
         Value::Tensor(t) => (t.layout, t.dims.clone()),
         Value::Const(_) => (Layout::Plain, x.dims()),
     };
-    let arg = imp.operand(x, layout).map_err(|e| e.message)?;
+    let arg = imp.operand(x, layout);
     #[allow(clippy::float_cmp)]
     let expr = if lo == 0.0 && hi == f32::MAX {
         format!("relu({arg})")
@@ -428,14 +429,14 @@ fn dropout(_: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> 
 
 /// `Cast` to a float type (`float`, `double`, `float16`: the graph's `f32`)
 /// or, for values the file fixes, to an integer type.
-fn cast(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
+fn cast(_: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
     node.only(&["to", "saturate"])?;
     let to = node.int("to", 1);
     let x = node.input(0)?;
     let float = matches!(to, 1 | 10 | 11 | 16);
     let int = matches!(to, 6 | 7);
     match x {
-        Value::Const(c) if float => Ok(vec![imp.constant(
+        Value::Const(c) if float => Ok(vec![crate::value::constant(
             c.dims.clone(),
             Data::F32(c.f32s()),
             node.output(0),
@@ -446,7 +447,11 @@ fn cast(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
                 Data::F32(v) => Data::Int(v.iter().map(|&x| x.trunc() as i64).collect()),
                 other => other.clone(),
             };
-            Ok(vec![imp.constant(c.dims.clone(), data, node.output(0))])
+            Ok(vec![crate::value::constant(
+                c.dims.clone(),
+                data,
+                node.output(0),
+            )])
         }
         Value::Tensor(t) if float && t.elem == Elem::F32 => Ok(vec![x.clone()]),
         Value::Tensor(t) if int && t.elem == Elem::Int => Ok(vec![x.clone()]),

@@ -22,11 +22,10 @@ fn product_dims(a: &[Dim], b: &[Dim]) -> Result<Vec<Dim>, String> {
         ([k1], [k2]) => inner(k1, k2).map(|()| vec![]),
         ([m, k1], [k2]) => inner(k1, k2).map(|()| vec![m.clone()]),
         ([k1], [k2, n]) => inner(k1, k2).map(|()| vec![n.clone()]),
-        ([m, k1], [k2, n]) | ([_, m, k1], [k2, n]) if a.len() == 2 || a.len() == 3 => {
+        ([_, k1] | [_, _, k1], [k2, n]) => {
             inner(k1, k2)?;
             let mut out: Vec<Dim> = a[..a.len() - 1].to_vec();
             out.push(n.clone());
-            let _ = m;
             Ok(out)
         }
         ([b1, m, k1], [b2, k2, n]) if b1 == b2 => {
@@ -45,7 +44,7 @@ fn float_operand(imp: &mut Importer<'_>, value: &Value) -> Result<String, String
     if value.elem() != Elem::F32 {
         return Err("an operand holds integers; products take `float` values".into());
     }
-    imp.operand(value, Layout::Plain).map_err(|e| e.message)
+    Ok(imp.operand(value, Layout::Plain))
 }
 
 fn matmul(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
@@ -67,72 +66,27 @@ fn gemm(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
     node.only(&["alpha", "beta", "transA", "transB", "broadcast"])?;
     let (alpha, beta) = (node.float("alpha", 1.0), node.float("beta", 1.0));
     let (trans_a, trans_b) = (node.int("transA", 0) != 0, node.int("transB", 0) != 0);
-    let (a, b) = (node.input(0)?, node.input(1)?);
-    if a.rank() != 2 || b.rank() != 2 {
+    let (left_value, right_value) = (node.input(0)?, node.input(1)?);
+    if left_value.rank() != 2 || right_value.rank() != 2 {
         return Err(format!(
             "operands of ranks {} and {}; Gemm takes matrices",
-            a.rank(),
-            b.rank()
+            left_value.rank(),
+            right_value.rank()
         ));
     }
-    let a_dims = a.dims();
-    let m = if trans_a {
+    let a_dims = left_value.dims();
+    let rows = if trans_a {
         a_dims[1].clone()
     } else {
         a_dims[0].clone()
     };
-    let k = if trans_a {
+    let inner = if trans_a {
         a_dims[0].clone()
     } else {
         a_dims[1].clone()
     };
-    // The right operand: a weight the file fixes has its transpose and
-    // `alpha` applied at import.
-    let (right, n, scaled) = match b {
-        Value::Const(c) => {
-            let (dims, mut values) = if trans_b {
-                crate::value::permute(&c.f32s(), &c.dims, &[1, 0])
-            } else {
-                (c.dims.clone(), c.f32s())
-            };
-            #[allow(clippy::float_cmp)]
-            if alpha != 1.0 {
-                values.iter_mut().for_each(|v| *v *= alpha);
-            }
-            let key = match (trans_b, alpha == 1.0) {
-                (false, true) => c.origin.clone(),
-                (true, true) => format!("{}_t", c.origin),
-                _ => format!("{}_gemm", c.origin),
-            };
-            let n = Dim::Lit(dims[1]);
-            if Dim::Lit(dims[0]) != k {
-                return Err(format!("contracts {k} with {}", dims[0]));
-            }
-            (imp.variable(&key, dims, values), n, true)
-        }
-        Value::Tensor(_) => {
-            let name = float_operand(imp, b)?;
-            let bd = b.dims();
-            let (kb, n) = if trans_b {
-                (bd[1].clone(), bd[0].clone())
-            } else {
-                (bd[0].clone(), bd[1].clone())
-            };
-            if kb != k {
-                return Err(format!("contracts {k} with {kb}"));
-            }
-            (
-                if trans_b {
-                    format!("transpose({name})")
-                } else {
-                    name
-                },
-                n,
-                false,
-            )
-        }
-    };
-    let left = float_operand(imp, a)?;
+    let (right, n, scaled) = gemm_right(imp, right_value, trans_b, alpha, &inner)?;
+    let left = float_operand(imp, left_value)?;
     let left = if trans_a {
         format!("transpose({left})")
     } else {
@@ -161,10 +115,68 @@ fn gemm(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
     Ok(vec![imp.bind(
         node.output(0),
         expr,
-        vec![m, n],
+        vec![rows, n],
         Elem::F32,
         Layout::Plain,
     )])
+}
+
+/// Gemm's right operand, its column count, and whether `alpha` is applied
+/// to it: a weight the file fixes has its transpose and `alpha` applied at
+/// import.
+fn gemm_right(
+    imp: &mut Importer<'_>,
+    right_value: &Value,
+    trans_b: bool,
+    alpha: f32,
+    inner: &Dim,
+) -> Result<(String, Dim, bool), String> {
+    Ok(match right_value {
+        Value::Const(c) => {
+            let (dims, mut values) = if trans_b {
+                crate::value::permute(&c.f32s(), &c.dims, &[1, 0])
+            } else {
+                (c.dims.clone(), c.f32s())
+            };
+            #[allow(clippy::float_cmp)]
+            if alpha != 1.0 {
+                for v in &mut values {
+                    *v *= alpha;
+                }
+            }
+            let key = match (trans_b, alpha == 1.0) {
+                (false, true) => c.origin.clone(),
+                (true, true) => format!("{}_t", c.origin),
+                _ => format!("{}_gemm", c.origin),
+            };
+            let n = Dim::Lit(dims[1]);
+            if Dim::Lit(dims[0]) != *inner {
+                return Err(format!("contracts {inner} with {}", dims[0]));
+            }
+            (imp.variable(&key, dims, values), n, true)
+        }
+        Value::Tensor(_) => {
+            let name = float_operand(imp, right_value)?;
+            let bd = right_value.dims();
+            let (kb, n) = if trans_b {
+                (bd[1].clone(), bd[0].clone())
+            } else {
+                (bd[0].clone(), bd[1].clone())
+            };
+            if kb != *inner {
+                return Err(format!("contracts {inner} with {kb}"));
+            }
+            (
+                if trans_b {
+                    format!("transpose({name})")
+                } else {
+                    name
+                },
+                n,
+                false,
+            )
+        }
+    })
 }
 
 /// Gemm's `C`, scaled by `beta` at import; `[1, n]` becomes `[n]`.
@@ -172,7 +184,9 @@ fn bias_constant(imp: &mut Importer<'_>, c: &Constant, beta: f32) -> String {
     let mut values = c.f32s();
     #[allow(clippy::float_cmp)]
     if beta != 1.0 {
-        values.iter_mut().for_each(|v| *v *= beta);
+        for v in &mut values {
+            *v *= beta;
+        }
     }
     if c.len() == 1 {
         return number(values[0]);

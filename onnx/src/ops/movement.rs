@@ -32,15 +32,9 @@ fn take(data: &Data, at: &[usize]) -> Data {
     }
 }
 
-fn rebuilt(
-    imp: &Importer<'_>,
-    node: &Node<'_>,
-    c: &Constant,
-    dims: Vec<usize>,
-    data: Data,
-) -> Value {
+fn rebuilt(node: &Node<'_>, c: &Constant, dims: Vec<usize>, data: Data) -> Value {
     let _ = c;
-    imp.constant(dims, data, node.output(0))
+    crate::value::constant(dims, data, node.output(0))
 }
 
 /// The product of `dims` as one dim: a number, or one symbol times 1.
@@ -98,7 +92,7 @@ fn tensor_reshape(
     if x.dims() == dims {
         return Ok(vec![x.clone()]);
     }
-    let arg = imp.operand(x, Layout::Plain).map_err(|e| e.message)?;
+    let arg = imp.operand(x, Layout::Plain);
     let elem = x.elem();
     let text: Vec<String> = dims.iter().map(ToString::to_string).collect();
     Ok(vec![imp.bind(
@@ -124,7 +118,7 @@ fn flatten(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String
     let inner = product(&dims[a..]).ok_or("the axes from `axis` on multiply a symbolic size")?;
     if let Value::Const(c) = x {
         let sizes = [outer.lit().unwrap_or(1), inner.lit().unwrap_or(1)];
-        return Ok(vec![rebuilt(imp, node, c, sizes.to_vec(), c.data.clone())]);
+        return Ok(vec![rebuilt(node, c, sizes.to_vec(), c.data.clone())]);
     }
     tensor_reshape(imp, node, x, vec![outer, inner])
 }
@@ -175,11 +169,7 @@ fn reshape_dims(input: &[Dim], target: &[DimEntry], allow_zero: bool) -> Result<
             ));
         }
     }
-    let rest = if out_lit == 0 {
-        None
-    } else {
-        Some(in_lit / out_lit)
-    };
+    let rest = in_lit.checked_div(out_lit);
     let fill = match (in_syms.as_slice(), rest) {
         ([], Some(r)) if r * out_lit == in_lit => Dim::Lit(r),
         ([s], Some(1)) if out_lit == in_lit => Dim::Sym(s.clone()),
@@ -218,7 +208,7 @@ fn reshape(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String
     let dims = reshape_dims(&x.dims(), &target, node.int("allowzero", 0) != 0)?;
     if let Value::Const(c) = x {
         let sizes = super::literal_dims(&dims, "reshaping a constant")?;
-        return Ok(vec![rebuilt(imp, node, c, sizes, c.data.clone())]);
+        return Ok(vec![rebuilt(node, c, sizes, c.data.clone())]);
     }
     tensor_reshape(imp, node, x, dims)
 }
@@ -244,13 +234,13 @@ fn transpose(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, Stri
         Value::Const(c) => {
             let at: Vec<usize> = (0..c.len()).collect();
             let (sizes, order) = permute(&at, &c.dims, &perm);
-            Ok(vec![rebuilt(imp, node, c, sizes, take(&c.data, &order))])
+            Ok(vec![rebuilt(node, c, sizes, take(&c.data, &order))])
         }
         Value::Tensor(t) => {
             if perm.iter().enumerate().all(|(i, &p)| i == p) {
                 return Ok(vec![x.clone()]);
             }
-            let arg = imp.operand(x, Layout::Plain).map_err(|e| e.message)?;
+            let arg = imp.operand(x, Layout::Plain);
             Ok(vec![imp.bind(
                 node.output(0),
                 format!("permute({arg}, {})", list(&perm)),
@@ -279,13 +269,13 @@ fn concat(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
     }
     if values.iter().all(|v| v.as_const().is_some()) {
         let consts: Vec<&Constant> = values.iter().filter_map(|v| v.as_const()).collect();
-        return fold_concat(imp, node, &consts, a);
+        return fold_concat(node, &consts, a);
     }
     dims[a] = Dim::Lit(total.ok_or("it joins along an axis of symbolic size")?);
     let elem = first.elem();
     let mut args = Vec::new();
     for v in &values {
-        args.push(imp.operand(v, Layout::Plain).map_err(|e| e.message)?);
+        args.push(imp.operand(v, Layout::Plain));
     }
     Ok(vec![imp.bind(
         node.output(0),
@@ -296,12 +286,7 @@ fn concat(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
     )])
 }
 
-fn fold_concat(
-    imp: &Importer<'_>,
-    node: &Node<'_>,
-    consts: &[&Constant],
-    a: usize,
-) -> Result<Vec<Value>, String> {
+fn fold_concat(node: &Node<'_>, consts: &[&Constant], a: usize) -> Result<Vec<Value>, String> {
     let outer: usize = consts[0].dims[..a].iter().product();
     let mut dims = consts[0].dims.clone();
     dims[a] = consts.iter().map(|c| c.dims[a]).sum();
@@ -314,7 +299,7 @@ fn fold_concat(
         }
     }
     let data = join(parts).ok_or("it joins constants of different types")?;
-    Ok(vec![imp.constant(dims, data, node.output(0))])
+    Ok(vec![crate::value::constant(dims, data, node.output(0))])
 }
 
 fn join(parts: Vec<Data>) -> Option<Data> {
@@ -405,32 +390,10 @@ fn slice(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> 
         cuts.push((a, s, e));
     }
     if let Value::Const(c) = x {
-        let mut at: Vec<usize> = (0..c.len()).collect();
-        let mut shape = c.dims.clone();
-        for &(a, s, e) in &cuts {
-            let st = strides(&shape);
-            let mut next = Vec::new();
-            let mut new_shape = shape.clone();
-            new_shape[a] = e - s;
-            let total: usize = new_shape.iter().product();
-            let new_st = strides(&new_shape);
-            for flat in 0..total {
-                let mut src = 0;
-                for axis_i in 0..shape.len() {
-                    let mut idx = (flat / new_st[axis_i]) % new_shape[axis_i].max(1);
-                    if axis_i == a {
-                        idx += s;
-                    }
-                    src += idx * st[axis_i];
-                }
-                next.push(at[src]);
-            }
-            at = next;
-            shape = new_shape;
-        }
-        return Ok(vec![rebuilt(imp, node, c, shape, take(&c.data, &at))]);
+        let (shape, at) = slice_positions(&c.dims, &cuts);
+        return Ok(vec![rebuilt(node, c, shape, take(&c.data, &at))]);
     }
-    let mut expr = imp.operand(x, Layout::Plain).map_err(|e| e.message)?;
+    let mut expr = imp.operand(x, Layout::Plain);
     if cuts.is_empty() {
         return Ok(vec![x.clone()]);
     }
@@ -444,6 +407,35 @@ fn slice(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> 
         x.elem(),
         Layout::Plain,
     )])
+}
+
+/// The shape of a constant of shape `dims` cut by `cuts` (axis, start,
+/// end), and the flat positions of the elements kept.
+fn slice_positions(dims: &[usize], cuts: &[(usize, usize, usize)]) -> (Vec<usize>, Vec<usize>) {
+    let mut at: Vec<usize> = (0..dims.iter().product()).collect();
+    let mut shape = dims.to_vec();
+    for &(a, s, e) in cuts {
+        let st = strides(&shape);
+        let mut new_shape = shape.clone();
+        new_shape[a] = e - s;
+        let total: usize = new_shape.iter().product();
+        let new_st = strides(&new_shape);
+        let mut next = Vec::with_capacity(total);
+        for flat in 0..total {
+            let mut src = 0;
+            for axis_i in 0..shape.len() {
+                let mut idx = (flat / new_st[axis_i]) % new_shape[axis_i].max(1);
+                if axis_i == a {
+                    idx += s;
+                }
+                src += idx * st[axis_i];
+            }
+            next.push(at[src]);
+        }
+        at = next;
+        shape = new_shape;
+    }
+    (shape, at)
 }
 
 /// The axes of `Squeeze`/`Unsqueeze`: an attribute before opset 13, an
@@ -488,7 +480,7 @@ fn squeeze(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String
         .collect();
     if let Value::Const(c) = x {
         let sizes = super::literal_dims(&out, "a constant")?;
-        return Ok(vec![rebuilt(imp, node, c, sizes, c.data.clone())]);
+        return Ok(vec![rebuilt(node, c, sizes, c.data.clone())]);
     }
     if axes.is_empty() {
         return Ok(vec![x.clone()]);
@@ -498,7 +490,7 @@ fn squeeze(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String
             return int_reshape(t, out);
         }
     }
-    let arg = imp.operand(x, Layout::Plain).map_err(|e| e.message)?;
+    let arg = imp.operand(x, Layout::Plain);
     let mut sorted = axes.clone();
     sorted.sort_unstable();
     let axis_text = if sorted.len() == 1 {
@@ -530,14 +522,14 @@ fn unsqueeze(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, Stri
     }
     if let Value::Const(c) = x {
         let sizes = super::literal_dims(&dims, "a constant")?;
-        return Ok(vec![rebuilt(imp, node, c, sizes, c.data.clone())]);
+        return Ok(vec![rebuilt(node, c, sizes, c.data.clone())]);
     }
     if let Value::Tensor(t) = x {
         if t.elem != Elem::F32 {
             return int_reshape(t, dims);
         }
     }
-    let mut expr = imp.operand(x, Layout::Plain).map_err(|e| e.message)?;
+    let mut expr = imp.operand(x, Layout::Plain);
     for a in axes {
         expr = format!("expand_dims({expr}, {a})");
     }
@@ -579,7 +571,7 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
             let mut out = c.dims[..a].to_vec();
             out.extend(&i.dims);
             out.extend(&c.dims[a + 1..]);
-            Ok(vec![rebuilt(imp, node, c, out, take(&c.data, &at))])
+            Ok(vec![rebuilt(node, c, out, take(&c.data, &at))])
         }
         (Value::Tensor(_), Value::Const(i)) if i.dims.is_empty() => {
             // One index along `axis`: a slice without that axis.
@@ -590,7 +582,7 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
                 .ok()
                 .filter(|&j| j < size)
                 .ok_or(format!("index {j} is out of range for size {size}"))?;
-            let arg = imp.operand(data, Layout::Plain).map_err(|e| e.message)?;
+            let arg = imp.operand(data, Layout::Plain);
             let mut out = dims.clone();
             out.remove(a);
             Ok(vec![imp.bind(
@@ -602,7 +594,7 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
             )])
         }
         (_, Value::Tensor(t)) if a == 0 && t.elem == Elem::Int => {
-            let table = imp.operand(data, Layout::Plain).map_err(|e| e.message)?;
+            let table = imp.operand(data, Layout::Plain);
             let mut out = t.dims.clone();
             out.extend(dims[1..].iter().cloned());
             Ok(vec![imp.bind(
@@ -617,7 +609,7 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
     }
 }
 
-fn shape(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
+fn shape(_: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
     node.only(&["start", "end"])?;
     let dims = node.input(0)?.dims();
     let rank = i64::try_from(dims.len()).unwrap_or(0);
@@ -627,14 +619,14 @@ fn shape(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> 
     let end = clamp(node.int("end", rank)).max(start);
     let part = dims[start..end].to_vec();
     let entries = part.iter().map(DimEntry::of).collect();
-    Ok(vec![imp.constant(
+    Ok(vec![crate::value::constant(
         vec![part.len()],
         Data::Dims(entries),
         node.output(0),
     )])
 }
 
-fn constant(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
+fn constant(_: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
     let out = node.output(0);
     if let Some(t) = node.tensor_attribute("value") {
         let mut c = tensor::read(t).map_err(|m| format!("its value: {m}"))?;
@@ -642,28 +634,32 @@ fn constant(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, Strin
         return Ok(vec![Value::Const(c.into())]);
     }
     if node.has("value_float") {
-        return Ok(vec![imp.constant(
+        return Ok(vec![crate::value::constant(
             vec![],
             Data::F32(vec![node.float("value_float", 0.0)]),
             out,
         )]);
     }
     if let Some(v) = node.attributes.iter().find(|a| a.name == "value_floats") {
-        return Ok(vec![imp.constant(
+        return Ok(vec![crate::value::constant(
             vec![v.floats.len()],
             Data::F32(v.floats.clone()),
             out,
         )]);
     }
     if node.has("value_int") {
-        return Ok(vec![imp.constant(
+        return Ok(vec![crate::value::constant(
             vec![],
             Data::Int(vec![node.int("value_int", 0)]),
             out,
         )]);
     }
     if let Some(v) = node.ints("value_ints") {
-        return Ok(vec![imp.constant(vec![v.len()], Data::Int(v), out)]);
+        return Ok(vec![crate::value::constant(
+            vec![v.len()],
+            Data::Int(v),
+            out,
+        )]);
     }
     Err("its value is not a dense tensor, float(s) or int(s) (sparse and string values are not supported)".into())
 }
@@ -698,7 +694,7 @@ fn constant_of_shape(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Valu
             Data::Int(v) => Data::Int(vec![v.first().copied().unwrap_or(0); len]),
             Data::Dims(_) => return Err("its value is not a number".into()),
         };
-        return Ok(vec![imp.constant(sizes, data, node.output(0))]);
+        return Ok(vec![crate::value::constant(sizes, data, node.output(0))]);
     }
     if !matches!(fill.data, Data::F32(_)) {
         return Err("an integer fill of a symbolic shape".into());
@@ -746,7 +742,7 @@ pub fn array_feature_extractor(
             "its integer labels are not `0..k`; the graph gathers `float` labels only".into(),
         );
     }
-    let table = imp.operand(labels, Layout::Plain).map_err(|e| e.message)?;
+    let table = imp.operand(labels, Layout::Plain);
     Ok(vec![imp.bind(
         node.output(0),
         format!("gather({table}, {})", t.name),

@@ -129,9 +129,9 @@ fn padded_input(
     x: &Value,
     padding: &Padding,
     value: f32,
-) -> Result<(String, &'static str), String> {
-    let arg = imp.operand(x, Layout::Nhwc).map_err(|e| e.message)?;
-    Ok(match padding {
+) -> (String, &'static str) {
+    let arg = imp.operand(x, Layout::Nhwc);
+    match padding {
         Padding::Valid => (arg, "valid"),
         Padding::Same => (arg, "same"),
         Padding::Explicit(p) => {
@@ -143,7 +143,7 @@ fn padded_input(
             } else {
                 format!(", value = {}", number(value))
             };
-            let padded = imp.bind(
+            let padded = imp.bind_tensor(
                 &format!("{}_padded", node.output(0)),
                 format!(
                     "pad({arg}, [[0, 0], [{}, {}], [{}, {}], [0, 0]]{fill})",
@@ -153,12 +153,9 @@ fn padded_input(
                 Elem::F32,
                 Layout::Nhwc,
             );
-            let Value::Tensor(t) = padded else {
-                unreachable!("bind gives a tensor")
-            };
-            (t.name, "valid")
+            (padded.name, "valid")
         }
-    })
+    }
 }
 
 fn spatial(x: &Value, what: &str) -> Result<[usize; 2], String> {
@@ -207,15 +204,15 @@ fn conv(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
     if filter.dims.len() != 4 {
         return Err("its filter is not 4-D (OIHW)".into());
     }
-    let [o, c, kh, kw] = [
+    let [out_channels, in_channels, kh, kw] = [
         filter.dims[0],
         filter.dims[1],
         filter.dims[2],
         filter.dims[3],
     ];
-    if x.dims()[1] != Dim::Lit(c) {
+    if x.dims()[1] != Dim::Lit(in_channels) {
         return Err(format!(
-            "its filter takes {c} channels, its input has {}",
+            "its filter takes {in_channels} channels, its input has {}",
             x.dims()[1]
         ));
     }
@@ -224,7 +221,7 @@ fn conv(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
         out_size(&w, &padding, input[0], 0)?,
         out_size(&w, &padding, input[1], 1)?,
     );
-    let (image, pad_word) = padded_input(imp, node, x, &padding, 0.0)?;
+    let (image, pad_word) = padded_input(imp, node, x, &padding, 0.0);
     // OIHW → HWIO, once per filter.
     let (dims, values) = permute(&filter.f32s(), &filter.dims, &[2, 3, 1, 0]);
     let kernel = imp.variable(&filter.origin, dims, values);
@@ -247,7 +244,12 @@ fn conv(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
         expr = format!("{expr} + {name}");
     }
     let _ = w.pads;
-    let dims = vec![x.dims()[0].clone(), Dim::Lit(o), Dim::Lit(oh), Dim::Lit(ow)];
+    let dims = vec![
+        x.dims()[0].clone(),
+        Dim::Lit(out_channels),
+        Dim::Lit(oh),
+        Dim::Lit(ow),
+    ];
     Ok(vec![imp.bind(
         node.output(0),
         expr,
@@ -327,7 +329,7 @@ fn pool(imp: &mut Importer<'_>, node: &Node<'_>, kind: Pool) -> Result<Vec<Value
         oh = out_size(&w, &padding, input[0], 0)?;
         ow = out_size(&w, &padding, input[1], 1)?;
     }
-    let (image, pad_word) = padded_input(imp, node, x, &padding, value)?;
+    let (image, pad_word) = padded_input(imp, node, x, &padding, value);
     let f = match kind {
         Pool::Max => "max_pool2d",
         Pool::Average => "avg_pool2d",
@@ -368,7 +370,7 @@ fn global(imp: &mut Importer<'_>, node: &Node<'_>, f: &str) -> Result<Vec<Value>
     node.only(&[])?;
     let x = node.input(0)?;
     spatial(x, "pools")?;
-    let arg = imp.operand(x, Layout::Nhwc).map_err(|e| e.message)?;
+    let arg = imp.operand(x, Layout::Nhwc);
     let mut dims = x.dims();
     dims[2] = Dim::Lit(1);
     dims[3] = Dim::Lit(1);
@@ -412,7 +414,7 @@ fn batch_norm(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, Str
         };
         params.push(imp.variable(&c.origin, c.dims.clone(), c.f32s()));
     }
-    let arg = imp.operand(x, layout).map_err(|e| e.message)?;
+    let arg = imp.operand(x, layout);
     let eps = node.float("epsilon", 1e-5);
     let expr = format!(
         "batch_norm({arg}, {}, {}, {}, {}, epsilon = {})",
@@ -458,7 +460,7 @@ fn layer_norm(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, Str
             vec![0.0; scale.len()],
         ),
     };
-    let arg = imp.operand(x, Layout::Plain).map_err(|e| e.message)?;
+    let arg = imp.operand(x, Layout::Plain);
     let eps = node.float("epsilon", 1e-5);
     let expr = format!(
         "layer_norm({arg}, {gamma}, {beta}, epsilon = {})",

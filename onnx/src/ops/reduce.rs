@@ -80,7 +80,7 @@ fn reduce(imp: &mut Importer<'_>, node: &Node<'_>, f: &str) -> Result<Vec<Value>
     } else {
         axes.clone()
     };
-    let arg = imp.operand(x, layout).map_err(|e| e.message)?;
+    let arg = imp.operand(x, layout);
     let axis_text = if stored.len() == 1 {
         stored[0].to_string()
     } else {
@@ -107,11 +107,11 @@ fn argmax(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
     let rank = x.rank();
     let a = axis(node.int("axis", 0), rank)?;
     let keep = node.int("keepdims", 1) != 0;
-    let arg = imp.operand(x, Layout::Plain).map_err(|e| e.message)?;
+    let arg = imp.operand(x, Layout::Plain);
     let expr = format!("argmax({arg}, axis = {a})");
     let mut reduced = x.dims();
     reduced.remove(a);
-    let value = imp.bind(
+    let value = imp.bind_tensor(
         node.output(0),
         expr,
         reduced.clone(),
@@ -119,15 +119,13 @@ fn argmax(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
         Layout::Plain,
     );
     if !keep {
-        return Ok(vec![value]);
+        return Ok(vec![Value::Tensor(value)]);
     }
     // The kept unit axis exists in the importer's books only: the graph's
     // movement ops take `float` values.
     let mut dims = x.dims();
     dims[a] = Dim::Lit(1);
-    let Value::Tensor(mut t) = value else {
-        unreachable!("bind gives a tensor")
-    };
+    let mut t = value;
     t.dims = dims;
     t.graph_dims = Some(reduced);
     Ok(vec![Value::Tensor(t)])
@@ -142,7 +140,7 @@ fn softmax(imp: &mut Importer<'_>, node: &Node<'_>, f: &str) -> Result<Vec<Value
     let dims = x.dims();
     let modern = imp.opset() >= 13;
     let a = axis(node.int("axis", if modern { -1 } else { 1 }), rank)?;
-    let arg = imp.operand(x, Layout::Plain).map_err(|e| e.message)?;
+    let arg = imp.operand(x, Layout::Plain);
     if modern || a + 1 == rank {
         return Ok(vec![imp.bind(
             node.output(0),
@@ -163,16 +161,13 @@ fn softmax(imp: &mut Importer<'_>, node: &Node<'_>, f: &str) -> Result<Vec<Value
     flat.push(Dim::Lit(trailing));
     let flat_text: Vec<String> = flat.iter().map(ToString::to_string).collect();
     let back: Vec<String> = dims.iter().map(ToString::to_string).collect();
-    let inner = imp.bind(
+    let t = imp.bind_tensor(
         &format!("{}_flat", node.output(0)),
         format!("{f}(reshape({arg}, [{}]), axis = -1)", flat_text.join(", ")),
         flat,
         Elem::F32,
         Layout::Plain,
     );
-    let Value::Tensor(t) = inner else {
-        unreachable!("bind gives a tensor")
-    };
     Ok(vec![imp.bind(
         node.output(0),
         format!("reshape({}, [{}])", t.name, back.join(", ")),
