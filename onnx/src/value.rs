@@ -220,6 +220,25 @@ impl Value {
     }
 }
 
+/// The most elements a constant computed at import may have (what
+/// `ConstantOfShape` fills): a quarter of a GiB of `f32`.
+pub const MAX_FOLDED: usize = 1 << 26;
+
+/// The number of elements of shape `dims`, or `None` if no array can have
+/// it: the product of its non-zero sizes (what strides multiply, even when
+/// a zero empties the array) must not overflow, nor take more than
+/// `isize::MAX` bytes at 8 bytes an element.
+#[must_use]
+pub fn checked_len(dims: &[usize]) -> Option<usize> {
+    let non_zero = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d.max(1)))?;
+    if non_zero > isize::MAX.unsigned_abs() / 8 {
+        return None;
+    }
+    Some(if dims.contains(&0) { 0 } else { non_zero })
+}
+
 /// Row-major strides of `dims`.
 pub fn strides(dims: &[usize]) -> Vec<usize> {
     let mut strides = vec![1; dims.len()];

@@ -157,15 +157,16 @@ fn reshape_dims(input: &[Dim], target: &[DimEntry], allow_zero: bool) -> Result<
         let mut syms: Vec<String> = Vec::new();
         for d in dims {
             match d {
-                Dim::Lit(v) => lit = lit.saturating_mul(*v),
+                Dim::Lit(v) => lit = lit.checked_mul(*v)?,
                 Dim::Sym(s) => syms.push(s.clone()),
             }
         }
-        (lit, syms)
+        Some((lit, syms))
     };
     let known: Vec<Dim> = out.iter().flatten().cloned().collect();
-    let (in_lit, mut in_syms) = split(input);
-    let (out_lit, out_syms) = split(&known);
+    let overflow = || format!("the sizes of {target:?} multiply past what memory can address");
+    let (in_lit, mut in_syms) = split(input).ok_or_else(overflow)?;
+    let (out_lit, out_syms) = split(&known).ok_or_else(overflow)?;
     for s in &out_syms {
         if let Some(at) = in_syms.iter().position(|x| x == s) {
             in_syms.remove(at);
@@ -174,6 +175,13 @@ fn reshape_dims(input: &[Dim], target: &[DimEntry], allow_zero: bool) -> Result<
                 "the target shape has `{s}`, which the input's shape lacks"
             ));
         }
+    }
+    if !out.iter().any(Option::is_none) && (!in_syms.is_empty() || in_lit != out_lit) {
+        return Err(format!(
+            "reshaping {} to {:?} changes its number of elements",
+            crate::value::dims_text(input),
+            target
+        ));
     }
     let rest = if out_lit == 0 {
         None
@@ -692,7 +700,14 @@ fn constant_of_shape(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Valu
         })
         .collect::<Result<_, _>>()?;
     if let Ok(sizes) = super::literal_dims(&dims, "") {
-        let len: usize = sizes.iter().product();
+        let len = crate::value::checked_len(&sizes)
+            .filter(|&len| len <= crate::value::MAX_FOLDED)
+            .ok_or_else(|| {
+                format!(
+                    "it fills shape {sizes:?}, more than the {} elements the importer folds",
+                    crate::value::MAX_FOLDED
+                )
+            })?;
         let data = match &fill.data {
             Data::F32(v) => Data::F32(vec![v.first().copied().unwrap_or(0.0); len]),
             Data::Int(v) => Data::Int(vec![v.first().copied().unwrap_or(0); len]),
