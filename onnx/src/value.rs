@@ -239,6 +239,18 @@ pub fn checked_len(dims: &[usize]) -> Option<usize> {
     Some(if dims.contains(&0) { 0 } else { non_zero })
 }
 
+/// The number of elements of a constant of shape `dims` the importer is
+/// about to compute, or why it will not: checked before anything is
+/// allocated, since a small file can describe a huge fold (a `Gather` that
+/// repeats an index, a `Concat` of one input many times, a broadcast).
+pub fn fold_len(dims: &[usize]) -> Result<usize, String> {
+    checked_len(dims)
+        .filter(|&len| len <= MAX_FOLDED)
+        .ok_or_else(|| {
+            format!("it computes a constant of shape {dims:?}, more than the {MAX_FOLDED} elements the importer folds")
+        })
+}
+
 /// Row-major strides of `dims`.
 pub fn strides(dims: &[usize]) -> Vec<usize> {
     let mut strides = vec![1; dims.len()];

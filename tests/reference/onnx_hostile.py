@@ -281,6 +281,30 @@ def build():
          "`Reshape` of an empty initializer to [2^62, 2^62], whose size overflows 64 bits",
          "Unsupported", "`Reshape` (node `reshape`) at opset 13:",
          model([reshape], [], [f32_input("y", [2**62, 2**62])], [empty, target], check=False))
+    # Folds whose result is far larger than the file: checked before allocating.
+    row = numpy_helper.from_array(np.ones([1, 4096], dtype=np.float32), "w")
+    zeros = numpy_helper.from_array(np.zeros([20_000], dtype=np.int64), "indices")
+    case("gather_amplify.onnx",
+         "`Gather` of a [1, 4096] initializer at index 0 repeated 20 000 times (82 M elements)",
+         "Unsupported", "`Gather` (node `gather`) at opset 13: it computes a constant of shape "
+         "[20000, 4096], more than the 67108864 elements",
+         model([helper.make_node("Gather", ["w", "indices"], ["y"], name="gather", axis=0)], [],
+               [f32_input("y", [20_000, 4096])], [row, zeros], check=False))
+    wide = numpy_helper.from_array(np.ones([1, 65536], dtype=np.float32), "w")
+    case("concat_amplify.onnx",
+         "`Concat` of one [1, 65536] initializer 2000 times (131 M elements)",
+         "Unsupported", "`Concat` (node `concat`) at opset 13: it computes a constant of shape "
+         "[2000, 65536]",
+         model([helper.make_node("Concat", ["w"] * 2000, ["y"], name="concat", axis=0)], [],
+               [f32_input("y", [2000, 65536])], [wide], check=False))
+    column = numpy_helper.from_array(np.ones([16384, 1], dtype=np.float32), "a")
+    line = numpy_helper.from_array(np.ones([1, 16384], dtype=np.float32), "b")
+    case("broadcast_amplify.onnx",
+         "`Mul` of initializers [16384, 1] and [1, 16384], folded to 2^28 elements",
+         "Unsupported", "`Mul` (node `mul`) at opset 13: it computes a constant of shape "
+         "[16384, 16384]",
+         model([helper.make_node("Mul", ["a", "b"], ["y"], name="mul")], [],
+               [f32_input("y", [16384, 16384])], [column, line], check=False))
     three = numpy_helper.from_array(np.array([3], dtype=np.int64), "target")
     case("reshape_count_mismatch.onnx", "`Reshape` of a [2, 6] initializer to [3] (no `-1`)",
          "Unsupported", "reshaping [2, 6] to [Int(3)] changes its number of elements",

@@ -312,7 +312,11 @@ fn fold_concat(
 ) -> Result<Vec<Value>, String> {
     let outer: usize = consts[0].dims[..a].iter().product();
     let mut dims = consts[0].dims.clone();
-    dims[a] = consts.iter().map(|c| c.dims[a]).sum();
+    dims[a] = consts
+        .iter()
+        .try_fold(0usize, |sum, c| sum.checked_add(c.dims[a]))
+        .ok_or("it joins more elements than memory can address")?;
+    crate::value::fold_len(&dims)?;
     let mut parts: Vec<Data> = Vec::new();
     for o in 0..outer {
         for c in consts {
@@ -574,6 +578,10 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
                     usize::try_from(v).ok().filter(|&v| v < size).ok_or(format!("index {v} is out of range for size {size}"))
                 })
                 .collect::<Result<_, _>>()?;
+            let mut out = c.dims[..a].to_vec();
+            out.extend(&i.dims);
+            out.extend(&c.dims[a + 1..]);
+            crate::value::fold_len(&out)?;
             let outer: usize = c.dims[..a].iter().product();
             let inner: usize = c.dims[a + 1..].iter().product();
             let mut at = Vec::new();
@@ -584,9 +592,6 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
                     }
                 }
             }
-            let mut out = c.dims[..a].to_vec();
-            out.extend(&i.dims);
-            out.extend(&c.dims[a + 1..]);
             Ok(vec![rebuilt(imp, node, c, out, take(&c.data, &at))])
         }
         (Value::Tensor(_), Value::Const(i)) if i.dims.is_empty() => {
@@ -700,14 +705,7 @@ fn constant_of_shape(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Valu
         })
         .collect::<Result<_, _>>()?;
     if let Ok(sizes) = super::literal_dims(&dims, "") {
-        let len = crate::value::checked_len(&sizes)
-            .filter(|&len| len <= crate::value::MAX_FOLDED)
-            .ok_or_else(|| {
-                format!(
-                    "it fills shape {sizes:?}, more than the {} elements the importer folds",
-                    crate::value::MAX_FOLDED
-                )
-            })?;
+        let len = crate::value::fold_len(&sizes)?;
         let data = match &fill.data {
             Data::F32(v) => Data::F32(vec![v.first().copied().unwrap_or(0.0); len]),
             Data::Int(v) => Data::Int(vec![v.first().copied().unwrap_or(0); len]),
