@@ -115,3 +115,71 @@ fn file_errors_name_the_file() {
     assert_eq!(errors[0].kind, ErrorKind::File);
     assert!(errors[0].message.contains("`models/broken.onnx`"));
 }
+
+/// 20 000 node outputs that all sanitize to `r` (`r.`, `r/`, `r:.`, ..):
+/// each gets a fresh suffix in constant time. Naming them once took time
+/// quadratic in their number (minutes for a 3 MB file).
+#[test]
+fn many_outputs_of_one_name_import_in_linear_time() {
+    use prost::Message as _;
+    use staticflow_onnx::proto::{
+        DimensionProto, DimensionValue, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+        TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto,
+    };
+
+    const NODES: usize = 20_000;
+    let name = |i: usize| {
+        let mut name = String::from("r");
+        let mut i = i + 1;
+        while i > 0 {
+            name.push(['.', '/', ':', '-', '+'][i % 5]);
+            i /= 5;
+        }
+        name
+    };
+    let info = |name: &str| ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto {
+                elem_type: 1,
+                shape: Some(TensorShapeProto {
+                    dim: vec![DimensionProto {
+                        value: Some(DimensionValue::DimValue(2)),
+                    }],
+                }),
+            }),
+        }),
+    };
+    let node = |i: usize| NodeProto {
+        input: vec![if i == 0 { "x".into() } else { name(i - 1) }],
+        output: vec![name(i)],
+        op_type: "Relu".into(),
+        ..NodeProto::default()
+    };
+    let model = ModelProto {
+        graph: Some(GraphProto {
+            node: (0..NODES).map(node).collect(),
+            input: vec![info("x")],
+            output: vec![info(&name(NODES - 1))],
+            ..GraphProto::default()
+        }),
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        ..ModelProto::default()
+    };
+    let bytes = model.encode_to_vec();
+    let start = std::time::Instant::now();
+    let import = import(&bytes, "many_names.onnx").expect("a chain of Relu imports");
+    let elapsed = start.elapsed();
+    // Linear: well under a second in a debug build; quadratic took minutes.
+    assert!(elapsed.as_secs() < 20, "took {elapsed:?}");
+    let names: BTreeSet<&str> = import
+        .declarations
+        .iter()
+        .filter_map(|d| d.strip_prefix("let "))
+        .filter_map(|d| d.split(' ').next())
+        .collect();
+    assert_eq!(names.len(), NODES - 1, "every node output has its own name");
+}
