@@ -254,7 +254,7 @@ def build():
     conv = helper.make_node("Conv", ["x", "w"], ["y"], name="conv_g2", group=2,
                             kernel_shape=[3, 3])
     case("conv_group2.onnx", "a `Conv` with `group = 2`",
-         "Unsupported", "`Conv` (node `conv_g2`) at opset 13:",
+         "Unsupported", "`Conv` (node `conv_g2`) at opset 13: `group = 2`",
          model([conv], [f32_input("x", [1, 4, 8, 8])], [f32_input("y", [1, 4, 6, 6])],
                [weights("w", (4, 2, 3, 3))]))
     add = helper.make_node("Add", ["x", "x"], ["y"], name="add")
@@ -267,19 +267,22 @@ def build():
     shape = numpy_helper.from_array(np.array([2**20, 2**20, 2**20], dtype=np.int64), "shape")
     fill = helper.make_node("ConstantOfShape", ["shape"], ["y"], name="fill")
     case("constant_of_shape_huge.onnx", "`ConstantOfShape` of shape [2^20, 2^20, 2^20]",
-         "Unsupported", "`ConstantOfShape` (node `fill`) at opset 13:",
+         "Unsupported", "`ConstantOfShape` (node `fill`) at opset 13: it computes a constant of "
+         "shape [1048576, 1048576, 1048576], more than",
          model([fill], [], [f32_input("y", [2**20, 2**20, 2**20])], [shape], check=False))
     overflow = numpy_helper.from_array(np.array([2**40, 2**40], dtype=np.int64), "shape")
     case("constant_of_shape_overflow.onnx",
          "`ConstantOfShape` of shape [2^40, 2^40], whose size overflows 64 bits",
-         "Unsupported", "`ConstantOfShape` (node `fill`) at opset 13:",
+         "Unsupported", "`ConstantOfShape` (node `fill`) at opset 13: it computes a constant of "
+         "shape [1099511627776, 1099511627776]",
          model([fill], [], [f32_input("y", [2**40, 2**40])], [overflow], check=False))
     target = numpy_helper.from_array(np.array([2**62, 2**62], dtype=np.int64), "target")
     empty = numpy_helper.from_array(np.zeros([0], dtype=np.float32), "w")
     reshape = helper.make_node("Reshape", ["w", "target"], ["y"], name="reshape")
     case("reshape_overflow.onnx",
          "`Reshape` of an empty initializer to [2^62, 2^62], whose size overflows 64 bits",
-         "Unsupported", "`Reshape` (node `reshape`) at opset 13:",
+         "Unsupported", "`Reshape` (node `reshape`) at opset 13: the sizes of "
+         "[Int(4611686018427387904), Int(4611686018427387904)] multiply past",
          model([reshape], [], [f32_input("y", [2**62, 2**62])], [empty, target], check=False))
     # Folds whose result is far larger than the file: checked before allocating.
     row = numpy_helper.from_array(np.ones([1, 4096], dtype=np.float32), "w")
