@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 
 mod names;
 mod ops;
-mod proto;
+pub mod proto;
 mod tensor;
 mod value;
 

@@ -1,7 +1,7 @@
 //! ONNX names as Rust identifiers: `input.1`, `/fc1/Gemm_output_0` and
 //! `onnx::Gemm_5` become `input_1`, `fc1_gemm` and `gemm_5`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Rust's keywords, which no name may be; a sanitized name equal to one
 /// gets a trailing `_`.
@@ -17,6 +17,11 @@ const KEYWORDS: &[&str] = &[
 #[derive(Default)]
 pub struct Names {
     taken: HashSet<String>,
+    /// The next suffix `fresh` tries for each base: the ones below it were
+    /// taken when tried and names are never released, so skipping them
+    /// keeps many values of one base (`r.`, `r/`, `r:` all become `r`)
+    /// linear instead of quadratic.
+    next: HashMap<String, usize>,
 }
 
 impl Names {
@@ -31,10 +36,10 @@ impl Names {
     /// `base`, or `base_2`, `base_3`, .. if taken; reserved.
     pub fn fresh(&mut self, base: &str) -> String {
         let mut name = base.to_string();
-        let mut n = 2;
+        let n = self.next.entry(base.to_string()).or_insert(2);
         while self.taken.contains(&name) {
             name = format!("{base}_{n}");
-            n += 1;
+            *n += 1;
         }
         self.taken.insert(name.clone());
         name

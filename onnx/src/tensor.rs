@@ -41,10 +41,9 @@ pub fn read(tensor: &TensorProto) -> Result<Constant, String> {
     for &d in &tensor.dims {
         dims.push(usize::try_from(d).map_err(|_| format!("a negative dim {d}"))?);
     }
-    let len = dims
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or("more elements than memory can address")?;
+    let len = crate::value::checked_len(&dims).ok_or_else(|| {
+        format!("its dims {dims:?} multiply to more elements than memory can address")
+    })?;
     let raw = &tensor.raw_data;
     let data = match tensor.data_type {
         1 => Data::F32(if raw.is_empty() {

@@ -219,6 +219,37 @@ impl Value {
     }
 }
 
+/// The most elements a constant computed at import may have (what
+/// `ConstantOfShape` fills): a quarter of a GiB of `f32`.
+pub const MAX_FOLDED: usize = 1 << 26;
+
+/// The number of elements of shape `dims`, or `None` if no array can have
+/// it: the product of its non-zero sizes (what strides multiply, even when
+/// a zero empties the array) must not overflow, nor take more than
+/// `isize::MAX` bytes at 8 bytes an element.
+#[must_use]
+pub fn checked_len(dims: &[usize]) -> Option<usize> {
+    let non_zero = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d.max(1)))?;
+    if non_zero > isize::MAX.unsigned_abs() / 8 {
+        return None;
+    }
+    Some(if dims.contains(&0) { 0 } else { non_zero })
+}
+
+/// The number of elements of a constant of shape `dims` the importer is
+/// about to compute, or why it will not: checked before anything is
+/// allocated, since a small file can describe a huge fold (a `Gather` that
+/// repeats an index, a `Concat` of one input many times, a broadcast).
+pub fn fold_len(dims: &[usize]) -> Result<usize, String> {
+    checked_len(dims)
+        .filter(|&len| len <= MAX_FOLDED)
+        .ok_or_else(|| {
+            format!("it computes a constant of shape {dims:?}, more than the {MAX_FOLDED} elements the importer folds")
+        })
+}
+
 /// Row-major strides of `dims`.
 pub fn strides(dims: &[usize]) -> Vec<usize> {
     let mut strides = vec![1; dims.len()];

@@ -139,6 +139,11 @@ fn binary(imp: &mut Importer<'_>, node: &Node<'_>, op: Arith) -> Result<Vec<Valu
 
 /// Folds `op` over two constants.
 fn fold(node: &Node<'_>, op: Arith, x: &Constant, y: &Constant) -> Result<Value, String> {
+    let lit = |d: &[usize]| d.iter().map(|&v| Dim::Lit(v)).collect::<Vec<_>>();
+    if let Some(out) = broadcast(&lit(&x.dims), &lit(&y.dims)) {
+        let sizes: Vec<usize> = out.iter().filter_map(Dim::lit).collect();
+        crate::value::fold_len(&sizes)?;
+    }
     if let (Some(a), Some(b)) = (int_values(x), int_values(y)) {
         let (dims, values) = zip_ints((&x.dims, &a), (&y.dims, &b), op)
             .ok_or("integer arithmetic on constants overflows or divides by zero")?;

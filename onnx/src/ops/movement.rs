@@ -151,15 +151,16 @@ fn reshape_dims(input: &[Dim], target: &[DimEntry], allow_zero: bool) -> Result<
         let mut syms: Vec<String> = Vec::new();
         for d in dims {
             match d {
-                Dim::Lit(v) => lit = lit.saturating_mul(*v),
+                Dim::Lit(v) => lit = lit.checked_mul(*v)?,
                 Dim::Sym(s) => syms.push(s.clone()),
             }
         }
-        (lit, syms)
+        Some((lit, syms))
     };
     let known: Vec<Dim> = out.iter().flatten().cloned().collect();
-    let (in_lit, mut in_syms) = split(input);
-    let (out_lit, out_syms) = split(&known);
+    let overflow = || format!("the sizes of {target:?} multiply past what memory can address");
+    let (in_lit, mut in_syms) = split(input).ok_or_else(overflow)?;
+    let (out_lit, out_syms) = split(&known).ok_or_else(overflow)?;
     for s in &out_syms {
         if let Some(at) = in_syms.iter().position(|x| x == s) {
             in_syms.remove(at);
@@ -168,6 +169,13 @@ fn reshape_dims(input: &[Dim], target: &[DimEntry], allow_zero: bool) -> Result<
                 "the target shape has `{s}`, which the input's shape lacks"
             ));
         }
+    }
+    if !out.iter().any(Option::is_none) && (!in_syms.is_empty() || in_lit != out_lit) {
+        return Err(format!(
+            "reshaping {} to {:?} changes its number of elements",
+            crate::value::dims_text(input),
+            target
+        ));
     }
     let rest = in_lit.checked_div(out_lit);
     let fill = match (in_syms.as_slice(), rest) {
@@ -289,7 +297,11 @@ fn concat(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
 fn fold_concat(node: &Node<'_>, consts: &[&Constant], a: usize) -> Result<Vec<Value>, String> {
     let outer: usize = consts[0].dims[..a].iter().product();
     let mut dims = consts[0].dims.clone();
-    dims[a] = consts.iter().map(|c| c.dims[a]).sum();
+    dims[a] = consts
+        .iter()
+        .try_fold(0usize, |sum, c| sum.checked_add(c.dims[a]))
+        .ok_or("it joins more elements than memory can address")?;
+    crate::value::fold_len(&dims)?;
     let mut parts: Vec<Data> = Vec::new();
     for o in 0..outer {
         for c in consts {
@@ -558,6 +570,10 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
                     usize::try_from(v).ok().filter(|&v| v < size).ok_or(format!("index {v} is out of range for size {size}"))
                 })
                 .collect::<Result<_, _>>()?;
+            let mut out = c.dims[..a].to_vec();
+            out.extend(&i.dims);
+            out.extend(&c.dims[a + 1..]);
+            crate::value::fold_len(&out)?;
             let outer: usize = c.dims[..a].iter().product();
             let inner: usize = c.dims[a + 1..].iter().product();
             let mut at = Vec::new();
@@ -568,9 +584,6 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
                     }
                 }
             }
-            let mut out = c.dims[..a].to_vec();
-            out.extend(&i.dims);
-            out.extend(&c.dims[a + 1..]);
             Ok(vec![rebuilt(node, c, out, take(&c.data, &at))])
         }
         (Value::Tensor(_), Value::Const(i)) if i.dims.is_empty() => {
@@ -688,7 +701,7 @@ fn constant_of_shape(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Valu
         })
         .collect::<Result<_, _>>()?;
     if let Ok(sizes) = super::literal_dims(&dims, "") {
-        let len: usize = sizes.iter().product();
+        let len = crate::value::fold_len(&sizes)?;
         let data = match &fill.data {
             Data::F32(v) => Data::F32(vec![v.first().copied().unwrap_or(0.0); len]),
             Data::Int(v) => Data::Int(vec![v.first().copied().unwrap_or(0); len]),
