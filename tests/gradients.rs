@@ -701,6 +701,8 @@ graph! {
         output g_gelu_tanh = grad(l_gelu_tanh, a);
         output l_gelu_exact = sum(gelu_exact(a) * r);
         output g_gelu_exact = grad(l_gelu_exact, a);
+        output l_erf = sum(erf(a) * r);
+        output g_erf = grad(l_erf, a);
         output l_softplus = sum(softplus(a) * r);
         output g_softplus = grad(l_softplus, a);
         output l_clip = sum(clip(a, -0.5, 0.7) * r);
@@ -854,6 +856,7 @@ fn unary_functions() {
             g![A => o.g_gelu_exact],
             on(A, gelu),
         );
+        check(&name("erf"), &t, o.l_erf, g![A => o.g_erf], on(A, &rf::erf));
         check(
             &name("softplus"),
             &t,

@@ -41,7 +41,7 @@ twice!(ElementwiseBare, ElementwiseStd {
     input column: [2, 1];
     output fused = sigmoid(x * row + column) - tanh(x) / 2.0;
     output unfused = maximum(exp(x), row);
-    output powers = pow(abs(x), 1.5) + softplus(x) + gelu_tanh(x) + gelu_exact(x) + leaky_relu(x, 0.1);
+    output powers = pow(abs(x), 1.5) + softplus(x) + gelu_tanh(x) + gelu_exact(x) + erf(x) + leaky_relu(x, 0.1);
     output clipped = clip(x + column, -1.0, 2.0);
     output mask = gt(x, row);
     output chosen = select(gt(x, 0.5), x, row);

@@ -4,6 +4,9 @@
 //! checked against numpy forward passes.) These tests check the wiring:
 //! attributes, negative axes, keep-dims, element types and result shapes.
 
+mod common;
+
+use common::{assert_close, cases, Tolerance};
 use staticflow::graph;
 use staticflow::ndarray::{array, Array1, Array2, Array3, Array4};
 
@@ -41,6 +44,7 @@ graph! {
         output clip = clip(x, -0.5, 1.0);
         output gelu_t = gelu_tanh(x);
         output gelu_e = gelu_exact(x);
+        output erf = erf(x);
     }
 }
 
@@ -74,6 +78,11 @@ fn unary_ops() {
     close(out.gelu_e[3], 1.399_789_2);
     close(out.gelu_t[3], 1.399_571_5);
     assert_eq!(out.gelu_e[2], 0.0);
+    // erf(-2), erf(-0.5), erf(0), erf(1.5), from tables.
+    all_close(
+        &out.erf,
+        &array![-0.995_322_3, -0.520_499_9, 0.0, 0.966_105_1],
+    );
     let positive = Positive::new().run(array![1.0, 4.0, 0.25].view()).unwrap();
     all_close(&positive.log, &array![0.0, 4.0_f32.ln(), 0.25_f32.ln()]);
     assert_eq!(positive.sqrt, array![1.0, 2.0, 0.5]);
@@ -424,4 +433,94 @@ fn kernels_on_scalars_give_plain_scalars() {
     assert_eq!(out.biggest, 6.0);
     assert_eq!(out.bounded, 0.0);
     let _: Array1<f32> = array![out.norm];
+}
+
+// ------------------------------------------------- against numpy fixtures
+
+/// `erf` is evaluated in `f64` and rounded once, as is the reference
+/// (`math.erf`, `tests/reference/kernels.py`): at most one ulp apart.
+const ROUNDED: Tolerance = Tolerance {
+    rel: 1.2e-7,
+    abs: 1.5e-45,
+};
+
+graph! {
+    struct ErfStd {
+        input x: [n];
+        output y = erf(x);
+        // In a fused elementwise tree (doubling is exact).
+        output doubled = erf(x) * 2.0;
+    }
+}
+
+graph! {
+    #[no_std]
+    struct ErfSpecial {
+        input x: [19];
+        output y = erf(x);
+        output doubled = erf(x) * 2.0;
+    }
+}
+
+graph! {
+    #[no_std]
+    struct ErfRandom {
+        input x: [3, 4];
+        output y = erf(x);
+    }
+}
+
+/// `erf` through `graph!`, std and `#[no_std]`, against numpy's fixture
+/// (`fixtures/kernels/unary.json`: its special values from `-1e4` to `1e4`
+/// and a random `[3, 4]` matrix).
+#[test]
+fn erf_against_numpy() {
+    let erf_cases: Vec<_> = cases("unary")
+        .into_iter()
+        .filter(|case| case.op() == "erf")
+        .collect();
+    assert_eq!(erf_cases.len(), 3, "special, random and empty");
+    for case in &erf_cases {
+        let x = case.f32s("x");
+        let expected = case.f32s("out");
+        let flat_x = Array1::from_iter(x.iter().copied());
+        let flat_expected = Array1::from_iter(expected.iter().copied()).into_dyn();
+        let out = ErfStd::new().run(flat_x.view()).unwrap();
+        let label = case.label();
+        assert_close(
+            &label,
+            &out.y.view().into_dyn(),
+            &flat_expected.view(),
+            ROUNDED,
+        );
+        let twice = flat_expected.mapv(|v| v * 2.0);
+        assert_close(
+            &label,
+            &out.doubled.view().into_dyn(),
+            &twice.view(),
+            ROUNDED,
+        );
+        let bare: Vec<f32> = match x.shape() {
+            [19] => {
+                let input: [f32; 19] = std::array::from_fn(|i| flat_x[i]);
+                let out = ErfSpecial::new().run(&input);
+                let doubled = Array1::from_vec(out.doubled.to_vec()).into_dyn();
+                assert_close(&label, &doubled.view(), &twice.view(), ROUNDED);
+                out.y.to_vec()
+            }
+            [3, 4] => {
+                let input: [[f32; 4]; 3] =
+                    std::array::from_fn(|i| std::array::from_fn(|j| flat_x[i * 4 + j]));
+                ErfRandom::new().y(&input).as_flattened().to_vec()
+            }
+            _ => continue,
+        };
+        let bare = Array1::from_vec(bare).into_dyn();
+        assert_close(
+            &format!("{label} (no_std)"),
+            &bare.view(),
+            &flat_expected.view(),
+            ROUNDED,
+        );
+    }
 }

@@ -35,7 +35,7 @@
 //! | op | operations |
 //! | --- | --- |
 //! | `add`, `sub`, `mul`, `div`, `maximum`, `minimum`, comparisons, `select` | 1 per out |
-//! | `neg`, `abs`, `exp`, `log`, `sqrt`, `square`, `relu`, `tanh`, `pow` | 1 per out |
+//! | `neg`, `abs`, `exp`, `log`, `sqrt`, `square`, `relu`, `tanh`, `erf`, `pow` | 1 per out |
 //! | `leaky_relu` (compare, scale), `clip` (max, min) | 2 per out |
 //! | `softplus` (`ln(1 + e^x)`) | 3 per out |
 //! | `sigmoid` (`1 / (1 + e^-x)`), `elu` (compare, then `α·(e^x − 1)`: exp, subtract, scale), `hard_sigmoid` (`α·x + β`: multiply, add; then max, min) | 4 per out |

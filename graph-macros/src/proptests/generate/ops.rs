@@ -44,7 +44,7 @@ fn axis_text(axis: usize, rank: usize, from_back: bool) -> String {
     }
 }
 
-const UNARY: [&str; 12] = [
+const UNARY: [&str; 13] = [
     "relu",
     "neg",
     "abs",
@@ -56,6 +56,7 @@ const UNARY: [&str; 12] = [
     "tanh",
     "gelu_tanh",
     "gelu_exact",
+    "erf",
     "softplus",
 ];
 
