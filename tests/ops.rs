@@ -524,3 +524,133 @@ fn erf_against_numpy() {
         );
     }
 }
+
+graph! {
+    /// `pad` as a convolution's `same` padding and a max-pool's (whose
+    /// padding never wins), the batch axis symbolic and unpadded.
+    struct PadNhwc {
+        input x: [n, 3, 3, 2];
+        output same = pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+        output pool = x.pad(paddings = [[0, 0], [0, 1], [1, 0], [0, 0]], value = -3.4028235e38);
+    }
+}
+
+graph! {
+    #[no_std]
+    struct PadNhwcBare {
+        input x: [2, 3, 3, 2];
+        output same = pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], value = 0.0);
+        output pool = pad(x, [[0, 0], [0, 1], [1, 0], [0, 0]], value = -3.4028235e38);
+    }
+}
+
+graph! {
+    struct PadSmall {
+        input x: [2, 3, 4];
+        input v: [5];
+        output x3 = pad(x, [[1, 0], [0, 2], [3, 1]], value = 1.5);
+        output v1 = pad(v, [[2, 3]], -1.0);
+    }
+}
+
+graph! {
+    #[no_std]
+    struct PadSmallBare {
+        input x: [2, 3, 4];
+        input v: [5];
+        output x3 = pad(x, [[1, 0], [0, 2], [3, 1]], value = 1.5);
+        output v1 = pad(v, [[2, 3]], -1.0);
+    }
+}
+
+/// `pad` through `graph!`, std and `#[no_std]`, against `np.pad` (the `pad`
+/// cases of `fixtures/kernels/movement.json`, written by
+/// `tests/reference/kernels.py`): a copy, so bit for bit.
+#[test]
+fn pad_against_numpy() {
+    const EXACT: Tolerance = Tolerance { rel: 0.0, abs: 0.0 };
+    let pad_cases = cases("movement");
+    let case = |name: &str| {
+        pad_cases
+            .iter()
+            .find(|case| case.op() == "pad" && case.label().ends_with(name))
+            .unwrap_or_else(|| panic!("no pad case {name}"))
+    };
+    let check = |label: &str, actual: Vec<f32>, expected: &ndarray::ArrayD<f32>| {
+        let actual = ndarray::ArrayD::from_shape_vec(expected.raw_dim(), actual).unwrap();
+        assert_close(label, &actual.view(), &expected.view(), EXACT);
+    };
+    let flat = |a: &ndarray::ArrayD<f32>| a.iter().copied().collect::<Vec<f32>>();
+    let (same, pool) = (case(": nhwc same"), case(": nhwc max-pool"));
+    assert_eq!(pool.scalar("value"), f32::MIN);
+    let image = |case: &common::Case| {
+        case.f32s("x")
+            .into_dimensionality::<ndarray::Ix4>()
+            .unwrap()
+    };
+    let (x_same, x_pool) = (image(same), image(pool));
+    let out_same = PadNhwc::new().run(x_same.view()).unwrap();
+    let out_pool = PadNhwc::new().run(x_pool.view()).unwrap();
+    check(
+        "nhwc same",
+        flat(&out_same.same.into_dyn()),
+        &same.f32s("out"),
+    );
+    check(
+        "nhwc max-pool",
+        flat(&out_pool.pool.into_dyn()),
+        &pool.f32s("out"),
+    );
+    // The batch axis is symbolic: one image pads as in the batch.
+    let one = PadNhwc::new()
+        .run(x_same.slice_axis(ndarray::Axis(0), ndarray::Slice::from(1..2)))
+        .unwrap();
+    assert_eq!(one.same.shape(), &[1, 5, 5, 2]);
+    assert_eq!(
+        one.same.index_axis(ndarray::Axis(0), 0).into_dyn(),
+        same.f32s("out").index_axis(ndarray::Axis(0), 1)
+    );
+    let arrays = |x: &ndarray::Array4<f32>| -> [[[[f32; 2]; 3]; 3]; 2] {
+        std::array::from_fn(|b| {
+            std::array::from_fn(|i| {
+                std::array::from_fn(|j| std::array::from_fn(|c| x[[b, i, j, c]]))
+            })
+        })
+    };
+    let bare_same = PadNhwcBare::new().run(&arrays(&x_same)).same;
+    let bare_pool = PadNhwcBare::new().run(&arrays(&x_pool)).pool;
+    let same_values = bare_same
+        .as_flattened()
+        .as_flattened()
+        .as_flattened()
+        .to_vec();
+    check("nhwc same (no_std)", same_values, &same.f32s("out"));
+    let pool_values = bare_pool
+        .as_flattened()
+        .as_flattened()
+        .as_flattened()
+        .to_vec();
+    check("nhwc max-pool (no_std)", pool_values, &pool.f32s("out"));
+    let (rank3, rank1) = (case(": rank 3"), case(": rank 1"));
+    let x = rank3
+        .f32s("x")
+        .into_dimensionality::<ndarray::Ix3>()
+        .unwrap();
+    let v = rank1
+        .f32s("x")
+        .into_dimensionality::<ndarray::Ix1>()
+        .unwrap();
+    let out = PadSmall::new().run(x.view(), v.view()).unwrap();
+    check("rank 3", flat(&out.x3.into_dyn()), &rank3.f32s("out"));
+    check("rank 1", flat(&out.v1.into_dyn()), &rank1.f32s("out"));
+    let bare_x: [[[f32; 4]; 3]; 2] =
+        std::array::from_fn(|a| std::array::from_fn(|b| std::array::from_fn(|c| x[[a, b, c]])));
+    let bare_v: [f32; 5] = std::array::from_fn(|i| v[i]);
+    let bare = PadSmallBare::new().run(&bare_x, &bare_v);
+    check(
+        "rank 3 (no_std)",
+        bare.x3.as_flattened().as_flattened().to_vec(),
+        &rank3.f32s("out"),
+    );
+    check("rank 1 (no_std)", bare.v1.to_vec(), &rank1.f32s("out"));
+}
