@@ -68,7 +68,7 @@ impl Generator<'_> {
         }
         self.budget -= 1;
         let x = self.expression();
-        match self.choices.below(24) {
+        match self.choices.below(25) {
             0 | 1 => self.unary(&x),
             2..=4 => self.binary(&x),
             5 => self.select(&x),
@@ -88,6 +88,7 @@ impl Generator<'_> {
             20 => self.pool2d(&x),
             21 => self.normalize(&x),
             22 => self.gather(&x),
+            23 => self.pad(&x),
             _ => self.cross_entropy(&x),
         }
     }
