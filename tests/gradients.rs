@@ -513,6 +513,26 @@ mod reference {
         permute(a, &axes)
     }
 
+    /// `np.pad(a, paddings, constant_values=value)`.
+    pub fn pad(a: &T, paddings: &[[usize; 2]], value: f64) -> T {
+        let shape: Vec<usize> = a
+            .shape()
+            .iter()
+            .zip(paddings)
+            .map(|(len, [before, after])| before + len + after)
+            .collect();
+        T::from_shape_fn(IxDyn(&shape), |i| {
+            let from: Option<Vec<usize>> = i
+                .slice()
+                .iter()
+                .zip(paddings)
+                .zip(a.shape())
+                .map(|((&k, [before, _]), &len)| k.checked_sub(*before).filter(|&k| k < len))
+                .collect();
+            from.map_or(value, |from| at(a, &from))
+        })
+    }
+
     pub fn concat(parts: &[&T], axis: usize) -> T {
         let mut shape = parts[0].shape().to_vec();
         shape[axis] = parts.iter().map(|p| p.shape()[axis]).sum();
@@ -701,6 +721,8 @@ graph! {
         output g_gelu_tanh = grad(l_gelu_tanh, a);
         output l_gelu_exact = sum(gelu_exact(a) * r);
         output g_gelu_exact = grad(l_gelu_exact, a);
+        output l_erf = sum(erf(a) * r);
+        output g_erf = grad(l_erf, a);
         output l_softplus = sum(softplus(a) * r);
         output g_softplus = grad(l_softplus, a);
         output l_clip = sum(clip(a, -0.5, 0.7) * r);
@@ -854,6 +876,7 @@ fn unary_functions() {
             g![A => o.g_gelu_exact],
             on(A, gelu),
         );
+        check(&name("erf"), &t, o.l_erf, g![A => o.g_erf], on(A, &rf::erf));
         check(
             &name("softplus"),
             &t,
@@ -2458,6 +2481,55 @@ fn reshape_transpose_permute_concat() {
         );
     }
     report("reshape_transpose_permute_concat");
+}
+
+graph! {
+    /// `pad`: a gradient sliced back out of the padding, on every padded
+    /// axis, with the batch axis symbolic and unpadded; through a max with
+    /// the lowest-f32 padding of max-pooling, which never wins.
+    struct Padding {
+        input x: [n, 3, 4];
+        input v: [5];
+        input r_x: [n, 5, 7];
+        input r_v: [8];
+        input r_m: [n, 4];
+        output l_x = sum(pad(x, [[0, 0], [2, 0], [1, 2]], value = 0.5) * r_x);
+        output g_x = grad(l_x, x);
+        output l_v = sum(pad(v, [[1, 2]], value = -2.0) * r_v);
+        output g_v = grad(l_v, v);
+        output l_m = sum(max(pad(x, [[0, 0], [1, 0], [0, 0]], value = -3.4028235e38), axis = 1) * r_m);
+        output g_m = grad(l_m, x);
+    }
+}
+
+#[test]
+fn pad() {
+    const X: usize = 0;
+    const V: usize = 1;
+    for n in [1, 3] {
+        let mut rng = Rng::new(0xD0 + n as u64);
+        let x = rng.uniform(&[n, 3, 4], -1.0, 1.0);
+        let v = rng.uniform(&[5], -1.0, 1.0);
+        let r_x = rng.uniform(&[n, 5, 7], -1.0, 1.0);
+        let r_v = rng.uniform(&[8], -1.0, 1.0);
+        let r_m = rng.uniform(&[n, 4], -1.0, 1.0);
+        let o = Padding::new()
+            .run(view(&x), view(&v), view(&r_x), view(&r_v), view(&r_m))
+            .unwrap();
+        let t = [&x, &v, &r_x, &r_v, &r_m].map(f64s);
+        let name = |what: &str| format!("{what} (n = {n})");
+        let px = |t: &[T]| dot(&rf::pad(&t[X], &[[0, 0], [2, 0], [1, 2]], 0.5), &t[2]);
+        check(&name("pad x"), &t, o.l_x, g![X => o.g_x], px);
+        let pv = |t: &[T]| dot(&rf::pad(&t[V], &[[1, 2]], -2.0), &t[3]);
+        check(&name("pad v"), &t, o.l_v, g![V => o.g_v], pv);
+        let lowest = f64::from(f32::MIN);
+        let pm = |t: &[T]| {
+            let padded = rf::pad(&t[X], &[[0, 0], [1, 0], [0, 0]], lowest);
+            dot(&rf::max(&padded, &[1], false), &t[4])
+        };
+        check(&name("max of pad x"), &t, o.l_m, g![X => o.g_m], pm);
+    }
+    report("pad");
 }
 
 graph! {

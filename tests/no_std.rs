@@ -41,7 +41,7 @@ twice!(ElementwiseBare, ElementwiseStd {
     input column: [2, 1];
     output fused = sigmoid(x * row + column) - tanh(x) / 2.0;
     output unfused = maximum(exp(x), row);
-    output powers = pow(abs(x), 1.5) + softplus(x) + gelu_tanh(x) + gelu_exact(x) + leaky_relu(x, 0.1);
+    output powers = pow(abs(x), 1.5) + softplus(x) + gelu_tanh(x) + gelu_exact(x) + erf(x) + leaky_relu(x, 0.1);
     output clipped = clip(x + column, -1.0, 2.0);
     output mask = gt(x, row);
     output chosen = select(gt(x, 0.5), x, row);
@@ -115,6 +115,8 @@ twice!(MovementBare, MovementStd {
     output m = matmul(x, y);
     output v = matmul(slice(x, axis = 0, start = 0, end = 1), y);
     output d = matmul(squeeze(slice(x, axis = 0, start = 1, end = 2)), slice(y, axis = 1, start = 0, end = 1));
+    output padded = pad(x, [[1, 0], [0, 2]], value = -1.0);
+    output pooled = max(pad(transpose(x), [[0, 1], [1, 0]], value = -3.4028235e38), axis = 0);
 });
 
 #[test]
@@ -135,6 +137,19 @@ fn movement_ops_and_products() {
     close(&bare.q, std.q.view());
     close(bare.v.as_flattened(), std.v.view());
     close(bare.d.as_slice(), std.d.view());
+    assert_eq!(
+        bare.padded,
+        [
+            [-1.0, -1.0, -1.0, -1.0, -1.0],
+            [1.0, 2.0, 3.0, -1.0, -1.0],
+            [4.0, 5.0, 6.0, -1.0, -1.0]
+        ]
+    );
+    close(bare.padded.as_flattened(), std.padded.view());
+    // The lowest f32 never wins a max against a value: the padded row drops
+    // out, and the padded column, all pad, keeps it.
+    assert_eq!(bare.pooled, [-3.402_823_5e38, 3.0, 6.0]);
+    assert_eq!(std.pooled.as_slice().unwrap(), bare.pooled);
 }
 
 graph! {

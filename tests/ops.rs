@@ -4,6 +4,9 @@
 //! checked against numpy forward passes.) These tests check the wiring:
 //! attributes, negative axes, keep-dims, element types and result shapes.
 
+mod common;
+
+use common::{assert_close, cases, Tolerance};
 use staticflow::graph;
 use staticflow::ndarray::{array, Array1, Array2, Array3, Array4};
 
@@ -41,6 +44,7 @@ graph! {
         output clip = clip(x, -0.5, 1.0);
         output gelu_t = gelu_tanh(x);
         output gelu_e = gelu_exact(x);
+        output erf = erf(x);
     }
 }
 
@@ -74,6 +78,11 @@ fn unary_ops() {
     close(out.gelu_e[3], 1.399_789_2);
     close(out.gelu_t[3], 1.399_571_5);
     assert_eq!(out.gelu_e[2], 0.0);
+    // erf(-2), erf(-0.5), erf(0), erf(1.5), from tables.
+    all_close(
+        &out.erf,
+        &array![-0.995_322_3, -0.520_499_9, 0.0, 0.966_105_1],
+    );
     let positive = Positive::new().run(array![1.0, 4.0, 0.25].view()).unwrap();
     all_close(&positive.log, &array![0.0, 4.0_f32.ln(), 0.25_f32.ln()]);
     assert_eq!(positive.sqrt, array![1.0, 2.0, 0.5]);
@@ -424,4 +433,224 @@ fn kernels_on_scalars_give_plain_scalars() {
     assert_eq!(out.biggest, 6.0);
     assert_eq!(out.bounded, 0.0);
     let _: Array1<f32> = array![out.norm];
+}
+
+// ------------------------------------------------- against numpy fixtures
+
+/// `erf` is evaluated in `f64` and rounded once, as is the reference
+/// (`math.erf`, `tests/reference/kernels.py`): at most one ulp apart.
+const ROUNDED: Tolerance = Tolerance {
+    rel: 1.2e-7,
+    abs: 1.5e-45,
+};
+
+graph! {
+    struct ErfStd {
+        input x: [n];
+        output y = erf(x);
+        // In a fused elementwise tree (doubling is exact).
+        output doubled = erf(x) * 2.0;
+    }
+}
+
+graph! {
+    #[no_std]
+    struct ErfSpecial {
+        input x: [19];
+        output y = erf(x);
+        output doubled = erf(x) * 2.0;
+    }
+}
+
+graph! {
+    #[no_std]
+    struct ErfRandom {
+        input x: [3, 4];
+        output y = erf(x);
+    }
+}
+
+/// `erf` through `graph!`, std and `#[no_std]`, against numpy's fixture
+/// (`fixtures/kernels/unary.json`: its special values from `-1e4` to `1e4`
+/// and a random `[3, 4]` matrix).
+#[test]
+fn erf_against_numpy() {
+    let erf_cases: Vec<_> = cases("unary")
+        .into_iter()
+        .filter(|case| case.op() == "erf")
+        .collect();
+    assert_eq!(erf_cases.len(), 3, "special, random and empty");
+    for case in &erf_cases {
+        let x = case.f32s("x");
+        let expected = case.f32s("out");
+        let flat_x = Array1::from_iter(x.iter().copied());
+        let flat_expected = Array1::from_iter(expected.iter().copied()).into_dyn();
+        let out = ErfStd::new().run(flat_x.view()).unwrap();
+        let label = case.label();
+        assert_close(
+            &label,
+            &out.y.view().into_dyn(),
+            &flat_expected.view(),
+            ROUNDED,
+        );
+        let twice = flat_expected.mapv(|v| v * 2.0);
+        assert_close(
+            &label,
+            &out.doubled.view().into_dyn(),
+            &twice.view(),
+            ROUNDED,
+        );
+        let bare: Vec<f32> = match x.shape() {
+            [19] => {
+                let input: [f32; 19] = std::array::from_fn(|i| flat_x[i]);
+                let out = ErfSpecial::new().run(&input);
+                let doubled = Array1::from_vec(out.doubled.to_vec()).into_dyn();
+                assert_close(&label, &doubled.view(), &twice.view(), ROUNDED);
+                out.y.to_vec()
+            }
+            [3, 4] => {
+                let input: [[f32; 4]; 3] =
+                    std::array::from_fn(|i| std::array::from_fn(|j| flat_x[i * 4 + j]));
+                ErfRandom::new().y(&input).as_flattened().to_vec()
+            }
+            _ => continue,
+        };
+        let bare = Array1::from_vec(bare).into_dyn();
+        assert_close(
+            &format!("{label} (no_std)"),
+            &bare.view(),
+            &flat_expected.view(),
+            ROUNDED,
+        );
+    }
+}
+
+graph! {
+    /// `pad` as a convolution's `same` padding and a max-pool's (whose
+    /// padding never wins), the batch axis symbolic and unpadded.
+    struct PadNhwc {
+        input x: [n, 3, 3, 2];
+        output same = pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+        output pool = x.pad(paddings = [[0, 0], [0, 1], [1, 0], [0, 0]], value = -3.4028235e38);
+    }
+}
+
+graph! {
+    #[no_std]
+    struct PadNhwcBare {
+        input x: [2, 3, 3, 2];
+        output same = pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], value = 0.0);
+        output pool = pad(x, [[0, 0], [0, 1], [1, 0], [0, 0]], value = -3.4028235e38);
+    }
+}
+
+graph! {
+    struct PadSmall {
+        input x: [2, 3, 4];
+        input v: [5];
+        output x3 = pad(x, [[1, 0], [0, 2], [3, 1]], value = 1.5);
+        output v1 = pad(v, [[2, 3]], -1.0);
+    }
+}
+
+graph! {
+    #[no_std]
+    struct PadSmallBare {
+        input x: [2, 3, 4];
+        input v: [5];
+        output x3 = pad(x, [[1, 0], [0, 2], [3, 1]], value = 1.5);
+        output v1 = pad(v, [[2, 3]], -1.0);
+    }
+}
+
+/// `pad` through `graph!`, std and `#[no_std]`, against `np.pad` (the `pad`
+/// cases of `fixtures/kernels/movement.json`, written by
+/// `tests/reference/kernels.py`): a copy, so bit for bit.
+#[test]
+fn pad_against_numpy() {
+    const EXACT: Tolerance = Tolerance { rel: 0.0, abs: 0.0 };
+    let pad_cases = cases("movement");
+    let case = |name: &str| {
+        pad_cases
+            .iter()
+            .find(|case| case.op() == "pad" && case.label().ends_with(name))
+            .unwrap_or_else(|| panic!("no pad case {name}"))
+    };
+    let check = |label: &str, actual: Vec<f32>, expected: &ndarray::ArrayD<f32>| {
+        let actual = ndarray::ArrayD::from_shape_vec(expected.raw_dim(), actual).unwrap();
+        assert_close(label, &actual.view(), &expected.view(), EXACT);
+    };
+    let flat = |a: &ndarray::ArrayD<f32>| a.iter().copied().collect::<Vec<f32>>();
+    let (same, pool) = (case(": nhwc same"), case(": nhwc max-pool"));
+    assert_eq!(pool.scalar("value"), f32::MIN);
+    let image = |case: &common::Case| {
+        case.f32s("x")
+            .into_dimensionality::<ndarray::Ix4>()
+            .unwrap()
+    };
+    let (x_same, x_pool) = (image(same), image(pool));
+    let out_same = PadNhwc::new().run(x_same.view()).unwrap();
+    let out_pool = PadNhwc::new().run(x_pool.view()).unwrap();
+    check(
+        "nhwc same",
+        flat(&out_same.same.into_dyn()),
+        &same.f32s("out"),
+    );
+    check(
+        "nhwc max-pool",
+        flat(&out_pool.pool.into_dyn()),
+        &pool.f32s("out"),
+    );
+    // The batch axis is symbolic: one image pads as in the batch.
+    let one = PadNhwc::new()
+        .run(x_same.slice_axis(ndarray::Axis(0), ndarray::Slice::from(1..2)))
+        .unwrap();
+    assert_eq!(one.same.shape(), &[1, 5, 5, 2]);
+    assert_eq!(
+        one.same.index_axis(ndarray::Axis(0), 0).into_dyn(),
+        same.f32s("out").index_axis(ndarray::Axis(0), 1)
+    );
+    let arrays = |x: &ndarray::Array4<f32>| -> [[[[f32; 2]; 3]; 3]; 2] {
+        std::array::from_fn(|b| {
+            std::array::from_fn(|i| {
+                std::array::from_fn(|j| std::array::from_fn(|c| x[[b, i, j, c]]))
+            })
+        })
+    };
+    let bare_same = PadNhwcBare::new().run(&arrays(&x_same)).same;
+    let bare_pool = PadNhwcBare::new().run(&arrays(&x_pool)).pool;
+    let same_values = bare_same
+        .as_flattened()
+        .as_flattened()
+        .as_flattened()
+        .to_vec();
+    check("nhwc same (no_std)", same_values, &same.f32s("out"));
+    let pool_values = bare_pool
+        .as_flattened()
+        .as_flattened()
+        .as_flattened()
+        .to_vec();
+    check("nhwc max-pool (no_std)", pool_values, &pool.f32s("out"));
+    let (rank3, rank1) = (case(": rank 3"), case(": rank 1"));
+    let x = rank3
+        .f32s("x")
+        .into_dimensionality::<ndarray::Ix3>()
+        .unwrap();
+    let v = rank1
+        .f32s("x")
+        .into_dimensionality::<ndarray::Ix1>()
+        .unwrap();
+    let out = PadSmall::new().run(x.view(), v.view()).unwrap();
+    check("rank 3", flat(&out.x3.into_dyn()), &rank3.f32s("out"));
+    check("rank 1", flat(&out.v1.into_dyn()), &rank1.f32s("out"));
+    let bare_x: [[[f32; 4]; 3]; 2] =
+        std::array::from_fn(|a| std::array::from_fn(|b| std::array::from_fn(|c| x[[a, b, c]])));
+    let bare_v: [f32; 5] = std::array::from_fn(|i| v[i]);
+    let bare = PadSmallBare::new().run(&bare_x, &bare_v);
+    check(
+        "rank 3 (no_std)",
+        bare.x3.as_flattened().as_flattened().to_vec(),
+        &rank3.f32s("out"),
+    );
+    check("rank 1 (no_std)", bare.v1.to_vec(), &rank1.f32s("out"));
 }

@@ -185,7 +185,17 @@ fn infer_shapes(graph: &mut Graph, diagnostics: &mut Diagnostics) {
                     .map(|operand| describe(graph, *operand))
                     .collect();
                 let symbol = node.called.unwrap_or_else(|| node.op.symbol());
-                diagnostics.push(node.span.error(error.code(), error.message(symbol, &names)));
+                // An error about an attribute underlines it, as written.
+                let span = error
+                    .attribute()
+                    .and_then(|attribute| {
+                        node.attributes
+                            .iter()
+                            .find(|(name, _)| *name == attribute)
+                            .map(|&(_, span)| span)
+                    })
+                    .unwrap_or(node.span);
+                diagnostics.push(span.error(error.code(), error.message(symbol, &names)));
             }
         }
     }
@@ -463,5 +473,76 @@ mod tests {
         assert_eq!(message.len(), 2, "{message:?}");
         assert!(message[0].starts_with("[SF0301] `+` cannot broadcast [2, 3] with [3, 2]"));
         assert!(message[1].starts_with("[SF0304] `matmul` inner dimensions differ"));
+    }
+
+    #[test]
+    fn pad_reads_pairs_and_checks_them_against_the_operand() {
+        let (graph, diagnostics) = checked(quote::quote! {
+            struct Padded {
+                input x: [n, 4, 4, 3];
+                output y = pad(x, [[0, 0], [1, 1], [2, 0], [0, 0]], value = -3.4028235e38);
+                output z = x.pad(paddings = [[0, 0], [0, 0], [0, 0], [0, 1]]);
+            }
+        });
+        assert!(!diagnostics.has_errors());
+        assert_eq!(
+            graph.shape(graph.outputs[0].node).to_string(),
+            "[n, 6, 6, 3]"
+        );
+        assert_eq!(
+            graph.shape(graph.outputs[1].node).to_string(),
+            "[n, 4, 4, 4]"
+        );
+        let y = graph.node(graph.outputs[0].node);
+        assert_eq!(
+            y.attributes
+                .iter()
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>(),
+            ["paddings", "value"]
+        );
+        let (_, diagnostics) = checked(quote::quote! {
+            struct Bad {
+                input x: [n, 3];
+                output a = pad(x, [[1, 0], [0, 0]]);
+                output b = pad(x, [[0, 0]]);
+                output c = pad(x, [0, 0, 1, 1]);
+                output d = pad(x, [[0, 0], [-1, 1]]);
+                output e = pad(x, [[0, 0], [1]]);
+                output f = pad(x, 2);
+            }
+        });
+        let messages = diagnostics
+            .finish()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>();
+        assert_eq!(messages.len(), 6, "{messages:?}");
+        // The attributes' errors (lower) come before the shape rule's
+        // (check); in a compile they are sorted by their spans.
+        let written = "[SF0404] `paddings` must be a list of `[before, after]` pairs of \
+                       non-negative integers, one per axis, such as `[[0, 0], [1, 1]]`";
+        assert_eq!(
+            messages[0],
+            format!("{written}: one nested pair per axis, not a flat list of integers")
+        );
+        for message in &messages[1..3] {
+            assert_eq!(
+                *message,
+                format!("{written}, but this is not a pair of non-negative integers")
+            );
+        }
+        assert_eq!(messages[3], written);
+        assert_eq!(
+            messages[4],
+            "[SF0307] `pad` cannot pad axis 0 of [n, 3] by [1, 0]: its size is the symbolic dim `n`, \
+             and `n + 1` would not be one dim; give it `[0, 0]`"
+        );
+        assert_eq!(
+            messages[5],
+            "[SF0303] `pad` needs one `[before, after]` pair in `paddings` per axis of [n, 3], so 2 \
+             pairs, but was given 1 pair"
+        );
     }
 }

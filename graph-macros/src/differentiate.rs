@@ -395,6 +395,7 @@ impl<'g> Builder<'g> {
             name: None,
             called: None,
             span: self.span,
+            attributes: Vec::new(),
         });
         NodeId(self.graph.nodes.len() - 1)
     }
@@ -412,6 +413,7 @@ impl<'g> Builder<'g> {
             name: None,
             called: None,
             span: self.span,
+            attributes: Vec::new(),
         });
         NodeId(self.graph.nodes.len() - 1)
     }
@@ -426,6 +428,7 @@ impl<'g> Builder<'g> {
             name: Some(name),
             called: None,
             span: self.span,
+            attributes: Vec::new(),
         });
         let id = NodeId(self.graph.nodes.len() - 1);
         self.graph.variables.push(id);

@@ -74,6 +74,10 @@ pub struct Node {
     /// same op (`permute` and `transpose`, `embedding` and `gather`).
     pub called: Option<&'static str>,
     pub span: SpanRange,
+    /// The attributes as written in the call, by parameter name, so that a
+    /// shape rule's error about one underlines it (`pad`'s `paddings`);
+    /// empty for nodes the user did not write as a call.
+    pub attributes: Vec<(&'static str, SpanRange)>,
 }
 
 pub struct Output {

@@ -234,6 +234,7 @@ impl Lowering<'_> {
             name: None,
             called: None,
             span,
+            attributes: Vec::new(),
         });
         id
     }
@@ -416,6 +417,8 @@ impl Lowering<'_> {
                 let operands = operands.into_iter().collect::<Option<Vec<_>>>()?;
                 let id = self.push(op, operands, None, *span);
                 self.graph.nodes[id.0].called = Some(signature.name);
+                self.graph.nodes[id.0].attributes =
+                    ops::signature::attribute_spans(signature, &bound);
                 Some(id)
             }
         }

@@ -100,15 +100,27 @@ pub enum ShapeError {
     /// Any other op-specific rule, of the kind `code`, already phrased for
     /// the user (without the op's name, which `message` prefixes).
     Rule(Code, String),
+    /// A rule about one attribute's value given these operands (`pad`'s
+    /// `paddings` for its operand's rank): as `Rule`, but reported at the
+    /// attribute as written, where the call has it.
+    Attribute(&'static str, Code, String),
 }
 
 impl ShapeError {
+    /// The attribute the error is about, if it is about one.
+    pub fn attribute(&self) -> Option<&'static str> {
+        match self {
+            ShapeError::Attribute(name, _, _) => Some(name),
+            ShapeError::Broadcast { .. } | ShapeError::DType { .. } | ShapeError::Rule(..) => None,
+        }
+    }
+
     /// The kind of error, for the code its message starts with.
     pub fn code(&self) -> Code {
         match self {
             ShapeError::Broadcast { .. } => Code::Broadcast,
             ShapeError::DType { .. } => Code::ElementType,
-            ShapeError::Rule(code, _) => *code,
+            ShapeError::Rule(code, _) | ShapeError::Attribute(_, code, _) => *code,
         }
     }
 
@@ -150,7 +162,9 @@ impl ShapeError {
                     actual.name()
                 )
             }
-            ShapeError::Rule(_, rule) => format!("`{symbol}` {rule}"),
+            ShapeError::Rule(_, rule) | ShapeError::Attribute(_, _, rule) => {
+                format!("`{symbol}` {rule}")
+            }
         }
     }
 }
@@ -165,6 +179,12 @@ pub type Typed<'a> = (&'a Shape, DType);
 /// Builds a [`ShapeError::Rule`] of the kind `code`.
 pub fn rule(code: Code, message: impl Into<String>) -> ShapeError {
     ShapeError::Rule(code, message.into())
+}
+
+/// Builds a [`ShapeError::Attribute`]: a rule of the kind `code` about the
+/// attribute `name`.
+pub fn attribute_rule(name: &'static str, code: Code, message: impl Into<String>) -> ShapeError {
+    ShapeError::Attribute(name, code, message.into())
 }
 
 /// Checks that every operand has the element type `expected[i]`.

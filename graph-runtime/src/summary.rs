@@ -35,7 +35,7 @@
 //! | op | operations |
 //! | --- | --- |
 //! | `add`, `sub`, `mul`, `div`, `maximum`, `minimum`, comparisons, `select` | 1 per out |
-//! | `neg`, `abs`, `exp`, `log`, `sqrt`, `square`, `relu`, `tanh`, `pow` | 1 per out |
+//! | `neg`, `abs`, `exp`, `log`, `sqrt`, `square`, `relu`, `tanh`, `erf`, `pow` | 1 per out |
 //! | `leaky_relu` (compare, scale), `clip` (max, min) | 2 per out |
 //! | `softplus` (`ln(1 + e^x)`) | 3 per out |
 //! | `sigmoid` (`1 / (1 + e^-x)`), `elu` (compare, then `α·(e^x − 1)`: exp, subtract, scale), `hard_sigmoid` (`α·x + β`: multiply, add; then max, min) | 4 per out |
@@ -60,7 +60,7 @@
 //! | `conv2d`'s gradients, made by `grad` | each as the forward: 2·kh·kw·c per element of the forward's result |
 //! | the pools' gradients, made by `grad` | wh·ww per element of the forward's result |
 //! | `dropout` | 0 outside a training step (the identity); in a step's forward pass and gradient, 1 per out (the scaling; drawing the mask is not counted) |
-//! | `transpose`, `permute`, `reshape`, `concat`, `slice`, `broadcast_to`, `expand_dims`, `squeeze`, `gather` | 0: data movement only |
+//! | `transpose`, `permute`, `reshape`, `concat`, `slice`, `pad`, `broadcast_to`, `expand_dims`, `squeeze`, `gather` | 0: data movement only |
 //! | inputs, variables, constants | 0 |
 //! | `fused`: a tree of elementwise ops, fused by the optimizer | its ops' counts added, per out |
 //! | a function's slope `f'(x)`, made by `grad` | the function's count, per out |

@@ -326,6 +326,7 @@ fn normalisation_and_movement_allocate_nothing() {
     let mut joined = Array2::zeros((16, 64));
     let mut sliced = Array2::zeros((16, 8));
     let mut expanded = Array3::zeros((16, 1, 32));
+    let mut padded = Array2::zeros((19, 34));
     assert_no_allocation("normalisations and lookup", || {
         nn::layer_norm_into(x.view(), p.view(), p.view(), 1e-5, out.view_mut());
         nn::batch_norm_into(
@@ -349,6 +350,7 @@ fn normalisation_and_movement_allocate_nothing() {
         movement::broadcast_to_into(p.view(), out.view_mut());
         movement::expand_dims_into(x.view(), 1, expanded.view_mut());
         movement::squeeze_into(expanded.view(), &[1], out.view_mut());
+        movement::pad_into(x.view(), &[[1, 2], [0, 2]], -1.0, padded.view_mut());
     });
 }
 

@@ -36,6 +36,7 @@ fn every_fixture_op_is_tested() {
             "broadcast_to",
             "expand_dims",
             "squeeze",
+            "pad",
         ],
     );
 }
@@ -120,5 +121,51 @@ fn concat() {
                 EXACT,
             );
         }
+    }
+}
+
+/// The `[before, after]` pairs of a `pad` case.
+fn paddings(case: &Case) -> Vec<[usize; 2]> {
+    case.get("paddings")
+        .as_array()
+        .expect("a list of pairs")
+        .iter()
+        .map(|pair| {
+            let pair: Vec<usize> = pair
+                .as_array()
+                .expect("a pair")
+                .iter()
+                .map(|v| usize::try_from(v.as_u64().expect("an integer")).expect("a size"))
+                .collect();
+            [pair[0], pair[1]]
+        })
+        .collect()
+}
+
+#[test]
+fn pad() {
+    check("pad", |case, x| {
+        movement::pad(x, &paddings(case), case.scalar("value"))
+    });
+}
+
+/// `flat::pad`, the `#[no_std]` kernel, on the same cases: row-major in and
+/// out, so one layout.
+#[test]
+fn flat_pad() {
+    for case in cases("movement", "pad") {
+        let x = case.f32s("x");
+        let expected = case.f32s("out");
+        let data: Vec<f32> = x.iter().copied().collect();
+        let mut out = vec![f32::NAN; expected.len()];
+        graph_runtime::flat::pad(
+            &data,
+            x.shape(),
+            &paddings(&case),
+            case.scalar("value"),
+            &mut out,
+        );
+        let actual = ArrayD::from_shape_vec(expected.raw_dim(), out).expect("the padded shape");
+        assert_close(&case.label(), actual.view(), expected.view(), EXACT);
     }
 }

@@ -489,7 +489,7 @@ fn hard_sigmoid_corners_follow_the_f32_forward_function() {
 
 #[test]
 fn nan_gives_nan() {
-    let unary: [Named; 13] = [
+    let unary: [Named; 14] = [
         ("neg_slope", scalar::neg_slope),
         ("abs_slope", scalar::abs_slope),
         ("exp_slope", scalar::exp_slope),
@@ -501,6 +501,7 @@ fn nan_gives_nan() {
         ("tanh_slope", scalar::tanh_slope),
         ("gelu_tanh_slope", scalar::gelu_tanh_slope),
         ("gelu_exact_slope", scalar::gelu_exact_slope),
+        ("erf_slope", scalar::erf_slope),
         ("softplus_slope", scalar::softplus_slope),
         ("silu_slope", scalar::silu_slope),
     ];
@@ -690,4 +691,47 @@ fn tails_do_not_cancel() {
     let expected = s * (1.0 + 2.0 * x * du * (1.0 - s));
     assert!((-8e-10..-7e-10).contains(&expected));
     assert!(close(scalar::gelu_tanh_slope(-6.0), expected));
+}
+
+/// `erf_slope`, which the JAX fixture does not cover: `(2/√π)·e^(−x²)`
+/// against that closed form in `f64` (rounded once, as the slope is) over a
+/// grid into the subnormal tail, against central differences of
+/// `scalar::erf`, and its limits.
+#[test]
+fn erf_slope_is_the_gaussian() {
+    let closed = |x: f64| std::f64::consts::FRAC_2_SQRT_PI * (-x * x).exp();
+    for i in -1100..=1100 {
+        let x = f64::from(i) / 100.0;
+        #[allow(clippy::cast_possible_truncation)]
+        let (x32, expected) = (x as f32, closed(f64::from(x as f32)) as f32);
+        let actual = scalar::erf_slope(x32);
+        let ulp = f64::from(expected.abs()) * 1.2e-7 + 1.5e-45;
+        assert!(
+            (f64::from(actual) - f64::from(expected)).abs() <= ulp,
+            "erf_slope({x32}) = {actual:e}, expected {expected:e}"
+        );
+        if x.abs() < 4.0 && x != 0.0 {
+            let h = 1e-3;
+            let (above, below) = (x32 + h, x32 - h);
+            let difference = (f64::from(scalar::erf(above)) - f64::from(scalar::erf(below)))
+                / (f64::from(above) - f64::from(below));
+            assert!(
+                (difference - f64::from(actual)).abs() < 1e-3,
+                "erf_slope({x32}) = {actual:e}, finite difference {difference:e}"
+            );
+        }
+    }
+    assert_table(
+        "erf_slope",
+        scalar::erf_slope,
+        &[
+            (INF, 0.0),
+            (NEG, 0.0),
+            (11.0, 0.0),
+            (-11.0, 0.0),
+            (f32::MAX, 0.0),
+        ],
+    );
+    assert_eq!(scalar::erf_slope(0.0), scalar::erf_slope(-0.0));
+    assert!(scalar::erf_slope(9.5) > 0.0 && scalar::erf_slope(9.5) < f32::MIN_POSITIVE);
 }

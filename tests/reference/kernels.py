@@ -374,6 +374,34 @@ def movement_cases():
     for axes in ([0], [0, 2], [4, 0, 2], []):
         cases.append({"op": "squeeze", "name": f"{axes}", "x": tensor(y), "axes": axes,
                       "out": tensor(np.squeeze(y, axis=tuple(axes)))})
+    cases.extend(pad_cases())
+    return cases
+
+
+# Drawn from a generator of their own, so that adding them left every other
+# fixture's draws unchanged.
+PAD_RNG = np.random.default_rng(20261207)
+
+
+def pad_cases():
+    """np.pad(x, paddings, constant_values=value), as `pad` and `tf.pad`."""
+    cases = []
+    lowest = float(np.finfo(F32).min)  # -3.4028235e38, the fill of max-pooling pads
+    for name, shape, paddings, value in (
+        ("nhwc same", (2, 3, 3, 2), [[0, 0], [1, 1], [1, 1], [0, 0]], 0.0),
+        ("nhwc max-pool", (2, 3, 3, 2), [[0, 0], [0, 1], [1, 0], [0, 0]], lowest),
+        ("rank 3", (2, 3, 4), [[1, 0], [0, 2], [3, 1]], 1.5),
+        ("rank 1", (5,), [[2, 3]], -1.0),
+        ("around empty", (0, 3), [[1, 1], [0, 0]], 2.0),
+        ("nothing", (2, 2), [[0, 0], [0, 0]], 7.0),
+        ("scalar", (), [], 9.0),
+    ):
+        x = (PAD_RNG.standard_normal(shape)).astype(F32)
+        # np.pad rejects the empty list of a scalar, which it leaves as it is.
+        out = np.pad(x, paddings, mode="constant", constant_values=F32(value)) if shape else x.copy()
+        assert out.dtype == F32
+        cases.append({"op": "pad", "name": name, "x": tensor(x), "paddings": paddings, "value": value,
+                      "out": tensor(out)})
     return cases
 
 

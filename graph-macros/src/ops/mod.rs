@@ -10,7 +10,7 @@
 //! | [`reduce`] | `sum`, `mean`, `max`, `min`, `argmax` |
 //! | [`loss`] | `softmax`, `log_softmax`, `logsumexp`, `mse`, `softmax_cross_entropy` |
 //! | [`linalg`] | `matmul` and the fused `dense` |
-//! | [`movement`] | `transpose`, `reshape`, `concat`, `slice`, `broadcast_to`, `expand_dims`, `squeeze` |
+//! | [`movement`] | `transpose`, `reshape`, `concat`, `slice`, `pad`, `broadcast_to`, `expand_dims`, `squeeze` |
 //! | [`nn`] | `conv2d`, the pools, `batch_norm`, `layer_norm`, `gather` |
 //!
 //! Adding an op to a family is one variant of its enum, one signature entry,

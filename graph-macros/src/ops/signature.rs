@@ -44,6 +44,10 @@ pub enum Kind {
     Dims,
     /// `same` or `valid`.
     Padding,
+    /// A list of `[before, after]` pairs of non-negative integers, one per
+    /// axis of the operand: `[[0, 0], [1, 1]]` (`pad`'s `paddings`, as
+    /// numpy and TensorFlow write them). The shape rule checks the count.
+    Paddings,
 }
 
 impl Kind {
@@ -61,6 +65,9 @@ impl Kind {
             Kind::Pair => "a positive integer or a pair such as `[2, 2]`",
             Kind::Dims => "a shape such as `[n, 64]` (one dim may be `-1`)",
             Kind::Padding => "`same` or `valid`",
+            Kind::Paddings => {
+                "a list of `[before, after]` pairs of non-negative integers, one per axis, such as `[[0, 0], [1, 1]]`"
+            }
         }
     }
 }
@@ -115,6 +122,7 @@ pub enum Value {
     Pair([usize; 2]),
     Dims(Vec<DimSpec>),
     Padding(Padding),
+    Paddings(Vec<[usize; 2]>),
 }
 
 /// The attribute values of one call, by parameter name.
@@ -174,6 +182,13 @@ impl Attrs {
     pub fn dims(&self, name: &str) -> Vec<DimSpec> {
         match self.get(name) {
             Value::Dims(dims) => dims.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn paddings(&self, name: &str) -> Vec<[usize; 2]> {
+        match self.get(name) {
+            Value::Paddings(pairs) => pairs.clone(),
             _ => Vec::new(),
         }
     }
@@ -573,7 +588,61 @@ fn read(param: &Param, expr: &Expr) -> Result<Value, syn::Error> {
             Expr::Name(name) if name == "valid" => Ok(Value::Padding(Padding::Valid)),
             _ => Err(wrong()),
         },
+        Kind::Paddings => paddings(param, expr).map(Value::Paddings),
     }
+}
+
+/// Reads `pad`'s `paddings`: a list of `[before, after]` pairs of
+/// non-negative integers. The error underlines the pair at fault, or the
+/// whole list where it is flat (`[0, 0, 1, 1]`, as ONNX's `pads`).
+fn paddings(param: &Param, expr: &Expr) -> Result<Vec<[usize; 2]>, syn::Error> {
+    let message =
+        |detail: &str| format!("`{}` must be {}{detail}", param.name, param.kind.describe());
+    let Expr::Array(pairs, _) = expr else {
+        return Err(expr.span().error(Code::AttributeValue, message("")));
+    };
+    let int = |expr: &Expr| match expr {
+        Expr::Number(number, _) => number.integer,
+        _ => None,
+    };
+    if !pairs.is_empty() && pairs.iter().all(|item| int(item).is_some()) {
+        return Err(expr.span().error(
+            Code::AttributeValue,
+            message(": one nested pair per axis, not a flat list of integers"),
+        ));
+    }
+    let size = |expr: &Expr| int(expr).and_then(|i| usize::try_from(i).ok());
+    let mut read = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        let sizes = match pair {
+            Expr::Array(items, _) if items.len() == 2 => size(&items[0]).zip(size(&items[1])),
+            _ => None,
+        };
+        let Some((before, after)) = sizes else {
+            return Err(pair.span().error(
+                Code::AttributeValue,
+                message(", but this is not a pair of non-negative integers"),
+            ));
+        };
+        read.push([before, after]);
+    }
+    Ok(read)
+}
+
+/// The spans of a bound call's attributes as written, by parameter name
+/// (tensor parameters are skipped): where a shape rule's error about one of
+/// them points.
+pub fn attribute_spans(
+    signature: &Signature,
+    bound: &[Option<&Expr>],
+) -> Vec<(&'static str, SpanRange)> {
+    signature
+        .params
+        .iter()
+        .zip(bound)
+        .filter(|(param, _)| !matches!(param.kind, Kind::Tensor | Kind::Tensors))
+        .filter_map(|(param, expr)| expr.map(|expr| (param.name, expr.span())))
+        .collect()
 }
 
 /// The graph expressions among a call's bound arguments: the operands of the

@@ -232,6 +232,65 @@ pub fn concat<T: Copy, const N: usize>(
     }
 }
 
+/// Constant padding, as `numpy.pad(x, paddings, constant_values=value)`:
+/// `x` is row-major of `shape`, and `out` row-major of the padded shape,
+/// axis `a` longer by `paddings[a][0]` elements of `value` before and
+/// `paddings[a][1]` after. Every element of `out` is written.
+///
+/// # Panics
+/// If `shape` has more than [`MAX_RANK`] axes (or, as every kernel here, a
+/// slice is shorter than its shape says).
+///
+/// ```
+/// use graph_runtime::flat;
+///
+/// let x = [1.0_f32, 2.0, 3.0, 4.0];
+/// let mut out = [0.0_f32; 9];
+/// flat::pad(&x, &[2, 2], &[[1, 0], [0, 1]], -1.0, &mut out);
+/// assert_eq!(out, [-1.0, -1.0, -1.0, 1.0, 2.0, -1.0, 3.0, 4.0, -1.0]);
+/// ```
+pub fn pad(x: &[f32], shape: &[usize], paddings: &[[usize; 2]], value: f32, out: &mut [f32]) {
+    out.fill(value);
+    let rank = shape.len();
+    let Some(last) = rank.checked_sub(1) else {
+        // A scalar: nothing to pad.
+        out[0] = x[0];
+        return;
+    };
+    let total: usize = shape.iter().product();
+    if total == 0 {
+        return;
+    }
+    assert!(
+        rank <= MAX_RANK,
+        "flat kernels take at most {MAX_RANK} axes"
+    );
+    // The padded shape's strides.
+    let mut strides = [0usize; MAX_RANK];
+    let mut stride = 1;
+    for axis in (0..rank).rev() {
+        strides[axis] = stride;
+        stride *= shape[axis] + paddings[axis][0] + paddings[axis][1];
+    }
+    // Each row of `x` along its last axis is one contiguous run of `out`;
+    // `counter` walks the other axes in row-major order.
+    let row = shape[last];
+    let mut counter = [0usize; MAX_RANK];
+    for chunk in x[..total].chunks_exact(row) {
+        let start: usize = (0..rank)
+            .map(|axis| (counter[axis] + paddings[axis][0]) * strides[axis])
+            .sum();
+        out[start..start + row].copy_from_slice(chunk);
+        for axis in (0..last).rev() {
+            counter[axis] += 1;
+            if counter[axis] < shape[axis] {
+                break;
+            }
+            counter[axis] = 0;
+        }
+    }
+}
+
 /// One-hot encoding: row `i` of `out` (`depth` elements) is all zeros but
 /// for a 1 at `indices[i]`; `out` holds `indices.len() · depth` elements.
 ///
@@ -406,6 +465,32 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, [2.0, 5.0, 3.0]);
+    }
+
+    #[test]
+    fn pad_places_every_row() {
+        // [2, 2, 3] padded by [[1, 0], [0, 1], [2, 1]] to [3, 3, 6].
+        let x = [
+            1.0_f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0,
+        ];
+        let mut out = [f32::NAN; 54];
+        pad(&x, &[2, 2, 3], &[[1, 0], [0, 1], [2, 1]], 0.0, &mut out);
+        for (i, &v) in out.iter().enumerate() {
+            let (a, b, c) = (i / 18, i / 6 % 3, i % 6);
+            let inside = a >= 1 && b < 2 && (2..5).contains(&c);
+            let expected = if inside {
+                x[(a - 1) * 6 + b * 3 + (c - 2)]
+            } else {
+                0.0
+            };
+            assert_eq!(v, expected, "at {i}");
+        }
+        let mut scalar = [0.0];
+        pad(&[5.0], &[], &[], 1.0, &mut scalar);
+        assert_eq!(scalar, [5.0]);
+        let mut around_empty = [0.0; 2];
+        pad(&[], &[0, 1], &[[2, 0], [0, 0]], 3.0, &mut around_empty);
+        assert_eq!(around_empty, [3.0, 3.0]);
     }
 
     #[test]

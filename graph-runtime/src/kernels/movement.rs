@@ -1,5 +1,5 @@
 //! Kernels that move data without computing on it: permutations, reshapes,
-//! concatenation, slicing, broadcasting and unit axes.
+//! concatenation, slicing, constant padding, broadcasting and unit axes.
 //!
 //! Every kernel accepts views of any layout (transposed, strided) and returns
 //! an owned array in standard (row-major) layout. Where the rank changes, the
@@ -533,6 +533,87 @@ pub fn squeeze_into<O: Dimension>(
     copy_row_major(x, out);
 }
 
+/// Pads with a constant, as `numpy.pad(x, paddings, constant_values=value)`
+/// and `tf.pad`: axis `a` gains `paddings[a][0]` elements of `value` before
+/// `x`'s and `paddings[a][1]` after.
+///
+/// # Panics
+/// If `paddings` does not have one `[before, after]` pair per axis of `x`.
+///
+/// ```
+/// use graph_runtime::kernels::movement::pad;
+/// use ndarray::array;
+///
+/// let x = array![[1.0_f32, 2.0], [3.0, 4.0]];
+/// let y = pad(x.view(), &[[1, 0], [0, 2]], -1.0);
+/// assert_eq!(y, array![[-1.0, -1.0, -1.0, -1.0], [1.0, 2.0, -1.0, -1.0], [3.0, 4.0, -1.0, -1.0]]);
+/// ```
+#[track_caller]
+#[must_use]
+pub fn pad<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    paddings: &[[usize; 2]],
+    value: f32,
+) -> Array<f32, D> {
+    if paddings.len() != x.ndim() {
+        shape_panic("pad", &[x.shape(), &[paddings.len()]]);
+    }
+    let mut dim = x.raw_dim();
+    for (axis, &pair) in paddings.iter().enumerate() {
+        dim[axis] =
+            padded(dim[axis], pair).unwrap_or_else(|| shape_panic("pad", &[x.shape(), &pair]));
+    }
+    let mut out = Array::zeros(dim);
+    pad_into(x, paddings, value, out.view_mut());
+    out
+}
+
+/// An axis of `len` elements padded by `[before, after]`, unless that
+/// overflows.
+fn padded(len: usize, [before, after]: [usize; 2]) -> Option<usize> {
+    len.checked_add(before)?.checked_add(after)
+}
+
+/// [`pad()`] into caller storage of the padded shape, of any layout; no
+/// allocation.
+///
+/// # Panics
+/// As [`pad()`], and if `out` does not have the padded shape.
+///
+/// ```
+/// use graph_runtime::kernels::movement::{pad, pad_into};
+/// use ndarray::{array, Array2};
+///
+/// let x = array![[1.0_f32, 2.0], [3.0, 4.0]];
+/// let mut out = Array2::zeros((4, 3));
+/// pad_into(x.t(), &[[1, 1], [0, 1]], 0.5, out.view_mut());
+/// assert_eq!(out, pad(x.t(), &[[1, 1], [0, 1]], 0.5));
+/// assert_eq!(out.row(1), array![1.0, 3.0, 0.5]);
+/// ```
+#[track_caller]
+pub fn pad_into<D: Dimension>(
+    x: ArrayView<'_, f32, D>,
+    paddings: &[[usize; 2]],
+    value: f32,
+    mut out: ArrayViewMut<'_, f32, D>,
+) {
+    let fits = paddings.len() == x.ndim()
+        && x.shape()
+            .iter()
+            .zip(paddings)
+            .zip(out.shape())
+            .all(|((&len, &pair), &out_len)| padded(len, pair) == Some(out_len));
+    if !fits {
+        shape_panic("pad", &[x.shape(), &[paddings.len()], out.shape()]);
+    }
+    out.fill(value);
+    let mut inside = out.view_mut();
+    for (axis, (&[before, _], &len)) in paddings.iter().zip(x.shape()).enumerate() {
+        inside.slice_axis_inplace(Axis(axis), Slice::from(before..before + len));
+    }
+    inside.assign(&x);
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // Expected values are exact by construction.
 mod tests {
@@ -569,6 +650,35 @@ mod tests {
         let back: Array0<f32> = squeeze(one.view(), &[0]);
         let again: Array0<f32> = reshape(one.view(), &[]);
         assert_eq!((back.into_scalar(), again.into_scalar()), (7.0, 7.0));
+    }
+
+    #[test]
+    fn pad_surrounds_any_layout() {
+        let x = array![[1.0_f32, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        let y = pad(x.t(), &[[0, 1], [2, 0]], 9.0);
+        assert!(y.is_standard_layout());
+        assert_eq!(
+            y,
+            array![
+                [9.0, 9.0, 1.0, 4.0],
+                [9.0, 9.0, 2.0, 5.0],
+                [9.0, 9.0, 3.0, 6.0],
+                [9.0, 9.0, 9.0, 9.0]
+            ]
+        );
+        let scalar = Array0::from_elem((), 7.0_f32);
+        assert_eq!(pad(scalar.view(), &[], 0.0), scalar);
+        let empty = Array2::<f32>::zeros((0, 2));
+        assert_eq!(
+            pad(empty.view(), &[[1, 0], [0, 0]], -2.0),
+            array![[-2.0, -2.0]]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "kernel `pad`")]
+    fn pad_with_a_pair_missing_panics() {
+        let _ = pad(Array2::<f32>::zeros((2, 3)).view(), &[[1, 1]], 0.0);
     }
 
     #[test]

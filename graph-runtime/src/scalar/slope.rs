@@ -243,6 +243,26 @@ pub fn gelu_exact_slope(x: f32) -> f32 {
     narrow(cdf + tail)
 }
 
+/// The slope of [`erf`](super::erf): `(2/√π)·e^(−x²)`, evaluated in `f64` and
+/// rounded once, so it stays accurate (subnormal, then 0) in the tails.
+///
+/// `±inf` give 0, the limits; NaN gives NaN.
+///
+/// ```
+/// use graph_runtime::scalar::erf_slope;
+///
+/// assert!((erf_slope(0.0) - 1.128_379_2).abs() < 1e-7);
+/// assert_eq!(erf_slope(f32::INFINITY), 0.0);
+/// ```
+#[inline(always)]
+#[must_use]
+pub fn erf_slope(x: f32) -> f32 {
+    /// `2/√π`.
+    const TWO_OVER_SQRT_PI: f64 = core::f64::consts::FRAC_2_SQRT_PI;
+    let x = f64::from(x);
+    narrow(TWO_OVER_SQRT_PI * math::exp(-(x * x)))
+}
+
 /// The slope of [`softplus`](super::softplus): `σ(x)`, [`sigmoid`](super::sigmoid) itself bit for bit.
 ///
 /// `+inf` gives 1, `-inf` gives 0; NaN gives NaN.

@@ -26,6 +26,8 @@ pub enum Unary {
     Tanh,
     GeluTanh,
     GeluExact,
+    /// The Gauss error function.
+    Erf,
     Softplus,
     Pow(Bits),
     LeakyRelu(Bits),
@@ -70,6 +72,7 @@ impl Unary {
         Unary::Tanh,
         Unary::GeluTanh,
         Unary::GeluExact,
+        Unary::Erf,
         Unary::Softplus,
         Unary::Pow(Bits(0)),
         Unary::LeakyRelu(Bits(0)),
@@ -121,6 +124,7 @@ impl Unary {
                 counted: "(`0.5·x·(1 + erf(x/√2))`)",
                 ..info("gelu_exact", 5, Some("GeluExact"))
             },
+            Unary::Erf => info("erf", 1, None),
             Unary::Softplus => UnaryInfo {
                 counted: "(`ln(1 + e^x)`)",
                 ..info("softplus", 3, Some("Softplus"))
@@ -269,6 +273,7 @@ pub static SIGNATURES: &[Signature] = &[
     Signature::new("tanh", X, |_| unary(Unary::Tanh)),
     Signature::new("gelu_tanh", X, |_| unary(Unary::GeluTanh)),
     Signature::new("gelu_exact", X, |_| unary(Unary::GeluExact)),
+    Signature::new("erf", X, |_| unary(Unary::Erf)),
     Signature::new("softplus", X, |_| unary(Unary::Softplus)),
     Signature::new(
         "clip",

@@ -1,5 +1,5 @@
 //! Data movement: `transpose`/`permute`, `reshape`, `concat`, `slice`,
-//! `broadcast_to`, `expand_dims`, `squeeze`. They copy values without
+//! `pad`, `broadcast_to`, `expand_dims`, `squeeze`. They copy values without
 //! computing on them (FLOPs 0); reshapes and unit axes do not move the data
 //! at all on the `#[no_std]` path.
 
@@ -12,8 +12,9 @@ use super::{At, Family, Op};
 use crate::differentiate::Builder;
 use crate::dot::{call, dims as written_dims, list};
 use crate::emit::bare::{strides, Bare};
+use crate::emit::f32_literal;
 use crate::introspect::Polynomial;
-use crate::ir::{Axes, DType, DimSpec, NodeId};
+use crate::ir::{Axes, Bits, DType, DimSpec, NodeId};
 use crate::shape::{axes, axis, expect_dtypes, Dim, Shape, ShapeError, Typed};
 use crate::train::form::TrainingForm;
 
@@ -30,6 +31,12 @@ pub enum Movement {
         axis: i64,
         start: i64,
         end: i64,
+    },
+    /// Constant padding: one `[before, after]` pair per axis, and the value
+    /// the new elements take.
+    Pad {
+        paddings: Vec<[usize; 2]>,
+        value: Bits,
     },
     BroadcastTo(Vec<DimSpec>),
     ExpandDims {
@@ -53,6 +60,8 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("flatten", "reshape"),
     ("broadcast", "broadcast_to"),
     ("expand", "broadcast_to"),
+    ("constant_pad_nd", "pad"),
+    ("zero_pad2d", "pad"),
 ];
 
 pub static SIGNATURES: &[Signature] = &[
@@ -113,6 +122,28 @@ pub static SIGNATURES: &[Signature] = &[
         },
     ),
     Signature::new(
+        "pad",
+        &[
+            Param::tensor("x"),
+            attr("paddings", Kind::Paddings, Default::Required),
+            attr("value", Kind::Float, Default::Float(0.0)),
+        ],
+        |a| {
+            movement(Movement::Pad {
+                paddings: a.paddings("paddings"),
+                value: a.float("value"),
+            })
+        },
+    )
+    .foreign(&[
+        ("constant_values", "write the fill value as `value = ..`"),
+        ("pads", "write `paddings = [[before, after], ..]`, one pair per axis"),
+        (
+            "mode",
+            "`pad` pads with a constant (`value = ..`); reflecting and edge padding are not available",
+        ),
+    ]),
+    Signature::new(
         "broadcast_to",
         &[
             Param::tensor("x"),
@@ -147,30 +178,34 @@ const PERMUTE: Kernel = Kernel::std("movement", "permute", INTO);
 const RESHAPE: Kernel = Kernel::std("movement", "reshape", INTO);
 const CONCAT: Kernel = Kernel::std("movement", "concat", INTO);
 const SLICE: Kernel = Kernel::std("movement", "slice", INTO);
+const PAD: Kernel = Kernel::std("movement", "pad", INTO);
 const BROADCAST_TO: Kernel = Kernel::std("movement", "broadcast_to", INTO);
 const EXPAND_DIMS: Kernel = Kernel::std("movement", "expand_dims", INTO);
 const SQUEEZE: Kernel = Kernel::std("movement", "squeeze", INTO);
 const FLAT_MAP: Kernel = Kernel::flat("map");
 const FLAT_CONCAT: Kernel = Kernel::flat("concat");
 const FLAT_COPY: Kernel = Kernel::flat("copy");
+const FLAT_PAD: Kernel = Kernel::flat("pad");
 
 pub const KERNELS: &[Kernel] = &[
     PERMUTE,
     RESHAPE,
     CONCAT,
     SLICE,
+    PAD,
     BROADCAST_TO,
     EXPAND_DIMS,
     SQUEEZE,
     FLAT_MAP,
     FLAT_CONCAT,
     FLAT_COPY,
+    FLAT_PAD,
 ];
 
 #[cfg_attr(not(test), allow(dead_code))]
 pub const COST_ROWS: &[(&str, &str)] = &[
     (
-        "`transpose`, `permute`, `reshape`, `concat`, `slice`, `broadcast_to`, `expand_dims`, `squeeze`, `gather`",
+        "`transpose`, `permute`, `reshape`, `concat`, `slice`, `pad`, `broadcast_to`, `expand_dims`, `squeeze`, `gather`",
         "0: data movement only",
     ),
     ("inputs, variables, constants", "0"),
@@ -183,6 +218,7 @@ impl Family for Movement {
             Movement::Reshape(_) => "reshape",
             Movement::Concat { .. } => "concat",
             Movement::Slice { .. } => "slice",
+            Movement::Pad { .. } => "pad",
             Movement::BroadcastTo(_) => "broadcast_to",
             Movement::ExpandDims { .. } => "expand_dims",
             Movement::Squeeze(_) => "squeeze",
@@ -215,6 +251,10 @@ impl Family for Movement {
                 format!("start={start}"),
                 format!("end={end}"),
             ],
+            Movement::Pad { paddings, value } => vec![
+                format!("paddings={}", pairs(paddings)),
+                format!("value={:?}", value.get()),
+            ],
         };
         call(word, &attributes)
     }
@@ -246,6 +286,13 @@ impl Family for Movement {
                     vec![x, quote! { #at_axis }, quote! { #from }, quote! { #to }],
                 )
             }
+            Movement::Pad { paddings, value } => {
+                let pairs = paddings
+                    .iter()
+                    .map(|[before, after]| quote! { [#before, #after] });
+                let value = f32_literal(value.get());
+                Call::new(PAD, vec![x, quote! { &[#(#pairs),*] }, value])
+            }
             Movement::ExpandDims { axis } => {
                 let at_axis = crate::shape::axis(*axis, input.rank() + 1).unwrap_or(0);
                 Call::new(EXPAND_DIMS, vec![x, quote! { #at_axis }])
@@ -270,8 +317,8 @@ impl Family for Movement {
     }
 
     /// Each gradient undoes the movement: reshaped back, transposed by the
-    /// inverse permutation, sliced out of a concatenation, padded with
-    /// zeros around a slice, summed over broadcast axes.
+    /// inverse permutation, sliced out of a concatenation or a padding,
+    /// padded with zeros around a slice, summed over broadcast axes.
     fn vjp(
         &self,
         node: NodeId,
@@ -285,6 +332,31 @@ impl Family for Movement {
                 Ok(vec![Some(b.reshape(g, &shape))])
             }
             Movement::BroadcastTo(_) => Ok(vec![Some(b.sum_to(g, &shape))]),
+            // `g` sliced back to `x`'s region, one padded axis at a time
+            // (symbolic axes have no padding).
+            Movement::Pad { paddings, .. } => {
+                let mut region = g;
+                for (at, (&[before, after], dim)) in paddings.iter().zip(&shape.0).enumerate() {
+                    let Dim::Fixed(size) = dim else { continue };
+                    if before == 0 && after == 0 {
+                        continue;
+                    }
+                    let (Ok(at), Ok(start), Ok(length)) = (
+                        i64::try_from(at),
+                        i64::try_from(before),
+                        i64::try_from(*size),
+                    ) else {
+                        return Err("a padding too large for a slice".to_string());
+                    };
+                    let slice = Movement::Slice {
+                        axis: at,
+                        start,
+                        end: start + length,
+                    };
+                    region = b.push(Op::Movement(slice), vec![region]);
+                }
+                Ok(vec![Some(region)])
+            }
             Movement::Transpose(order) => {
                 let order: Vec<usize> = match order {
                     None => (0..shape.rank()).rev().collect(),
@@ -388,6 +460,14 @@ impl Family for Movement {
                     #map([(&#x[#from..], #p::flat::Index::Strided(&[#(#own),*]))], &[#(#out),*], #destination, #identity)
                 }
             }
+            Movement::Pad { paddings, value } => {
+                let pairs = paddings
+                    .iter()
+                    .map(|[before, after]| quote! { [#before, #after] });
+                let value = f32_literal(value.get());
+                let pad = FLAT_PAD.path(Form::Value);
+                quote! { #pad(#x, &[#(#in_sizes),*], &[#(#pairs),*], #value, #destination) }
+            }
             Movement::Concat { axis } => {
                 let at = bare.at.axis_of(0, *axis);
                 let outer: usize = in_sizes[..at].iter().product();
@@ -421,6 +501,15 @@ impl Family for Movement {
     ) -> Result<Option<NodeId>, String> {
         Ok(None)
     }
+}
+
+/// `[[0, 0], [1, 1]]`, as written.
+fn pairs(paddings: &[[usize; 2]]) -> String {
+    let pairs: Vec<String> = paddings
+        .iter()
+        .map(|[before, after]| format!("[{before}, {after}]"))
+        .collect();
+    format!("[{}]", pairs.join(", "))
 }
 
 /// A `slice`'s `[from, to)` along its axis, bounds resolved against the
@@ -501,6 +590,51 @@ mod tests {
         let bad = vec![DimSpec::Fixed(32), DimSpec::Infer];
         assert!(infer(&op(bad), &[&shape("n, 8, 8")]).is_err());
         assert!(infer(&op(flatten), &[&shape("m, 4")]).is_err());
+    }
+
+    #[test]
+    fn pad_grows_literal_axes_and_keeps_symbols() {
+        let pad = |paddings: &[[usize; 2]]| Movement::Pad {
+            paddings: paddings.to_vec(),
+            value: Bits::new(0.0),
+        };
+        let same = pad(&[[0, 0], [1, 1], [1, 1], [0, 0]]);
+        assert_eq!(
+            infer(&same, &[&shape("n, 8, 8, 3")]),
+            Ok(shape("n, 10, 10, 3"))
+        );
+        assert_eq!(infer(&pad(&[]), &[&shape("")]), Ok(shape("")));
+        assert_eq!(
+            infer(&pad(&[[2, 0], [0, 3]]), &[&shape("0, 1")]),
+            Ok(shape("2, 4"))
+        );
+        // A symbolic axis must keep its size; the error is the attribute's.
+        let error = infer(&pad(&[[1, 0], [0, 0]]), &[&shape("n, 3")]).unwrap_err();
+        assert_eq!(error.attribute(), Some("paddings"));
+        assert_eq!(error.code(), crate::diag::Code::SymbolicDim);
+        assert!(error.message("pad", &[]).contains("symbolic dim `n`"));
+        // One pair per axis.
+        let error = infer(&pad(&[[1, 1]]), &[&shape("n, 3")]).unwrap_err();
+        assert_eq!(error.attribute(), Some("paddings"));
+        assert_eq!(error.code(), crate::diag::Code::Axis);
+        assert_eq!(
+            error.message("pad", &[]),
+            "`pad` needs one `[before, after]` pair in `paddings` per axis of [n, 3], so 2 pairs, but was given 1 pair"
+        );
+        assert!(infer(&pad(&[[usize::MAX, 1]]), &[&shape("2")]).is_err());
+    }
+
+    #[test]
+    fn pad_label_and_cost() {
+        let op = Movement::Pad {
+            paddings: vec![[0, 0], [1, 2]],
+            value: Bits::new(-3.402_823_5e38),
+        };
+        assert_eq!(
+            op.label("pad", &[]),
+            "pad(paddings=[[0, 0], [1, 2]], value=-3.4028235e38)"
+        );
+        assert_eq!(op.word(), "pad");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The shape rules of the movement ops: which permutations, reshapes,
-//! concatenations, slices and squeezes are valid, and the shapes they give.
+//! concatenations, slices, paddings and squeezes are valid, and the shapes
+//! they give.
 
 use super::Movement;
 use crate::diag::Code;
 use crate::ir::DimSpec;
-use crate::shape::{axes, axis, broadcast, rule, Dim, Shape, ShapeError};
+use crate::shape::{attribute_rule, axes, axis, broadcast, rule, Dim, Shape, ShapeError};
 
 pub(super) fn infer(op: &Movement, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
     let x = shapes[0];
@@ -17,6 +18,7 @@ pub(super) fn infer(op: &Movement, shapes: &[&Shape]) -> Result<Shape, ShapeErro
             start,
             end,
         } => slice(x, *a, *start, *end),
+        Movement::Pad { paddings, .. } => pad(x, paddings),
         Movement::BroadcastTo(target) => {
             let target = literal_target(target)?;
             match broadcast(x, &target) {
@@ -244,6 +246,61 @@ fn slice(x: &Shape, a: i64, start: i64, end: i64) -> Result<Shape, ShapeError> {
     }
     let mut dims = x.0.clone();
     dims[at] = Dim::Fixed(usize::try_from(to - from).unwrap_or(0));
+    Ok(Shape(dims))
+}
+
+/// `pad` takes one `[before, after]` pair per axis, and grows each axis by
+/// its pair's sum; a symbolic axis must keep its size (`[0, 0]`), since
+/// `n + 2` is not a dim. Both errors are about the attribute, and point at it.
+fn pad(x: &Shape, paddings: &[[usize; 2]]) -> Result<Shape, ShapeError> {
+    if paddings.len() != x.rank() {
+        let pairs = |count: usize| {
+            if count == 1 {
+                "1 pair".to_string()
+            } else {
+                format!("{count} pairs")
+            }
+        };
+        return Err(attribute_rule(
+            "paddings",
+            Code::Axis,
+            format!(
+                "needs one `[before, after]` pair in `paddings` per axis of {x}, so {}, but was given {}",
+                pairs(x.rank()),
+                pairs(paddings.len())
+            ),
+        ));
+    }
+    let mut dims = Vec::with_capacity(x.rank());
+    for (at, (dim, &[before, after])) in x.0.iter().zip(paddings).enumerate() {
+        match dim {
+            Dim::Fixed(size) => {
+                let padded = size
+                    .checked_add(before)
+                    .and_then(|s| s.checked_add(after))
+                    .ok_or_else(|| {
+                        rule(
+                            Code::TooLarge,
+                            format!("pads axis {at} of {x} beyond what a `usize` counts"),
+                        )
+                    })?;
+                dims.push(Dim::Fixed(padded));
+            }
+            Dim::Symbol(symbol) if before == 0 && after == 0 => {
+                dims.push(Dim::Symbol(symbol.clone()));
+            }
+            Dim::Symbol(symbol) => {
+                return Err(attribute_rule(
+                    "paddings",
+                    Code::SymbolicDim,
+                    format!(
+                        "cannot pad axis {at} of {x} by [{before}, {after}]: its size is the symbolic dim `{symbol}`, and `{symbol} + {}` would not be one dim; give it `[0, 0]`",
+                        before.saturating_add(after)
+                    ),
+                ));
+            }
+        }
+    }
     Ok(Shape(dims))
 }
 

@@ -44,7 +44,7 @@ fn axis_text(axis: usize, rank: usize, from_back: bool) -> String {
     }
 }
 
-const UNARY: [&str; 12] = [
+const UNARY: [&str; 13] = [
     "relu",
     "neg",
     "abs",
@@ -56,6 +56,7 @@ const UNARY: [&str; 12] = [
     "tanh",
     "gelu_tanh",
     "gelu_exact",
+    "erf",
     "softplus",
 ];
 
@@ -67,7 +68,7 @@ impl Generator<'_> {
         }
         self.budget -= 1;
         let x = self.expression();
-        match self.choices.below(24) {
+        match self.choices.below(25) {
             0 | 1 => self.unary(&x),
             2..=4 => self.binary(&x),
             5 => self.select(&x),
@@ -87,6 +88,7 @@ impl Generator<'_> {
             20 => self.pool2d(&x),
             21 => self.normalize(&x),
             22 => self.gather(&x),
+            23 => self.pad(&x),
             _ => self.cross_entropy(&x),
         }
     }

@@ -111,6 +111,33 @@ impl Generator<'_> {
 
     /// `slice(x, axis, start, end)` within a literal axis; bounds may count
     /// from the end.
+    /// `pad`, by up to two elements before and after each literal axis (a
+    /// symbolic axis takes `[0, 0]`), with zeros or max-pooling's lowest
+    /// `f32`.
+    pub(super) fn pad(&mut self, x: &Value) -> Value {
+        let mut shape = x.shape.clone();
+        let mut pairs = Vec::with_capacity(shape.rank());
+        for dim in &mut shape.0 {
+            let (before, after) = match dim {
+                Dim::Fixed(size) => {
+                    let (before, after) = (self.choices.below(3), self.choices.below(3));
+                    *size += before + after;
+                    (before, after)
+                }
+                Dim::Symbol(_) => (0, 0),
+            };
+            pairs.push(format!("[{before}, {after}]"));
+        }
+        let mut args = vec![
+            tensor(0, "x", x),
+            attr(1, "paddings", format!("[{}]", pairs.join(", "))),
+        ];
+        if self.choices.chance(50) {
+            args.push(attr(2, "value", "-3.4028235e38".to_string()));
+        }
+        self.call_value("pad", &args, shape)
+    }
+
     pub(super) fn slice(&mut self, x: &Value) -> Value {
         let rank = x.shape.rank();
         let literal: Vec<(usize, usize)> = (0..rank)
