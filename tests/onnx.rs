@@ -66,7 +66,6 @@ graph! {
     struct LenetShapeOps;
 }
 
-#[cfg(any())]
 graph! {
     #[onnx("tests/reference/fixtures/onnx/bn_gap.onnx")]
     struct BnGap;
@@ -77,7 +76,6 @@ graph! {
     struct Transformer;
 }
 
-#[cfg(any())]
 graph! {
     #[onnx("tests/reference/fixtures/onnx/transformer_opset17.onnx")]
     struct TransformerOpset17;
@@ -136,7 +134,6 @@ fn lenet_matches_onnxruntime() {
     }
 }
 
-#[cfg(any())]
 #[test]
 fn batch_norm_conv_net_matches_onnxruntime() {
     for batch in ["b1", "b5"] {

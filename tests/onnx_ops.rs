@@ -59,7 +59,6 @@ case!(softmax_opset11, "tests/reference/fixtures/onnx/ops/softmax_opset11.onnx",
 case!(log_softmax_opset13, "tests/reference/fixtures/onnx/ops/log_softmax_opset13.onnx", [x: Ix3], [out]);
 case!(clip_inputs, "tests/reference/fixtures/onnx/ops/clip_inputs.onnx", [x: Ix2], [out]);
 case!(clip_attributes, "tests/reference/fixtures/onnx/ops/clip_attributes.onnx", [x: Ix2], [out]);
-#[cfg(any())]
 case!(
     activations,
     "tests/reference/fixtures/onnx/ops/activations.onnx",
@@ -92,9 +91,7 @@ case!(
     [x: Ix3],
     [out]
 );
-#[cfg(any())]
 case!(pools, "tests/reference/fixtures/onnx/ops/pools.onnx", [x: Ix4], [avg_pad, max_asym, avg_same, global_max]);
-#[cfg(any())]
 case!(conv_forms, "tests/reference/fixtures/onnx/ops/conv_forms.onnx", [x: Ix4], [dilated, same_lower, strided]);
 case!(batch_norm_2d, "tests/reference/fixtures/onnx/ops/batch_norm_2d.onnx", [x: Ix2], [out]);
 case!(layer_norm_no_bias, "tests/reference/fixtures/onnx/ops/layer_norm_no_bias.onnx", [x: Ix3], [out]);
