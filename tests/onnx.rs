@@ -4,47 +4,20 @@
 //! `tests/reference/onnx_models.py` (PyTorch and scikit-learn exports, run
 //! by onnxruntime with its graph optimizations off).
 //!
-//! The tolerance is `1e-5` relative with a floor of `1e-6` absolute: two
-//! float32 runs of the same model differ by up to 7e-7 in absolute terms
-//! (the fixtures' manifest records it), which on outputs near zero is far
-//! more than 1e-5 relative.
+//! The tolerance is `1e-5` relative with a floor of `1e-6` absolute
+//! (`common/onnx.rs` says why).
 //!
 //! Needs the `onnx` feature; `cargo test --workspace` has it, as the
 //! compile-fail suite's dependency enables it.
 
+#[path = "common/onnx.rs"]
+mod common;
+
+use common::{assert_matches, fixture, labels};
 use staticflow::graph;
 use staticflow::ndarray::{ArrayD, Ix1, Ix2, Ix3, Ix4};
-use staticflow::weights::{read_npy_f32, read_npy_usize};
 
 const DIR: &str = "tests/reference/fixtures/onnx";
-
-fn fixture(name: &str) -> ArrayD<f32> {
-    read_npy_f32(format!("{}/{DIR}/{name}.npy", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|err| panic!("{name}: {err}"))
-}
-
-fn labels(name: &str) -> ArrayD<usize> {
-    read_npy_usize(format!("{}/{DIR}/{name}.npy", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|err| panic!("{name}: {err}"))
-}
-
-/// Asserts `got` matches onnxruntime's `want` element by element.
-#[track_caller]
-fn assert_matches(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let mut worst = (0.0_f32, 0);
-    for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-        let diff = (g - w).abs();
-        let allowed = 1e-5 * w.abs() + 1e-6;
-        assert!(
-            diff <= allowed,
-            "{what}[{i}]: got {g}, onnxruntime {w} (difference {diff:e})"
-        );
-        if diff > worst.0 {
-            worst = (diff, i);
-        }
-    }
-}
 
 graph! {
     #[onnx("tests/reference/fixtures/onnx/mlp.onnx")]

@@ -4,8 +4,11 @@
 //! import). `onnx/tests/eject.rs` checks that these files are what the
 //! command prints today.
 
-use staticflow::ndarray::{ArrayD, Ix1, Ix2, Ix3, Ix4};
-use staticflow::weights::{read_npy_f32, read_npy_usize};
+#[path = "common/onnx.rs"]
+mod common;
+
+use common::{assert_matches, fixture, labels};
+use staticflow::ndarray::{Ix1, Ix2, Ix3, Ix4};
 
 mod mlp {
     use staticflow::graph;
@@ -30,28 +33,6 @@ mod transformer {
 mod sklearn_digits {
     use staticflow::graph;
     include!("reference/fixtures/onnx/ejected/sklearn_digits.rs");
-}
-
-fn fixture(name: &str) -> ArrayD<f32> {
-    let path = format!(
-        "{}/tests/reference/fixtures/onnx/{name}.npy",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    read_npy_f32(path).unwrap_or_else(|err| panic!("{name}: {err}"))
-}
-
-/// Asserts `got` matches onnxruntime's `want`: `1e-5` relative, `1e-6`
-/// absolute floor (see `tests/onnx.rs`).
-#[track_caller]
-fn assert_matches(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-        let diff = (g - w).abs();
-        assert!(
-            diff <= 1e-5 * w.abs() + 1e-6,
-            "{what}[{i}]: got {g}, onnxruntime {w}"
-        );
-    }
 }
 
 #[test]
@@ -91,14 +72,9 @@ fn ejected_models_match_onnxruntime() {
     let x = fixture("sklearn_digits.test.input")
         .into_dimensionality::<Ix2>()
         .unwrap();
-    let labels = sklearn_digits::SklearnDigits::new().label(&x).unwrap();
-    let path = format!(
-        "{}/tests/reference/fixtures/onnx/sklearn_digits.test.sklearn_predict.npy",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let want = read_npy_usize(path)
-        .unwrap()
+    let predicted = sklearn_digits::SklearnDigits::new().label(&x).unwrap();
+    let want = labels("sklearn_digits.test.sklearn_predict")
         .into_dimensionality::<Ix1>()
         .unwrap();
-    assert_eq!(labels, want);
+    assert_eq!(predicted, want);
 }

@@ -5,28 +5,17 @@
 //! as in `tests/onnx.rs`). Needs the `onnx` feature, which
 //! `cargo test --workspace` has.
 
-use staticflow::ndarray::{ArrayD, Ix1, Ix2, Ix3, Ix4};
-use staticflow::weights::{read_npy_f32, read_npy_usize};
+#[path = "common/onnx.rs"]
+mod common;
 
-fn fixture(model: &str, name: &str) -> ArrayD<f32> {
-    let path = format!(
-        "{}/tests/reference/fixtures/onnx/ops/{model}.{name}.npy",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    read_npy_f32(path).unwrap_or_else(|err| panic!("{model}.{name}: {err}"))
+use staticflow::ndarray::{Ix1, Ix2, Ix3, Ix4};
+
+/// `ops/<model>.<name>.npy`.
+fn fixture(model: &str, name: &str) -> staticflow::ndarray::ArrayD<f32> {
+    common::fixture(&format!("ops/{model}.{name}"))
 }
 
-#[track_caller]
-fn assert_matches(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
-        let diff = (g - w).abs();
-        assert!(
-            diff <= 1e-5 * w.abs() + 1e-6,
-            "{what}[{i}]: got {g}, onnxruntime {w} (difference {diff:e})"
-        );
-    }
-}
+use common::assert_matches;
 
 /// A test importing `ops/<model>.onnx`, feeding its inputs (of the given
 /// ranks) and comparing every listed output.
@@ -104,12 +93,7 @@ fn argmax() {
         struct Model;
     }
     let x = fixture("argmax", "x").into_dimensionality::<Ix2>().unwrap();
-    let path = format!(
-        "{}/tests/reference/fixtures/onnx/ops/argmax.out.npy",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let want = read_npy_usize(path)
-        .unwrap()
+    let want = common::labels("ops/argmax.out")
         .into_dimensionality::<Ix1>()
         .unwrap();
     assert_eq!(Model::new().out(&x).unwrap(), want);
@@ -121,12 +105,7 @@ fn gather_embedding() {
         #[onnx("tests/reference/fixtures/onnx/ops/gather_embedding.onnx")]
         struct Model;
     }
-    let path = format!(
-        "{}/tests/reference/fixtures/onnx/ops/gather_embedding.ids.npy",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let ids = read_npy_usize(path)
-        .unwrap()
+    let ids = common::labels("ops/gather_embedding.ids")
         .into_dimensionality::<Ix2>()
         .unwrap();
     let got = Model::new().out(&ids).unwrap().into_dyn();
