@@ -38,6 +38,7 @@ mod compiler {
     pub mod dot;
     pub mod emit;
     pub mod expand;
+    pub mod import;
     pub mod introspect;
     pub mod ir;
     pub mod lint;
@@ -52,8 +53,8 @@ mod compiler {
 }
 
 use compiler::{
-    bake, budget, check, diag, differentiate, dot, emit, expand, introspect, ir, lint, lower, ops,
-    optimize,
+    bake, budget, check, diag, differentiate, dot, emit, expand, import, introspect, ir, lint,
+    lower, ops, optimize,
 };
 use compiler::{parse, plan, resolve, shape, train};
 

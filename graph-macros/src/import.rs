@@ -98,6 +98,13 @@ pub fn import(syntax: &mut GraphSyntax, diagnostics: &mut Diagnostics) -> Option
 #[cfg(not(feature = "onnx"))]
 pub fn import(syntax: &mut GraphSyntax, diagnostics: &mut Diagnostics) -> Option<Imported> {
     let attr = syntax.onnx.as_ref()?;
+    // Read only by the importer.
+    let _ = (
+        &attr.file,
+        attr.runtime_weights,
+        &attr.fixed,
+        crate::parse::parse_decls,
+    );
     diagnostics.push(attr.span.error(
         Code::OnnxFeature,
         "`#[onnx(..)]` needs staticflow's `onnx` feature, which builds the ONNX reader: \
@@ -109,6 +116,10 @@ pub fn import(syntax: &mut GraphSyntax, diagnostics: &mut Diagnostics) -> Option
 /// Reported only by the build without the feature.
 #[cfg(feature = "onnx")]
 const _: Code = Code::OnnxFeature;
+
+/// Reported only by the build with the feature.
+#[cfg(not(feature = "onnx"))]
+const _: [Code; 3] = [Code::OnnxFile, Code::OnnxUnsupported, Code::OnnxModel];
 
 /// Every token of `tokens` given `span`.
 #[cfg(feature = "onnx")]
