@@ -16,12 +16,25 @@
 //! rules elsewhere can mirror the kernels.
 //!
 //! Each kernel has an `_into` form writing into caller storage of the
-//! output's shape, for inputs of any layout, with no allocation: the
-//! convolution runs as one small matrix product per output row and filter
-//! tap (on [`dense`](super::dense)'s kernels) instead of building an im2col
-//! matrix, and padding is never materialised.
+//! output's shape, for inputs of any layout, with no allocation.
+//!
+//! The convolution is im2col by blocks: the patches of a block of output
+//! positions (a few hundred) are gathered into 16 KiB of stack scratch as
+//! the rows of a `[positions, kh·kw·c]` matrix, zeros where a tap reads
+//! padding, and one product on [`dense`](super::dense)'s kernels with the
+//! filter viewed as the `[kh·kw·c, o]` matrix (which an HWIO filter in
+//! standard layout is) writes the block's output rows. Wide patches are
+//! split into blocks of columns whose products accumulate. A 1 × 1 filter
+//! with unit strides skips the gathering: the input, viewed as an
+//! `[n·h·w, c]` matrix, is the patch matrix already. A filter holding a NaN
+//! or an infinity, with padding, runs the direct kernel instead (one small
+//! product per output row and filter tap), which skips the taps on padding
+//! rather than multiplying them by 0.
 
-use ndarray::{Array4, ArrayView1, ArrayView4, ArrayViewMut1, ArrayViewMut4, Axis, Slice, Zip};
+use ndarray::{
+    s, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut1, ArrayViewMut2, ArrayViewMut4,
+    Axis, Slice, Zip,
+};
 
 pub use crate::flat::{conv_output_size, conv_padding, effective_kernel_size, Padding};
 
@@ -101,8 +114,146 @@ pub fn conv2d_into(
     strides: (usize, usize),
     padding: Padding,
     dilations: (usize, usize),
-    mut out: ArrayViewMut4<'_, f32>,
+    out: ArrayViewMut4<'_, f32>,
 ) {
+    let (rows, cols) = check_conv(&input, &filter, strides, padding, dilations, &out);
+    let (batch, _, _, channels) = input.dim();
+    let (kh, kw, _, out_channels) = filter.dim();
+    let positions = batch * rows.output * cols.output;
+    if positions == 0 || out_channels == 0 {
+        return;
+    }
+    // Taps on padding are skipped, not multiplied by 0: a NaN or infinite
+    // weight reaches only the outputs where its tap lands inside the
+    // image. The patches hold zeros there, so such filters (rare, and
+    // cheap to detect next to the convolution) take the direct kernel.
+    if (rows.padded || cols.padded) && !all_finite(filter) {
+        direct(input, filter, rows, cols, out);
+        return;
+    }
+    let mut target = Target::new(out, positions);
+    if channels == 0 {
+        // No products: every sum is empty.
+        target.fill_zero();
+        return;
+    }
+    // A 1×1 filter with unit strides reads each pixel once, unpadded: the
+    // convolution is the product of the pixels, as an [n·h·w, c] matrix,
+    // with the filter's one tap.
+    if kh == 1 && kw == 1 && strides == (1, 1) {
+        if let (Ok(pixels), Target::Matrix(result)) = (
+            input.into_shape_with_order((positions, channels)),
+            &mut target,
+        ) {
+            let tap = filter
+                .index_axis_move(Axis(0), 0)
+                .index_axis_move(Axis(0), 0);
+            product(
+                pixels,
+                tap,
+                None,
+                Activation::Identity,
+                result.view_mut(),
+                false,
+                Kernels::Simd,
+            );
+            return;
+        }
+    }
+    let patches = Patches {
+        pixels: Pixels::new(input),
+        rows,
+        cols,
+        kw,
+        channels,
+    };
+    // The filter as the [kh·kw·c, o] matrix that multiplies a patch (an
+    // HWIO filter in standard layout already is it); without that view, as
+    // one [c, o] matrix per tap, and the blocks of columns stop at taps.
+    let taps_len = kh * kw * channels;
+    let matrix = filter.into_shape_with_order((taps_len, out_channels)).ok();
+    let widest = if matrix.is_some() { taps_len } else { channels };
+    let block_cols = widest.min(PATCH_SCRATCH / MIN_BLOCK_ROWS);
+    let block_rows = PATCH_SCRATCH / block_cols;
+    let mut scratch = [0.0_f32; PATCH_SCRATCH];
+    let mut p0 = 0;
+    while p0 < positions {
+        let p1 = target.block_end(p0, block_rows, positions, cols.output);
+        let mut k0 = 0;
+        while k0 < taps_len {
+            let k1 = if matrix.is_some() {
+                (k0 + block_cols).min(taps_len)
+            } else {
+                (k0 + block_cols).min((k0 / channels + 1) * channels)
+            };
+            let len = (p1 - p0) * (k1 - k0);
+            patches.gather(&mut scratch[..len], p0, k0..k1);
+            let Ok(block) = ArrayView2::from_shape((p1 - p0, k1 - k0), &scratch[..len]) else {
+                unreachable!("the scratch is cut to the block's size")
+            };
+            let weights = if let Some(matrix) = &matrix {
+                matrix.slice(s![k0..k1, ..])
+            } else {
+                let tap = k0 / channels;
+                let c0 = k0 % channels;
+                filter
+                    .index_axis(Axis(0), tap / kw)
+                    .index_axis_move(Axis(0), tap % kw)
+                    .slice_move(s![c0..c0 + (k1 - k0), ..])
+            };
+            product(
+                block,
+                weights,
+                None,
+                Activation::Identity,
+                target.rows(p0..p1, rows.output, cols.output),
+                k0 > 0,
+                Kernels::Simd,
+            );
+            k0 = k1;
+        }
+        p0 = p1;
+    }
+}
+
+/// Floats of stack scratch for one block of the im2col matrix (16 KiB, so
+/// that it stays in L1 between being written and being multiplied): a
+/// block of output positions times a block of the patch's columns.
+const PATCH_SCRATCH: usize = 4096;
+
+/// Fewest output positions per block (when a patch is wider than
+/// `PATCH_SCRATCH / MIN_BLOCK_ROWS` floats, the patch columns are split
+/// instead): every row of a block reuses the block's rows of the filter.
+const MIN_BLOCK_ROWS: usize = 32;
+
+/// Whether every value of `filter` is finite: lanes of `Σ v·0`, which
+/// stay 0 unless a NaN or an infinity turns them NaN (a loop that
+/// vectorises, unlike a search that stops at the first hit).
+fn all_finite(filter: ArrayView4<'_, f32>) -> bool {
+    let Some(values) = filter.as_slice_memory_order() else {
+        return filter.iter().all(|v| v.is_finite());
+    };
+    let mut lanes = [0.0_f32; 8];
+    let chunks = values.chunks_exact(lanes.len());
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v * 0.0;
+        }
+    }
+    lanes.iter().all(|&lane| lane == 0.0) && rest.iter().all(|v| v.is_finite())
+}
+
+/// Checks `conv2d`'s operands and returns the window geometry per axis.
+#[track_caller]
+fn check_conv(
+    input: &ArrayView4<'_, f32>,
+    filter: &ArrayView4<'_, f32>,
+    strides: (usize, usize),
+    padding: Padding,
+    dilations: (usize, usize),
+    out: &ArrayViewMut4<'_, f32>,
+) -> (Geometry, Geometry) {
     let (batch, height, width, channels) = input.dim();
     let (kh, kw, filter_channels, out_channels) = filter.dim();
     let zero = [strides.0, strides.1, dilations.0, dilations.1, kh, kw].contains(&0);
@@ -118,6 +269,230 @@ pub fn conv2d_into(
             &[input.shape(), filter.shape(), &parameters, out.shape()],
         );
     }
+    (rows, cols)
+}
+
+/// The output of a convolution, as the `[positions, o]` matrix of its
+/// pixels when its layout allows that view, else as it is (blocks then
+/// stop at the end of each output row).
+enum Target<'a> {
+    Matrix(ArrayViewMut2<'a, f32>),
+    Image(ArrayViewMut4<'a, f32>),
+}
+
+impl<'a> Target<'a> {
+    fn new(out: ArrayViewMut4<'a, f32>, positions: usize) -> Self {
+        let out_channels = out.dim().3;
+        if out
+            .view()
+            .into_shape_with_order((positions, out_channels))
+            .is_ok()
+        {
+            if let Ok(matrix) = out.into_shape_with_order((positions, out_channels)) {
+                return Target::Matrix(matrix);
+            }
+            unreachable!("the view was just reshaped")
+        }
+        Target::Image(out)
+    }
+
+    fn fill_zero(&mut self) {
+        match self {
+            Target::Matrix(matrix) => matrix.fill(0.0),
+            Target::Image(image) => image.fill(0.0),
+        }
+    }
+
+    /// Where the block of positions from `p0` ends: `rows` on, or earlier
+    /// at `positions` or (without the matrix view) at the end of the output
+    /// row, `width` positions long.
+    fn block_end(&self, p0: usize, rows: usize, positions: usize, width: usize) -> usize {
+        let end = (p0 + rows).min(positions);
+        match self {
+            Target::Matrix(_) => end,
+            Target::Image(_) => end.min((p0 / width + 1) * width),
+        }
+    }
+
+    /// The output rows of positions `range` (inside one output row without
+    /// the matrix view), of an output `height × width` per image.
+    fn rows(
+        &mut self,
+        range: core::ops::Range<usize>,
+        height: usize,
+        width: usize,
+    ) -> ArrayViewMut2<'_, f32> {
+        match self {
+            Target::Matrix(matrix) => matrix.slice_mut(s![range, ..]),
+            Target::Image(image) => {
+                let row = range.start / width;
+                let x0 = range.start % width;
+                let x1 = x0 + range.len();
+                image.slice_mut(s![row / height, row % height, x0..x1, ..])
+            }
+        }
+    }
+}
+
+/// The input pixels, as a slice when in standard layout.
+enum Pixels<'a> {
+    Slice {
+        data: &'a [f32],
+        /// Floats per input row (`w·c`) and per image (`h·w·c`).
+        row: usize,
+        image: usize,
+    },
+    View(ArrayView4<'a, f32>),
+}
+
+impl<'a> Pixels<'a> {
+    fn new(input: ArrayView4<'a, f32>) -> Self {
+        let (_, height, width, channels) = input.dim();
+        match input.to_slice() {
+            Some(data) => Pixels::Slice {
+                data,
+                row: width * channels,
+                image: height * width * channels,
+            },
+            None => Pixels::View(input),
+        }
+    }
+
+    /// Fills `target` with the floats of image `b`, row `y`, from float
+    /// `start` of that row on (row-major over columns and channels).
+    fn copy(&self, b: usize, y: usize, start: usize, target: &mut [f32]) {
+        match self {
+            Pixels::Slice { data, row, image } => {
+                let from = b * image + y * row + start;
+                target.copy_from_slice(&data[from..from + target.len()]);
+            }
+            Pixels::View(view) => {
+                let channels = view.dim().3;
+                for (offset, value) in target.iter_mut().enumerate() {
+                    let q = start + offset;
+                    *value = view[[b, y, q / channels, q % channels]];
+                }
+            }
+        }
+    }
+}
+
+/// The patches of a convolution: row `p` of the im2col matrix holds, for
+/// output position `p` (row-major over images, output rows and output
+/// columns), the input values under each filter tap `(i, j)` and channel
+/// `c` at column `(i·kw + j)·c_in + c`, 0 where the tap reads padding.
+struct Patches<'a> {
+    pixels: Pixels<'a>,
+    rows: Geometry,
+    cols: Geometry,
+    kw: usize,
+    channels: usize,
+}
+
+impl Patches<'_> {
+    /// Writes columns `columns` of the rows of the im2col matrix from
+    /// position `p0` on into `block`, one row of `columns.len()` floats per
+    /// position, as many rows as `block` holds.
+    fn gather(&self, block: &mut [f32], p0: usize, columns: core::ops::Range<usize>) {
+        let (k0, k1) = (columns.start, columns.end);
+        let width = self.cols.output;
+        let height = self.rows.output;
+        let channels = self.channels;
+        let tap_row = self.kw * channels;
+        let (mut b, mut y, mut x) = (p0 / (width * height), (p0 / width) % height, p0 % width);
+        for patch in block.chunks_exact_mut(k1 - k0) {
+            for i in k0 / tap_row..=(k1 - 1) / tap_row {
+                // The columns of tap row i in this block.
+                let row_start = i * tap_row;
+                let seg0 = k0.max(row_start);
+                let seg1 = k1.min(row_start + tap_row);
+                let segment = &mut patch[seg0 - k0..seg1 - k0];
+                let Some(source_y) = self.rows.source(y, i) else {
+                    segment.fill(0.0);
+                    continue;
+                };
+                if self.cols.dilation == 1 {
+                    // Tap j reads input column `lead + j − before`: the
+                    // taps inside the input read one run of the input row.
+                    let lead = x * self.cols.stride;
+                    let before = self.cols.before;
+                    let inside = |limit: usize| {
+                        let j = limit.saturating_sub(lead).min(self.kw);
+                        (row_start + j * channels).clamp(seg0, seg1)
+                    };
+                    let v0 = inside(before);
+                    let v1 = inside(self.cols.input + before).max(v0);
+                    segment[..v0 - seg0].fill(0.0);
+                    segment[v1 - seg0..].fill(0.0);
+                    if v1 > v0 {
+                        // Column `v` of the run reads float
+                        // `(lead − before)·c + (v − row_start)` of the
+                        // input row, which v ≥ v0 keeps non-negative.
+                        let start = lead * channels + (v0 - row_start) - before * channels;
+                        self.pixels
+                            .copy(b, source_y, start, &mut segment[v0 - seg0..v1 - seg0]);
+                    }
+                } else {
+                    for j in (seg0 - row_start) / channels..=(seg1 - 1 - row_start) / channels {
+                        let tap_start = row_start + j * channels;
+                        let t0 = seg0.max(tap_start);
+                        let t1 = seg1.min(tap_start + channels);
+                        let part = &mut segment[t0 - seg0..t1 - seg0];
+                        match self.cols.source(x, j) {
+                            Some(source_x) => self.pixels.copy(
+                                b,
+                                source_y,
+                                source_x * channels + (t0 - tap_start),
+                                part,
+                            ),
+                            None => part.fill(0.0),
+                        }
+                    }
+                }
+            }
+            x += 1;
+            if x == width {
+                x = 0;
+                y += 1;
+                if y == height {
+                    y = 0;
+                    b += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The convolution as it was first written: one small matrix product per
+/// output row and filter tap, `[columns, in] × [in, out]`, accumulated
+/// into `out`. Kept as the reference that tests and benchmarks compare
+/// [`conv2d_into`] with.
+///
+/// # Panics
+/// As [`conv2d_into`].
+#[doc(hidden)]
+#[track_caller]
+pub fn conv2d_into_direct(
+    input: ArrayView4<'_, f32>,
+    filter: ArrayView4<'_, f32>,
+    strides: (usize, usize),
+    padding: Padding,
+    dilations: (usize, usize),
+    out: ArrayViewMut4<'_, f32>,
+) {
+    let (rows, cols) = check_conv(&input, &filter, strides, padding, dilations, &out);
+    direct(input, filter, rows, cols, out);
+}
+
+/// [`conv2d_into_direct`] on checked operands.
+fn direct(
+    input: ArrayView4<'_, f32>,
+    filter: ArrayView4<'_, f32>,
+    rows: Geometry,
+    cols: Geometry,
+    mut out: ArrayViewMut4<'_, f32>,
+) {
+    let kw = filter.dim().1;
     out.fill(0.0);
     for (image, mut result) in input.outer_iter().zip(out.outer_iter_mut()) {
         for (y, mut result_row) in result.outer_iter_mut().enumerate() {
@@ -317,6 +692,7 @@ fn pool_shape(
 }
 
 /// Where one output position's window lands along one spatial axis.
+#[derive(Clone, Copy)]
 struct Geometry {
     input: usize,
     kernel: usize,
@@ -324,17 +700,21 @@ struct Geometry {
     dilation: usize,
     before: usize,
     output: usize,
+    /// Whether some window reaches into the padding (before or after).
+    padded: bool,
 }
 
 impl Geometry {
     fn new(input: usize, kernel: usize, stride: usize, dilation: usize, padding: Padding) -> Self {
+        let (before, after) = conv_padding(input, kernel, stride, dilation, padding);
         Geometry {
             input,
             kernel,
             stride,
             dilation,
-            before: conv_padding(input, kernel, stride, dilation, padding).0,
+            before,
             output: conv_output_size(input, kernel, stride, dilation, padding),
+            padded: before + after > 0,
         }
     }
 
@@ -352,6 +732,13 @@ impl Geometry {
         }
         let x1 = ((limit - offset - 1) / self.stride + 1).min(self.output);
         (x0 < x1).then(|| (x0, x1, x0 * self.stride + offset - self.before))
+    }
+
+    /// The input position that tap `tap` of output position `out` reads,
+    /// `None` if it reads padding.
+    fn source(&self, out: usize, tap: usize) -> Option<usize> {
+        let position = (out * self.stride + tap * self.dilation).checked_sub(self.before)?;
+        (position < self.input).then_some(position)
     }
 
     /// `(tap, input position)` for the taps of output position `out` that
