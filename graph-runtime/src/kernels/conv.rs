@@ -358,6 +358,14 @@ impl<'a> Pixels<'a> {
         }
     }
 
+    /// Row `y` of image `b`, when the input is a slice.
+    fn row(&self, b: usize, y: usize) -> Option<&'a [f32]> {
+        match self {
+            Pixels::Slice { data, row, image } => Some(&data[b * image + y * row..][..*row]),
+            Pixels::View(_) => None,
+        }
+    }
+
     /// Fills `target` with the floats of image `b`, row `y`, from float
     /// `start` of that row on (row-major over columns and channels).
     fn copy(&self, b: usize, y: usize, start: usize, target: &mut [f32]) {
@@ -392,74 +400,166 @@ struct Patches<'a> {
 impl Patches<'_> {
     /// Writes columns `columns` of the rows of the im2col matrix from
     /// position `p0` on into `block`, one row of `columns.len()` floats per
-    /// position, as many rows as `block` holds.
+    /// position, as many rows as `block` holds: for each output row the
+    /// block covers, tap row by tap row (whose input row, or padding, is
+    /// the same for every position of the output row). With padding, the
+    /// block is zeroed first (one `memset`, cheaper than the many short
+    /// fills beside the image's borders), and only the taps inside the
+    /// image are written.
     fn gather(&self, block: &mut [f32], p0: usize, columns: core::ops::Range<usize>) {
+        if self.rows.padded || self.cols.padded {
+            block.fill(0.0);
+        }
         let (k0, k1) = (columns.start, columns.end);
         let width = self.cols.output;
         let height = self.rows.output;
-        let channels = self.channels;
-        let tap_row = self.kw * channels;
-        let (mut b, mut y, mut x) = (p0 / (width * height), (p0 / width) % height, p0 % width);
-        for patch in block.chunks_exact_mut(k1 - k0) {
+        let tap_row = self.kw * self.channels;
+        let (mut b, mut y, mut x0) = (p0 / (width * height), (p0 / width) % height, p0 % width);
+        let mut rest = block;
+        while !rest.is_empty() {
+            let count = (width - x0).min(rest.len() / (k1 - k0));
+            let (patches, after) = rest.split_at_mut(count * (k1 - k0));
             for i in k0 / tap_row..=(k1 - 1) / tap_row {
                 // The columns of tap row i in this block.
                 let row_start = i * tap_row;
                 let seg0 = k0.max(row_start);
                 let seg1 = k1.min(row_start + tap_row);
-                let segment = &mut patch[seg0 - k0..seg1 - k0];
-                let Some(source_y) = self.rows.source(y, i) else {
-                    segment.fill(0.0);
-                    continue;
-                };
-                if self.cols.dilation == 1 {
-                    // Tap j reads input column `lead + j − before`: the
-                    // taps inside the input read one run of the input row.
-                    let lead = x * self.cols.stride;
-                    let before = self.cols.before;
-                    let inside = |limit: usize| {
-                        let j = limit.saturating_sub(lead).min(self.kw);
-                        (row_start + j * channels).clamp(seg0, seg1)
-                    };
-                    let v0 = inside(before);
-                    let v1 = inside(self.cols.input + before).max(v0);
-                    segment[..v0 - seg0].fill(0.0);
-                    segment[v1 - seg0..].fill(0.0);
-                    if v1 > v0 {
-                        // Column `v` of the run reads float
-                        // `(lead − before)·c + (v − row_start)` of the
-                        // input row, which v ≥ v0 keeps non-negative.
-                        let start = lead * channels + (v0 - row_start) - before * channels;
-                        self.pixels
-                            .copy(b, source_y, start, &mut segment[v0 - seg0..v1 - seg0]);
-                    }
-                } else {
-                    for j in (seg0 - row_start) / channels..=(seg1 - 1 - row_start) / channels {
-                        let tap_start = row_start + j * channels;
-                        let t0 = seg0.max(tap_start);
-                        let t1 = seg1.min(tap_start + channels);
-                        let part = &mut segment[t0 - seg0..t1 - seg0];
-                        match self.cols.source(x, j) {
-                            Some(source_x) => self.pixels.copy(
-                                b,
-                                source_y,
-                                source_x * channels + (t0 - tap_start),
-                                part,
-                            ),
-                            None => part.fill(0.0),
+                let segments = patches
+                    .chunks_exact_mut(k1 - k0)
+                    .map(|patch| &mut patch[seg0 - k0..seg1 - k0]);
+                match self.rows.source(y, i) {
+                    None => {}
+                    Some(source_y) => {
+                        let source = Source {
+                            pixels: &self.pixels,
+                            b,
+                            y: source_y,
+                            row: self.pixels.row(b, source_y),
+                        };
+                        // Inside the image, away from its left and right
+                        // borders, a whole tap row (undilated) is one run
+                        // of the input row: copied without the geometry.
+                        let whole = seg1 - seg0 == tap_row && self.cols.dilation == 1;
+                        let interior = match source.row {
+                            Some(row) if whole => Some((row, self.cols.interior())),
+                            _ => None,
+                        };
+                        let step = self.cols.stride * self.channels;
+                        let before = self.cols.before * self.channels;
+                        for (x, segment) in (x0..).zip(segments) {
+                            match &interior {
+                                Some((row, inside)) if inside.contains(&x) => {
+                                    let start = x * step - before;
+                                    copy_floats(segment, &row[start..start + tap_row]);
+                                }
+                                _ => self.tap_row(&source, x, row_start, seg0, segment),
+                            }
                         }
                     }
                 }
             }
-            x += 1;
-            if x == width {
-                x = 0;
-                y += 1;
-                if y == height {
-                    y = 0;
-                    b += 1;
+            rest = after;
+            x0 = 0;
+            y += 1;
+            if y == height {
+                y = 0;
+                b += 1;
+            }
+        }
+    }
+
+    /// Writes columns `seg0..seg0 + segment.len()` of the patch of output
+    /// column `x`, all in the tap row starting at column `row_start`,
+    /// whose input row is `source`.
+    #[inline]
+    fn tap_row(
+        &self,
+        source: &Source<'_, '_>,
+        x: usize,
+        row_start: usize,
+        seg0: usize,
+        segment: &mut [f32],
+    ) {
+        let channels = self.channels;
+        let seg1 = seg0 + segment.len();
+        if self.cols.dilation == 1 {
+            // Tap j reads input column `lead + j − before`: the taps
+            // inside the input read one run of the input row.
+            let lead = x * self.cols.stride;
+            let before = self.cols.before;
+            let inside = |limit: usize| {
+                let j = limit.saturating_sub(lead).min(self.kw);
+                (row_start + j * channels).clamp(seg0, seg1)
+            };
+            let v0 = inside(before);
+            let v1 = inside(self.cols.input + before).max(v0);
+            let run = &mut segment[v0 - seg0..v1 - seg0];
+            if !run.is_empty() {
+                // Column `v` of the run reads float
+                // `(lead − before)·c + (v − row_start)` of the input row,
+                // which v ≥ v0 keeps non-negative.
+                source.copy(lead * channels + (v0 - row_start) - before * channels, run);
+            }
+        } else {
+            for j in (seg0 - row_start) / channels..=(seg1 - 1 - row_start) / channels {
+                let tap_start = row_start + j * channels;
+                let t0 = seg0.max(tap_start);
+                let t1 = seg1.min(tap_start + channels);
+                let part = &mut segment[t0 - seg0..t1 - seg0];
+                if let Some(source_x) = self.cols.source(x, j) {
+                    source.copy(source_x * channels + (t0 - tap_start), part);
                 }
             }
         }
+    }
+}
+
+/// One input row that a tap row reads.
+struct Source<'p, 'a> {
+    pixels: &'p Pixels<'a>,
+    b: usize,
+    y: usize,
+    /// The row as a slice, when the input is one.
+    row: Option<&'a [f32]>,
+}
+
+impl Source<'_, '_> {
+    /// Fills `target` from float `start` of the row on.
+    #[inline(always)]
+    fn copy(&self, start: usize, target: &mut [f32]) {
+        match self.row {
+            Some(row) => copy_floats(target, &row[start..start + target.len()]),
+            None => self.pixels.copy(self.b, self.y, start, target),
+        }
+    }
+}
+
+/// `target.copy_from_slice(source)` by eight and then single floats: a tap
+/// row is often a few floats long, for which the call to `memcpy` costs
+/// more than the copy.
+#[inline(always)]
+fn copy_floats(target: &mut [f32], source: &[f32]) {
+    if target.len() >= 64 {
+        target.copy_from_slice(source);
+        return;
+    }
+    let mut targets = target.chunks_exact_mut(8);
+    let mut sources = source.chunks_exact(8);
+    for (target, source) in (&mut targets).zip(&mut sources) {
+        target.copy_from_slice(source);
+    }
+    let (target, source) = (targets.into_remainder(), sources.remainder());
+    let mut done = 0;
+    if target.len() - done >= 4 {
+        target[done..done + 4].copy_from_slice(&source[done..done + 4]);
+        done += 4;
+    }
+    if target.len() - done >= 2 {
+        target[done..done + 2].copy_from_slice(&source[done..done + 2]);
+        done += 2;
+    }
+    if target.len() > done {
+        target[done] = source[done];
     }
 }
 
@@ -732,6 +832,17 @@ impl Geometry {
         }
         let x1 = ((limit - offset - 1) / self.stride + 1).min(self.output);
         (x0 < x1).then(|| (x0, x1, x0 * self.stride + offset - self.before))
+    }
+
+    /// The output positions whose every tap lands inside the input.
+    fn interior(&self) -> core::ops::Range<usize> {
+        let span = (self.kernel - 1) * self.dilation + 1;
+        let first = self.before.div_ceil(self.stride);
+        let end = match (self.input + self.before).checked_sub(span) {
+            Some(last) => (last / self.stride + 1).min(self.output),
+            None => 0,
+        };
+        first..end.max(first)
     }
 
     /// The input position that tap `tap` of output position `out` reads,
