@@ -176,6 +176,7 @@ pub fn conv2d_into(
     let block_cols = widest.min(PATCH_SCRATCH / MIN_BLOCK_ROWS);
     let block_rows = PATCH_SCRATCH / block_cols;
     let mut scratch = [0.0_f32; PATCH_SCRATCH];
+    let mut row_scratch = [0.0_f32; ROW_SCRATCH];
     let mut p0 = 0;
     while p0 < positions {
         let p1 = target.block_end(p0, block_rows, positions, cols.output);
@@ -187,7 +188,7 @@ pub fn conv2d_into(
                 (k0 + block_cols).min((k0 / channels + 1) * channels)
             };
             let len = (p1 - p0) * (k1 - k0);
-            patches.gather(&mut scratch[..len], p0, k0..k1);
+            patches.gather(&mut scratch[..len], p0, k0..k1, &mut row_scratch);
             let Ok(block) = ArrayView2::from_shape((p1 - p0, k1 - k0), &scratch[..len]) else {
                 unreachable!("the scratch is cut to the block's size")
             };
@@ -220,6 +221,11 @@ pub fn conv2d_into(
 /// that it stays in L1 between being written and being multiplied): a
 /// block of output positions times a block of the patch's columns.
 const PATCH_SCRATCH: usize = 4096;
+
+/// Floats of stack scratch for one input row with its padding (8 KiB):
+/// wider rows take a slower path, which treats the positions at the
+/// image's borders one by one.
+const ROW_SCRATCH: usize = 2048;
 
 /// Fewest output positions per block (when a patch is wider than
 /// `PATCH_SCRATCH / MIN_BLOCK_ROWS` floats, the patch columns are split
@@ -406,7 +412,18 @@ impl Patches<'_> {
     /// block is zeroed first (one `memset`, cheaper than the many short
     /// fills beside the image's borders), and only the taps inside the
     /// image are written.
-    fn gather(&self, block: &mut [f32], p0: usize, columns: core::ops::Range<usize>) {
+    fn gather(
+        &self,
+        block: &mut [f32],
+        p0: usize,
+        columns: core::ops::Range<usize>,
+        row_scratch: &mut [f32],
+    ) {
+        let padded_len = self.padded_row_len();
+        if padded_len <= row_scratch.len() {
+            self.gather_padded(block, p0, columns, &mut row_scratch[..padded_len]);
+            return;
+        }
         if self.rows.padded || self.cols.padded {
             block.fill(0.0);
         }
@@ -424,9 +441,6 @@ impl Patches<'_> {
                 let row_start = i * tap_row;
                 let seg0 = k0.max(row_start);
                 let seg1 = k1.min(row_start + tap_row);
-                let segments = patches
-                    .chunks_exact_mut(k1 - k0)
-                    .map(|patch| &mut patch[seg0 - k0..seg1 - k0]);
                 match self.rows.source(y, i) {
                     None => {}
                     Some(source_y) => {
@@ -440,21 +454,111 @@ impl Patches<'_> {
                         // borders, a whole tap row (undilated) is one run
                         // of the input row: copied without the geometry.
                         let whole = seg1 - seg0 == tap_row && self.cols.dilation == 1;
-                        let interior = match source.row {
-                            Some(row) if whole => Some((row, self.cols.interior())),
-                            _ => None,
+                        let inside = match source.row {
+                            Some(_) if whole => self.cols.interior(),
+                            _ => 0..0,
                         };
-                        let step = self.cols.stride * self.channels;
-                        let before = self.cols.before * self.channels;
-                        for (x, segment) in (x0..).zip(segments) {
-                            match &interior {
-                                Some((row, inside)) if inside.contains(&x) => {
-                                    let start = x * step - before;
-                                    copy_floats(segment, &row[start..start + tap_row]);
-                                }
-                                _ => self.tap_row(&source, x, row_start, seg0, segment),
-                            }
+                        // Positions x0.. of this block, relative to x0.
+                        let lo = inside.start.clamp(x0, x0 + count) - x0;
+                        let hi = inside.end.clamp(x0, x0 + count) - x0;
+                        let hi = hi.max(lo);
+                        let kc = k1 - k0;
+                        let (left, middle) = patches.split_at_mut(lo * kc);
+                        let (middle, right) = middle.split_at_mut((hi - lo) * kc);
+                        let offset = seg0 - k0;
+                        let border = |x: usize, patch: &mut [f32]| {
+                            let segment = &mut patch[offset..offset + (seg1 - seg0)];
+                            self.tap_row(&source, x, row_start, seg0, segment);
+                        };
+                        for (x, patch) in (x0..).zip(left.chunks_exact_mut(kc)) {
+                            border(x, patch);
                         }
+                        if let (Some(row), false) = (source.row, middle.is_empty()) {
+                            let step = self.cols.stride * self.channels;
+                            let first = (x0 + lo) * step - self.cols.before * self.channels;
+                            interior_runs(middle, kc, offset, tap_row, row, first, step);
+                        }
+                        for (x, patch) in (x0 + hi..).zip(right.chunks_exact_mut(kc)) {
+                            border(x, patch);
+                        }
+                    }
+                }
+            }
+            rest = after;
+            x0 = 0;
+            y += 1;
+            if y == height {
+                y = 0;
+                b += 1;
+            }
+        }
+    }
+
+    /// Floats of an input row with its padding before and after, as far as
+    /// the windows reach.
+    fn padded_row_len(&self) -> usize {
+        let cols = &self.cols;
+        let reach = cols.output.saturating_sub(1) * cols.stride + (self.kw - 1) * cols.dilation + 1;
+        reach.max(cols.before + cols.input) * self.channels
+    }
+
+    /// [`Patches::gather`] through `padded`, a copy of each input row that
+    /// a tap row reads with zeros for its padding before and after
+    /// (`padded_row_len` floats, all 0 on the first call, and only the
+    /// input row's part ever written): every tap row is then one run of
+    /// it (or one per tap, dilated), at `stride·c` floats per position,
+    /// with no borders to treat apart.
+    fn gather_padded(
+        &self,
+        block: &mut [f32],
+        p0: usize,
+        columns: core::ops::Range<usize>,
+        padded: &mut [f32],
+    ) {
+        if self.rows.padded {
+            // The tap rows on padding are left out below.
+            block.fill(0.0);
+        }
+        let (k0, k1) = (columns.start, columns.end);
+        let kc = k1 - k0;
+        let channels = self.channels;
+        let width = self.cols.output;
+        let height = self.rows.output;
+        let tap_row = self.kw * channels;
+        let tap_step = self.cols.dilation * channels;
+        let step = self.cols.stride * channels;
+        let before = self.cols.before * channels;
+        let (mut b, mut y, mut x0) = (p0 / (width * height), (p0 / width) % height, p0 % width);
+        let mut rest = block;
+        while !rest.is_empty() {
+            let count = (width - x0).min(rest.len() / kc);
+            let (patches, after) = rest.split_at_mut(count * kc);
+            for i in k0 / tap_row..=(k1 - 1) / tap_row {
+                let Some(source_y) = self.rows.source(y, i) else {
+                    continue;
+                };
+                self.pixels.copy(
+                    b,
+                    source_y,
+                    0,
+                    &mut padded[before..before + self.cols.input * channels],
+                );
+                // The columns of tap row i in this block.
+                let row_start = i * tap_row;
+                let seg0 = k0.max(row_start);
+                let seg1 = k1.min(row_start + tap_row);
+                let first = x0 * step;
+                if self.cols.dilation == 1 {
+                    let len = seg1 - seg0;
+                    let from = first + (seg0 - row_start);
+                    interior_runs(patches, kc, seg0 - k0, len, padded, from, step);
+                } else {
+                    for j in (seg0 - row_start) / channels..=(seg1 - 1 - row_start) / channels {
+                        let tap_start = row_start + j * channels;
+                        let t0 = seg0.max(tap_start);
+                        let t1 = seg1.min(tap_start + channels);
+                        let from = first + j * tap_step + (t0 - tap_start);
+                        interior_runs(patches, kc, t0 - k0, t1 - t0, padded, from, step);
                     }
                 }
             }
@@ -532,6 +636,68 @@ impl Source<'_, '_> {
             None => self.pixels.copy(self.b, self.y, start, target),
         }
     }
+}
+
+/// Copies, into the `kc`-float patches of `patches`, from float `offset`
+/// on, the run of `len` floats of `row` from `first`, `first + step`, …:
+/// the whole tap rows of the positions whose taps all lie inside the
+/// image. Short runs (a few taps of a few channels) are copied with their
+/// length known at compile time.
+fn interior_runs(
+    patches: &mut [f32],
+    kc: usize,
+    offset: usize,
+    len: usize,
+    row: &[f32],
+    first: usize,
+    step: usize,
+) {
+    fn runs<const L: usize>(
+        patches: &mut [f32],
+        kc: usize,
+        offset: usize,
+        len: usize,
+        row: &[f32],
+        first: usize,
+        step: usize,
+    ) {
+        let len = if L == 0 { len } else { L };
+        for (patch, start) in patches
+            .chunks_exact_mut(kc)
+            .zip((first..).step_by(step))
+        {
+            copy_floats(&mut patch[offset..offset + len], &row[start..start + len]);
+        }
+    }
+    let arguments = (patches, kc, offset, len, row, first, step);
+    let run = match len {
+        1 => runs::<1>,
+        2 => runs::<2>,
+        3 => runs::<3>,
+        4 => runs::<4>,
+        5 => runs::<5>,
+        6 => runs::<6>,
+        7 => runs::<7>,
+        8 => runs::<8>,
+        9 => runs::<9>,
+        10 => runs::<10>,
+        12 => runs::<12>,
+        14 => runs::<14>,
+        15 => runs::<15>,
+        16 => runs::<16>,
+        21 => runs::<21>,
+        24 => runs::<24>,
+        _ => runs::<0>,
+    };
+    run(
+        arguments.0,
+        arguments.1,
+        arguments.2,
+        arguments.3,
+        arguments.4,
+        arguments.5,
+        arguments.6,
+    );
 }
 
 /// `target.copy_from_slice(source)` by eight and then single floats: a tap
