@@ -31,10 +31,7 @@
 //! product per output row and filter tap), which skips the taps on padding
 //! rather than multiplying them by 0.
 
-use ndarray::{
-    s, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut1, ArrayViewMut2, ArrayViewMut4,
-    Axis, Slice, Zip,
-};
+use ndarray::{s, Array4, ArrayView2, ArrayView4, ArrayViewMut2, ArrayViewMut4, Axis, Slice, Zip};
 
 pub use crate::flat::{conv_output_size, conv_padding, effective_kernel_size, Padding};
 
@@ -662,10 +659,7 @@ fn interior_runs(
         step: usize,
     ) {
         let len = if L == 0 { len } else { L };
-        for (patch, start) in patches
-            .chunks_exact_mut(kc)
-            .zip((first..).step_by(step))
-        {
+        for (patch, start) in patches.chunks_exact_mut(kc).zip((first..).step_by(step)) {
             copy_floats(&mut patch[offset..offset + len], &row[start..start + len]);
         }
     }
@@ -890,12 +884,8 @@ pub fn max_pool2d_into(
         padding,
         out,
         f32::NEG_INFINITY,
-        |acc, lane| {
-            Zip::from(acc)
-                .and(&lane)
-                .for_each(|a, &v| *a = nan_max(*a, v));
-        },
-        |_, _| {},
+        nan_max,
+        |max, _| max,
     );
 }
 
@@ -931,10 +921,8 @@ pub fn avg_pool2d_into(
         padding,
         out,
         0.0,
-        |acc, lane| {
-            Zip::from(acc).and(&lane).for_each(|a, &v| *a += v);
-        },
-        |acc, count| acc.mapv_inplace(|total| total / count as f32),
+        |total, v| total + v,
+        |total, count| total / count as f32,
     );
 }
 
@@ -1011,6 +999,16 @@ impl Geometry {
         first..end.max(first)
     }
 
+    /// The input positions that the window of output position `out`
+    /// covers, for a dilation of 1.
+    fn covered(&self, out: usize) -> core::ops::Range<usize> {
+        let start = out * self.stride;
+        start.saturating_sub(self.before)
+            ..(start + self.kernel)
+                .saturating_sub(self.before)
+                .min(self.input)
+    }
+
     /// The input position that tap `tap` of output position `out` reads,
     /// `None` if it reads padding.
     fn source(&self, out: usize, tap: usize) -> Option<usize> {
@@ -1030,9 +1028,13 @@ impl Geometry {
 }
 
 /// Slides a window over every image and channel: for each output pixel,
-/// its channel lane of `out` starts at `init`, `step(acc, lane)` folds in
-/// the channel lane of each window position inside the input, and
+/// each channel starts at `init`, `fold(acc, value)` takes in the value of
+/// each window position inside the input, in row-major window order, and
 /// `finish(acc, count)` ends it with the number of those positions.
+///
+/// Operands in standard layout are read as slices, a contiguous lane of
+/// channels per window position (plain loops, which vectorise); others
+/// through views.
 #[track_caller]
 #[allow(clippy::too_many_arguments)] // Private: the two pools' shared body.
 fn pool_into(
@@ -1043,8 +1045,8 @@ fn pool_into(
     padding: Padding,
     mut out: ArrayViewMut4<'_, f32>,
     init: f32,
-    step: impl Fn(&mut ArrayViewMut1<'_, f32>, ArrayView1<'_, f32>),
-    finish: impl Fn(&mut ArrayViewMut1<'_, f32>, usize),
+    fold: impl Fn(f32, f32) -> f32,
+    finish: impl Fn(f32, usize) -> f32,
 ) {
     let parameters = [window.0, window.1, strides.0, strides.1];
     if parameters.contains(&0) {
@@ -1064,21 +1066,56 @@ fn pool_into(
             ],
         );
     }
+    if let (Some(pixels), Some(pooled)) = (input.to_slice(), out.as_slice_mut()) {
+        if channels == 0 {
+            return;
+        }
+        let image_len = height * width * channels;
+        let mut results = pooled.chunks_exact_mut(channels);
+        for image in pixels.chunks_exact(image_len.max(1)).take(batch) {
+            for y in 0..rows.output {
+                let covered_rows = rows.covered(y);
+                for x in 0..cols.output {
+                    let covered_cols = cols.covered(x);
+                    let Some(acc) = results.next() else {
+                        unreachable!("`out` holds a lane per output pixel")
+                    };
+                    acc.fill(init);
+                    for source_y in covered_rows.clone() {
+                        let row = &image[source_y * width * channels..];
+                        for source_x in covered_cols.clone() {
+                            let lane = &row[source_x * channels..][..channels];
+                            for (a, &v) in acc.iter_mut().zip(lane) {
+                                *a = fold(*a, v);
+                            }
+                        }
+                    }
+                    // A window always overlaps the input (padding before is
+                    // less than the window), so the count is at least 1.
+                    let count = covered_rows.len() * covered_cols.len();
+                    for a in acc {
+                        *a = finish(*a, count);
+                    }
+                }
+            }
+        }
+        return;
+    }
     for (image, mut result) in input.outer_iter().zip(out.outer_iter_mut()) {
         for (y, mut result_row) in result.outer_iter_mut().enumerate() {
             for (x, mut acc) in result_row.outer_iter_mut().enumerate() {
-                // A window always overlaps the input (padding before is less
-                // than the window), so `count` ends at least 1.
                 acc.fill(init);
                 let mut count = 0;
                 for (_, source_y) in rows.taps(y) {
                     let source_row = image.index_axis(Axis(0), source_y);
                     for (_, source_x) in cols.taps(x) {
-                        step(&mut acc, source_row.index_axis(Axis(0), source_x));
+                        Zip::from(&mut acc)
+                            .and(&source_row.index_axis(Axis(0), source_x))
+                            .for_each(|a, &v| *a = fold(*a, v));
                         count += 1;
                     }
                 }
-                finish(&mut acc, count);
+                acc.mapv_inplace(|a| finish(a, count));
             }
         }
     }
