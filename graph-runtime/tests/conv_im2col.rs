@@ -38,6 +38,16 @@ fn column_major(x: &Array4<f32>) -> Array4<f32> {
     x.t().as_standard_layout().into_owned().reversed_axes()
 }
 
+/// `conv2d_into`'s signature.
+type Conv = fn(
+    ArrayView4<'_, f32>,
+    ArrayView4<'_, f32>,
+    (usize, usize),
+    Padding,
+    (usize, usize),
+    ArrayViewMut4<'_, f32>,
+);
+
 /// One convolution's parameters.
 #[derive(Clone, Copy, Debug)]
 struct Case {
@@ -74,21 +84,14 @@ impl Case {
 
     fn run(
         &self,
-        kernel: fn(
-            ArrayView4<'_, f32>,
-            ArrayView4<'_, f32>,
-            (usize, usize),
-            Padding,
-            (usize, usize),
-            ArrayViewMut4<'_, f32>,
-        ),
-        input: ArrayView4<'_, f32>,
-        filter: ArrayView4<'_, f32>,
+        kernel: Conv,
+        input: &Array4<f32>,
+        filter: &Array4<f32>,
         out: ArrayViewMut4<'_, f32>,
     ) {
         kernel(
-            input,
-            filter,
+            input.view(),
+            filter.view(),
             self.strides,
             self.padding,
             self.dilations,
@@ -101,12 +104,7 @@ impl Case {
     /// input, filter and output.
     fn check(&self, input: &Array4<f32>, filter: &Array4<f32>) {
         let mut expected = Array4::zeros(self.out_shape());
-        self.run(
-            conv::conv2d_into_direct,
-            input.view(),
-            filter.view(),
-            expected.view_mut(),
-        );
+        self.run(conv::conv2d_into_direct, input, filter, expected.view_mut());
         let inputs = [input.clone(), column_major(input)];
         let filters = [filter.clone(), column_major(filter)];
         for (i, input) in inputs.iter().enumerate() {
@@ -120,7 +118,7 @@ impl Case {
                     } else {
                         out.view_mut()
                     };
-                    self.run(conv::conv2d_into, input.view(), filter.view(), target);
+                    self.run(conv::conv2d_into, input, filter, target);
                     let actual = if column_major_out { &out_f } else { &out };
                     let layouts = (i, f, column_major_out);
                     assert_close(actual, &expected, &format!("{self:?} layouts {layouts:?}"));
@@ -285,12 +283,7 @@ fn non_finite_weights_skip_padding() {
         case.check(&input, &filter);
         // The corner tap (0, 0) reads padding at output (0, 0).
         let mut out = Array4::zeros(case.out_shape());
-        case.run(
-            conv::conv2d_into,
-            input.view(),
-            filter.view(),
-            out.view_mut(),
-        );
+        case.run(conv::conv2d_into, &input, &filter, out.view_mut());
         assert!(out[[0, 0, 0, 0]].is_finite(), "{special}");
         assert!(!out[[0, 1, 1, 0]].is_finite(), "{special}");
     }

@@ -626,7 +626,7 @@ struct Source<'p, 'a> {
 
 impl Source<'_, '_> {
     /// Fills `target` from float `start` of the row on.
-    #[inline(always)]
+    #[inline]
     fn copy(&self, start: usize, target: &mut [f32]) {
         match self.row {
             Some(row) => copy_floats(target, &row[start..start + target.len()]),
@@ -697,7 +697,7 @@ fn interior_runs(
 /// `target.copy_from_slice(source)` by eight and then single floats: a tap
 /// row is often a few floats long, for which the call to `memcpy` costs
 /// more than the copy.
-#[inline(always)]
+#[inline]
 fn copy_floats(target: &mut [f32], source: &[f32]) {
     if target.len() >= 64 {
         target.copy_from_slice(source);
