@@ -21,7 +21,9 @@
 //! The convolution is im2col by blocks: the patches of a block of output
 //! positions (a few hundred) are gathered into 16 KiB of stack scratch as
 //! the rows of a `[positions, kh·kw·c]` matrix, zeros where a tap reads
-//! padding, and one product on [`dense`](super::dense)'s kernels with the
+//! padding (each tap row is one run of a zero-padded copy of its input row,
+//! in 8 KiB more; rows wider than that are gathered position by position),
+//! and one product on [`dense`](super::dense)'s kernels with the
 //! filter viewed as the `[kh·kw·c, o]` matrix (which an HWIO filter in
 //! standard layout is) writes the block's output rows. Wide patches are
 //! split into blocks of columns whose products accumulate. A 1 × 1 filter
@@ -29,7 +31,9 @@
 //! `[n·h·w, c]` matrix, is the patch matrix already. A filter holding a NaN
 //! or an infinity, with padding, runs the direct kernel instead (one small
 //! product per output row and filter tap), which skips the taps on padding
-//! rather than multiplying them by 0.
+//! rather than multiplying them by 0. The scratch is on the stack, not in
+//! a growing thread-local buffer, so that even the first call allocates
+//! nothing (`tests/alloc_free.rs` counts from the first call).
 
 use ndarray::{s, Array4, ArrayView2, ArrayView4, ArrayViewMut2, ArrayViewMut4, Axis, Slice, Zip};
 
