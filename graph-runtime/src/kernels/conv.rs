@@ -16,12 +16,26 @@
 //! rules elsewhere can mirror the kernels.
 //!
 //! Each kernel has an `_into` form writing into caller storage of the
-//! output's shape, for inputs of any layout, with no allocation: the
-//! convolution runs as one small matrix product per output row and filter
-//! tap (on [`dense`](super::dense)'s kernels) instead of building an im2col
-//! matrix, and padding is never materialised.
+//! output's shape, for inputs of any layout, with no allocation.
+//!
+//! The convolution is im2col by blocks: the patches of a block of output
+//! positions (a few hundred) are gathered into 16 KiB of stack scratch as
+//! the rows of a `[positions, kh·kw·c]` matrix, zeros where a tap reads
+//! padding (each tap row is one run of a zero-padded copy of its input row,
+//! in 8 KiB more; rows wider than that are gathered position by position),
+//! and one product on [`dense`](super::dense)'s kernels with the
+//! filter viewed as the `[kh·kw·c, o]` matrix (which an HWIO filter in
+//! standard layout is) writes the block's output rows. Wide patches are
+//! split into blocks of columns whose products accumulate. A 1 × 1 filter
+//! with unit strides skips the gathering: the input, viewed as an
+//! `[n·h·w, c]` matrix, is the patch matrix already. A filter holding a NaN
+//! or an infinity, with padding, runs the direct kernel instead (one small
+//! product per output row and filter tap), which skips the taps on padding
+//! rather than multiplying them by 0. The scratch is on the stack, not in
+//! a growing thread-local buffer, so that even the first call allocates
+//! nothing (`tests/alloc_free.rs` counts from the first call).
 
-use ndarray::{Array4, ArrayView1, ArrayView4, ArrayViewMut1, ArrayViewMut4, Axis, Slice, Zip};
+use ndarray::{s, Array4, ArrayView2, ArrayView4, ArrayViewMut2, ArrayViewMut4, Axis, Slice, Zip};
 
 pub use crate::flat::{conv_output_size, conv_padding, effective_kernel_size, Padding};
 
@@ -101,8 +115,152 @@ pub fn conv2d_into(
     strides: (usize, usize),
     padding: Padding,
     dilations: (usize, usize),
-    mut out: ArrayViewMut4<'_, f32>,
+    out: ArrayViewMut4<'_, f32>,
 ) {
+    let (rows, cols) = check_conv(&input, &filter, strides, padding, dilations, &out);
+    let (batch, _, _, channels) = input.dim();
+    let (kh, kw, _, out_channels) = filter.dim();
+    let positions = batch * rows.output * cols.output;
+    if positions == 0 || out_channels == 0 {
+        return;
+    }
+    // Taps on padding are skipped, not multiplied by 0: a NaN or infinite
+    // weight reaches only the outputs where its tap lands inside the
+    // image. The patches hold zeros there, so such filters (rare, and
+    // cheap to detect next to the convolution) take the direct kernel.
+    if (rows.padded || cols.padded) && !all_finite(filter) {
+        direct(input, filter, rows, cols, out);
+        return;
+    }
+    let mut target = Target::new(out, positions);
+    if channels == 0 {
+        // No products: every sum is empty.
+        target.fill_zero();
+        return;
+    }
+    // A 1×1 filter with unit strides reads each pixel once, unpadded: the
+    // convolution is the product of the pixels, as an [n·h·w, c] matrix,
+    // with the filter's one tap.
+    if kh == 1 && kw == 1 && strides == (1, 1) {
+        if let (Ok(pixels), Target::Matrix(result)) = (
+            input.into_shape_with_order((positions, channels)),
+            &mut target,
+        ) {
+            let tap = filter
+                .index_axis_move(Axis(0), 0)
+                .index_axis_move(Axis(0), 0);
+            product(
+                pixels,
+                tap,
+                None,
+                Activation::Identity,
+                result.view_mut(),
+                false,
+                Kernels::Simd,
+            );
+            return;
+        }
+    }
+    let patches = Patches {
+        pixels: Pixels::new(input),
+        rows,
+        cols,
+        kw,
+        channels,
+    };
+    // The filter as the [kh·kw·c, o] matrix that multiplies a patch (an
+    // HWIO filter in standard layout already is it); without that view, as
+    // one [c, o] matrix per tap, and the blocks of columns stop at taps.
+    let taps_len = kh * kw * channels;
+    let matrix = filter.into_shape_with_order((taps_len, out_channels)).ok();
+    let widest = if matrix.is_some() { taps_len } else { channels };
+    let block_cols = widest.min(PATCH_SCRATCH / MIN_BLOCK_ROWS);
+    let block_rows = PATCH_SCRATCH / block_cols;
+    let mut scratch = [0.0_f32; PATCH_SCRATCH];
+    let mut row_scratch = [0.0_f32; ROW_SCRATCH];
+    let mut p0 = 0;
+    while p0 < positions {
+        let p1 = target.block_end(p0, block_rows, positions, cols.output);
+        let mut k0 = 0;
+        while k0 < taps_len {
+            let k1 = if matrix.is_some() {
+                (k0 + block_cols).min(taps_len)
+            } else {
+                (k0 + block_cols).min((k0 / channels + 1) * channels)
+            };
+            let len = (p1 - p0) * (k1 - k0);
+            patches.gather(&mut scratch[..len], p0, k0..k1, &mut row_scratch);
+            let Ok(block) = ArrayView2::from_shape((p1 - p0, k1 - k0), &scratch[..len]) else {
+                unreachable!("the scratch is cut to the block's size")
+            };
+            let weights = if let Some(matrix) = &matrix {
+                matrix.slice(s![k0..k1, ..])
+            } else {
+                let tap = k0 / channels;
+                let c0 = k0 % channels;
+                filter
+                    .index_axis(Axis(0), tap / kw)
+                    .index_axis_move(Axis(0), tap % kw)
+                    .slice_move(s![c0..c0 + (k1 - k0), ..])
+            };
+            product(
+                block,
+                weights,
+                None,
+                Activation::Identity,
+                target.rows(p0..p1, rows.output, cols.output),
+                k0 > 0,
+                Kernels::Simd,
+            );
+            k0 = k1;
+        }
+        p0 = p1;
+    }
+}
+
+/// Floats of stack scratch for one block of the im2col matrix (16 KiB, so
+/// that it stays in L1 between being written and being multiplied): a
+/// block of output positions times a block of the patch's columns.
+const PATCH_SCRATCH: usize = 4096;
+
+/// Floats of stack scratch for one input row with its padding (8 KiB):
+/// wider rows take a slower path, which treats the positions at the
+/// image's borders one by one.
+const ROW_SCRATCH: usize = 2048;
+
+/// Fewest output positions per block (when a patch is wider than
+/// `PATCH_SCRATCH / MIN_BLOCK_ROWS` floats, the patch columns are split
+/// instead): every row of a block reuses the block's rows of the filter.
+const MIN_BLOCK_ROWS: usize = 32;
+
+/// Whether every value of `filter` is finite: lanes of `Σ v·0`, which
+/// stay 0 unless a NaN or an infinity turns them NaN (a loop that
+/// vectorises, unlike a search that stops at the first hit).
+fn all_finite(filter: ArrayView4<'_, f32>) -> bool {
+    let Some(values) = filter.as_slice_memory_order() else {
+        return filter.iter().all(|v| v.is_finite());
+    };
+    let mut lanes = [0.0_f32; 8];
+    let chunks = values.chunks_exact(lanes.len());
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v * 0.0;
+        }
+    }
+    lanes.iter().all(|&lane| lane == 0.0) && rest.iter().all(|v| v.is_finite())
+}
+
+/// Checks `conv2d`'s operands and returns the window geometry per axis.
+#[track_caller]
+fn check_conv(
+    input: &ArrayView4<'_, f32>,
+    filter: &ArrayView4<'_, f32>,
+    strides: (usize, usize),
+    padding: Padding,
+    dilations: (usize, usize),
+    out: &ArrayViewMut4<'_, f32>,
+) -> (Geometry, Geometry) {
     let (batch, height, width, channels) = input.dim();
     let (kh, kw, filter_channels, out_channels) = filter.dim();
     let zero = [strides.0, strides.1, dilations.0, dilations.1, kh, kw].contains(&0);
@@ -118,6 +276,487 @@ pub fn conv2d_into(
             &[input.shape(), filter.shape(), &parameters, out.shape()],
         );
     }
+    (rows, cols)
+}
+
+/// The output of a convolution, as the `[positions, o]` matrix of its
+/// pixels when its layout allows that view, else as it is (blocks then
+/// stop at the end of each output row).
+enum Target<'a> {
+    Matrix(ArrayViewMut2<'a, f32>),
+    Image(ArrayViewMut4<'a, f32>),
+}
+
+impl<'a> Target<'a> {
+    fn new(out: ArrayViewMut4<'a, f32>, positions: usize) -> Self {
+        let out_channels = out.dim().3;
+        if out
+            .view()
+            .into_shape_with_order((positions, out_channels))
+            .is_ok()
+        {
+            if let Ok(matrix) = out.into_shape_with_order((positions, out_channels)) {
+                return Target::Matrix(matrix);
+            }
+            unreachable!("the view was just reshaped")
+        }
+        Target::Image(out)
+    }
+
+    fn fill_zero(&mut self) {
+        match self {
+            Target::Matrix(matrix) => matrix.fill(0.0),
+            Target::Image(image) => image.fill(0.0),
+        }
+    }
+
+    /// Where the block of positions from `p0` ends: `rows` on, or earlier
+    /// at `positions` or (without the matrix view) at the end of the output
+    /// row, `width` positions long.
+    fn block_end(&self, p0: usize, rows: usize, positions: usize, width: usize) -> usize {
+        let end = (p0 + rows).min(positions);
+        match self {
+            Target::Matrix(_) => end,
+            Target::Image(_) => end.min((p0 / width + 1) * width),
+        }
+    }
+
+    /// The output rows of positions `range` (inside one output row without
+    /// the matrix view), of an output `height × width` per image.
+    fn rows(
+        &mut self,
+        range: core::ops::Range<usize>,
+        height: usize,
+        width: usize,
+    ) -> ArrayViewMut2<'_, f32> {
+        match self {
+            Target::Matrix(matrix) => matrix.slice_mut(s![range, ..]),
+            Target::Image(image) => {
+                let row = range.start / width;
+                let x0 = range.start % width;
+                let x1 = x0 + range.len();
+                image.slice_mut(s![row / height, row % height, x0..x1, ..])
+            }
+        }
+    }
+}
+
+/// The input pixels, as a slice when in standard layout.
+enum Pixels<'a> {
+    Slice {
+        data: &'a [f32],
+        /// Floats per input row (`w·c`) and per image (`h·w·c`).
+        row: usize,
+        image: usize,
+    },
+    View(ArrayView4<'a, f32>),
+}
+
+impl<'a> Pixels<'a> {
+    fn new(input: ArrayView4<'a, f32>) -> Self {
+        let (_, height, width, channels) = input.dim();
+        match input.to_slice() {
+            Some(data) => Pixels::Slice {
+                data,
+                row: width * channels,
+                image: height * width * channels,
+            },
+            None => Pixels::View(input),
+        }
+    }
+
+    /// Row `y` of image `b`, when the input is a slice.
+    fn row(&self, b: usize, y: usize) -> Option<&'a [f32]> {
+        match self {
+            Pixels::Slice { data, row, image } => Some(&data[b * image + y * row..][..*row]),
+            Pixels::View(_) => None,
+        }
+    }
+
+    /// Fills `target` with the floats of image `b`, row `y`, from float
+    /// `start` of that row on (row-major over columns and channels).
+    fn copy(&self, b: usize, y: usize, start: usize, target: &mut [f32]) {
+        match self {
+            Pixels::Slice { data, row, image } => {
+                let from = b * image + y * row + start;
+                target.copy_from_slice(&data[from..from + target.len()]);
+            }
+            Pixels::View(view) => {
+                let channels = view.dim().3;
+                for (offset, value) in target.iter_mut().enumerate() {
+                    let q = start + offset;
+                    *value = view[[b, y, q / channels, q % channels]];
+                }
+            }
+        }
+    }
+}
+
+/// The patches of a convolution: row `p` of the im2col matrix holds, for
+/// output position `p` (row-major over images, output rows and output
+/// columns), the input values under each filter tap `(i, j)` and channel
+/// `c` at column `(i·kw + j)·c_in + c`, 0 where the tap reads padding.
+struct Patches<'a> {
+    pixels: Pixels<'a>,
+    rows: Geometry,
+    cols: Geometry,
+    kw: usize,
+    channels: usize,
+}
+
+impl Patches<'_> {
+    /// Writes columns `columns` of the rows of the im2col matrix from
+    /// position `p0` on into `block`, one row of `columns.len()` floats per
+    /// position, as many rows as `block` holds: for each output row the
+    /// block covers, tap row by tap row (whose input row, or padding, is
+    /// the same for every position of the output row). With padding, the
+    /// block is zeroed first (one `memset`, cheaper than the many short
+    /// fills beside the image's borders), and only the taps inside the
+    /// image are written.
+    fn gather(
+        &self,
+        block: &mut [f32],
+        p0: usize,
+        columns: core::ops::Range<usize>,
+        row_scratch: &mut [f32],
+    ) {
+        let padded_len = self.padded_row_len();
+        if padded_len <= row_scratch.len() {
+            self.gather_padded(block, p0, columns, &mut row_scratch[..padded_len]);
+            return;
+        }
+        if self.rows.padded || self.cols.padded {
+            block.fill(0.0);
+        }
+        let (k0, k1) = (columns.start, columns.end);
+        let width = self.cols.output;
+        let height = self.rows.output;
+        let tap_row = self.kw * self.channels;
+        let (mut b, mut y, mut x0) = (p0 / (width * height), (p0 / width) % height, p0 % width);
+        let mut rest = block;
+        while !rest.is_empty() {
+            let count = (width - x0).min(rest.len() / (k1 - k0));
+            let (patches, after) = rest.split_at_mut(count * (k1 - k0));
+            for i in k0 / tap_row..=(k1 - 1) / tap_row {
+                // The columns of tap row i in this block.
+                let row_start = i * tap_row;
+                let seg0 = k0.max(row_start);
+                let seg1 = k1.min(row_start + tap_row);
+                match self.rows.source(y, i) {
+                    None => {}
+                    Some(source_y) => {
+                        let source = Source {
+                            pixels: &self.pixels,
+                            b,
+                            y: source_y,
+                            row: self.pixels.row(b, source_y),
+                        };
+                        // Inside the image, away from its left and right
+                        // borders, a whole tap row (undilated) is one run
+                        // of the input row: copied without the geometry.
+                        let whole = seg1 - seg0 == tap_row && self.cols.dilation == 1;
+                        let inside = match source.row {
+                            Some(_) if whole => self.cols.interior(),
+                            _ => 0..0,
+                        };
+                        // Positions x0.. of this block, relative to x0.
+                        let lo = inside.start.clamp(x0, x0 + count) - x0;
+                        let hi = inside.end.clamp(x0, x0 + count) - x0;
+                        let hi = hi.max(lo);
+                        let kc = k1 - k0;
+                        let (left, middle) = patches.split_at_mut(lo * kc);
+                        let (middle, right) = middle.split_at_mut((hi - lo) * kc);
+                        let offset = seg0 - k0;
+                        let border = |x: usize, patch: &mut [f32]| {
+                            let segment = &mut patch[offset..offset + (seg1 - seg0)];
+                            self.tap_row(&source, x, row_start, seg0, segment);
+                        };
+                        for (x, patch) in (x0..).zip(left.chunks_exact_mut(kc)) {
+                            border(x, patch);
+                        }
+                        if let (Some(row), false) = (source.row, middle.is_empty()) {
+                            let step = self.cols.stride * self.channels;
+                            let first = (x0 + lo) * step - self.cols.before * self.channels;
+                            interior_runs(middle, kc, offset, tap_row, row, first, step);
+                        }
+                        for (x, patch) in (x0 + hi..).zip(right.chunks_exact_mut(kc)) {
+                            border(x, patch);
+                        }
+                    }
+                }
+            }
+            rest = after;
+            x0 = 0;
+            y += 1;
+            if y == height {
+                y = 0;
+                b += 1;
+            }
+        }
+    }
+
+    /// Floats of an input row with its padding before and after, as far as
+    /// the windows reach.
+    fn padded_row_len(&self) -> usize {
+        let cols = &self.cols;
+        let reach = cols.output.saturating_sub(1) * cols.stride + (self.kw - 1) * cols.dilation + 1;
+        reach.max(cols.before + cols.input) * self.channels
+    }
+
+    /// [`Patches::gather`] through `padded`, a copy of each input row that
+    /// a tap row reads with zeros for its padding before and after
+    /// (`padded_row_len` floats, all 0 on the first call, and only the
+    /// input row's part ever written): every tap row is then one run of
+    /// it (or one per tap, dilated), at `stride·c` floats per position,
+    /// with no borders to treat apart.
+    fn gather_padded(
+        &self,
+        block: &mut [f32],
+        p0: usize,
+        columns: core::ops::Range<usize>,
+        padded: &mut [f32],
+    ) {
+        if self.rows.padded {
+            // The tap rows on padding are left out below.
+            block.fill(0.0);
+        }
+        let (k0, k1) = (columns.start, columns.end);
+        let kc = k1 - k0;
+        let channels = self.channels;
+        let width = self.cols.output;
+        let height = self.rows.output;
+        let tap_row = self.kw * channels;
+        let tap_step = self.cols.dilation * channels;
+        let step = self.cols.stride * channels;
+        let before = self.cols.before * channels;
+        let (mut b, mut y, mut x0) = (p0 / (width * height), (p0 / width) % height, p0 % width);
+        let mut rest = block;
+        while !rest.is_empty() {
+            let count = (width - x0).min(rest.len() / kc);
+            let (patches, after) = rest.split_at_mut(count * kc);
+            for i in k0 / tap_row..=(k1 - 1) / tap_row {
+                let Some(source_y) = self.rows.source(y, i) else {
+                    continue;
+                };
+                self.pixels.copy(
+                    b,
+                    source_y,
+                    0,
+                    &mut padded[before..before + self.cols.input * channels],
+                );
+                // The columns of tap row i in this block.
+                let row_start = i * tap_row;
+                let seg0 = k0.max(row_start);
+                let seg1 = k1.min(row_start + tap_row);
+                let first = x0 * step;
+                if self.cols.dilation == 1 {
+                    let len = seg1 - seg0;
+                    let from = first + (seg0 - row_start);
+                    interior_runs(patches, kc, seg0 - k0, len, padded, from, step);
+                } else {
+                    for j in (seg0 - row_start) / channels..=(seg1 - 1 - row_start) / channels {
+                        let tap_start = row_start + j * channels;
+                        let t0 = seg0.max(tap_start);
+                        let t1 = seg1.min(tap_start + channels);
+                        let from = first + j * tap_step + (t0 - tap_start);
+                        interior_runs(patches, kc, t0 - k0, t1 - t0, padded, from, step);
+                    }
+                }
+            }
+            rest = after;
+            x0 = 0;
+            y += 1;
+            if y == height {
+                y = 0;
+                b += 1;
+            }
+        }
+    }
+
+    /// Writes columns `seg0..seg0 + segment.len()` of the patch of output
+    /// column `x`, all in the tap row starting at column `row_start`,
+    /// whose input row is `source`.
+    #[inline]
+    fn tap_row(
+        &self,
+        source: &Source<'_, '_>,
+        x: usize,
+        row_start: usize,
+        seg0: usize,
+        segment: &mut [f32],
+    ) {
+        let channels = self.channels;
+        let seg1 = seg0 + segment.len();
+        if self.cols.dilation == 1 {
+            // Tap j reads input column `lead + j − before`: the taps
+            // inside the input read one run of the input row.
+            let lead = x * self.cols.stride;
+            let before = self.cols.before;
+            let inside = |limit: usize| {
+                let j = limit.saturating_sub(lead).min(self.kw);
+                (row_start + j * channels).clamp(seg0, seg1)
+            };
+            let v0 = inside(before);
+            let v1 = inside(self.cols.input + before).max(v0);
+            let run = &mut segment[v0 - seg0..v1 - seg0];
+            if !run.is_empty() {
+                // Column `v` of the run reads float
+                // `(lead − before)·c + (v − row_start)` of the input row,
+                // which v ≥ v0 keeps non-negative.
+                source.copy(lead * channels + (v0 - row_start) - before * channels, run);
+            }
+        } else {
+            for j in (seg0 - row_start) / channels..=(seg1 - 1 - row_start) / channels {
+                let tap_start = row_start + j * channels;
+                let t0 = seg0.max(tap_start);
+                let t1 = seg1.min(tap_start + channels);
+                let part = &mut segment[t0 - seg0..t1 - seg0];
+                if let Some(source_x) = self.cols.source(x, j) {
+                    source.copy(source_x * channels + (t0 - tap_start), part);
+                }
+            }
+        }
+    }
+}
+
+/// One input row that a tap row reads.
+struct Source<'p, 'a> {
+    pixels: &'p Pixels<'a>,
+    b: usize,
+    y: usize,
+    /// The row as a slice, when the input is one.
+    row: Option<&'a [f32]>,
+}
+
+impl Source<'_, '_> {
+    /// Fills `target` from float `start` of the row on.
+    #[inline]
+    fn copy(&self, start: usize, target: &mut [f32]) {
+        match self.row {
+            Some(row) => copy_floats(target, &row[start..start + target.len()]),
+            None => self.pixels.copy(self.b, self.y, start, target),
+        }
+    }
+}
+
+/// Copies, into the `kc`-float patches of `patches`, from float `offset`
+/// on, the run of `len` floats of `row` from `first`, `first + step`, …:
+/// the whole tap rows of the positions whose taps all lie inside the
+/// image. Short runs (a few taps of a few channels) are copied with their
+/// length known at compile time.
+fn interior_runs(
+    patches: &mut [f32],
+    kc: usize,
+    offset: usize,
+    len: usize,
+    row: &[f32],
+    first: usize,
+    step: usize,
+) {
+    fn runs<const L: usize>(
+        patches: &mut [f32],
+        kc: usize,
+        offset: usize,
+        len: usize,
+        row: &[f32],
+        first: usize,
+        step: usize,
+    ) {
+        let len = if L == 0 { len } else { L };
+        for (patch, start) in patches.chunks_exact_mut(kc).zip((first..).step_by(step)) {
+            copy_floats(&mut patch[offset..offset + len], &row[start..start + len]);
+        }
+    }
+    let arguments = (patches, kc, offset, len, row, first, step);
+    let run = match len {
+        1 => runs::<1>,
+        2 => runs::<2>,
+        3 => runs::<3>,
+        4 => runs::<4>,
+        5 => runs::<5>,
+        6 => runs::<6>,
+        7 => runs::<7>,
+        8 => runs::<8>,
+        9 => runs::<9>,
+        10 => runs::<10>,
+        12 => runs::<12>,
+        14 => runs::<14>,
+        15 => runs::<15>,
+        16 => runs::<16>,
+        21 => runs::<21>,
+        24 => runs::<24>,
+        _ => runs::<0>,
+    };
+    run(
+        arguments.0,
+        arguments.1,
+        arguments.2,
+        arguments.3,
+        arguments.4,
+        arguments.5,
+        arguments.6,
+    );
+}
+
+/// `target.copy_from_slice(source)` by eight and then single floats: a tap
+/// row is often a few floats long, for which the call to `memcpy` costs
+/// more than the copy.
+#[inline]
+fn copy_floats(target: &mut [f32], source: &[f32]) {
+    if target.len() >= 64 {
+        target.copy_from_slice(source);
+        return;
+    }
+    let mut targets = target.chunks_exact_mut(8);
+    let mut sources = source.chunks_exact(8);
+    for (target, source) in (&mut targets).zip(&mut sources) {
+        target.copy_from_slice(source);
+    }
+    let (target, source) = (targets.into_remainder(), sources.remainder());
+    let mut done = 0;
+    if target.len() - done >= 4 {
+        target[done..done + 4].copy_from_slice(&source[done..done + 4]);
+        done += 4;
+    }
+    if target.len() - done >= 2 {
+        target[done..done + 2].copy_from_slice(&source[done..done + 2]);
+        done += 2;
+    }
+    if target.len() > done {
+        target[done] = source[done];
+    }
+}
+
+/// The convolution as it was first written: one small matrix product per
+/// output row and filter tap, `[columns, in] × [in, out]`, accumulated
+/// into `out`. Kept as the reference that tests and benchmarks compare
+/// [`conv2d_into`] with.
+///
+/// # Panics
+/// As [`conv2d_into`].
+#[doc(hidden)]
+#[track_caller]
+pub fn conv2d_into_direct(
+    input: ArrayView4<'_, f32>,
+    filter: ArrayView4<'_, f32>,
+    strides: (usize, usize),
+    padding: Padding,
+    dilations: (usize, usize),
+    out: ArrayViewMut4<'_, f32>,
+) {
+    let (rows, cols) = check_conv(&input, &filter, strides, padding, dilations, &out);
+    direct(input, filter, rows, cols, out);
+}
+
+/// [`conv2d_into_direct`] on checked operands.
+fn direct(
+    input: ArrayView4<'_, f32>,
+    filter: ArrayView4<'_, f32>,
+    rows: Geometry,
+    cols: Geometry,
+    mut out: ArrayViewMut4<'_, f32>,
+) {
+    let kw = filter.dim().1;
     out.fill(0.0);
     for (image, mut result) in input.outer_iter().zip(out.outer_iter_mut()) {
         for (y, mut result_row) in result.outer_iter_mut().enumerate() {
@@ -249,12 +888,8 @@ pub fn max_pool2d_into(
         padding,
         out,
         f32::NEG_INFINITY,
-        |acc, lane| {
-            Zip::from(acc)
-                .and(&lane)
-                .for_each(|a, &v| *a = nan_max(*a, v));
-        },
-        |_, _| {},
+        nan_max,
+        |max, _| max,
     );
 }
 
@@ -290,10 +925,8 @@ pub fn avg_pool2d_into(
         padding,
         out,
         0.0,
-        |acc, lane| {
-            Zip::from(acc).and(&lane).for_each(|a, &v| *a += v);
-        },
-        |acc, count| acc.mapv_inplace(|total| total / count as f32),
+        |total, v| total + v,
+        |total, count| total / count as f32,
     );
 }
 
@@ -317,6 +950,7 @@ fn pool_shape(
 }
 
 /// Where one output position's window lands along one spatial axis.
+#[derive(Clone, Copy)]
 struct Geometry {
     input: usize,
     kernel: usize,
@@ -324,17 +958,21 @@ struct Geometry {
     dilation: usize,
     before: usize,
     output: usize,
+    /// Whether some window reaches into the padding (before or after).
+    padded: bool,
 }
 
 impl Geometry {
     fn new(input: usize, kernel: usize, stride: usize, dilation: usize, padding: Padding) -> Self {
+        let (before, after) = conv_padding(input, kernel, stride, dilation, padding);
         Geometry {
             input,
             kernel,
             stride,
             dilation,
-            before: conv_padding(input, kernel, stride, dilation, padding).0,
+            before,
             output: conv_output_size(input, kernel, stride, dilation, padding),
+            padded: before + after > 0,
         }
     }
 
@@ -354,6 +992,34 @@ impl Geometry {
         (x0 < x1).then(|| (x0, x1, x0 * self.stride + offset - self.before))
     }
 
+    /// The output positions whose every tap lands inside the input.
+    fn interior(&self) -> core::ops::Range<usize> {
+        let span = (self.kernel - 1) * self.dilation + 1;
+        let first = self.before.div_ceil(self.stride);
+        let end = match (self.input + self.before).checked_sub(span) {
+            Some(last) => (last / self.stride + 1).min(self.output),
+            None => 0,
+        };
+        first..end.max(first)
+    }
+
+    /// The input positions that the window of output position `out`
+    /// covers, for a dilation of 1.
+    fn covered(&self, out: usize) -> core::ops::Range<usize> {
+        let start = out * self.stride;
+        start.saturating_sub(self.before)
+            ..(start + self.kernel)
+                .saturating_sub(self.before)
+                .min(self.input)
+    }
+
+    /// The input position that tap `tap` of output position `out` reads,
+    /// `None` if it reads padding.
+    fn source(&self, out: usize, tap: usize) -> Option<usize> {
+        let position = (out * self.stride + tap * self.dilation).checked_sub(self.before)?;
+        (position < self.input).then_some(position)
+    }
+
     /// `(tap, input position)` for the taps of output position `out` that
     /// fall inside the input; the others read padding.
     fn taps(&self, out: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -366,9 +1032,13 @@ impl Geometry {
 }
 
 /// Slides a window over every image and channel: for each output pixel,
-/// its channel lane of `out` starts at `init`, `step(acc, lane)` folds in
-/// the channel lane of each window position inside the input, and
+/// each channel starts at `init`, `fold(acc, value)` takes in the value of
+/// each window position inside the input, in row-major window order, and
 /// `finish(acc, count)` ends it with the number of those positions.
+///
+/// Operands in standard layout are read as slices, a contiguous lane of
+/// channels per window position (plain loops, which vectorise); others
+/// through views.
 #[track_caller]
 #[allow(clippy::too_many_arguments)] // Private: the two pools' shared body.
 fn pool_into(
@@ -379,8 +1049,8 @@ fn pool_into(
     padding: Padding,
     mut out: ArrayViewMut4<'_, f32>,
     init: f32,
-    step: impl Fn(&mut ArrayViewMut1<'_, f32>, ArrayView1<'_, f32>),
-    finish: impl Fn(&mut ArrayViewMut1<'_, f32>, usize),
+    fold: impl Fn(f32, f32) -> f32,
+    finish: impl Fn(f32, usize) -> f32,
 ) {
     let parameters = [window.0, window.1, strides.0, strides.1];
     if parameters.contains(&0) {
@@ -400,21 +1070,56 @@ fn pool_into(
             ],
         );
     }
+    if let (Some(pixels), Some(pooled)) = (input.to_slice(), out.as_slice_mut()) {
+        if channels == 0 {
+            return;
+        }
+        let image_len = height * width * channels;
+        let mut results = pooled.chunks_exact_mut(channels);
+        for image in pixels.chunks_exact(image_len.max(1)).take(batch) {
+            for y in 0..rows.output {
+                let covered_rows = rows.covered(y);
+                for x in 0..cols.output {
+                    let covered_cols = cols.covered(x);
+                    let Some(acc) = results.next() else {
+                        unreachable!("`out` holds a lane per output pixel")
+                    };
+                    acc.fill(init);
+                    for source_y in covered_rows.clone() {
+                        let row = &image[source_y * width * channels..];
+                        for source_x in covered_cols.clone() {
+                            let lane = &row[source_x * channels..][..channels];
+                            for (a, &v) in acc.iter_mut().zip(lane) {
+                                *a = fold(*a, v);
+                            }
+                        }
+                    }
+                    // A window always overlaps the input (padding before is
+                    // less than the window), so the count is at least 1.
+                    let count = covered_rows.len() * covered_cols.len();
+                    for a in acc {
+                        *a = finish(*a, count);
+                    }
+                }
+            }
+        }
+        return;
+    }
     for (image, mut result) in input.outer_iter().zip(out.outer_iter_mut()) {
         for (y, mut result_row) in result.outer_iter_mut().enumerate() {
             for (x, mut acc) in result_row.outer_iter_mut().enumerate() {
-                // A window always overlaps the input (padding before is less
-                // than the window), so `count` ends at least 1.
                 acc.fill(init);
                 let mut count = 0;
                 for (_, source_y) in rows.taps(y) {
                     let source_row = image.index_axis(Axis(0), source_y);
                     for (_, source_x) in cols.taps(x) {
-                        step(&mut acc, source_row.index_axis(Axis(0), source_x));
+                        Zip::from(&mut acc)
+                            .and(&source_row.index_axis(Axis(0), source_x))
+                            .for_each(|a, &v| *a = fold(*a, v));
                         count += 1;
                     }
                 }
-                finish(&mut acc, count);
+                acc.mapv_inplace(|a| finish(a, count));
             }
         }
     }

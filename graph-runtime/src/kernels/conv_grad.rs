@@ -5,9 +5,10 @@
 //!
 //! Each kernel writes into caller storage, accepts operands of any layout
 //! and allocates nothing; padding is never materialised. The convolution
-//! gradients run, like the forward convolution, as small matrix products
-//! on [`dense`](super::dense)'s SIMD kernels, one per image row and filter
-//! tap, rather than as loops over every index:
+//! gradients run as small matrix products on [`dense`](super::dense)'s SIMD
+//! kernels, one per image row and filter tap (as the forward convolution
+//! did before it became im2col by blocks), rather than as loops over every
+//! index:
 //!
 //! - input gradient: per tap `(i, j)`, the tap's `[in, out]` matrix is
 //!   transposed once into 16 KiB of stack scratch (a block of input

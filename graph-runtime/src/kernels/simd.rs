@@ -563,6 +563,8 @@ unsafe fn panel<
                 if rows < MR {
                     if cols == width {
                         tile_rows::<NV, KU, false>(rows, ops, b, i, j0, cols, step);
+                    } else if cols == 8 * TNV {
+                        tile_rows::<TNV, TKU, false>(rows, ops, b, i, j0, cols, step);
                     } else if cols <= 8 * TNV {
                         tile_rows::<TNV, TKU, true>(rows, ops, b, i, j0, cols, step);
                     } else {
@@ -570,6 +572,11 @@ unsafe fn panel<
                     }
                 } else if cols == width {
                     tile::<MR, NV, KU, false>(ops, b, i, j0, cols, step);
+                } else if cols == 8 * TNV {
+                    // A tail strip of whole vectors (8 columns of a layer
+                    // 8 wide, or 24 of 24): no masks, whose stores are slow
+                    // on some cores.
+                    tile::<MR, TNV, TKU, false>(ops, b, i, j0, cols, step);
                 } else if cols <= 8 * TNV {
                     tile::<MR, TNV, TKU, true>(ops, b, i, j0, cols, step);
                 } else {
