@@ -106,6 +106,127 @@ impl MlpData {
     }
 }
 
+/// The class of each row of a training batch: `(7·i + 3) mod 10` for row `i`,
+/// as in the main suite's `benches/training.rs`.
+pub fn labels(batch: usize) -> Vec<usize> {
+    (0..batch).map(|i| (7 * i + 3) % 10).collect()
+}
+
+impl MlpData {
+    /// Every weight and bias, flattened: each layer's `[inputs, outputs]`
+    /// weights row-major, then its bias, input side first. Trained
+    /// parameters are compared in this order.
+    pub fn parameters(&self) -> Vec<f32> {
+        self.layers
+            .iter()
+            .flat_map(|layer| layer.weights.iter().chain(&layer.bias).copied())
+            .collect()
+    }
+
+    /// One SGD step at learning rate `lr` on `x` with class indices `labels`,
+    /// computed in `f64` with plain loops: the loss before the step (mean
+    /// softmax cross-entropy of the logits) and every parameter after it, in
+    /// the order of [`parameters`](Self::parameters). The reference every
+    /// training row is checked against.
+    pub fn reference_step(&self, labels: &[usize], lr: f64) -> (f64, Vec<f32>) {
+        assert_eq!(labels.len(), self.batch, "one label per row");
+        let count = self.layers.len();
+        // activations[0] is x; activations[l + 1] is relu(pre[l]) for hidden layers.
+        let mut activations: Vec<Vec<f64>> = vec![self.x.iter().map(|&v| f64::from(v)).collect()];
+        let mut pre: Vec<Vec<f64>> = Vec::with_capacity(count);
+        for (index, layer) in self.layers.iter().enumerate() {
+            let h = &activations[index];
+            let mut z = vec![0.0_f64; self.batch * layer.outputs];
+            for row in 0..self.batch {
+                for j in 0..layer.outputs {
+                    let mut sum = f64::from(layer.bias[j]);
+                    for k in 0..layer.inputs {
+                        sum += h[row * layer.inputs + k]
+                            * f64::from(layer.weights[k * layer.outputs + j]);
+                    }
+                    z[row * layer.outputs + j] = sum;
+                }
+            }
+            if index + 1 < count {
+                activations.push(z.iter().map(|&v| v.max(0.0)).collect());
+            }
+            pre.push(z);
+        }
+        // Loss and its gradient with respect to the logits, (p − onehot)/n.
+        let classes = self.layers[count - 1].outputs;
+        let n = self.batch as f64;
+        let mut loss = 0.0_f64;
+        let mut delta = vec![0.0_f64; self.batch * classes];
+        for (row, &label) in labels.iter().enumerate() {
+            let z = &pre[count - 1][row * classes..(row + 1) * classes];
+            let top = z.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+            let total: f64 = z.iter().map(|&v| (v - top).exp()).sum();
+            loss += top + total.ln() - z[label];
+            for j in 0..classes {
+                let p = (z[j] - top).exp() / total;
+                let onehot = if j == label { 1.0 } else { 0.0 };
+                delta[row * classes + j] = (p - onehot) / n;
+            }
+        }
+        loss /= n;
+        // Backward, last layer first; each layer's gradients from the
+        // weights before the step.
+        let mut updated: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(count);
+        for index in (0..count).rev() {
+            let layer = &self.layers[index];
+            let h = &activations[index];
+            let mut weights = Vec::with_capacity(layer.weights.len());
+            for k in 0..layer.inputs {
+                for j in 0..layer.outputs {
+                    let grad: f64 = (0..self.batch)
+                        .map(|row| h[row * layer.inputs + k] * delta[row * layer.outputs + j])
+                        .sum();
+                    let w = f64::from(layer.weights[k * layer.outputs + j]);
+                    weights.push(narrow(w - lr * grad));
+                }
+            }
+            let bias = (0..layer.outputs)
+                .map(|j| {
+                    let grad: f64 = (0..self.batch)
+                        .map(|row| delta[row * layer.outputs + j])
+                        .sum();
+                    narrow(f64::from(layer.bias[j]) - lr * grad)
+                })
+                .collect();
+            if index > 0 {
+                let below = &pre[index - 1];
+                let mut next = vec![0.0_f64; self.batch * layer.inputs];
+                for row in 0..self.batch {
+                    for k in 0..layer.inputs {
+                        if below[row * layer.inputs + k] > 0.0 {
+                            next[row * layer.inputs + k] = (0..layer.outputs)
+                                .map(|j| {
+                                    delta[row * layer.outputs + j]
+                                        * f64::from(layer.weights[k * layer.outputs + j])
+                                })
+                                .sum();
+                        }
+                    }
+                }
+                delta = next;
+            }
+            updated.push((weights, bias));
+        }
+        updated.reverse();
+        let parameters = updated
+            .into_iter()
+            .flat_map(|(w, b)| w.into_iter().chain(b))
+            .collect();
+        (loss, parameters)
+    }
+}
+
+/// An `f64` back to the `f32` every library computes in.
+#[allow(clippy::cast_possible_truncation)]
+fn narrow(v: f64) -> f32 {
+    v as f32
+}
+
 /// The seed graph's inputs, two `[1, len]` rows in `[0.5, 1.5)`.
 pub struct SeedData {
     /// Elements of each operand.
