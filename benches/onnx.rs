@@ -74,11 +74,13 @@ fn mlp(c: &mut Criterion) {
     }
     for batch in [1, 64] {
         let x = batch_of::<Ix2>("mlp", "input", batch);
-        c.bench_function(&format!("onnx_mlp_batch{batch}/staticflow"), |bencher| {
+        let mut group = c.benchmark_group(format!("onnx_mlp_batch{batch}"));
+        group.bench_function("staticflow", |bencher| {
             bencher.iter(|| {
                 black_box(model.logits_with(&mut workspace, black_box(&x)).unwrap());
             });
         });
+        group.finish();
     }
 }
 
@@ -98,11 +100,13 @@ fn lenet(c: &mut Criterion) {
     }
     for batch in [1, 64] {
         let x = batch_of::<Ix4>("lenet", "image", batch);
-        c.bench_function(&format!("onnx_lenet_batch{batch}/staticflow"), |bencher| {
+        let mut group = c.benchmark_group(format!("onnx_lenet_batch{batch}"));
+        group.bench_function("staticflow", |bencher| {
             bencher.iter(|| {
                 black_box(model.logits_with(&mut workspace, black_box(&x)).unwrap());
             });
         });
+        group.finish();
     }
 }
 

@@ -16,7 +16,10 @@ fn check(model: &str, input: &str) {
         let got = Plan::new(&format!("{model}.onnx"), &shape, &x).logits();
         assert_eq!(got.len(), want.len(), "{model} {b}");
         for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() <= 1e-5 * w.abs() + 1e-6, "{model} {b}: {g} against {w}");
+            assert!(
+                (g - w).abs() <= 1e-5 * w.abs() + 1e-6,
+                "{model} {b}: {g} against {w}"
+            );
         }
     }
 }
@@ -32,9 +35,11 @@ fn rows(c: &mut Criterion, model: &str, input: &str) {
         };
         shape[0] = batch;
         let mut plan = Plan::new(&format!("{model}.onnx"), &shape, &x);
-        c.bench_function(&format!("onnx_{model}_batch{batch}/tract"), |b| {
+        let mut group = c.benchmark_group(format!("onnx_{model}_batch{batch}"));
+        group.bench_function("tract", |b| {
             b.iter(|| black_box(plan.run()));
         });
+        group.finish();
     }
 }
 

@@ -28,7 +28,10 @@ pub fn read_npy(name: &str) -> (Vec<usize>, Vec<f32>) {
         ),
     };
     let header = std::str::from_utf8(&bytes[start..start + header_len]).expect("ASCII");
-    assert!(header.contains("'<f4'") && header.contains("'fortran_order': False"), "{name}");
+    assert!(
+        header.contains("'<f4'") && header.contains("'fortran_order': False"),
+        "{name}"
+    );
     let shape: Vec<usize> = header
         .split("'shape': (")
         .nth(1)
@@ -43,7 +46,11 @@ pub fn read_npy(name: &str) -> (Vec<usize>, Vec<f32>) {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    assert_eq!(values.len(), shape.iter().product::<usize>(), "{name}: size");
+    assert_eq!(
+        values.len(),
+        shape.iter().product::<usize>(),
+        "{name}: size"
+    );
     (shape, values)
 }
 
@@ -78,7 +85,10 @@ impl Plan {
             .expect("tract loads and optimizes the model");
         let state = plan.spawn().expect("a state");
         let input = Tensor::from_shape(shape, input).expect("an input of the shape");
-        Self { state, inputs: tvec![input.into_tvalue()] }
+        Self {
+            state,
+            inputs: tvec![input.into_tvalue()],
+        }
     }
 
     /// One forward pass, its outputs as tract gives them (what the timed
