@@ -61,10 +61,10 @@ mod tests {
         for (a, b) in back.iter().zip(values) {
             assert_eq!(a.to_bits(), b.to_bits());
         }
-        // The data is aligned however the value is placed.
-        let boxed = Box::new((1_u8, Baked([0_u8; 12])));
-        assert_eq!(boxed.1.values(), [0.0; 3]);
-        assert_eq!(boxed.1 .0.as_ptr().align_offset(4), 0);
+        // The data is aligned however the value is placed: after a byte here.
+        let placed = (1_u8, Baked([0_u8; 12]));
+        assert_eq!(placed.1.values(), [0.0; 3]);
+        assert_eq!(placed.1 .0.as_ptr().align_offset(4), 0);
     }
 
     #[test]
