@@ -47,10 +47,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "accuracy on the {TEST_ROWS} held-out digits: {correct}/{TEST_ROWS} ({:.1}%)",
         100.0 * correct as f64 / TEST_ROWS as f64
     );
-    for i in 0..5 {
+    for (i, label) in truth.iter().enumerate().take(5) {
         println!(
-            "image {i}: predicted {} (confidence {:.3}), labelled {}",
-            out.label[i], out.confidence[i], truth[i]
+            "image {i}: predicted {} (confidence {:.3}), labelled {label}",
+            out.label[i], out.confidence[i]
         );
     }
     println!("\n{}", Digits::SUMMARY);

@@ -1,7 +1,7 @@
 //! ONNX models imported when this crate compiles (`#[onnx(..)]`) against
 //! onnxruntime's outputs for the same inputs, at batch 1 and 5 through the
 //! symbolic batch. The models, inputs and outputs are fixtures written by
-//! `tests/reference/onnx_models.py` (PyTorch and scikit-learn exports, run
+//! `tests/reference/onnx_models.py` (`PyTorch` and scikit-learn exports, run
 //! by onnxruntime with its graph optimizations off).
 //!
 //! The tolerance is `1e-5` relative with a floor of `1e-6` absolute

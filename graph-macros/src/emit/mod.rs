@@ -42,7 +42,9 @@ pub(crate) fn allowed_lints() -> TokenStream {
             clippy::too_many_arguments,
             // `Outputs { y: y }`: rustc reads the two `y`s as the user's
             // tokens when an imported graph spans them at its attribute.
-            clippy::redundant_field_names
+            clippy::redundant_field_names,
+            // Constants from a model file, such as GELU's 1.4142135 (√2).
+            clippy::approx_constant
         )]
     }
 }
