@@ -58,56 +58,42 @@ fn check(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>) {
     }
 }
 
-fn mlp(c: &mut Criterion) {
-    let model = Mlp::new();
-    let mut workspace = MlpWorkspace::default();
-    for b in ["b1", "b5"] {
-        let x = fixture(&format!("mlp.{b}.input"))
-            .into_dimensionality::<Ix2>()
-            .unwrap();
-        let got = model
-            .logits_with(&mut workspace, &x)
-            .unwrap()
-            .to_owned()
-            .into_dyn();
-        check("mlp", &got, &fixture(&format!("mlp.{b}.logits")));
-    }
-    for batch in [1, 64] {
-        let x = batch_of::<Ix2>("mlp", "input", batch);
-        let mut group = c.benchmark_group(format!("onnx_mlp_batch{batch}"));
-        group.bench_function("staticflow", |bencher| {
-            bencher.iter(|| {
-                black_box(model.logits_with(&mut workspace, black_box(&x)).unwrap());
+/// A model's two rows: checked at batch 1 and 5, then timed at 1 and 64.
+/// (A macro: each imported model is a type of its own.)
+macro_rules! rows {
+    ($c:expr, $model:ident, $workspace:ident, $name:literal, $input:literal, $dim:ty) => {{
+        let model = $model::new();
+        let mut workspace = $workspace::default();
+        for b in ["b1", "b5"] {
+            let x = fixture(&format!("{}.{b}.{}", $name, $input))
+                .into_dimensionality::<$dim>()
+                .unwrap();
+            let got = model
+                .logits_with(&mut workspace, &x)
+                .unwrap()
+                .to_owned()
+                .into_dyn();
+            check($name, &got, &fixture(&format!("{}.{b}.logits", $name)));
+        }
+        for batch in [1, 64] {
+            let x = batch_of::<$dim>($name, $input, batch);
+            let mut group = $c.benchmark_group(format!("onnx_{}_batch{batch}", $name));
+            group.bench_function("staticflow", |bencher| {
+                bencher.iter(|| {
+                    black_box(model.logits_with(&mut workspace, black_box(&x)).unwrap());
+                });
             });
-        });
-        group.finish();
-    }
+            group.finish();
+        }
+    }};
+}
+
+fn mlp(c: &mut Criterion) {
+    rows!(c, Mlp, MlpWorkspace, "mlp", "input", Ix2);
 }
 
 fn lenet(c: &mut Criterion) {
-    let model = Lenet::new();
-    let mut workspace = LenetWorkspace::default();
-    for b in ["b1", "b5"] {
-        let x = fixture(&format!("lenet.{b}.image"))
-            .into_dimensionality::<Ix4>()
-            .unwrap();
-        let got = model
-            .logits_with(&mut workspace, &x)
-            .unwrap()
-            .to_owned()
-            .into_dyn();
-        check("lenet", &got, &fixture(&format!("lenet.{b}.logits")));
-    }
-    for batch in [1, 64] {
-        let x = batch_of::<Ix4>("lenet", "image", batch);
-        let mut group = c.benchmark_group(format!("onnx_lenet_batch{batch}"));
-        group.bench_function("staticflow", |bencher| {
-            bencher.iter(|| {
-                black_box(model.logits_with(&mut workspace, black_box(&x)).unwrap());
-            });
-        });
-        group.finish();
-    }
+    rows!(c, Lenet, LenetWorkspace, "lenet", "image", Ix4);
 }
 
 criterion_group!(benches, mlp, lenet);
