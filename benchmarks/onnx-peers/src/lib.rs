@@ -12,46 +12,16 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference/fixtures/onnx")
 }
 
-/// The shape and `f32` values of a little-endian, C-order `.npy` fixture.
+/// The shape and `f32` values of an `.npy` fixture, read with the main
+/// repository's reader.
 ///
 /// # Panics
-/// If the file is missing or not such an array (the fixtures are).
+/// If the file is missing or not an `f32` array (the fixtures are).
 #[must_use]
 pub fn read_npy(name: &str) -> (Vec<usize>, Vec<f32>) {
-    let bytes = std::fs::read(fixtures().join(name)).expect("a committed fixture");
-    assert_eq!(&bytes[..6], b"\x93NUMPY", "{name}: not an .npy file");
-    let (header_len, start) = match bytes[6] {
-        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
-        _ => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-    };
-    let header = std::str::from_utf8(&bytes[start..start + header_len]).expect("ASCII");
-    assert!(
-        header.contains("'<f4'") && header.contains("'fortran_order': False"),
-        "{name}"
-    );
-    let shape: Vec<usize> = header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .expect("a shape")
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(|d| d.parse().expect("a size"))
-        .collect();
-    let values: Vec<f32> = bytes[start + header_len..]
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    assert_eq!(
-        values.len(),
-        shape.iter().product::<usize>(),
-        "{name}: size"
-    );
-    (shape, values)
+    let array = graph_runtime::weights::read_npy_f32(fixtures().join(name))
+        .unwrap_or_else(|err| panic!("{name}: {err}"));
+    (array.shape().to_vec(), array.iter().copied().collect())
 }
 
 /// `rows` rows cycled from an `[n, ..]` fixture's values (row `i` is row
