@@ -392,7 +392,7 @@ fn clip(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
     let expr = if lo == 0.0 && hi == f32::MAX {
         format!("relu({arg})")
     } else {
-        format!("clip({arg}, {}, {})", signed(lo), signed(hi))
+        format!("clip({arg}, {}, {})", number(lo), number(hi))
     };
     Ok(vec![imp.bind(
         node.output(0),
@@ -401,10 +401,6 @@ fn clip(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
         Elem::F32,
         layout,
     )])
-}
-
-fn signed(v: f32) -> String {
-    number(v)
 }
 
 fn identity(_: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
@@ -466,10 +462,4 @@ fn cast(_: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
             crate::tensor::dtype_name(i32::try_from(to).unwrap_or(0))
         )),
     }
-}
-
-/// The shape of a one-dim-per-axis list, for messages.
-#[allow(dead_code)]
-fn shape(dims: &[Dim]) -> String {
-    crate::value::dims_text(dims)
 }

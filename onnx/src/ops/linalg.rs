@@ -3,7 +3,7 @@
 //! file fixes.
 
 use super::{Mapping, Node};
-use crate::value::{Constant, Data, Dim, Elem, Layout, Value};
+use crate::value::{Constant, Dim, Elem, Layout, Value};
 use crate::{number, Importer};
 
 pub static MAPPINGS: &[(&str, Mapping)] = &[("MatMul", matmul), ("Gemm", gemm)];
@@ -202,6 +202,5 @@ fn bias_constant(imp: &mut Importer<'_>, c: &Constant, beta: f32) -> String {
     } else {
         format!("{}_beta", c.origin)
     };
-    let _ = Data::F32(Vec::new());
     imp.variable(&key, dims, values)
 }

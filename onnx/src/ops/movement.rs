@@ -32,8 +32,8 @@ fn take(data: &Data, at: &[usize]) -> Data {
     }
 }
 
-fn rebuilt(node: &Node<'_>, c: &Constant, dims: Vec<usize>, data: Data) -> Value {
-    let _ = c;
+/// A node's output folded to a constant of shape `dims`.
+fn folded(node: &Node<'_>, dims: Vec<usize>, data: Data) -> Value {
     crate::value::constant(dims, data, node.output(0))
 }
 
@@ -118,7 +118,7 @@ fn flatten(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String
     let inner = product(&dims[a..]).ok_or("the axes from `axis` on multiply a symbolic size")?;
     if let Value::Const(c) = x {
         let sizes = [outer.lit().unwrap_or(1), inner.lit().unwrap_or(1)];
-        return Ok(vec![rebuilt(node, c, sizes.to_vec(), c.data.clone())]);
+        return Ok(vec![folded(node, sizes.to_vec(), c.data.clone())]);
     }
     tensor_reshape(imp, node, x, vec![outer, inner])
 }
@@ -216,7 +216,7 @@ fn reshape(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String
     let dims = reshape_dims(&x.dims(), &target, node.int("allowzero", 0) != 0)?;
     if let Value::Const(c) = x {
         let sizes = super::literal_dims(&dims, "reshaping a constant")?;
-        return Ok(vec![rebuilt(node, c, sizes, c.data.clone())]);
+        return Ok(vec![folded(node, sizes, c.data.clone())]);
     }
     tensor_reshape(imp, node, x, dims)
 }
@@ -242,7 +242,7 @@ fn transpose(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, Stri
         Value::Const(c) => {
             let at: Vec<usize> = (0..c.len()).collect();
             let (sizes, order) = permute(&at, &c.dims, &perm);
-            Ok(vec![rebuilt(node, c, sizes, take(&c.data, &order))])
+            Ok(vec![folded(node, sizes, take(&c.data, &order))])
         }
         Value::Tensor(t) => {
             if perm.iter().enumerate().all(|(i, &p)| i == p) {
@@ -403,7 +403,7 @@ fn slice(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> 
     }
     if let Value::Const(c) = x {
         let (shape, at) = slice_positions(&c.dims, &cuts);
-        return Ok(vec![rebuilt(node, c, shape, take(&c.data, &at))]);
+        return Ok(vec![folded(node, shape, take(&c.data, &at))]);
     }
     let mut expr = imp.operand(x, Layout::Plain);
     if cuts.is_empty() {
@@ -492,7 +492,7 @@ fn squeeze(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String
         .collect();
     if let Value::Const(c) = x {
         let sizes = super::literal_dims(&out, "a constant")?;
-        return Ok(vec![rebuilt(node, c, sizes, c.data.clone())]);
+        return Ok(vec![folded(node, sizes, c.data.clone())]);
     }
     if axes.is_empty() {
         return Ok(vec![x.clone()]);
@@ -534,7 +534,7 @@ fn unsqueeze(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, Stri
     }
     if let Value::Const(c) = x {
         let sizes = super::literal_dims(&dims, "a constant")?;
-        return Ok(vec![rebuilt(node, c, sizes, c.data.clone())]);
+        return Ok(vec![folded(node, sizes, c.data.clone())]);
     }
     if let Value::Tensor(t) = x {
         if t.elem != Elem::F32 {
@@ -584,7 +584,7 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String>
                     }
                 }
             }
-            Ok(vec![rebuilt(node, c, out, take(&c.data, &at))])
+            Ok(vec![folded(node, out, take(&c.data, &at))])
         }
         (Value::Tensor(_), Value::Const(i)) if i.dims.is_empty() => {
             // One index along `axis`: a slice without that axis.

@@ -24,8 +24,6 @@ struct Window {
     kernel: [usize; 2],
     strides: [usize; 2],
     dilations: [usize; 2],
-    /// `[h_begin, w_begin, h_end, w_end]`, as ONNX orders them.
-    pads: [usize; 4],
 }
 
 /// The graph's padding for a window: `same`, `valid`, or explicit pads to
@@ -69,7 +67,6 @@ fn window(
         kernel,
         strides,
         dilations,
-        pads,
     };
     let auto = node.string("auto_pad").unwrap_or_else(|| "NOTSET".into());
     let same_pads = |lower: bool| {
@@ -243,7 +240,6 @@ fn conv(imp: &mut Importer<'_>, node: &Node<'_>) -> Result<Vec<Value>, String> {
         let name = imp.variable(&b.origin, b.dims.clone(), b.f32s());
         expr = format!("{expr} + {name}");
     }
-    let _ = w.pads;
     let dims = vec![
         x.dims()[0].clone(),
         Dim::Lit(out_channels),
