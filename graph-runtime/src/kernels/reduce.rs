@@ -294,15 +294,98 @@ fn reduce_into<D: Dimension, O: Dimension>(
         out.fill(empty);
         return;
     }
+    Zip::from(&mut out)
+        .and(x.exact_chunks(block_dim(&x, axes)))
+        .for_each(|o, block| *o = fold(block));
+}
+
+/// The extent of the block of `x` that one result of a reduction over
+/// `axes` covers: `x`'s length along the reduced axes, 1 along the others.
+fn block_dim<D: Dimension>(x: &ArrayView<'_, f32, D>, axes: &[usize]) -> D {
     let mut block = x.raw_dim();
     for axis in 0..x.ndim() {
         if !axes.contains(&axis) {
             block[axis] = 1;
         }
     }
+    block
+}
+
+/// [`reduce_into`] for the sums behind [`sum`] and [`mean`]: each result is
+/// `finish(total, count)` of the `f64` total of its `count` values.
+///
+/// A reduction over the leading axes of a standard-layout input (a bias
+/// gradient, the column sums of an `[n, c]` matrix) adds whole rows into a
+/// block of accumulators on the stack, rather than walking each strided
+/// column on its own: the same additions in the same order, so the same
+/// results, at the speed of a contiguous pass.
+#[track_caller]
+fn sum_reduce_into<D: Dimension, O: Dimension>(
+    kernel: &str,
+    x: ArrayView<'_, f32, D>,
+    axes: &[usize],
+    keep_dims: bool,
+    out: ArrayViewMut<'_, f32, O>,
+    empty: f32,
+    finish: impl Fn(f64, usize) -> f32,
+) {
+    let mut out = keep_dims_view(kernel, &x, axes, keep_dims, out);
+    if axes.iter().any(|&axis| x.len_of(Axis(axis)) == 0) {
+        out.fill(empty);
+        return;
+    }
+    if sum_leading_axes(&x, axes, &mut out, &finish) {
+        return;
+    }
     Zip::from(&mut out)
-        .and(x.exact_chunks(block))
-        .for_each(|o, block| *o = fold(block));
+        .and(x.exact_chunks(block_dim(&x, axes)))
+        .for_each(|o, block| *o = finish(block_sum(&block), block.len()));
+}
+
+/// Columns summed per pass of [`sum_leading_axes`]: 2 KiB of `f64`
+/// accumulators, which stay in L1 while the rows stream past.
+const COLUMN_BLOCK: usize = 256;
+
+/// The sums over `axes` when they are the leading axes of `x` (but not all
+/// of them) and `x` and `out` are in standard layout: `x` as an `[r, c]`
+/// matrix, each result the sum of a column, accumulated row after row.
+/// Returns whether it applied.
+fn sum_leading_axes<D: Dimension>(
+    x: &ArrayView<'_, f32, D>,
+    axes: &[usize],
+    out: &mut ArrayViewMut<'_, f32, D>,
+    finish: &impl Fn(f64, usize) -> f32,
+) -> bool {
+    let leading = axes.len();
+    if leading == 0 || leading >= x.ndim() || axes.iter().any(|&axis| axis >= leading) {
+        return false;
+    }
+    let rows: usize = x.shape()[..leading].iter().product();
+    let columns = x.len() / rows;
+    let (Some(values), Some(results)) = (x.as_slice(), out.as_slice_mut()) else {
+        return false;
+    };
+    if columns < 2 || results.len() != columns {
+        // One column is contiguous already: the block path sums it faster.
+        return false;
+    }
+    let mut totals = [0.0_f64; COLUMN_BLOCK];
+    for c0 in (0..columns).step_by(COLUMN_BLOCK) {
+        let width = COLUMN_BLOCK.min(columns - c0);
+        let totals = &mut totals[..width];
+        // −0.0 is the identity of `+` (0.0 is not, for −0.0 itself), as
+        // in the serial sum of a strided block.
+        totals.fill(-0.0);
+        for row in values.chunks_exact(columns) {
+            for (total, &v) in totals.iter_mut().zip(&row[c0..c0 + width]) {
+                *total += f64::from(v);
+            }
+        }
+        for (result, &total) in results[c0..c0 + width].iter_mut().zip(totals.iter()) {
+            *result = finish(total, rows);
+        }
+    }
+    true
 }
 
 /// [`sum`] into caller storage of the result's shape.
@@ -326,9 +409,7 @@ pub fn sum_into<O: Dimension>(
     keep_dims: bool,
     out: ArrayViewMut<'_, f32, O>,
 ) {
-    reduce_into("sum", x, axes, keep_dims, out, 0.0, |block| {
-        narrow(block_sum(&block))
-    });
+    sum_reduce_into("sum", x, axes, keep_dims, out, 0.0, |total, _| narrow(total));
 }
 
 /// [`mean`] into caller storage of the result's shape. Over axes 1 and 2 of
@@ -353,8 +434,8 @@ pub fn mean_into<O: Dimension>(
     keep_dims: bool,
     out: ArrayViewMut<'_, f32, O>,
 ) {
-    reduce_into("mean", x, axes, keep_dims, out, f32::NAN, |block| {
-        narrow(block_sum(&block) / block.len() as f64)
+    sum_reduce_into("mean", x, axes, keep_dims, out, f32::NAN, |total, count| {
+        narrow(total / count as f64)
     });
 }
 
@@ -591,6 +672,49 @@ mod tests {
         assert_eq!(y.shape(), &[1, 3, 1]);
         // Hand sums: j = 0 covers 0..4 and 12..16.
         assert_eq!(y[[0, 0, 0]], (0..4).chain(12..16).sum::<i32>() as f32);
+    }
+
+    /// The f64 sum of `values` added one after the other, rounded once.
+    fn serial_sum(values: impl Iterator<Item = f32>) -> f64 {
+        values.fold(-0.0, |total, v| total + f64::from(v))
+    }
+
+    #[test]
+    fn leading_axis_sums_match_serial_column_sums() {
+        // 300 columns cross a block of accumulators; values of mixed
+        // magnitude make the rounding depend on the order of the additions.
+        let x = Array2::<f32>::from_shape_fn((37, 300), |(i, j)| {
+            let v = ((i * 131 + j * 71) % 97) as f32 - 48.0;
+            v * 10f32.powi(((i + j) % 7) as i32 - 3)
+        });
+        let sums: Array2<f32> = sum(x.view(), &[0], true);
+        let means: Array1<f32> = mean(x.view(), &[0], false);
+        for j in 0..300 {
+            let total = serial_sum(x.column(j).iter().copied());
+            assert_eq!(sums[[0, j]], total as f32, "column {j}");
+            assert_eq!(means[j], (total / 37.0) as f32, "column {j}");
+        }
+        // The same sums from a layout that takes the strided path.
+        let transposed = x.t().to_owned();
+        let strided: Array1<f32> = sum(transposed.t(), &[0], false);
+        assert_eq!(strided, sums.row(0));
+    }
+
+    #[test]
+    fn sums_over_two_leading_axes_and_nan_columns() {
+        let mut x =
+            Array3::<f32>::from_shape_fn((3, 4, 5), |(i, j, k)| (i * 20 + j * 5 + k) as f32);
+        x[[2, 1, 3]] = f32::NAN;
+        let y: Array1<f32> = sum(x.view(), &[1, 0], false);
+        for k in 0..5 {
+            // Hand sum of (i·20 + j·5 + k) over i < 3, j < 4: 12·k + 4·60 + 3·30.
+            let want = (12 * k + 240 + 90) as f32;
+            if k == 3 {
+                assert!(y[k].is_nan());
+            } else {
+                assert_eq!(y[k], want, "column {k}");
+            }
+        }
     }
 
     #[test]
