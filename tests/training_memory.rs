@@ -76,6 +76,20 @@ fn an_mlp_784_128_10_step_keeps_one_gradient_at_a_time() {
 }
 
 #[test]
+fn an_mlp_784_128_10_step_stores_no_weight_gradient() {
+    // Each weight takes its update as its gradient's product is made
+    // (`optimize::fuse_updates`): beyond inference, the step holds the
+    // hidden activations (64 × 128, for w2's gradient and relu's slope) and
+    // the hidden layer's gradient (64 × 128), never w1's 784 × 128.
+    let bound = Mlp1Inference::WORKSPACE_BYTES + 2 * 64 * 128 * F32;
+    assert!(
+        Mlp1Step::WORKSPACE_BYTES <= bound,
+        "{} > {bound}",
+        Mlp1Step::WORKSPACE_BYTES
+    );
+}
+
+#[test]
 fn an_mlp_64_256_256_10_step_keeps_one_gradient_at_a_time() {
     // The largest gradient is w2's (256 × 256); the backward pass keeps
     // both hidden activations (256 × 256 each).

@@ -236,8 +236,9 @@ fn adam_steps() {
     }
 }
 
-// An MLP on class indices, trained by plain SGD: dense layers and the
-// updates fused and computed in the variables. The hidden layer's dense node
+// An MLP on class indices, trained by plain SGD: dense layers, and the
+// updates fused and computed in the variables (the weights' with their
+// gradients' products, `optimize::fuse_updates`). The hidden layer's dense node
 // takes relu too: relu's gradient reads relu's output (`h`), not the
 // pre-activation, which so needs no storage of its own.
 twins!(MlpSgdStep, MlpSgdStepOff {
@@ -264,7 +265,24 @@ fn mlp_sgd_step() {
         label_of(MlpSgdStep::DOT, "h"),
         "h\ndense: relu(matmul(x, w1) + b1)"
     );
-    assert_eq!(count(MlpSgdStep::DOT, "fused: w1 - (0.1 * #1)"), 1);
+    // Each weight takes its update as its gradient is made
+    // (`w1 += −0.1·xᵀ·δ`): no gradient of a weight is stored.
+    assert_eq!(
+        count(
+            MlpSgdStep::DOT,
+            "update: w1 + -0.1 * matmul(transpose(x), #"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            MlpSgdStep::DOT,
+            "update: w2 + -0.1 * matmul(transpose(h), #"
+        ),
+        1
+    );
+    assert_eq!(count(MlpSgdStep::DOT, "fused: b1 - (0.1 * #1)"), 1);
+    assert_eq!(count(MlpSgdStepOff::DOT, "update:"), 0);
     assert_eq!(count(MlpSgdStepOff::DOT, "dense:"), 0);
     let (mut wa, mut wb) = workspaces();
     for case in STEP_CASES {

@@ -72,8 +72,9 @@ const DENSE_PACKED: Kernel = Kernel::std("packed", "dense_packed", INTO);
 const FLAT_MATMUL: Kernel = Kernel::flat("matmul");
 const FLAT_DENSE: Kernel = Kernel::flat("dense");
 const FLAT_ACCUMULATE: Kernel = Kernel::flat("matmul_accumulate");
-/// Made only in `#[no_std]` graphs; the std form keeps every op emittable.
-const ACCUMULATE: Kernel = Kernel::std("linalg", "matmul_accumulate", INTO);
+/// Computed in its variable (`matmul_accumulate_inplace`); the `_into` form
+/// keeps every op emittable into a slot.
+const ACCUMULATE: Kernel = Kernel::std("linalg", "matmul_accumulate", &[Form::Into, Form::InPlace]);
 const IDENTITY: Kernel = Kernel::scalar("identity");
 
 pub const KERNELS: &[Kernel] = &[
@@ -109,6 +110,24 @@ pub const COST_ROWS: &[(&str, &str)] = &[
 ];
 
 impl Linalg {
+    /// The `std` statement computing a fused update (`Accumulate`) in
+    /// `destination`, the buffer of its variable (operand 0), which already
+    /// holds `w`: `matmul_accumulate_inplace(destination, a, b, ..)`, with
+    /// `operand(i)` operand `i`'s view. `None` for every other op, which
+    /// the plan never computes over an operand.
+    pub fn emit_in_place(
+        &self,
+        destination: &TokenStream,
+        operand: &dyn Fn(usize) -> TokenStream,
+    ) -> Option<TokenStream> {
+        let Linalg::Accumulate { scale, transpose_a } = self else {
+            return None;
+        };
+        let kernel = ACCUMULATE.path(Form::InPlace);
+        let scale = scale.get();
+        let (a, b) = (operand(1), operand(2));
+        Some(quote! { #kernel(#destination, #a, #b, #transpose_a, #scale) })
+    }
     /// Whether the kernel returns a plain scalar (a vector-vector product)
     /// instead of writing a workspace slot.
     pub fn returns_scalar(&self, at: At<'_>) -> bool {

@@ -1,9 +1,11 @@
-//! Update fusion, for `#[no_std]` training steps: `w − c·(a·b)` (an SGD
-//! update of a weight matrix by its gradient `aᵀ·δ`) becomes one node that
-//! accumulates the product into `w` where it is made, so that the gradient
-//! is never stored: on a microcontroller the gradient of a layer is as large
-//! as the layer, and this is what keeps a fine-tuning step's workspace near
-//! inference's.
+//! Update fusion: `w − c·(a·b)` (an SGD update of a weight matrix by its
+//! gradient `aᵀ·δ`) becomes one node that adds the product into `w` as it
+//! is made, so that the gradient is never stored: on a microcontroller the
+//! gradient of a layer is as large as the layer, and this is what keeps a
+//! fine-tuning step's workspace near inference's; on a desktop it saves
+//! writing the gradient and reading it back (the std kernel,
+//! `linalg::matmul_accumulate_inplace`, makes the product a few columns at
+//! a time in stack scratch and adds each block into `w`).
 //!
 //! The rewrite applies where the result can be computed in the variable
 //! itself (`plan::computes_in_variable`, the planner's own rule for the
@@ -12,9 +14,7 @@
 //! variable's other readers when it could), and its gradient is a matrix
 //! product read by nothing else. A product whose left operand is
 //! a transpose read by nothing else reads the transpose's operand instead,
-//! transposed, so that the transpose is not stored either. Std graphs keep
-//! their gradient: their product kernels are faster than a fused loop, and
-//! memory is less scarce there.
+//! transposed, so that the transpose is not stored either.
 
 use super::dce::eliminate_dead_nodes;
 use crate::ir::{Bits, Graph, NodeId, Op};
@@ -23,9 +23,6 @@ use crate::ops::linalg::Linalg;
 use crate::ops::movement::Movement;
 
 pub fn fuse_updates(graph: &mut Graph) {
-    if !graph.no_std {
-        return;
-    }
     let uses = super::use_counts(graph);
     let views = crate::plan::views(graph);
     let mut fused = false;
@@ -135,20 +132,22 @@ mod tests {
     }
 
     #[test]
-    fn std_graphs_keep_their_gradients() {
+    fn std_steps_accumulate_each_weight_gradient_into_its_weight() {
         let mut g = graph(quote::quote! {
             struct Fit {
-                input x: [4, 8];
-                input t: [4, 3];
+                input x: [n, 8];
+                input t: [n, 3];
                 var w: [8, 3];
                 let loss = mse(matmul(x, w), t);
                 step fit = minimize(loss, sgd(lr = 0.5));
             }
         });
         crate::optimize::run(&mut g);
-        assert!(!g
-            .nodes
-            .iter()
-            .any(|n| matches!(n.op, Op::Linalg(Linalg::Accumulate { .. }))));
+        g.validate().unwrap();
+        let fused: Vec<&Op> = g.updates.iter().map(|u| &g.node(u.value).op).collect();
+        assert!(
+            matches!(fused[..], [Op::Linalg(Linalg::Accumulate { scale, transpose_a: true })] if scale.get() == -0.5),
+            "{fused:?}"
+        );
     }
 }

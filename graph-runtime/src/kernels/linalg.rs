@@ -6,7 +6,7 @@
 //! [`dense`](super::dense)'s kernels (SIMD where the CPU has AVX2 and FMA),
 //! and their `_into` forms never allocate.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
 use super::dense::{product, Activation, Kernels};
 use super::shape_panic;
@@ -34,10 +34,8 @@ pub fn matmul_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, out: ArrayVie
 }
 
 /// `out = w + scale · a·b` for matrices, `a` read transposed with
-/// `transpose_a`: the update the optimizer fuses into one node in
-/// `#[no_std]` training steps (`flat::matmul_accumulate`, which works in
-/// `w` itself), here for any layout and into separate storage. Plain
-/// row-by-row loops; no heap allocation.
+/// `transpose_a`: [`matmul_accumulate_inplace`] into separate storage (a
+/// copy of `w`, then the update). No heap allocation.
 ///
 /// # Panics
 /// If `a` (transposed when asked) is m × k, `b` must be k × n and `w` and
@@ -62,20 +60,178 @@ pub fn matmul_accumulate_into(
     scale: f32,
     mut out: ArrayViewMut2<'_, f32>,
 ) {
-    let a = if transpose_a { a.reversed_axes() } else { a };
-    if a.ncols() != b.nrows() || w.dim() != (a.nrows(), b.ncols()) || out.dim() != w.dim() {
+    if out.dim() != w.dim() {
         shape_panic(
             "matmul_accumulate",
             &[w.shape(), a.shape(), b.shape(), out.shape()],
         );
     }
     out.assign(&w);
-    for (mut row, a_row) in out.rows_mut().into_iter().zip(a.rows()) {
-        for (&factor, b_row) in a_row.iter().zip(b.rows()) {
-            row.scaled_add(scale * factor, &b_row);
+    matmul_accumulate_inplace(out, a, b, transpose_a, scale);
+}
+
+/// `w += scale · a·b` in `w` itself, `a` read transposed with
+/// `transpose_a`: an SGD step's update of a weight matrix by its gradient
+/// (`w −= lr · hᵀ·δ` is `matmul_accumulate_inplace(w, h, δ, true, −lr)`),
+/// which the optimizer fuses into one node so that no step stores the
+/// gradient of a layer.
+///
+/// The product is made a block of at most 64 columns at a time, into
+/// 16 KiB of stack scratch that stays in L1, by the kernels of
+/// [`matmul_into`], and each block is added into `w` at once: the gradient
+/// costs no workspace and no second pass over memory. Each element of `w`
+/// gets `w + scale·g`, with `g` its entry of `a·b` as the product kernels
+/// sum it, so the result is that of the product followed by the update
+/// (`scale·g` is exact to negate: `w + (−lr)·g` is `w − lr·g`), to the
+/// rounding of the sums, whose order depends on the kernel a block takes.
+/// With the `parallel` feature, large updates split their columns over
+/// the threads that [`crate::threads`] allows. No heap allocation.
+///
+/// # Panics
+/// If `a` (transposed when asked) is m × k, `b` must be k × n and `w` m × n.
+///
+/// ```
+/// use graph_runtime::kernels::linalg::matmul_accumulate_inplace;
+/// use ndarray::array;
+///
+/// // w −= 0.5 · hᵀ·δ with hᵀ·δ = [[2, -2], [4, -4]].
+/// let mut w = array![[1.0_f32, 0.0], [0.0, 1.0]];
+/// let (h, delta) = (array![[2.0_f32, 4.0]], array![[1.0_f32, -1.0]]);
+/// matmul_accumulate_inplace(w.view_mut(), h.view(), delta.view(), true, -0.5);
+/// assert_eq!(w, array![[0.0, 1.0], [-2.0, 3.0]]);
+/// ```
+#[track_caller]
+#[allow(clippy::many_single_char_names)] // The matrix-product letters.
+pub fn matmul_accumulate_inplace(
+    w: ArrayViewMut2<'_, f32>,
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    transpose_a: bool,
+    scale: f32,
+) {
+    let a = if transpose_a { a.reversed_axes() } else { a };
+    if a.ncols() != b.nrows() || w.dim() != (a.nrows(), b.ncols()) {
+        shape_panic("matmul_accumulate", &[w.shape(), a.shape(), b.shape()]);
+    }
+    #[cfg(feature = "parallel")]
+    {
+        let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+        let work = m.saturating_mul(k).saturating_mul(n);
+        let threads = crate::threads::threads().min(rayon::current_num_threads());
+        if threads > 1 && work >= crate::threads::PARALLEL_MIN_WORK {
+            accumulate_split(w, a, b, scale, threads);
+            return;
+        }
+    }
+    accumulate_blocks(w, a, b, scale);
+}
+
+/// [`matmul_accumulate_inplace`] with `w`'s columns split into `parts`
+/// ranges of whole blocks, run in parallel on rayon's pool (halving
+/// recursively, as `dense`'s row split does, so that no allocation is
+/// needed). Every element is computed as on one thread.
+#[cfg(feature = "parallel")]
+fn accumulate_split(
+    w: ArrayViewMut2<'_, f32>,
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    scale: f32,
+    parts: usize,
+) {
+    let blocks = w.ncols().div_ceil(ACCUMULATE_COLUMNS);
+    if parts <= 1 || blocks < 2 {
+        accumulate_blocks(w, a, b, scale);
+        return;
+    }
+    let first = parts / 2;
+    let middle = (blocks * first / parts).max(1) * ACCUMULATE_COLUMNS;
+    let (w_left, w_right) = w.split_at(Axis(1), middle);
+    let (b_left, b_right) = b.split_at(Axis(1), middle);
+    rayon::join(
+        || accumulate_split(w_left, a, b_left, scale, first),
+        || accumulate_split(w_right, a, b_right, scale, parts - first),
+    );
+}
+
+/// [`matmul_accumulate_inplace`] on the calling thread, for checked shapes.
+#[allow(clippy::many_single_char_names)] // The matrix-product letters.
+fn accumulate_blocks(
+    mut w: ArrayViewMut2<'_, f32>,
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    scale: f32,
+) {
+    let (m, n) = w.dim();
+    // Blocks of whole 16-column strips (all of `n` if narrower) and whole
+    // 6-row tiles, as the SIMD kernel sweeps the whole product.
+    let cols_per_block = n.min(ACCUMULATE_COLUMNS);
+    let rows_per_block = (ACCUMULATE_SCRATCH / cols_per_block / 6 * 6).max(6);
+    let mut scratch = [0.0_f32; ACCUMULATE_SCRATCH];
+    for j0 in (0..n).step_by(cols_per_block) {
+        let cols = cols_per_block.min(n - j0);
+        let b_block = b.slice(s![.., j0..j0 + cols]);
+        for i0 in (0..m).step_by(rows_per_block) {
+            let rows = rows_per_block.min(m - i0);
+            let gradient = &mut scratch[..rows * cols];
+            let Ok(block) = ArrayViewMut2::from_shape((rows, cols), &mut *gradient) else {
+                unreachable!("the scratch is cut to the block's size")
+            };
+            product(
+                a.slice(s![i0..i0 + rows, ..]),
+                b_block,
+                None,
+                Activation::Identity,
+                block,
+                false,
+                Kernels::Simd,
+            );
+            add_scaled(
+                w.slice_mut(s![i0..i0 + rows, j0..j0 + cols]),
+                gradient,
+                scale,
+            );
         }
     }
 }
+
+/// `target += scale · gradient`, with `gradient` the rows of `target`'s
+/// shape one after the other.
+fn add_scaled(mut target: ArrayViewMut2<'_, f32>, gradient: &[f32], scale: f32) {
+    let cols = target.ncols();
+    let body = || {
+        for (mut row, gradient) in target
+            .rows_mut()
+            .into_iter()
+            .zip(gradient.chunks_exact(cols))
+        {
+            match row.as_slice_mut() {
+                Some(row) => {
+                    for (v, &g) in row.iter_mut().zip(gradient) {
+                        *v += scale * g;
+                    }
+                }
+                None => row
+                    .iter_mut()
+                    .zip(gradient)
+                    .for_each(|(v, &g)| *v += scale * g),
+            }
+        }
+    };
+    // A plain loop over slices: eight lanes wide where the CPU has AVX2.
+    #[cfg(target_arch = "x86_64")]
+    super::simd::with_avx2(body);
+    #[cfg(not(target_arch = "x86_64"))]
+    body();
+}
+
+/// Columns of one block of [`matmul_accumulate_inplace`]'s product at
+/// most: four strips of the SIMD kernel's 6-row tiles, which sum each
+/// element of a block as they do in the whole product.
+const ACCUMULATE_COLUMNS: usize = 64;
+
+/// Floats of stack scratch for one block of the product (16 KiB, so that
+/// it stays in L1 between being written and being added into `w`).
+const ACCUMULATE_SCRATCH: usize = 4096;
 
 /// Matrix product: `out[i, j] = Σ_k a[i, k] · b[k, j]`.
 ///
@@ -245,6 +401,100 @@ mod tests {
         assert_eq!(vecmat(y.view(), a.view()), array![14.0, 19.0, 24.0]);
         assert_eq!(dot(x.view(), x.view()), 2.0);
         assert_eq!(matmul(a.view(), a.t()), array![[14.0, 32.0], [32.0, 77.0]]);
+    }
+
+    /// Deterministic operands with entries in [−1, 1).
+    fn filled(rows: usize, cols: usize, seed: usize) -> Array2<f32> {
+        Array2::from_shape_fn((rows, cols), |(i, j)| {
+            ((i * 7919 + j * 104_729 + seed * 1_299_709) % 2000) as f32 / 1000.0 - 1.0
+        })
+    }
+
+    /// `w + scale·a·b` in f64, and the bound on the f32 error: a few
+    /// roundings of each term's magnitude.
+    fn reference(
+        w: &Array2<f32>,
+        a: &Array2<f32>,
+        b: &Array2<f32>,
+        scale: f32,
+    ) -> Array2<(f64, f64)> {
+        Array2::from_shape_fn(w.dim(), |(i, j)| {
+            let (mut sum, mut magnitude) = (0.0_f64, 0.0_f64);
+            for p in 0..a.ncols() {
+                let term = f64::from(a[[i, p]]) * f64::from(b[[p, j]]);
+                sum += term;
+                magnitude += term.abs();
+            }
+            let value = f64::from(w[[i, j]]) + f64::from(scale) * sum;
+            let bound = 1e-6 * (f64::from(w[[i, j]]).abs() + (f64::from(scale) * magnitude).abs());
+            (value, bound)
+        })
+    }
+
+    #[test]
+    fn accumulated_updates_match_a_float64_reference() {
+        // (m, k, n): a batch-1 outer product, a layer crossing the row
+        // blocks, tail columns (20 = 16 + 4), tiny operands, one column.
+        for (m, k, n) in [
+            (784, 1, 128),
+            (300, 64, 40),
+            (5, 3, 20),
+            (2, 2, 1),
+            (256, 256, 256),
+        ] {
+            let w = filled(m, n, 1);
+            let h = filled(k, m, 2); // read transposed: a = hᵀ
+            let delta = filled(k, n, 3);
+            let want = reference(&w, &h.t().to_owned(), &delta, -0.01);
+            let mut updated = w.clone();
+            matmul_accumulate_inplace(updated.view_mut(), h.view(), delta.view(), true, -0.01);
+            let mut copied = Array2::zeros((m, n));
+            matmul_accumulate_into(
+                w.view(),
+                h.view(),
+                delta.view(),
+                true,
+                -0.01,
+                copied.view_mut(),
+            );
+            assert_eq!(updated, copied, "{m}×{k}×{n}: in place and into storage");
+            for ((i, j), &(value, bound)) in want.indexed_iter() {
+                let got = f64::from(updated[[i, j]]);
+                assert!(
+                    (got - value).abs() <= bound + 1e-7,
+                    "{m}×{k}×{n} at [{i}, {j}]: {got} against {value}"
+                );
+            }
+            // `a` not transposed gives the same update.
+            let mut plain = w.clone();
+            matmul_accumulate_inplace(plain.view_mut(), h.t(), delta.view(), false, -0.01);
+            assert_eq!(plain, updated, "{m}×{k}×{n}: transpose_a");
+        }
+    }
+
+    #[test]
+    fn an_accumulated_update_is_the_product_then_the_update() {
+        // Column blocks of whole 6-row tiles sum as the whole product does,
+        // so fusing an SGD update changes nothing.
+        let (w, h, delta) = (filled(64, 256, 4), filled(32, 64, 5), filled(32, 256, 6));
+        let gradient = matmul(h.t(), delta.view());
+        let unfused = &w - &(gradient * 0.01);
+        let mut fused = w.clone();
+        matmul_accumulate_inplace(fused.view_mut(), h.view(), delta.view(), true, -0.01);
+        assert_eq!(fused, unfused);
+    }
+
+    #[test]
+    #[should_panic(expected = "kernel `matmul_accumulate`")]
+    fn accumulating_a_product_of_the_wrong_shape_panics() {
+        let mut w = Array2::<f32>::zeros((3, 2));
+        matmul_accumulate_inplace(
+            w.view_mut(),
+            filled(3, 4, 0).view(),
+            filled(3, 2, 0).view(),
+            false,
+            1.0,
+        );
     }
 
     #[test]

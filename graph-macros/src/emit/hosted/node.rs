@@ -162,13 +162,18 @@ fn in_place(graph: &Graph, plan: &Plan, id: NodeId, bind: bool) -> Option<TokenS
         }
         Storage::Local => return None,
     };
-    // The plan overwrites operands of elementwise ops only.
-    let write =
-        node.op
+    // The plan overwrites operands of elementwise ops, and variables with
+    // fused updates (`optimize::fuse_updates`).
+    let write = match &node.op {
+        crate::ir::Op::Linalg(linalg) => {
+            linalg.emit_in_place(&destination, &|i| operand(graph, node.operands[i]))?
+        }
+        op => op
             .elementwise()?
             .emit_in_place(At::new(graph, id), target, destination, &|o| {
                 operand(graph, o)
-            })?;
+            })?,
+    };
     let span = node.span.start;
     let write = quote_spanned! {span=> #write; };
     Some(quote! { #write #read })
