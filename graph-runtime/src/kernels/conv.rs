@@ -35,7 +35,9 @@
 //! a growing thread-local buffer, so that even the first call allocates
 //! nothing (`tests/alloc_free.rs` counts from the first call).
 
-use ndarray::{s, Array4, ArrayView2, ArrayView4, ArrayViewMut2, ArrayViewMut4, Axis, Slice, Zip};
+use ndarray::{
+    s, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2, ArrayViewMut4, Axis, Slice, Zip,
+};
 
 pub use crate::flat::{conv_output_size, conv_padding, effective_kernel_size, Padding};
 
@@ -117,9 +119,72 @@ pub fn conv2d_into(
     dilations: (usize, usize),
     out: ArrayViewMut4<'_, f32>,
 ) {
+    conv2d_fused_into(
+        input,
+        filter,
+        None,
+        Activation::Identity,
+        strides,
+        padding,
+        dilations,
+        out,
+    );
+}
+
+/// [`conv2d_into`] with an epilogue: `out[b, y, x, o] = activation(conv +
+/// bias[o])` (no bias term without a bias), applied as each block of output
+/// rows is finished, while it is still in cache, instead of in separate
+/// passes over the output. No allocation.
+///
+/// # Panics
+/// As [`conv2d_into`], and if `bias` is not `out_channels` long.
+///
+/// ```
+/// use graph_runtime::kernels::conv::{conv2d_fused_into, Padding};
+/// use graph_runtime::kernels::dense::Activation;
+/// use ndarray::{array, Array4};
+///
+/// // A 1×1 filter doubling channel 0 and negating it into channel 1.
+/// let image = Array4::from_shape_vec((1, 1, 2, 1), vec![1.0_f32, 3.0]).unwrap();
+/// let filter = Array4::from_shape_vec((1, 1, 1, 2), vec![2.0_f32, -1.0]).unwrap();
+/// let bias = array![-3.0_f32, 2.0];
+/// let mut out = Array4::zeros((1, 1, 2, 2));
+/// conv2d_fused_into(
+///     image.view(),
+///     filter.view(),
+///     Some(bias.view()),
+///     Activation::Relu,
+///     (1, 1),
+///     Padding::Valid,
+///     (1, 1),
+///     out.view_mut(),
+/// );
+/// // relu(2 − 3), relu(−1 + 2); relu(6 − 3), relu(−3 + 2).
+/// assert_eq!(out.into_raw_vec_and_offset().0, vec![0.0, 1.0, 3.0, 0.0]);
+/// ```
+#[track_caller]
+#[allow(clippy::too_many_arguments)] // The convolution's operands and geometry.
+pub fn conv2d_fused_into(
+    input: ArrayView4<'_, f32>,
+    filter: ArrayView4<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+    strides: (usize, usize),
+    padding: Padding,
+    dilations: (usize, usize),
+    out: ArrayViewMut4<'_, f32>,
+) {
     let (rows, cols) = check_conv(&input, &filter, strides, padding, dilations, &out);
     let (batch, _, _, channels) = input.dim();
     let (kh, kw, _, out_channels) = filter.dim();
+    if bias.as_ref().is_some_and(|b| b.len() != out_channels) {
+        let bias_shape = bias.as_ref().map_or(&[][..], ArrayView1::shape);
+        shape_panic(
+            "conv2d",
+            &[input.shape(), filter.shape(), bias_shape, out.shape()],
+        );
+    }
+    let epilogue = Epilogue { bias, activation };
     let positions = batch * rows.output * cols.output;
     if positions == 0 || out_channels == 0 {
         return;
@@ -129,15 +194,21 @@ pub fn conv2d_into(
     // image. The patches hold zeros there, so such filters (rare, and
     // cheap to detect next to the convolution) take the direct kernel.
     if (rows.padded || cols.padded) && !all_finite(filter) {
-        direct(input, filter, rows, cols, out);
+        direct(input, filter, rows, cols, out, epilogue);
+        return;
+    }
+    if channels == 0 {
+        // No products: every sum is empty, only the epilogue is left.
+        let mut out = out;
+        out.fill(0.0);
+        for mut image in out.outer_iter_mut() {
+            for row in image.outer_iter_mut() {
+                epilogue.apply(row);
+            }
+        }
         return;
     }
     let mut target = Target::new(out, positions);
-    if channels == 0 {
-        // No products: every sum is empty.
-        target.fill_zero();
-        return;
-    }
     // A 1×1 filter with unit strides reads each pixel once, unpadded: the
     // convolution is the product of the pixels, as an [n·h·w, c] matrix,
     // with the filter's one tap.
@@ -152,8 +223,8 @@ pub fn conv2d_into(
             product(
                 pixels,
                 tap,
-                None,
-                Activation::Identity,
+                epilogue.bias,
+                epilogue.activation,
                 result.view_mut(),
                 false,
                 Kernels::Simd,
@@ -161,6 +232,23 @@ pub fn conv2d_into(
             return;
         }
     }
+    im2col(input, filter, rows, cols, target, epilogue);
+}
+
+/// The convolution as im2col by blocks (see the module's documentation),
+/// into `target`, for checked operands with at least one position, input
+/// channel and output channel.
+fn im2col(
+    input: ArrayView4<'_, f32>,
+    filter: ArrayView4<'_, f32>,
+    rows: Geometry,
+    cols: Geometry,
+    mut target: Target<'_>,
+    epilogue: Epilogue<'_>,
+) {
+    let (batch, _, _, channels) = input.dim();
+    let (kh, kw, _, out_channels) = filter.dim();
+    let positions = batch * rows.output * cols.output;
     let patches = Patches {
         pixels: Pixels::new(input),
         rows,
@@ -203,11 +291,18 @@ pub fn conv2d_into(
                     .index_axis_move(Axis(0), tap % kw)
                     .slice_move(s![c0..c0 + (k1 - k0), ..])
             };
+            // The blocks of columns accumulate; the last one finishes the
+            // sums, and only it adds the bias and activates.
+            let (bias, activation) = if k1 == taps_len {
+                (epilogue.bias, epilogue.activation)
+            } else {
+                (None, Activation::Identity)
+            };
             product(
                 block,
                 weights,
-                None,
-                Activation::Identity,
+                bias,
+                activation,
                 target.rows(p0..p1, rows.output, cols.output),
                 k0 > 0,
                 Kernels::Simd,
@@ -215,6 +310,41 @@ pub fn conv2d_into(
             k0 = k1;
         }
         p0 = p1;
+    }
+}
+
+/// What a fused convolution applies to each finished sum: the bias of its
+/// output channel, then the activation.
+#[derive(Clone, Copy)]
+struct Epilogue<'a> {
+    bias: Option<ArrayView1<'a, f32>>,
+    activation: Activation,
+}
+
+impl Epilogue<'_> {
+    /// Whether the epilogue leaves every sum as it is.
+    fn is_identity(&self) -> bool {
+        self.bias.is_none() && self.activation == Activation::Identity
+    }
+
+    /// Applies the epilogue to `pixels`, finished sums with one row per
+    /// output pixel and one column per output channel. Without a bias,
+    /// nothing is added (`−0 + 0` would be `+0`).
+    fn apply(&self, mut pixels: ArrayViewMut2<'_, f32>) {
+        if self.is_identity() {
+            return;
+        }
+        let activation = self.activation;
+        for mut pixel in pixels.rows_mut() {
+            match &self.bias {
+                Some(bias) => {
+                    Zip::from(&mut pixel)
+                        .and(bias)
+                        .for_each(|v, &b| *v = activation.apply(*v + b));
+                }
+                None => pixel.mapv_inplace(|v| activation.apply(v)),
+            }
+        }
     }
 }
 
@@ -301,13 +431,6 @@ impl<'a> Target<'a> {
             unreachable!("the view was just reshaped")
         }
         Target::Image(out)
-    }
-
-    fn fill_zero(&mut self) {
-        match self {
-            Target::Matrix(matrix) => matrix.fill(0.0),
-            Target::Image(image) => image.fill(0.0),
-        }
     }
 
     /// Where the block of positions from `p0` ends: `rows` on, or earlier
@@ -745,16 +868,22 @@ pub fn conv2d_into_direct(
     out: ArrayViewMut4<'_, f32>,
 ) {
     let (rows, cols) = check_conv(&input, &filter, strides, padding, dilations, &out);
-    direct(input, filter, rows, cols, out);
+    let identity = Epilogue {
+        bias: None,
+        activation: Activation::Identity,
+    };
+    direct(input, filter, rows, cols, out, identity);
 }
 
-/// [`conv2d_into_direct`] on checked operands.
+/// [`conv2d_into_direct`] on checked operands, with `epilogue` applied to
+/// each output row once its taps are summed.
 fn direct(
     input: ArrayView4<'_, f32>,
     filter: ArrayView4<'_, f32>,
     rows: Geometry,
     cols: Geometry,
     mut out: ArrayViewMut4<'_, f32>,
+    epilogue: Epilogue<'_>,
 ) {
     let kw = filter.dim().1;
     out.fill(0.0);
@@ -784,6 +913,7 @@ fn direct(
                     );
                 }
             }
+            epilogue.apply(result_row);
         }
     }
 }
@@ -1213,6 +1343,203 @@ mod tests {
     fn max_pool_keeps_nan() {
         let image = Array4::from_shape_vec((1, 1, 2, 1), vec![f32::NAN, 1.0]).unwrap();
         assert!(max_pool2d(image.view(), (1, 2), (1, 1), Padding::Valid)[[0, 0, 0, 0]].is_nan());
+    }
+
+    /// A deterministic spread of values in about [−1, 1], some negative
+    /// sums among them (for the relu to cut).
+    fn spread(seed: usize) -> impl FnMut() -> f32 {
+        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(12_345);
+        move || {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345) % (1 << 31);
+            #[allow(clippy::cast_precision_loss)] // Small integers.
+            let unit = (state % 2001) as f32 / 1000.0;
+            unit - 1.0
+        }
+    }
+
+    /// The fused convolution by its definition, in plain loops: each sum
+    /// over the taps that land inside the image (taps on padding skipped),
+    /// plus the bias, through relu (NaN kept).
+    #[allow(clippy::many_single_char_names)]
+    fn reference(
+        input: &Array4<f32>,
+        filter: &Array4<f32>,
+        bias: Option<&ndarray::Array1<f32>>,
+        relu: bool,
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Array4<f32> {
+        let (n, h, w, c) = input.dim();
+        let (kh, kw, _, o) = filter.dim();
+        let out_h = conv_output_size(h, kh, strides.0, 1, padding);
+        let out_w = conv_output_size(w, kw, strides.1, 1, padding);
+        let top = conv_padding(h, kh, strides.0, 1, padding).0;
+        let left = conv_padding(w, kw, strides.1, 1, padding).0;
+        Array4::from_shape_fn((n, out_h, out_w, o), |(b, y, x, k)| {
+            let mut sum = 0.0_f32;
+            for i in 0..kh {
+                for j in 0..kw {
+                    let iy = (y * strides.0 + i).checked_sub(top).filter(|&iy| iy < h);
+                    let ix = (x * strides.1 + j).checked_sub(left).filter(|&ix| ix < w);
+                    let (Some(iy), Some(ix)) = (iy, ix) else {
+                        continue;
+                    };
+                    for ch in 0..c {
+                        sum += input[[b, iy, ix, ch]] * filter[[i, j, ch, k]];
+                    }
+                }
+            }
+            let v = sum + bias.map_or(0.0, |bias| bias[k]);
+            if relu && v < 0.0 {
+                0.0
+            } else {
+                v
+            }
+        })
+    }
+
+    /// `conv2d_fused_into` with relu (and a bias when given) against the
+    /// reference, to rounding, NaN where it has NaN.
+    fn check_fused(
+        input: &Array4<f32>,
+        filter: &Array4<f32>,
+        bias: Option<&ndarray::Array1<f32>>,
+        strides: (usize, usize),
+        padding: Padding,
+    ) {
+        let want = reference(input, filter, bias, true, strides, padding);
+        let mut got = Array4::from_elem(want.dim(), f32::NAN);
+        conv2d_fused_into(
+            input.view(),
+            filter.view(),
+            bias.map(|bias| bias.view()),
+            Activation::Relu,
+            strides,
+            padding,
+            (1, 1),
+            got.view_mut(),
+        );
+        let mut cut = 0;
+        for ((index, &g), &w) in got.indexed_iter().zip(&want) {
+            if w.is_nan() {
+                assert!(g.is_nan(), "{index:?}: {g} against NaN");
+                continue;
+            }
+            assert!(
+                (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "{index:?}: {g} against {w}"
+            );
+            cut += usize::from(w == 0.0);
+        }
+        assert!(
+            cut > 0 && cut < want.len(),
+            "relu cuts some outputs, not all"
+        );
+    }
+
+    #[test]
+    fn fused_epilogue_matches_conv_then_bias_then_relu() {
+        let mut next = spread(1);
+        // LeNet's first layer: 5×5, one channel in, six out, same padding.
+        let image = Array4::from_shape_simple_fn((2, 9, 8, 1), &mut next);
+        let filter = Array4::from_shape_simple_fn((5, 5, 1, 6), &mut next);
+        let bias = ndarray::Array1::from_shape_simple_fn(6, &mut next);
+        check_fused(&image, &filter, Some(&bias), (1, 1), Padding::Same);
+        check_fused(&image, &filter, None, (2, 1), Padding::Valid);
+        // A 1×1 filter: the product of the pixels with the one tap.
+        let image = Array4::from_shape_simple_fn((2, 3, 3, 4), &mut next);
+        let filter = Array4::from_shape_simple_fn((1, 1, 4, 5), &mut next);
+        let bias = ndarray::Array1::from_shape_simple_fn(5, &mut next);
+        check_fused(&image, &filter, Some(&bias), (1, 1), Padding::Same);
+    }
+
+    #[test]
+    fn fused_epilogue_applies_once_over_split_patches() {
+        // 3×3 taps of 32 channels: 288-float patches, gathered and
+        // multiplied in blocks of columns whose products accumulate.
+        let mut next = spread(2);
+        let image = Array4::from_shape_simple_fn((2, 6, 7, 32), &mut next);
+        let filter = Array4::from_shape_simple_fn((3, 3, 32, 10), &mut next);
+        let bias = ndarray::Array1::from_shape_simple_fn(10, || next() * 4.0);
+        const { assert!(3 * 3 * 32 > PATCH_SCRATCH / MIN_BLOCK_ROWS) };
+        check_fused(&image, &filter, Some(&bias), (1, 1), Padding::Same);
+        check_fused(&image, &filter, Some(&bias), (2, 2), Padding::Valid);
+        // An input in another layout and an output that is no matrix of
+        // pixels (a column of a wider array): the views' paths.
+        let channels_first = image
+            .view()
+            .permuted_axes([3, 0, 1, 2])
+            .as_standard_layout()
+            .into_owned();
+        let image_t = channels_first.view().permuted_axes([1, 2, 3, 0]);
+        assert!(image_t.to_slice().is_none());
+        let want = reference(&image, &filter, Some(&bias), true, (1, 1), Padding::Same);
+        let mut wide = Array4::from_elem((2, 6, 9, 10), f32::NAN);
+        conv2d_fused_into(
+            image_t,
+            filter.view(),
+            Some(bias.view()),
+            Activation::Relu,
+            (1, 1),
+            Padding::Same,
+            (1, 1),
+            wide.slice_mut(s![.., .., 1..8, ..]),
+        );
+        for (&g, &w) in wide.slice(s![.., .., 1..8, ..]).iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{g} against {w}");
+        }
+        assert!(wide.slice(s![.., .., 0, ..]).iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn fused_epilogue_on_the_direct_path() {
+        // A NaN weight with padding: the direct kernel, which skips the
+        // taps on padding, so that the NaN reaches only the outputs where
+        // its tap lands inside the image.
+        let mut next = spread(3);
+        let image = Array4::from_shape_simple_fn((2, 5, 6, 3), &mut next);
+        let mut filter = Array4::from_shape_simple_fn((3, 3, 3, 4), &mut next);
+        filter[[0, 0, 1, 2]] = f32::NAN;
+        let bias = ndarray::Array1::from_shape_simple_fn(4, &mut next);
+        check_fused(&image, &filter, Some(&bias), (1, 1), Padding::Same);
+        let want = reference(&image, &filter, Some(&bias), true, (1, 1), Padding::Same);
+        // Tap (0, 0) lies on the top padding for output row 0.
+        assert!(!want[[0, 0, 3, 2]].is_nan() && want[[0, 1, 1, 2]].is_nan());
+    }
+
+    #[test]
+    fn fused_epilogue_without_input_channels_is_the_activated_bias() {
+        let image = Array4::<f32>::zeros((1, 2, 2, 0));
+        let filter = Array4::<f32>::zeros((1, 1, 0, 3));
+        let bias = ndarray::array![-1.0_f32, 0.5, 2.0];
+        let mut out = Array4::from_elem((1, 2, 2, 3), f32::NAN);
+        conv2d_fused_into(
+            image.view(),
+            filter.view(),
+            Some(bias.view()),
+            Activation::Relu,
+            (1, 1),
+            Padding::Valid,
+            (1, 1),
+            out.view_mut(),
+        );
+        assert_eq!(out.into_raw_vec_and_offset().0, [0.0, 0.5, 2.0].repeat(4),);
+    }
+
+    #[test]
+    #[should_panic(expected = "kernel `conv2d` called with operands of incompatible shapes")]
+    fn fused_bias_length_mismatch_panics() {
+        let mut out = Array4::<f32>::zeros((1, 3, 3, 2));
+        conv2d_fused_into(
+            Array4::<f32>::zeros((1, 3, 3, 1)).view(),
+            Array4::<f32>::zeros((1, 1, 1, 2)).view(),
+            Some(ndarray::Array1::zeros(3).view()),
+            Activation::Identity,
+            (1, 1),
+            Padding::Valid,
+            (1, 1),
+            out.view_mut(),
+        );
     }
 
     #[test]
