@@ -1019,7 +1019,8 @@ pub fn max_pool2d_into(
         out,
         f32::NEG_INFINITY,
         nan_max,
-        |max, _| max,
+        max_run,
+        None::<fn(f32, usize) -> f32>,
     );
 }
 
@@ -1056,7 +1057,8 @@ pub fn avg_pool2d_into(
         out,
         0.0,
         |total, v| total + v,
-        |total, count| total / count as f32,
+        add_run,
+        Some(|total, count| total / count as f32),
     );
 }
 
@@ -1164,7 +1166,9 @@ impl Geometry {
 /// Slides a window over every image and channel: for each output pixel,
 /// each channel starts at `init`, `fold(acc, value)` takes in the value of
 /// each window position inside the input, in row-major window order, and
-/// `finish(acc, count)` ends it with the number of those positions.
+/// `finish(acc, count)`, if any, ends it with the number of those
+/// positions. `run(acc, values)` is `fold` over runs of floats, element by
+/// element.
 ///
 /// Operands in standard layout are read as slices, a contiguous lane of
 /// channels per window position (plain loops, which vectorise); others
@@ -1180,7 +1184,8 @@ fn pool_into(
     mut out: ArrayViewMut4<'_, f32>,
     init: f32,
     fold: impl Fn(f32, f32) -> f32,
-    finish: impl Fn(f32, usize) -> f32,
+    run: impl Fn(&mut [f32], &[f32]),
+    finish: Option<impl Fn(f32, usize) -> f32>,
 ) {
     let parameters = [window.0, window.1, strides.0, strides.1];
     if parameters.contains(&0) {
@@ -1201,33 +1206,32 @@ fn pool_into(
         );
     }
     if let (Some(pixels), Some(pooled)) = (input.to_slice(), out.as_slice_mut()) {
-        if channels == 0 {
+        if pooled.is_empty() {
             return;
         }
         let image_len = height * width * channels;
-        let mut results = pooled.chunks_exact_mut(channels);
+        let row_len = width * channels;
+        let mut scratch = [0.0_f32; POOL_SCRATCH];
+        let plan = RowPlan::new(&cols, channels, scratch.len());
+        let mut results = pooled.chunks_exact_mut(cols.output * channels);
         for image in pixels.chunks_exact(image_len.max(1)).take(batch) {
             for y in 0..rows.output {
+                let Some(acc) = results.next() else {
+                    unreachable!("`out` holds a row per output row")
+                };
                 let covered_rows = rows.covered(y);
-                for x in 0..cols.output {
-                    let covered_cols = cols.covered(x);
-                    let Some(acc) = results.next() else {
-                        unreachable!("`out` holds a lane per output pixel")
-                    };
-                    acc.fill(init);
-                    for source_y in covered_rows.clone() {
-                        let row = &image[source_y * width * channels..];
-                        for source_x in covered_cols.clone() {
-                            let lane = &row[source_x * channels..][..channels];
-                            for (a, &v) in acc.iter_mut().zip(lane) {
-                                *a = fold(*a, v);
-                            }
-                        }
-                    }
-                    // A window always overlaps the input (padding before is
-                    // less than the window), so the count is at least 1.
-                    let count = covered_rows.len() * covered_cols.len();
-                    for a in acc {
+                let sources = covered_rows
+                    .clone()
+                    .map(|source_y| &image[source_y * row_len..][..row_len]);
+                pool_row(acc, sources, &plan, init, &run, &mut scratch);
+                let Some(finish) = &finish else {
+                    continue;
+                };
+                // A window always overlaps the input (padding before is
+                // less than the window), so the count is at least 1.
+                for (x, pixel) in acc.chunks_exact_mut(channels).enumerate() {
+                    let count = covered_rows.len() * cols.covered(x).len();
+                    for a in pixel {
                         *a = finish(*a, count);
                     }
                 }
@@ -1249,9 +1253,126 @@ fn pool_into(
                         count += 1;
                     }
                 }
-                acc.mapv_inplace(|a| finish(a, count));
+                if let Some(finish) = &finish {
+                    acc.mapv_inplace(|a| finish(a, count));
+                }
             }
         }
+    }
+}
+
+/// Floats of stack scratch for a pool's running folds along a run of
+/// output pixels (8 KiB).
+const POOL_SCRATCH: usize = 2048;
+
+/// One output row of a pool over slices, before `finish`: for each pixel,
+/// `init` folded with every window position inside the input (`sources`
+/// are the input rows the windows cover, in order), in row-major window
+/// order, a lane of `channels` floats at a time.
+///
+/// Pixels whose window reaches into the padding (at the borders) are
+/// folded one by one. The others go by groups: each window tap is folded,
+/// over the whole run of input floats that the group's windows span, into
+/// `scratch` (one contiguous loop, which vectorises, where pixel by pixel
+/// the loops would be a few channels long); each pixel then takes its lane
+/// from where its window starts (the floats between, with strides wider
+/// than one pixel, are folded for nothing).
+fn pool_row<'a>(
+    acc: &mut [f32],
+    sources: impl Iterator<Item = &'a [f32]> + Clone,
+    plan: &RowPlan<'_>,
+    init: f32,
+    run: &impl Fn(&mut [f32], &[f32]),
+    scratch: &mut [f32],
+) {
+    let (cols, c) = (plan.cols, plan.channels);
+    let one_by_one = |x: usize, pixel: &mut [f32]| {
+        pixel.fill(init);
+        for row in sources.clone() {
+            for source_x in cols.covered(x) {
+                run(pixel, &row[source_x * c..]);
+            }
+        }
+    };
+    let interior = plan.interior.clone();
+    for x in (0..interior.start).chain(interior.end..cols.output) {
+        one_by_one(x, &mut acc[x * c..][..c]);
+    }
+    if plan.group == 0 {
+        for x in interior {
+            one_by_one(x, &mut acc[x * c..][..c]);
+        }
+        return;
+    }
+    let step = cols.stride * c;
+    let mut x0 = interior.start;
+    while x0 < interior.end {
+        let x1 = (x0 + plan.group).min(interior.end);
+        let folded = &mut scratch[..(x1 - 1 - x0) * step + c];
+        folded.fill(init);
+        // Interior windows start inside the input, and end inside it.
+        let start = (x0 * cols.stride - cols.before) * c;
+        for row in sources.clone() {
+            for j in 0..cols.kernel {
+                run(folded, &row[start + j * c..]);
+            }
+        }
+        let pixels = acc[x0 * c..x1 * c].chunks_exact_mut(c);
+        for (pixel, from) in pixels.zip((0..).step_by(step)) {
+            copy_floats(pixel, &folded[from..from + c]);
+        }
+        x0 = x1;
+    }
+}
+
+/// What [`pool_row`] needs of the columns, the same for every row.
+struct RowPlan<'g> {
+    cols: &'g Geometry,
+    channels: usize,
+    /// The output columns whose windows lie inside the input.
+    interior: core::ops::Range<usize>,
+    /// Interior pixels whose windows' runs fit in the scratch together (0
+    /// when not even one pixel's does).
+    group: usize,
+}
+
+impl<'g> RowPlan<'g> {
+    fn new(cols: &'g Geometry, channels: usize, scratch: usize) -> Self {
+        let step = cols.stride * channels;
+        RowPlan {
+            cols,
+            channels,
+            interior: cols.interior(),
+            group: scratch
+                .checked_sub(channels)
+                .map_or(0, |room| room / step + 1),
+        }
+    }
+}
+
+/// `acc[i] = nan_max(acc[i], source[i])` over `acc` (`source` at least as
+/// long): max pooling's fold of a run, on AVX2 where the CPU has it.
+fn max_run(acc: &mut [f32], source: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::max_run(acc, source) {
+        return;
+    }
+    let source = &source[..acc.len()];
+    for (a, &v) in acc.iter_mut().zip(source) {
+        *a = nan_max(*a, v);
+    }
+}
+
+/// `acc[i] += source[i]` over `acc` (`source` at least as long): average
+/// pooling's fold of a run, on AVX2 where the CPU has it.
+fn add_run(acc: &mut [f32], source: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::add_run(acc, source) {
+        return;
+    }
+    let source = &source[..acc.len()];
+    for (a, &v) in acc.iter_mut().zip(source) {
+        *a += v;
     }
 }
 
@@ -1337,6 +1458,119 @@ mod tests {
             max_pool2d(none.view(), (2, 2), (1, 1), Padding::Same).shape(),
             &[0, 3, 3, 3]
         );
+    }
+
+    /// Both pools by their definition, in plain loops over the window
+    /// positions inside the input: the maximum (NaN if the window holds
+    /// one) and the mean.
+    fn pool_reference(
+        input: &Array4<f32>,
+        window: (usize, usize),
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> (Array4<f32>, Array4<f32>) {
+        let (n, h, w, c) = input.dim();
+        let out_h = conv_output_size(h, window.0, strides.0, 1, padding);
+        let out_w = conv_output_size(w, window.1, strides.1, 1, padding);
+        let top = conv_padding(h, window.0, strides.0, 1, padding).0;
+        let left = conv_padding(w, window.1, strides.1, 1, padding).0;
+        let values = |(b, y, x, k): (usize, usize, usize, usize)| {
+            let mut inside = Vec::new();
+            for i in 0..window.0 {
+                for j in 0..window.1 {
+                    let iy = (y * strides.0 + i).checked_sub(top).filter(|&iy| iy < h);
+                    let ix = (x * strides.1 + j).checked_sub(left).filter(|&ix| ix < w);
+                    if let (Some(iy), Some(ix)) = (iy, ix) {
+                        inside.push(input[[b, iy, ix, k]]);
+                    }
+                }
+            }
+            inside
+        };
+        let max = Array4::from_shape_fn((n, out_h, out_w, c), |at| {
+            let inside = values(at);
+            if inside.iter().any(|v| v.is_nan()) {
+                f32::NAN
+            } else {
+                inside.into_iter().fold(f32::NEG_INFINITY, f32::max)
+            }
+        });
+        let mean = Array4::from_shape_fn((n, out_h, out_w, c), |at| {
+            let inside = values(at);
+            #[allow(clippy::cast_precision_loss)] // A few window positions.
+            let count = inside.len() as f32;
+            inside.into_iter().sum::<f32>() / count
+        });
+        (max, mean)
+    }
+
+    #[test]
+    fn pools_match_their_definition() {
+        let mut next = spread(4);
+        let geometries = [
+            ((2, 2), (2, 2), Padding::Valid),
+            ((2, 2), (2, 2), Padding::Same),
+            ((3, 3), (2, 2), Padding::Same),
+            ((3, 2), (1, 1), Padding::Same),
+            ((2, 3), (1, 3), Padding::Valid),
+            ((3, 3), (3, 2), Padding::Same),
+        ];
+        // Wide rows of pixels (their interior folded in several groups) and
+        // wide pixels (wider than the scratch, folded one by one).
+        for (shape, window, strides) in [
+            ((1, 3, 300, 16), (2, 3), (1, 1)),
+            ((1, 3, 200, 5), (3, 2), (1, 2)),
+            ((1, 2, 3, POOL_SCRATCH + 2), (2, 2), (1, 1)),
+        ] {
+            let image = Array4::from_shape_simple_fn(shape, &mut next);
+            for padding in [Padding::Valid, Padding::Same] {
+                let (max_want, mean_want) = pool_reference(&image, window, strides, padding);
+                let max = max_pool2d(image.view(), window, strides, padding);
+                let mean = avg_pool2d(image.view(), window, strides, padding);
+                assert_eq!(max, max_want, "{shape:?}");
+                for (&m, &m_want) in mean.iter().zip(&mean_want) {
+                    assert!(
+                        (m - m_want).abs() <= 1e-6,
+                        "{shape:?}: {m} against {m_want}"
+                    );
+                }
+            }
+        }
+        for channels in [1, 3, 6, 16, 17] {
+            let mut image = Array4::from_shape_simple_fn((2, 7, 9, channels), &mut next);
+            image[[1, 3, 4, channels - 1]] = f32::NAN;
+            image[[0, 0, 8, 0]] = f32::NAN;
+            for (window, strides, padding) in geometries {
+                let case = (channels, window, strides, padding);
+                let (max_want, mean_want) = pool_reference(&image, window, strides, padding);
+                let max = max_pool2d(image.view(), window, strides, padding);
+                let mean = avg_pool2d(image.view(), window, strides, padding);
+                assert_eq!(max.dim(), max_want.dim(), "{case:?}");
+                for ((&got, &want), (&m, &m_want)) in
+                    max.iter().zip(&max_want).zip(mean.iter().zip(&mean_want))
+                {
+                    if want.is_nan() {
+                        assert!(got.is_nan() && m.is_nan(), "{case:?}: {got}, {m}");
+                    } else {
+                        assert_eq!(got, want, "{case:?}");
+                        assert!((m - m_want).abs() <= 1e-6, "{case:?}: {m} against {m_want}");
+                    }
+                }
+                // The strided path (views) agrees with the slice path.
+                let mut strided =
+                    Array4::from_elem((max.dim().0, max.dim().1, max.dim().2, channels + 1), 0.0);
+                max_pool2d_into(
+                    image.view(),
+                    window,
+                    strides,
+                    padding,
+                    strided.slice_mut(s![.., .., .., ..channels]),
+                );
+                for (&got, &want) in strided.slice(s![.., .., .., ..channels]).iter().zip(&max) {
+                    assert!(got == want || (got.is_nan() && want.is_nan()), "{case:?}");
+                }
+            }
+        }
     }
 
     #[test]
