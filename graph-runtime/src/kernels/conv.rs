@@ -639,10 +639,6 @@ impl Patches<'_> {
         columns: core::ops::Range<usize>,
         padded: &mut [f32],
     ) {
-        if self.rows.padded {
-            // The tap rows on padding are left out below.
-            block.fill(0.0);
-        }
         let (k0, k1) = (columns.start, columns.end);
         let kc = k1 - k0;
         let channels = self.channels;
@@ -658,7 +654,15 @@ impl Patches<'_> {
             let count = (width - x0).min(rest.len() / kc);
             let (patches, after) = rest.split_at_mut(count * kc);
             for i in k0 / tap_row..=(k1 - 1) / tap_row {
+                // The columns of tap row i in this block.
+                let row_start = i * tap_row;
+                let seg0 = k0.max(row_start);
+                let seg1 = k1.min(row_start + tap_row);
                 let Some(source_y) = self.rows.source(y, i) else {
+                    // A tap row on padding: zeros.
+                    for patch in patches.chunks_exact_mut(kc) {
+                        patch[seg0 - k0..seg1 - k0].fill(0.0);
+                    }
                     continue;
                 };
                 self.pixels.copy(
@@ -667,10 +671,6 @@ impl Patches<'_> {
                     0,
                     &mut padded[before..before + self.cols.input * channels],
                 );
-                // The columns of tap row i in this block.
-                let row_start = i * tap_row;
-                let seg0 = k0.max(row_start);
-                let seg1 = k1.min(row_start + tap_row);
                 let first = x0 * step;
                 if self.cols.dilation == 1 {
                     let len = seg1 - seg0;
@@ -806,6 +806,8 @@ fn interior_runs(
         14 => runs::<14>,
         15 => runs::<15>,
         16 => runs::<16>,
+        18 => runs::<18>,
+        20 => runs::<20>,
         21 => runs::<21>,
         24 => runs::<24>,
         _ => runs::<0>,
