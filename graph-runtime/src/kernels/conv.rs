@@ -34,6 +34,13 @@
 //! rather than multiplying them by 0. The scratch is on the stack, not in
 //! a growing thread-local buffer, so that even the first call allocates
 //! nothing (`tests/alloc_free.rs` counts from the first call).
+//! [`conv2d_fused_into`] adds a bias per output channel and applies an
+//! activation in the product's epilogue, when a block's last columns
+//! finish its sums.
+//!
+//! The pools fold each window tap, for a run of an output row's pixels at
+//! once, over the contiguous floats their windows span (on AVX2 for the
+//! maximum), so that the loops are not a few channels long.
 
 use ndarray::{
     s, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2, ArrayViewMut4, Axis, Slice, Zip,
