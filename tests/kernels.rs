@@ -26,6 +26,7 @@ fn the_table_covers_both_paths_of_every_family() {
         "kernels::packed::dense_packed_into",
         "kernels::movement::squeeze_into",
         "kernels::conv::conv2d_into",
+        "kernels::conv::conv2d_fused_into",
         "kernels::nn::gather_into",
         "kernels::constant::view",
         "flat::map",

@@ -54,6 +54,7 @@
 //! | `dense`: `matmul`, bias add and activation, fused by the optimizer | its parts: 2·k per out, + 1 per out for the bias, + the activation's count |
 //! | `accumulate`: a `#[no_std]` step's update `w + c·a·b`, fused by the optimizer | 2·k + 1 per element of `w` |
 //! | `conv2d` with filter `[kh, kw, c, o]` | 2·kh·kw·c per out |
+//! | `fused_conv2d`: `conv2d`, bias add and activation, fused by the optimizer | its parts: 2·kh·kw·c per out, + 1 per out for the bias, + the activation's count |
 //! | `max_pool2d` / `avg_pool2d` with window `[wh, ww]` | wh·ww per out / wh·ww + 1 per out |
 //! | `batch_norm` | 4 per out + 2 per feature (add ε, square root) |
 //! | `layer_norm` | 7 per out + 4 per row |

@@ -1,6 +1,7 @@
-//! The IR rewrites that change how values are computed: dense fusion (a
-//! product with its bias and activation in one kernel) and elementwise
-//! fusion (a tree of elementwise ops in one pass over memory).
+//! The IR rewrites that change how values are computed: dense and
+//! convolution fusion (a product or a convolution with its bias and
+//! activation in one kernel) and elementwise fusion (a tree of elementwise
+//! ops in one pass over memory).
 
 use crate::{count, label_of, labels, workspaces, CASES, EXACT, ROUNDING};
 
@@ -285,6 +286,67 @@ fn dense_layers_no_std() {
             leaky: EXACT,
             squashed: ROUNDING,
             bent: EXACT,
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Convolution fusion: a bias of one value per channel (either side of the
+// `+`) and an activation the runtime's epilogue has join the convolution's
+// kernel (`ROUNDING`: the bias joins the sum in another place); without a
+// bias, the same sums then the same activation (`EXACT`). `split` has
+// patches wider than a block of columns (3·3·16 floats), whose products
+// accumulate before the epilogue; `kept` an activation the epilogue lacks,
+// which stays a node of its own over the fused bias.
+twins!(ConvFused, ConvFusedOff {
+    input x: [n, 6, 5, 3];
+    input z: [n, 5, 4, 16];
+    var k: [3, 3, 3, 4];
+    var b: [4];
+    var k2: [3, 3, 16, 5];
+    var b2: [5];
+    output y = relu(conv2d(x, k, padding = same) + b);
+    output left = b + conv2d(x, k, strides = 2);
+    output plain = tanh(conv2d(x, k, padding = same, dilation = 2));
+    output leaky = leaky_relu(conv2d(x, k) + b, alpha = 0.1);
+    output split = relu(conv2d(z, k2, padding = same) + b2);
+    output kept = exp(conv2d(z, k2) + b2);
+});
+
+#[test]
+fn conv_fusion() {
+    written_alike!(ConvFused, ConvFusedOff);
+    assert_eq!(
+        label_of(ConvFused::DOT, "y"),
+        "y\nfused_conv2d: relu(conv2d(x, k, strides=1, padding=same, dilation=1) + b)"
+    );
+    assert_eq!(
+        label_of(ConvFused::DOT, "left"),
+        "left\nfused_conv2d: conv2d(x, k, strides=2, padding=valid, dilation=1) + b"
+    );
+    assert_eq!(
+        label_of(ConvFused::DOT, "plain"),
+        "plain\nfused_conv2d: tanh(conv2d(x, k, strides=1, padding=same, dilation=2))"
+    );
+    assert_eq!(
+        label_of(ConvFused::DOT, "leaky"),
+        "leaky\nfused_conv2d: leaky_relu(conv2d(x, k, strides=1, padding=valid, dilation=1) + b, alpha=0.1)"
+    );
+    assert_eq!(count(ConvFused::DOT, "fused_conv2d:"), 6);
+    assert_eq!(count(ConvFused::DOT, "conv2d("), 0);
+    assert_eq!(count(ConvFusedOff::DOT, "fused_conv2d:"), 0);
+    let (mut wa, mut wb) = workspaces();
+    for case in CASES {
+        let mut rng = case.rng();
+        let (opt, off) = pair!(ConvFused, ConvFusedOff, &mut rng);
+        let (x, z) = (rng.array((case.n, 6, 5, 3)), rng.array((case.n, 5, 4, 16)));
+        run_agree!(std ConvFused: opt, off, &mut wa, &mut wb, (x.view(), z.view()), {
+            y: ROUNDING,
+            left: ROUNDING,
+            plain: EXACT,
+            leaky: ROUNDING,
+            split: ROUNDING,
+            kept: ROUNDING,
         });
     }
 }

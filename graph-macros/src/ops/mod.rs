@@ -200,6 +200,22 @@ impl Op {
         }
     }
 
+    /// The neural-network op, if this is one.
+    pub fn nn(&self) -> Option<&Nn> {
+        match self {
+            Op::Nn(op) => Some(op),
+            Op::Input
+            | Op::Variable
+            | Op::Constant(_)
+            | Op::Elementwise(_)
+            | Op::Reduction(_)
+            | Op::Loss(_)
+            | Op::Linalg(_)
+            | Op::Movement(_)
+            | Op::Autodiff(_) => None,
+        }
+    }
+
     /// The linear-algebra op, if this is one.
     pub fn linalg(&self) -> Option<&Linalg> {
         match self {

@@ -9,6 +9,7 @@
 mod cse;
 mod dce;
 mod fold;
+mod fuse_conv;
 mod fuse_dense;
 mod fuse_elementwise;
 mod fuse_update;
@@ -17,6 +18,7 @@ mod order;
 pub use cse::eliminate_common_subexpressions;
 pub use dce::eliminate_dead_nodes;
 pub use fold::fold_constants;
+pub use fuse_conv::fuse_conv;
 pub use fuse_dense::fuse_dense;
 pub use fuse_elementwise::fuse_elementwise;
 pub use fuse_update::fuse_updates;
@@ -30,6 +32,7 @@ pub fn run(graph: &mut Graph) {
     // The merged duplicates are dead now: dropped before fusion counts uses.
     eliminate_dead_nodes(graph);
     fuse_dense(graph);
+    fuse_conv(graph);
     fuse_elementwise(graph);
     eliminate_dead_nodes(graph);
     order_updates_early(graph);

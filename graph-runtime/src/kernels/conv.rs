@@ -34,8 +34,17 @@
 //! rather than multiplying them by 0. The scratch is on the stack, not in
 //! a growing thread-local buffer, so that even the first call allocates
 //! nothing (`tests/alloc_free.rs` counts from the first call).
+//! [`conv2d_fused_into`] adds a bias per output channel and applies an
+//! activation in the product's epilogue, when a block's last columns
+//! finish its sums.
+//!
+//! The pools fold each window tap, for a run of an output row's pixels at
+//! once, over the contiguous floats their windows span (on AVX2 for the
+//! maximum), so that the loops are not a few channels long.
 
-use ndarray::{s, Array4, ArrayView2, ArrayView4, ArrayViewMut2, ArrayViewMut4, Axis, Slice, Zip};
+use ndarray::{
+    s, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2, ArrayViewMut4, Axis, Slice, Zip,
+};
 
 pub use crate::flat::{conv_output_size, conv_padding, effective_kernel_size, Padding};
 
@@ -117,9 +126,72 @@ pub fn conv2d_into(
     dilations: (usize, usize),
     out: ArrayViewMut4<'_, f32>,
 ) {
+    conv2d_fused_into(
+        input,
+        filter,
+        None,
+        Activation::Identity,
+        strides,
+        padding,
+        dilations,
+        out,
+    );
+}
+
+/// [`conv2d_into`] with an epilogue: `out[b, y, x, o] = activation(conv +
+/// bias[o])` (no bias term without a bias), applied as each block of output
+/// rows is finished, while it is still in cache, instead of in separate
+/// passes over the output. No allocation.
+///
+/// # Panics
+/// As [`conv2d_into`], and if `bias` is not `out_channels` long.
+///
+/// ```
+/// use graph_runtime::kernels::conv::{conv2d_fused_into, Padding};
+/// use graph_runtime::kernels::dense::Activation;
+/// use ndarray::{array, Array4};
+///
+/// // A 1×1 filter doubling channel 0 and negating it into channel 1.
+/// let image = Array4::from_shape_vec((1, 1, 2, 1), vec![1.0_f32, 3.0]).unwrap();
+/// let filter = Array4::from_shape_vec((1, 1, 1, 2), vec![2.0_f32, -1.0]).unwrap();
+/// let bias = array![-3.0_f32, 2.0];
+/// let mut out = Array4::zeros((1, 1, 2, 2));
+/// conv2d_fused_into(
+///     image.view(),
+///     filter.view(),
+///     Some(bias.view()),
+///     Activation::Relu,
+///     (1, 1),
+///     Padding::Valid,
+///     (1, 1),
+///     out.view_mut(),
+/// );
+/// // relu(2 − 3), relu(−1 + 2); relu(6 − 3), relu(−3 + 2).
+/// assert_eq!(out.into_raw_vec_and_offset().0, vec![0.0, 1.0, 3.0, 0.0]);
+/// ```
+#[track_caller]
+#[allow(clippy::too_many_arguments)] // The convolution's operands and geometry.
+pub fn conv2d_fused_into(
+    input: ArrayView4<'_, f32>,
+    filter: ArrayView4<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+    strides: (usize, usize),
+    padding: Padding,
+    dilations: (usize, usize),
+    out: ArrayViewMut4<'_, f32>,
+) {
     let (rows, cols) = check_conv(&input, &filter, strides, padding, dilations, &out);
     let (batch, _, _, channels) = input.dim();
     let (kh, kw, _, out_channels) = filter.dim();
+    if bias.as_ref().is_some_and(|b| b.len() != out_channels) {
+        let bias_shape = bias.as_ref().map_or(&[][..], ArrayView1::shape);
+        shape_panic(
+            "conv2d",
+            &[input.shape(), filter.shape(), bias_shape, out.shape()],
+        );
+    }
+    let epilogue = Epilogue { bias, activation };
     let positions = batch * rows.output * cols.output;
     if positions == 0 || out_channels == 0 {
         return;
@@ -129,15 +201,21 @@ pub fn conv2d_into(
     // image. The patches hold zeros there, so such filters (rare, and
     // cheap to detect next to the convolution) take the direct kernel.
     if (rows.padded || cols.padded) && !all_finite(filter) {
-        direct(input, filter, rows, cols, out);
+        direct(input, filter, rows, cols, out, epilogue);
+        return;
+    }
+    if channels == 0 {
+        // No products: every sum is empty, only the epilogue is left.
+        let mut out = out;
+        out.fill(0.0);
+        for mut image in out.outer_iter_mut() {
+            for row in image.outer_iter_mut() {
+                epilogue.apply(row);
+            }
+        }
         return;
     }
     let mut target = Target::new(out, positions);
-    if channels == 0 {
-        // No products: every sum is empty.
-        target.fill_zero();
-        return;
-    }
     // A 1×1 filter with unit strides reads each pixel once, unpadded: the
     // convolution is the product of the pixels, as an [n·h·w, c] matrix,
     // with the filter's one tap.
@@ -152,8 +230,8 @@ pub fn conv2d_into(
             product(
                 pixels,
                 tap,
-                None,
-                Activation::Identity,
+                epilogue.bias,
+                epilogue.activation,
                 result.view_mut(),
                 false,
                 Kernels::Simd,
@@ -161,6 +239,23 @@ pub fn conv2d_into(
             return;
         }
     }
+    im2col(input, filter, rows, cols, target, epilogue);
+}
+
+/// The convolution as im2col by blocks (see the module's documentation),
+/// into `target`, for checked operands with at least one position, input
+/// channel and output channel.
+fn im2col(
+    input: ArrayView4<'_, f32>,
+    filter: ArrayView4<'_, f32>,
+    rows: Geometry,
+    cols: Geometry,
+    mut target: Target<'_>,
+    epilogue: Epilogue<'_>,
+) {
+    let (batch, _, _, channels) = input.dim();
+    let (kh, kw, _, out_channels) = filter.dim();
+    let positions = batch * rows.output * cols.output;
     let patches = Patches {
         pixels: Pixels::new(input),
         rows,
@@ -203,11 +298,18 @@ pub fn conv2d_into(
                     .index_axis_move(Axis(0), tap % kw)
                     .slice_move(s![c0..c0 + (k1 - k0), ..])
             };
+            // The blocks of columns accumulate; the last one finishes the
+            // sums, and only it adds the bias and activates.
+            let (bias, activation) = if k1 == taps_len {
+                (epilogue.bias, epilogue.activation)
+            } else {
+                (None, Activation::Identity)
+            };
             product(
                 block,
                 weights,
-                None,
-                Activation::Identity,
+                bias,
+                activation,
                 target.rows(p0..p1, rows.output, cols.output),
                 k0 > 0,
                 Kernels::Simd,
@@ -215,6 +317,41 @@ pub fn conv2d_into(
             k0 = k1;
         }
         p0 = p1;
+    }
+}
+
+/// What a fused convolution applies to each finished sum: the bias of its
+/// output channel, then the activation.
+#[derive(Clone, Copy)]
+struct Epilogue<'a> {
+    bias: Option<ArrayView1<'a, f32>>,
+    activation: Activation,
+}
+
+impl Epilogue<'_> {
+    /// Whether the epilogue leaves every sum as it is.
+    fn is_identity(&self) -> bool {
+        self.bias.is_none() && self.activation == Activation::Identity
+    }
+
+    /// Applies the epilogue to `pixels`, finished sums with one row per
+    /// output pixel and one column per output channel. Without a bias,
+    /// nothing is added (`−0 + 0` would be `+0`).
+    fn apply(&self, mut pixels: ArrayViewMut2<'_, f32>) {
+        if self.is_identity() {
+            return;
+        }
+        let activation = self.activation;
+        for mut pixel in pixels.rows_mut() {
+            match &self.bias {
+                Some(bias) => {
+                    Zip::from(&mut pixel)
+                        .and(bias)
+                        .for_each(|v, &b| *v = activation.apply(*v + b));
+                }
+                None => pixel.mapv_inplace(|v| activation.apply(v)),
+            }
+        }
     }
 }
 
@@ -301,13 +438,6 @@ impl<'a> Target<'a> {
             unreachable!("the view was just reshaped")
         }
         Target::Image(out)
-    }
-
-    fn fill_zero(&mut self) {
-        match self {
-            Target::Matrix(matrix) => matrix.fill(0.0),
-            Target::Image(image) => image.fill(0.0),
-        }
     }
 
     /// Where the block of positions from `p0` ends: `rows` on, or earlier
@@ -516,10 +646,6 @@ impl Patches<'_> {
         columns: core::ops::Range<usize>,
         padded: &mut [f32],
     ) {
-        if self.rows.padded {
-            // The tap rows on padding are left out below.
-            block.fill(0.0);
-        }
         let (k0, k1) = (columns.start, columns.end);
         let kc = k1 - k0;
         let channels = self.channels;
@@ -535,7 +661,15 @@ impl Patches<'_> {
             let count = (width - x0).min(rest.len() / kc);
             let (patches, after) = rest.split_at_mut(count * kc);
             for i in k0 / tap_row..=(k1 - 1) / tap_row {
+                // The columns of tap row i in this block.
+                let row_start = i * tap_row;
+                let seg0 = k0.max(row_start);
+                let seg1 = k1.min(row_start + tap_row);
                 let Some(source_y) = self.rows.source(y, i) else {
+                    // A tap row on padding: zeros.
+                    for patch in patches.chunks_exact_mut(kc) {
+                        patch[seg0 - k0..seg1 - k0].fill(0.0);
+                    }
                     continue;
                 };
                 self.pixels.copy(
@@ -544,10 +678,6 @@ impl Patches<'_> {
                     0,
                     &mut padded[before..before + self.cols.input * channels],
                 );
-                // The columns of tap row i in this block.
-                let row_start = i * tap_row;
-                let seg0 = k0.max(row_start);
-                let seg1 = k1.min(row_start + tap_row);
                 let first = x0 * step;
                 if self.cols.dilation == 1 {
                     let len = seg1 - seg0;
@@ -683,6 +813,8 @@ fn interior_runs(
         14 => runs::<14>,
         15 => runs::<15>,
         16 => runs::<16>,
+        18 => runs::<18>,
+        20 => runs::<20>,
         21 => runs::<21>,
         24 => runs::<24>,
         _ => runs::<0>,
@@ -745,16 +877,22 @@ pub fn conv2d_into_direct(
     out: ArrayViewMut4<'_, f32>,
 ) {
     let (rows, cols) = check_conv(&input, &filter, strides, padding, dilations, &out);
-    direct(input, filter, rows, cols, out);
+    let identity = Epilogue {
+        bias: None,
+        activation: Activation::Identity,
+    };
+    direct(input, filter, rows, cols, out, identity);
 }
 
-/// [`conv2d_into_direct`] on checked operands.
+/// [`conv2d_into_direct`] on checked operands, with `epilogue` applied to
+/// each output row once its taps are summed.
 fn direct(
     input: ArrayView4<'_, f32>,
     filter: ArrayView4<'_, f32>,
     rows: Geometry,
     cols: Geometry,
     mut out: ArrayViewMut4<'_, f32>,
+    epilogue: Epilogue<'_>,
 ) {
     let kw = filter.dim().1;
     out.fill(0.0);
@@ -784,6 +922,7 @@ fn direct(
                     );
                 }
             }
+            epilogue.apply(result_row);
         }
     }
 }
@@ -889,7 +1028,8 @@ pub fn max_pool2d_into(
         out,
         f32::NEG_INFINITY,
         nan_max,
-        |max, _| max,
+        max_run,
+        None::<fn(f32, usize) -> f32>,
     );
 }
 
@@ -926,7 +1066,8 @@ pub fn avg_pool2d_into(
         out,
         0.0,
         |total, v| total + v,
-        |total, count| total / count as f32,
+        add_run,
+        Some(|total, count| total / count as f32),
     );
 }
 
@@ -1034,7 +1175,9 @@ impl Geometry {
 /// Slides a window over every image and channel: for each output pixel,
 /// each channel starts at `init`, `fold(acc, value)` takes in the value of
 /// each window position inside the input, in row-major window order, and
-/// `finish(acc, count)` ends it with the number of those positions.
+/// `finish(acc, count)`, if any, ends it with the number of those
+/// positions. `run(acc, values)` is `fold` over runs of floats, element by
+/// element.
 ///
 /// Operands in standard layout are read as slices, a contiguous lane of
 /// channels per window position (plain loops, which vectorise); others
@@ -1050,7 +1193,8 @@ fn pool_into(
     mut out: ArrayViewMut4<'_, f32>,
     init: f32,
     fold: impl Fn(f32, f32) -> f32,
-    finish: impl Fn(f32, usize) -> f32,
+    run: impl Fn(&mut [f32], &[f32]),
+    finish: Option<impl Fn(f32, usize) -> f32>,
 ) {
     let parameters = [window.0, window.1, strides.0, strides.1];
     if parameters.contains(&0) {
@@ -1071,33 +1215,32 @@ fn pool_into(
         );
     }
     if let (Some(pixels), Some(pooled)) = (input.to_slice(), out.as_slice_mut()) {
-        if channels == 0 {
+        if pooled.is_empty() {
             return;
         }
         let image_len = height * width * channels;
-        let mut results = pooled.chunks_exact_mut(channels);
+        let row_len = width * channels;
+        let mut scratch = [0.0_f32; POOL_SCRATCH];
+        let plan = RowPlan::new(&cols, channels, scratch.len());
+        let mut results = pooled.chunks_exact_mut(cols.output * channels);
         for image in pixels.chunks_exact(image_len.max(1)).take(batch) {
             for y in 0..rows.output {
+                let Some(acc) = results.next() else {
+                    unreachable!("`out` holds a row per output row")
+                };
                 let covered_rows = rows.covered(y);
-                for x in 0..cols.output {
-                    let covered_cols = cols.covered(x);
-                    let Some(acc) = results.next() else {
-                        unreachable!("`out` holds a lane per output pixel")
-                    };
-                    acc.fill(init);
-                    for source_y in covered_rows.clone() {
-                        let row = &image[source_y * width * channels..];
-                        for source_x in covered_cols.clone() {
-                            let lane = &row[source_x * channels..][..channels];
-                            for (a, &v) in acc.iter_mut().zip(lane) {
-                                *a = fold(*a, v);
-                            }
-                        }
-                    }
-                    // A window always overlaps the input (padding before is
-                    // less than the window), so the count is at least 1.
-                    let count = covered_rows.len() * covered_cols.len();
-                    for a in acc {
+                let sources = covered_rows
+                    .clone()
+                    .map(|source_y| &image[source_y * row_len..][..row_len]);
+                pool_row(acc, sources, &plan, init, &run, &mut scratch);
+                let Some(finish) = &finish else {
+                    continue;
+                };
+                // A window always overlaps the input (padding before is
+                // less than the window), so the count is at least 1.
+                for (x, pixel) in acc.chunks_exact_mut(channels).enumerate() {
+                    let count = covered_rows.len() * cols.covered(x).len();
+                    for a in pixel {
                         *a = finish(*a, count);
                     }
                 }
@@ -1119,9 +1262,126 @@ fn pool_into(
                         count += 1;
                     }
                 }
-                acc.mapv_inplace(|a| finish(a, count));
+                if let Some(finish) = &finish {
+                    acc.mapv_inplace(|a| finish(a, count));
+                }
             }
         }
+    }
+}
+
+/// Floats of stack scratch for a pool's running folds along a run of
+/// output pixels (8 KiB).
+const POOL_SCRATCH: usize = 2048;
+
+/// One output row of a pool over slices, before `finish`: for each pixel,
+/// `init` folded with every window position inside the input (`sources`
+/// are the input rows the windows cover, in order), in row-major window
+/// order, a lane of `channels` floats at a time.
+///
+/// Pixels whose window reaches into the padding (at the borders) are
+/// folded one by one. The others go by groups: each window tap is folded,
+/// over the whole run of input floats that the group's windows span, into
+/// `scratch` (one contiguous loop, which vectorises, where pixel by pixel
+/// the loops would be a few channels long); each pixel then takes its lane
+/// from where its window starts (the floats between, with strides wider
+/// than one pixel, are folded for nothing).
+fn pool_row<'a>(
+    acc: &mut [f32],
+    sources: impl Iterator<Item = &'a [f32]> + Clone,
+    plan: &RowPlan<'_>,
+    init: f32,
+    run: &impl Fn(&mut [f32], &[f32]),
+    scratch: &mut [f32],
+) {
+    let (cols, c) = (plan.cols, plan.channels);
+    let one_by_one = |x: usize, pixel: &mut [f32]| {
+        pixel.fill(init);
+        for row in sources.clone() {
+            for source_x in cols.covered(x) {
+                run(pixel, &row[source_x * c..]);
+            }
+        }
+    };
+    let interior = plan.interior.clone();
+    for x in (0..interior.start).chain(interior.end..cols.output) {
+        one_by_one(x, &mut acc[x * c..][..c]);
+    }
+    if plan.group == 0 {
+        for x in interior {
+            one_by_one(x, &mut acc[x * c..][..c]);
+        }
+        return;
+    }
+    let step = cols.stride * c;
+    let mut x0 = interior.start;
+    while x0 < interior.end {
+        let x1 = (x0 + plan.group).min(interior.end);
+        let folded = &mut scratch[..(x1 - 1 - x0) * step + c];
+        folded.fill(init);
+        // Interior windows start inside the input, and end inside it.
+        let start = (x0 * cols.stride - cols.before) * c;
+        for row in sources.clone() {
+            for j in 0..cols.kernel {
+                run(folded, &row[start + j * c..]);
+            }
+        }
+        let pixels = acc[x0 * c..x1 * c].chunks_exact_mut(c);
+        for (pixel, from) in pixels.zip((0..).step_by(step)) {
+            copy_floats(pixel, &folded[from..from + c]);
+        }
+        x0 = x1;
+    }
+}
+
+/// What [`pool_row`] needs of the columns, the same for every row.
+struct RowPlan<'g> {
+    cols: &'g Geometry,
+    channels: usize,
+    /// The output columns whose windows lie inside the input.
+    interior: core::ops::Range<usize>,
+    /// Interior pixels whose windows' runs fit in the scratch together (0
+    /// when not even one pixel's does).
+    group: usize,
+}
+
+impl<'g> RowPlan<'g> {
+    fn new(cols: &'g Geometry, channels: usize, scratch: usize) -> Self {
+        let step = cols.stride * channels;
+        RowPlan {
+            cols,
+            channels,
+            interior: cols.interior(),
+            group: scratch
+                .checked_sub(channels)
+                .map_or(0, |room| room / step + 1),
+        }
+    }
+}
+
+/// `acc[i] = nan_max(acc[i], source[i])` over `acc` (`source` at least as
+/// long): max pooling's fold of a run, on AVX2 where the CPU has it.
+fn max_run(acc: &mut [f32], source: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::max_run(acc, source) {
+        return;
+    }
+    let source = &source[..acc.len()];
+    for (a, &v) in acc.iter_mut().zip(source) {
+        *a = nan_max(*a, v);
+    }
+}
+
+/// `acc[i] += source[i]` over `acc` (`source` at least as long): average
+/// pooling's fold of a run, on AVX2 where the CPU has it.
+fn add_run(acc: &mut [f32], source: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::add_run(acc, source) {
+        return;
+    }
+    let source = &source[..acc.len()];
+    for (a, &v) in acc.iter_mut().zip(source) {
+        *a += v;
     }
 }
 
@@ -1209,10 +1469,320 @@ mod tests {
         );
     }
 
+    /// Both pools by their definition, in plain loops over the window
+    /// positions inside the input: the maximum (NaN if the window holds
+    /// one) and the mean.
+    fn pool_reference(
+        input: &Array4<f32>,
+        window: (usize, usize),
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> (Array4<f32>, Array4<f32>) {
+        let (n, h, w, c) = input.dim();
+        let out_h = conv_output_size(h, window.0, strides.0, 1, padding);
+        let out_w = conv_output_size(w, window.1, strides.1, 1, padding);
+        let top = conv_padding(h, window.0, strides.0, 1, padding).0;
+        let left = conv_padding(w, window.1, strides.1, 1, padding).0;
+        let values = |(b, y, x, k): (usize, usize, usize, usize)| {
+            let mut inside = Vec::new();
+            for i in 0..window.0 {
+                for j in 0..window.1 {
+                    let iy = (y * strides.0 + i).checked_sub(top).filter(|&iy| iy < h);
+                    let ix = (x * strides.1 + j).checked_sub(left).filter(|&ix| ix < w);
+                    if let (Some(iy), Some(ix)) = (iy, ix) {
+                        inside.push(input[[b, iy, ix, k]]);
+                    }
+                }
+            }
+            inside
+        };
+        let max = Array4::from_shape_fn((n, out_h, out_w, c), |at| {
+            let inside = values(at);
+            if inside.iter().any(|v| v.is_nan()) {
+                f32::NAN
+            } else {
+                inside.into_iter().fold(f32::NEG_INFINITY, f32::max)
+            }
+        });
+        let mean = Array4::from_shape_fn((n, out_h, out_w, c), |at| {
+            let inside = values(at);
+            #[allow(clippy::cast_precision_loss)] // A few window positions.
+            let count = inside.len() as f32;
+            inside.into_iter().sum::<f32>() / count
+        });
+        (max, mean)
+    }
+
+    #[test]
+    fn pools_match_their_definition() {
+        let mut next = spread(4);
+        let geometries = [
+            ((2, 2), (2, 2), Padding::Valid),
+            ((2, 2), (2, 2), Padding::Same),
+            ((3, 3), (2, 2), Padding::Same),
+            ((3, 2), (1, 1), Padding::Same),
+            ((2, 3), (1, 3), Padding::Valid),
+            ((3, 3), (3, 2), Padding::Same),
+        ];
+        // Wide rows of pixels (their interior folded in several groups) and
+        // wide pixels (wider than the scratch, folded one by one).
+        for (shape, window, strides) in [
+            ((1, 3, 300, 16), (2, 3), (1, 1)),
+            ((1, 3, 200, 5), (3, 2), (1, 2)),
+            ((1, 2, 3, POOL_SCRATCH + 2), (2, 2), (1, 1)),
+        ] {
+            let image = Array4::from_shape_simple_fn(shape, &mut next);
+            for padding in [Padding::Valid, Padding::Same] {
+                let (max_want, mean_want) = pool_reference(&image, window, strides, padding);
+                let max = max_pool2d(image.view(), window, strides, padding);
+                let mean = avg_pool2d(image.view(), window, strides, padding);
+                assert_eq!(max, max_want, "{shape:?}");
+                for (&m, &m_want) in mean.iter().zip(&mean_want) {
+                    assert!(
+                        (m - m_want).abs() <= 1e-6,
+                        "{shape:?}: {m} against {m_want}"
+                    );
+                }
+            }
+        }
+        for channels in [1, 3, 6, 16, 17] {
+            let mut image = Array4::from_shape_simple_fn((2, 7, 9, channels), &mut next);
+            image[[1, 3, 4, channels - 1]] = f32::NAN;
+            image[[0, 0, 8, 0]] = f32::NAN;
+            for (window, strides, padding) in geometries {
+                let case = (channels, window, strides, padding);
+                let (max_want, mean_want) = pool_reference(&image, window, strides, padding);
+                let max = max_pool2d(image.view(), window, strides, padding);
+                let mean = avg_pool2d(image.view(), window, strides, padding);
+                assert_eq!(max.dim(), max_want.dim(), "{case:?}");
+                for ((&got, &want), (&m, &m_want)) in
+                    max.iter().zip(&max_want).zip(mean.iter().zip(&mean_want))
+                {
+                    if want.is_nan() {
+                        assert!(got.is_nan() && m.is_nan(), "{case:?}: {got}, {m}");
+                    } else {
+                        assert_eq!(got, want, "{case:?}");
+                        assert!((m - m_want).abs() <= 1e-6, "{case:?}: {m} against {m_want}");
+                    }
+                }
+                // The strided path (views) agrees with the slice path.
+                let mut strided =
+                    Array4::from_elem((max.dim().0, max.dim().1, max.dim().2, channels + 1), 0.0);
+                max_pool2d_into(
+                    image.view(),
+                    window,
+                    strides,
+                    padding,
+                    strided.slice_mut(s![.., .., .., ..channels]),
+                );
+                for (&got, &want) in strided.slice(s![.., .., .., ..channels]).iter().zip(&max) {
+                    assert!(got == want || (got.is_nan() && want.is_nan()), "{case:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn max_pool_keeps_nan() {
         let image = Array4::from_shape_vec((1, 1, 2, 1), vec![f32::NAN, 1.0]).unwrap();
         assert!(max_pool2d(image.view(), (1, 2), (1, 1), Padding::Valid)[[0, 0, 0, 0]].is_nan());
+    }
+
+    /// A deterministic spread of values in about [−1, 1], some negative
+    /// sums among them (for the relu to cut).
+    fn spread(seed: usize) -> impl FnMut() -> f32 {
+        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(12_345);
+        move || {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345) % (1 << 31);
+            #[allow(clippy::cast_precision_loss)] // Small integers.
+            let unit = (state % 2001) as f32 / 1000.0;
+            unit - 1.0
+        }
+    }
+
+    /// The fused convolution by its definition, in plain loops: each sum
+    /// over the taps that land inside the image (taps on padding skipped),
+    /// plus the bias, through relu (NaN kept).
+    #[allow(clippy::many_single_char_names)]
+    fn reference(
+        input: &Array4<f32>,
+        filter: &Array4<f32>,
+        bias: Option<&ndarray::Array1<f32>>,
+        relu: bool,
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Array4<f32> {
+        let (n, h, w, c) = input.dim();
+        let (kh, kw, _, o) = filter.dim();
+        let out_h = conv_output_size(h, kh, strides.0, 1, padding);
+        let out_w = conv_output_size(w, kw, strides.1, 1, padding);
+        let top = conv_padding(h, kh, strides.0, 1, padding).0;
+        let left = conv_padding(w, kw, strides.1, 1, padding).0;
+        Array4::from_shape_fn((n, out_h, out_w, o), |(b, y, x, k)| {
+            let mut sum = 0.0_f32;
+            for i in 0..kh {
+                for j in 0..kw {
+                    let iy = (y * strides.0 + i).checked_sub(top).filter(|&iy| iy < h);
+                    let ix = (x * strides.1 + j).checked_sub(left).filter(|&ix| ix < w);
+                    let (Some(iy), Some(ix)) = (iy, ix) else {
+                        continue;
+                    };
+                    for ch in 0..c {
+                        sum += input[[b, iy, ix, ch]] * filter[[i, j, ch, k]];
+                    }
+                }
+            }
+            let v = sum + bias.map_or(0.0, |bias| bias[k]);
+            if relu && v < 0.0 {
+                0.0
+            } else {
+                v
+            }
+        })
+    }
+
+    /// `conv2d_fused_into` with relu (and a bias when given) against the
+    /// reference, to rounding, NaN where it has NaN.
+    fn check_fused(
+        input: &Array4<f32>,
+        filter: &Array4<f32>,
+        bias: Option<&ndarray::Array1<f32>>,
+        strides: (usize, usize),
+        padding: Padding,
+    ) {
+        let want = reference(input, filter, bias, true, strides, padding);
+        let mut got = Array4::from_elem(want.dim(), f32::NAN);
+        conv2d_fused_into(
+            input.view(),
+            filter.view(),
+            bias.map(|bias| bias.view()),
+            Activation::Relu,
+            strides,
+            padding,
+            (1, 1),
+            got.view_mut(),
+        );
+        let mut cut = 0;
+        for ((index, &g), &w) in got.indexed_iter().zip(&want) {
+            if w.is_nan() {
+                assert!(g.is_nan(), "{index:?}: {g} against NaN");
+                continue;
+            }
+            assert!(
+                (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "{index:?}: {g} against {w}"
+            );
+            cut += usize::from(w == 0.0);
+        }
+        assert!(
+            cut > 0 && cut < want.len(),
+            "relu cuts some outputs, not all"
+        );
+    }
+
+    #[test]
+    fn fused_epilogue_matches_conv_then_bias_then_relu() {
+        let mut next = spread(1);
+        // LeNet's first layer: 5×5, one channel in, six out, same padding.
+        let image = Array4::from_shape_simple_fn((2, 9, 8, 1), &mut next);
+        let filter = Array4::from_shape_simple_fn((5, 5, 1, 6), &mut next);
+        let bias = ndarray::Array1::from_shape_simple_fn(6, &mut next);
+        check_fused(&image, &filter, Some(&bias), (1, 1), Padding::Same);
+        check_fused(&image, &filter, None, (2, 1), Padding::Valid);
+        // A 1×1 filter: the product of the pixels with the one tap.
+        let image = Array4::from_shape_simple_fn((2, 3, 3, 4), &mut next);
+        let filter = Array4::from_shape_simple_fn((1, 1, 4, 5), &mut next);
+        let bias = ndarray::Array1::from_shape_simple_fn(5, &mut next);
+        check_fused(&image, &filter, Some(&bias), (1, 1), Padding::Same);
+    }
+
+    #[test]
+    fn fused_epilogue_applies_once_over_split_patches() {
+        // 3×3 taps of 32 channels: 288-float patches, gathered and
+        // multiplied in blocks of columns whose products accumulate.
+        let mut next = spread(2);
+        let image = Array4::from_shape_simple_fn((2, 6, 7, 32), &mut next);
+        let filter = Array4::from_shape_simple_fn((3, 3, 32, 10), &mut next);
+        let bias = ndarray::Array1::from_shape_simple_fn(10, || next() * 4.0);
+        const { assert!(3 * 3 * 32 > PATCH_SCRATCH / MIN_BLOCK_ROWS) };
+        check_fused(&image, &filter, Some(&bias), (1, 1), Padding::Same);
+        check_fused(&image, &filter, Some(&bias), (2, 2), Padding::Valid);
+        // An input in another layout and an output that is no matrix of
+        // pixels (a column of a wider array): the views' paths.
+        let channels_first = image
+            .view()
+            .permuted_axes([3, 0, 1, 2])
+            .as_standard_layout()
+            .into_owned();
+        let image_t = channels_first.view().permuted_axes([1, 2, 3, 0]);
+        assert!(image_t.to_slice().is_none());
+        let want = reference(&image, &filter, Some(&bias), true, (1, 1), Padding::Same);
+        let mut wide = Array4::from_elem((2, 6, 9, 10), f32::NAN);
+        conv2d_fused_into(
+            image_t,
+            filter.view(),
+            Some(bias.view()),
+            Activation::Relu,
+            (1, 1),
+            Padding::Same,
+            (1, 1),
+            wide.slice_mut(s![.., .., 1..8, ..]),
+        );
+        for (&g, &w) in wide.slice(s![.., .., 1..8, ..]).iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{g} against {w}");
+        }
+        assert!(wide.slice(s![.., .., 0, ..]).iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn fused_epilogue_on_the_direct_path() {
+        // A NaN weight with padding: the direct kernel, which skips the
+        // taps on padding, so that the NaN reaches only the outputs where
+        // its tap lands inside the image.
+        let mut next = spread(3);
+        let image = Array4::from_shape_simple_fn((2, 5, 6, 3), &mut next);
+        let mut filter = Array4::from_shape_simple_fn((3, 3, 3, 4), &mut next);
+        filter[[0, 0, 1, 2]] = f32::NAN;
+        let bias = ndarray::Array1::from_shape_simple_fn(4, &mut next);
+        check_fused(&image, &filter, Some(&bias), (1, 1), Padding::Same);
+        let want = reference(&image, &filter, Some(&bias), true, (1, 1), Padding::Same);
+        // Tap (0, 0) lies on the top padding for output row 0.
+        assert!(!want[[0, 0, 3, 2]].is_nan() && want[[0, 1, 1, 2]].is_nan());
+    }
+
+    #[test]
+    fn fused_epilogue_without_input_channels_is_the_activated_bias() {
+        let image = Array4::<f32>::zeros((1, 2, 2, 0));
+        let filter = Array4::<f32>::zeros((1, 1, 0, 3));
+        let bias = ndarray::array![-1.0_f32, 0.5, 2.0];
+        let mut out = Array4::from_elem((1, 2, 2, 3), f32::NAN);
+        conv2d_fused_into(
+            image.view(),
+            filter.view(),
+            Some(bias.view()),
+            Activation::Relu,
+            (1, 1),
+            Padding::Valid,
+            (1, 1),
+            out.view_mut(),
+        );
+        assert_eq!(out.into_raw_vec_and_offset().0, [0.0, 0.5, 2.0].repeat(4),);
+    }
+
+    #[test]
+    #[should_panic(expected = "kernel `conv2d` called with operands of incompatible shapes")]
+    fn fused_bias_length_mismatch_panics() {
+        let mut out = Array4::<f32>::zeros((1, 3, 3, 2));
+        conv2d_fused_into(
+            Array4::<f32>::zeros((1, 3, 3, 1)).view(),
+            Array4::<f32>::zeros((1, 1, 1, 2)).view(),
+            Some(ndarray::Array1::zeros(3).view()),
+            Activation::Identity,
+            (1, 1),
+            Padding::Valid,
+            (1, 1),
+            out.view_mut(),
+        );
     }
 
     #[test]

@@ -26,11 +26,11 @@
 //! them.
 
 use core::arch::x86_64::{
-    __m256, __m256i, _mm256_add_ps, _mm256_blendv_ps, _mm256_castps256_ps128, _mm256_cmp_ps,
-    _mm256_cmpgt_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+    __m256, __m256i, _mm256_add_ps, _mm256_andnot_ps, _mm256_blendv_ps, _mm256_castps256_ps128,
+    _mm256_cmp_ps, _mm256_cmpgt_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
     _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_mul_ps, _mm256_set1_epi32,
     _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_storeu_ps, _mm_add_ps, _mm_add_ss,
-    _mm_cvtss_f32, _mm_movehdup_ps, _mm_movehl_ps, _CMP_LT_OQ,
+    _mm_cvtss_f32, _mm_movehdup_ps, _mm_movehl_ps, _CMP_LT_OQ, _CMP_UNORD_Q,
 };
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -184,6 +184,78 @@ fn tile_operands(
         bias: bias.map_or(core::ptr::null(), ArrayView1::as_ptr),
         bias_stride: 1,
         act,
+    }
+}
+
+/// `acc[i] = nan_max(acc[i], source[i])` (NaN wins from either side, else
+/// the larger, `acc` on ties) for each float of `acc`: max pooling's fold of
+/// one window tap over a run of floats. Returns `false`, doing nothing,
+/// when AVX2/FMA are missing.
+///
+/// # Panics
+/// If `source` is shorter than `acc`.
+pub(super) fn max_run(acc: &mut [f32], source: &[f32]) -> bool {
+    let source = &source[..acc.len()];
+    if !available() {
+        return false;
+    }
+    // SAFETY: `available()` has just confirmed AVX2 and FMA, the features
+    // `max_run_avx2` is compiled for; it is safe code otherwise.
+    unsafe { max_run_avx2(acc, source) };
+    true
+}
+
+/// `acc[i] += source[i]` for each float of `acc`: average pooling's fold of
+/// one window tap over a run of floats. Returns `false`, doing nothing, when
+/// AVX2/FMA are missing.
+///
+/// # Panics
+/// If `source` is shorter than `acc`.
+pub(super) fn add_run(acc: &mut [f32], source: &[f32]) -> bool {
+    let source = &source[..acc.len()];
+    if !available() {
+        return false;
+    }
+    // SAFETY: `available()` has just confirmed AVX2 and FMA, the features
+    // `add_run_avx2` is compiled for; it is safe code otherwise.
+    unsafe { add_run_avx2(acc, source) };
+    true
+}
+
+/// [`max_run`]'s loop, eight floats at a time: `max_ps(new, kept)` is
+/// `new > kept ? new : kept`, right but where `new` alone is NaN, which a
+/// blend then takes. (Written as one blend of `kept` and `new`, the
+/// compiler turns it into a masked store, several times slower.)
+#[target_feature(enable = "avx2,fma")]
+fn max_run_avx2(acc: &mut [f32], source: &[f32]) {
+    let mut accs = acc.chunks_exact_mut(8);
+    let mut sources = source.chunks_exact(8);
+    for (a, v) in (&mut accs).zip(&mut sources) {
+        // SAFETY: both chunks hold eight floats, which the unaligned loads
+        // read and the unaligned store writes; `a` is borrowed mutably.
+        unsafe {
+            let kept = _mm256_loadu_ps(a.as_ptr());
+            let new = _mm256_loadu_ps(v.as_ptr());
+            let only_new_nan = _mm256_andnot_ps(
+                _mm256_cmp_ps::<_CMP_UNORD_Q>(kept, kept),
+                _mm256_cmp_ps::<_CMP_UNORD_Q>(new, new),
+            );
+            let larger = _mm256_max_ps(new, kept);
+            _mm256_storeu_ps(a.as_mut_ptr(), _mm256_blendv_ps(larger, new, only_new_nan));
+        }
+    }
+    for (a, &v) in accs.into_remainder().iter_mut().zip(sources.remainder()) {
+        if !(a.is_nan() || *a >= v) {
+            *a = v;
+        }
+    }
+}
+
+/// [`add_run`]'s loop, vectorised with AVX2.
+#[target_feature(enable = "avx2,fma")]
+fn add_run_avx2(acc: &mut [f32], source: &[f32]) {
+    for (a, &v) in acc.iter_mut().zip(source) {
+        *a += v;
     }
 }
 
@@ -1041,7 +1113,40 @@ fn horizontal_sum(v: __m256) -> f32 {
 mod tests {
     use ndarray::{Array1, Array2};
 
-    use super::{available, gemm_dots, gemm_panels, gemm_tiles, worth_packing, Activation, PANEL};
+    use super::{
+        add_run, available, gemm_dots, gemm_panels, gemm_tiles, max_run, worth_packing, Activation,
+        PANEL,
+    };
+
+    /// The pools' run kernels, on 19 floats (two vectors and a tail), with
+    /// NaN on either side, ties and infinities: the larger (the first on
+    /// ties, NaN from either side) and the sum, as plain comparisons give.
+    #[test]
+    #[allow(clippy::float_cmp)] // Exact by construction.
+    fn run_kernels_match_their_definition() {
+        let acc: Vec<f32> = (0..19_u8).map(|i| f32::from(i % 7) - 3.0).collect();
+        let mut source: Vec<f32> = (0..20_u8).map(|i| f32::from(i % 5) - 2.0).collect();
+        source[2] = f32::NAN;
+        source[11] = f32::INFINITY;
+        let mut with_nan = acc.clone();
+        with_nan[9] = f32::NAN;
+        let (mut max, mut sum) = (with_nan.clone(), with_nan.clone());
+        let ran = max_run(&mut max, &source) & add_run(&mut sum, &source);
+        assert_eq!(ran, available());
+        if !ran {
+            return;
+        }
+        for i in 0..19 {
+            let (a, v) = (with_nan[i], source[i]);
+            if a.is_nan() || v.is_nan() {
+                assert!(max[i].is_nan() && sum[i].is_nan(), "{i}");
+            } else {
+                assert_eq!(max[i], if v > a { v } else { a }, "{i}");
+                assert_eq!(sum[i], a + v, "{i}");
+            }
+        }
+        assert!(max[2].is_nan() && max[9].is_nan() && max[11] == f32::INFINITY);
+    }
 
     /// Every kernel of the module runs (none falls back) on a small product
     /// whenever the CPU has AVX2 and FMA, and gets it exactly right (the

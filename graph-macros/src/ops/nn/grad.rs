@@ -76,6 +76,7 @@ impl Nn {
             Nn::GatherGrad { .. } | Nn::Conv2dGrad { .. } | Nn::Pool2dGrad { .. } => {
                 Err("second derivatives are not available yet".to_string())
             }
+            Nn::FusedConv2d { .. } => Err("fused nodes are made after differentiation".to_string()),
         }
     }
 
@@ -103,6 +104,7 @@ impl Nn {
                 Ok(Some(t.b.push(op, vec![operands[0], low, high])))
             }
             Nn::Conv2d { .. }
+            | Nn::FusedConv2d { .. }
             | Nn::Pool2d { .. }
             | Nn::LayerNorm { .. }
             | Nn::Gather

@@ -15,6 +15,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::elementwise::Unary;
 use super::kernels::{Call, Form, Kernel};
 use super::loss::rows;
 use super::signature::{attr, Attrs, Default, Kind, Param, Signature};
@@ -35,6 +36,19 @@ pub enum Nn {
         strides: [usize; 2],
         padding: Padding,
         dilation: [usize; 2],
+    },
+    /// Made by the optimizer, never written: `conv2d` with its epilogue,
+    /// `activation(conv2d(x, filter) + bias)` in one kernel that applies the
+    /// bias (one value per output channel) and the activation as it
+    /// finishes each block of output pixels. Operands `(x, filter)` or
+    /// `(x, filter, bias)`; the activation is a unary function the
+    /// runtime's `scalar::Activation` has ([`Unary::activation`]).
+    FusedConv2d {
+        strides: [usize; 2],
+        padding: Padding,
+        dilation: [usize; 2],
+        bias: bool,
+        activation: Option<Unary>,
     },
     Pool2d {
         kind: Pool,
@@ -224,6 +238,7 @@ pub static SIGNATURES: &[Signature] = &[
 
 const INTO: &[Form] = &[Form::Into];
 const CONV2D: Kernel = Kernel::std("conv", "conv2d", INTO);
+const CONV2D_FUSED: Kernel = Kernel::std("conv", "conv2d_fused", INTO);
 const MAX_POOL2D: Kernel = Kernel::std("conv", "max_pool2d", INTO);
 const AVG_POOL2D: Kernel = Kernel::std("conv", "avg_pool2d", INTO);
 const BATCH_NORM: Kernel = Kernel::std("nn", "batch_norm", INTO);
@@ -248,6 +263,7 @@ const BATCH_NORM_MOMENTUM: f32 = 0.99;
 
 pub const KERNELS: &[Kernel] = &[
     CONV2D,
+    CONV2D_FUSED,
     MAX_POOL2D,
     AVG_POOL2D,
     BATCH_NORM,
@@ -268,6 +284,10 @@ pub const KERNELS: &[Kernel] = &[
 #[cfg_attr(not(test), allow(dead_code))]
 pub const COST_ROWS: &[(&str, &str)] = &[
     ("`conv2d` with filter `[kh, kw, c, o]`", "2·kh·kw·c per out"),
+    (
+        "`fused_conv2d`: `conv2d`, bias add and activation, fused by the optimizer",
+        "its parts: 2·kh·kw·c per out, + 1 per out for the bias, + the activation's count",
+    ),
     (
         "`max_pool2d` / `avg_pool2d` with window `[wh, ww]`",
         "wh·ww per out / wh·ww + 1 per out",
@@ -324,10 +344,87 @@ fn pool_geometry([wh, ww]: [usize; 2], [sh, sw]: [usize; 2], padding: Padding) -
     ]
 }
 
+/// A fused convolution's epilogue arguments, after the operands' views
+/// (the bias, if any, last): `Option<bias>, activation`.
+fn epilogue_args(
+    bias: bool,
+    activation: Option<Unary>,
+    mut operands: Vec<TokenStream>,
+) -> Vec<TokenStream> {
+    let p = crate::emit::private();
+    if bias {
+        let b = operands.pop().unwrap_or_default();
+        operands.push(quote! { ::core::option::Option::Some(#b) });
+    } else {
+        operands.push(quote! { ::core::option::Option::None });
+    }
+    operands.push(
+        activation
+            .and_then(Unary::activation)
+            .unwrap_or_else(|| quote! { #p::scalar::Activation::Identity }),
+    );
+    operands
+}
+
+impl Nn {
+    /// The fused node computing `self + bias`, for a bias of one value per
+    /// output channel: a convolution with no epilogue yet gets one.
+    pub fn with_bias(&self) -> Option<Nn> {
+        match self {
+            Nn::Conv2d {
+                strides,
+                padding,
+                dilation,
+            } => Some(Nn::FusedConv2d {
+                strides: *strides,
+                padding: *padding,
+                dilation: *dilation,
+                bias: true,
+                activation: None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The fused node computing `activation(self)`: a convolution, or a
+    /// fused one with no activation yet, gets it as its epilogue (the
+    /// caller checks that the runtime has it, `Unary::info().activation`).
+    pub fn with_activation(&self, activation: Unary) -> Option<Nn> {
+        match self {
+            Nn::Conv2d {
+                strides,
+                padding,
+                dilation,
+            } => Some(Nn::FusedConv2d {
+                strides: *strides,
+                padding: *padding,
+                dilation: *dilation,
+                bias: false,
+                activation: Some(activation),
+            }),
+            Nn::FusedConv2d {
+                strides,
+                padding,
+                dilation,
+                bias,
+                activation: None,
+            } => Some(Nn::FusedConv2d {
+                strides: *strides,
+                padding: *padding,
+                dilation: *dilation,
+                bias: *bias,
+                activation: Some(activation),
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl Family for Nn {
     fn word(&self) -> &'static str {
         match self {
             Nn::Conv2d { .. } => "conv2d",
+            Nn::FusedConv2d { .. } => "fused_conv2d",
             Nn::Pool2d {
                 kind: Pool::Max, ..
             } => "max_pool2d",
@@ -432,6 +529,18 @@ impl Family for Nn {
                 let window = at.operand_shape(1).0.iter().take(3);
                 out.times(&Polynomial::product(window)).scale(2)
             }
+            Nn::FusedConv2d {
+                bias, activation, ..
+            } => {
+                // The convolution, then per element the bias add and the
+                // activation.
+                let window = at.operand_shape(1).0.iter().take(3);
+                let per_element =
+                    u64::from(*bias) + activation.map_or(0, |activation| activation.info().cost);
+                out.times(&Polynomial::product(window))
+                    .scale(2)
+                    .plus(&out.scale(per_element))
+            }
             Nn::Pool2d { kind, window, .. } => {
                 let cells = u64::try_from(window[0].saturating_mul(window[1])).unwrap_or(u64::MAX);
                 match kind {
@@ -466,7 +575,27 @@ impl Family for Nn {
         }
     }
 
-    fn label(&self, word: &str, _operands: &[String]) -> String {
+    fn label(&self, word: &str, operands: &[String]) -> String {
+        if let Nn::FusedConv2d {
+            strides,
+            padding,
+            dilation,
+            bias,
+            activation,
+        } = self
+        {
+            return fused_label(
+                word,
+                operands,
+                &[
+                    format!("strides={}", pair(*strides)),
+                    format!("padding={}", padding_name(*padding)),
+                    format!("dilation={}", pair(*dilation)),
+                ],
+                *bias,
+                *activation,
+            );
+        }
         let attributes = match self {
             Nn::Conv2d {
                 strides,
@@ -509,7 +638,7 @@ impl Family for Nn {
                 format!("seed={seed}"),
                 format!("stream={stream}"),
             ],
-            Nn::Gather | Nn::GatherGrad { .. } => Vec::new(),
+            Nn::Gather | Nn::GatherGrad { .. } | Nn::FusedConv2d { .. } => Vec::new(),
             Nn::Pool2dGrad {
                 kind,
                 window,
@@ -533,7 +662,7 @@ impl Family for Nn {
     }
 
     fn shows_formula(&self) -> bool {
-        false
+        matches!(self, Nn::FusedConv2d { .. })
     }
 
     fn emit(&self, at: At<'_>, mut operands: Vec<TokenStream>) -> Call {
@@ -545,6 +674,17 @@ impl Family for Nn {
             } => {
                 operands.extend(conv_geometry(*strides, *padding, *dilation));
                 Call::new(CONV2D, operands)
+            }
+            Nn::FusedConv2d {
+                strides,
+                padding,
+                dilation,
+                bias,
+                activation,
+            } => {
+                let mut args = epilogue_args(*bias, *activation, operands);
+                args.extend(conv_geometry(*strides, *padding, *dilation));
+                Call::new(CONV2D_FUSED, args)
             }
             Nn::Pool2d {
                 kind,
@@ -632,6 +772,7 @@ impl Family for Nn {
             // The training form of dropout has no slice kernel yet.
             Nn::DropoutTrain { .. }
             | Nn::Conv2d { .. }
+            | Nn::FusedConv2d { .. }
             | Nn::Pool2d { .. }
             | Nn::BatchNorm { .. }
             | Nn::LayerNorm { .. }
@@ -659,6 +800,7 @@ impl Family for Nn {
             }
             Nn::DropoutTrain { .. }
             | Nn::Conv2d { .. }
+            | Nn::FusedConv2d { .. }
             | Nn::Pool2d { .. }
             | Nn::BatchNorm { .. }
             | Nn::LayerNorm { .. }
@@ -690,6 +832,35 @@ impl Family for Nn {
     ) -> Result<Option<NodeId>, String> {
         self.training(node, operands, t)
     }
+}
+
+/// A fused convolution's label: `word: activation(conv2d(x, filter,
+/// attributes..) + bias)`, as DOT shows a dense node's.
+fn fused_label(
+    word: &str,
+    operands: &[String],
+    attributes: &[String],
+    bias: bool,
+    activation: Option<Unary>,
+) -> String {
+    let operand = |i: usize| operands.get(i).map_or("?", String::as_str);
+    let mut arguments = vec![operand(0).to_string(), operand(1).to_string()];
+    arguments.extend(attributes.iter().cloned());
+    let mut formula = call("conv2d", &arguments);
+    if bias {
+        formula = format!("{formula} + {}", operand(2));
+    }
+    if let Some(activation) = activation {
+        let info = activation.info();
+        let mut arguments = vec![formula];
+        arguments.extend(
+            info.params
+                .iter()
+                .map(|(name, value)| format!("{name}={value}")),
+        );
+        formula = format!("{}({})", info.word, arguments.join(", "));
+    }
+    format!("{word}: {formula}")
 }
 
 mod grad;

@@ -40,6 +40,29 @@ pub(super) fn infer(op: &Nn, shapes: &[&Shape]) -> Result<Shape, ShapeError> {
                 filter.0[3].clone(),
             ]))
         }
+        Nn::FusedConv2d {
+            strides,
+            padding,
+            dilation,
+            bias,
+            ..
+        } => {
+            let conv = Nn::Conv2d {
+                strides: *strides,
+                padding: *padding,
+                dilation: *dilation,
+            };
+            let out = infer(&conv, &shapes[..2])?;
+            // The optimizer fuses only a bias of one value per channel.
+            let fits = shapes.get(2).is_none_or(|b| b.0.as_slice() == &out.0[3..]);
+            if *bias != (shapes.len() == 3) || !fits {
+                return Err(rule(
+                    Code::Internal,
+                    "takes `(x, filter)` or `(x, filter, bias)`, the bias one value per output channel",
+                ));
+            }
+            Ok(out)
+        }
         Nn::Pool2d {
             window,
             strides,

@@ -2,7 +2,7 @@
 //! `softmax_cross_entropy`, `conv2d`, the pools, `batch_norm`,
 //! `layer_norm`, `dropout` and `gather`.
 
-use super::super::{Dim, Generator, Shape, Type, Value};
+use super::super::{Dim, Generator, Precedence, Shape, Type, Value};
 use super::{attr, tensor, Arg};
 
 /// TensorFlow's output size along one spatial axis; `None` where a `valid`
@@ -112,9 +112,44 @@ impl Generator<'_> {
             dims[0].clone(),
             Dim::Fixed(out_height),
             Dim::Fixed(out_width),
-            outputs,
+            outputs.clone(),
         ]);
-        self.call_value("conv2d", &args, shape)
+        let conv = self.call_value("conv2d", &args, shape);
+        self.layer_epilogue(conv, outputs)
+    }
+
+    /// Often what a layer does after its convolution: a bias of one value
+    /// per channel (either side of the `+`), then an activation, which the
+    /// optimizer fuses into the convolution.
+    fn layer_epilogue(&mut self, conv: Value, channels: Dim) -> Value {
+        if !self.choices.chance(40) {
+            return conv;
+        }
+        let shape = conv.shape.clone();
+        let mut value = conv;
+        if self.choices.chance(70) {
+            let bias = self.operand(&Shape(vec![channels]));
+            let text = if self.choices.chance(50) {
+                format!(
+                    "{} + {}",
+                    value.text,
+                    bias.within(Precedence::Multiplicative)
+                )
+            } else {
+                format!("{} + {}", bias.within(Precedence::Additive), value.text)
+            };
+            value = Value {
+                text,
+                shape: shape.clone(),
+                ty: Type::F32,
+                precedence: Precedence::Additive,
+            };
+        }
+        if self.choices.chance(60) {
+            let activation = *self.choices.pick(&["relu", "tanh", "sigmoid", "exp"]);
+            value = Value::atom(format!("{activation}({})", value.text), shape, Type::F32);
+        }
+        value
     }
 
     /// `max_pool2d` or `avg_pool2d`, strides defaulting to the window.
