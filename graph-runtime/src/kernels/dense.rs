@@ -185,9 +185,22 @@ pub(crate) fn product(
     on_this_thread(x, w, bias, activation, out, accumulate, kernels);
 }
 
-/// [`product`] with its rows split into `parts` nearly equal blocks, run in
-/// parallel on rayon's pool (halving recursively, so that `rayon::join`
-/// needs no allocation).
+/// Rows of the SIMD kernel's tiles (for products of more than 4 rows).
+#[cfg(feature = "parallel")]
+const ROW_TILE: usize = 6;
+
+/// [`product`] with its rows split into `parts` nearly equal blocks (at
+/// most [`MAX_PARTS`](crate::threads::MAX_PARTS)), computed in parallel by
+/// [`threads::run_parts`](crate::threads::run_parts). Every block but the
+/// last starts and ends at a multiple of [`ROW_TILE`] rows, so that
+/// splitting adds no partial tiles; [`crate::threads::parts_for`] leaves
+/// every block at least 12 rows before that rounding, so at least 6 after
+/// it (and the kernels compute each row the same way for any block of
+/// more than 4 rows: results do not depend on the split).
+///
+/// Each block of `x` and `out` waits behind its own lock, taken once by the
+/// thread that computes the block: the blocks are disjoint, and the locks
+/// hand them out without `unsafe` and without allocating.
 #[cfg(feature = "parallel")]
 #[allow(clippy::too_many_arguments)] // `product`'s operands, forwarded.
 fn split_rows(
@@ -200,33 +213,35 @@ fn split_rows(
     kernels: Kernels<'_>,
     parts: usize,
 ) {
-    if parts <= 1 {
-        on_this_thread(x, w, bias, activation, out, accumulate, kernels);
-        return;
+    use std::sync::Mutex;
+    type Block<'x, 'o> = Mutex<Option<(ArrayView2<'x, f32>, ArrayViewMut2<'o, f32>)>>;
+
+    let parts = parts.min(crate::threads::MAX_PARTS);
+    let m = x.nrows();
+    let mut blocks: [Block<'_, '_>; crate::threads::MAX_PARTS] =
+        core::array::from_fn(|_| Mutex::new(None));
+    let (mut x_rest, mut out_rest) = (x, out);
+    let mut done = 0;
+    for (part, block) in blocks.iter_mut().take(parts).enumerate() {
+        let end = if part + 1 == parts {
+            m
+        } else {
+            // The multiple of ROW_TILE nearest to an even split, so that
+            // the blocks together run as many tiles as the whole would.
+            (m * (part + 1) / parts + ROW_TILE / 2) / ROW_TILE * ROW_TILE
+        };
+        let rows = end - done;
+        let (x_block, x_after) = x_rest.split_at(Axis(0), rows);
+        let (out_block, out_after) = out_rest.split_at(Axis(0), rows);
+        *block = Mutex::new(Some((x_block, out_block)));
+        (x_rest, out_rest, done) = (x_after, out_after, done + rows);
     }
-    let first = parts / 2;
-    let rows = x.nrows() * first / parts;
-    let (x_top, x_bottom) = x.split_at(ndarray::Axis(0), rows);
-    let (out_top, out_bottom) = out.split_at(ndarray::Axis(0), rows);
-    rayon::join(
-        || {
-            split_rows(
-                x_top, w, bias, activation, out_top, accumulate, kernels, first,
-            );
-        },
-        || {
-            split_rows(
-                x_bottom,
-                w,
-                bias,
-                activation,
-                out_bottom,
-                accumulate,
-                kernels,
-                parts - first,
-            );
-        },
-    );
+    crate::threads::run_parts(parts, &|part| {
+        let taken = blocks[part].lock().ok().and_then(|mut block| block.take());
+        if let Some((x, out)) = taken {
+            on_this_thread(x, w, bias, activation, out, accumulate, kernels);
+        }
+    });
 }
 
 /// [`product`] on the calling thread, for `m, n, k ≥ 1`.
