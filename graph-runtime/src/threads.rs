@@ -84,10 +84,11 @@ pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
 
-/// Into how many row blocks an `m × k` by `k × n` product is split: one
-/// per thread available to the caller, at most.
+/// How many threads an `m × k` by `k × n` product may use: 1 below
+/// [`PARALLEL_MIN_WORK`], else those asked for that are available to the
+/// caller.
 #[cfg(feature = "parallel")]
-pub(crate) fn parts_for(m: usize, k: usize, n: usize) -> usize {
+pub(crate) fn threads_for(m: usize, k: usize, n: usize) -> usize {
     let wanted = threads();
     if wanted <= 1 {
         return 1;
@@ -101,11 +102,14 @@ pub(crate) fn parts_for(m: usize, k: usize, n: usize) -> usize {
     } else {
         helpers::spawned() + 1
     };
-    wanted
-        .min(available)
-        .min(MAX_PARTS)
-        .min(m / MIN_ROWS_PER_THREAD)
-        .max(1)
+    wanted.min(available).min(MAX_PARTS)
+}
+
+/// Into how many row blocks an `m × k` by `k × n` product is split: one
+/// per thread available ([`threads_for`]), each of at least 12 rows.
+#[cfg(feature = "parallel")]
+pub(crate) fn parts_for(m: usize, k: usize, n: usize) -> usize {
+    threads_for(m, k, n).min(m / MIN_ROWS_PER_THREAD).max(1)
 }
 
 /// Calls `run(0)`, …, `run(parts - 1)` on the threads available to the

@@ -175,7 +175,11 @@ pub(crate) fn product(
         return;
     }
     #[cfg(feature = "parallel")]
-    {
+    if crate::threads::threads_for(m, k, n) > 1 {
+        if let Some(width) = column_block_width(&x, &w, bias.as_ref(), &out, accumulate, kernels) {
+            split_columns(x, w, bias, activation, out, accumulate, kernels, width);
+            return;
+        }
         let parts = crate::threads::parts_for(m, k, n);
         if parts > 1 {
             split_rows(x, w, bias, activation, out, accumulate, kernels, parts);
@@ -183,6 +187,115 @@ pub(crate) fn product(
         }
     }
     on_this_thread(x, w, bias, activation, out, accumulate, kernels);
+}
+
+/// The width of the column blocks [`split_columns`] would use for this
+/// product, if it runs on the tile kernel and has at least two blocks.
+///
+/// The tile kernel sweeps `w` strip by strip (16 columns wide for more than
+/// 4 rows of `x`, up to 64 for fewer), each strip over every row of `x`:
+/// blocks of whole strips split the reading of `w` between the threads and
+/// read `x` no more often than one thread would, and compute every element
+/// exactly as one thread does. Blocks of one strip, claimed one at a time,
+/// also let the caller take over the blocks of a helper that starts late
+/// (waking a thread costs tens of microseconds on a virtual machine,
+/// a third of a 64 × 784 × 128 product); row blocks would each read all of
+/// `w` again.
+#[cfg(feature = "parallel")]
+fn column_block_width(
+    x: &ArrayView2<'_, f32>,
+    w: &ArrayView2<'_, f32>,
+    bias: Option<&ArrayView1<'_, f32>>,
+    out: &ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+    kernels: Kernels<'_>,
+) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let n = w.ncols();
+        let unit = |stride: isize| stride == 1;
+        let from_panels = matches!(kernels, Kernels::Panels(_)) && !accumulate;
+        let tiles = !matches!(kernels, Kernels::Portable)
+            && simd_available()
+            && n >= 8
+            && (from_panels || unit(w.strides()[1]))
+            && unit(out.strides()[1])
+            && bias.is_none_or(|b| unit(b.strides()[0]));
+        if !tiles {
+            return None;
+        }
+        let strip = if x.nrows() > 4 { 16 } else { 64 };
+        let strips = n.div_ceil(strip);
+        let width = strip * strips.div_ceil(crate::threads::MAX_PARTS);
+        (n > width).then_some(width)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (x, w, bias, out, accumulate, kernels);
+        None
+    }
+}
+
+/// [`product`] with the columns of `w` (and `out`, and `bias`) split into
+/// blocks of `width` (a multiple of the tile kernel's strips, see
+/// [`column_block_width`]), computed in parallel by
+/// [`threads::run_parts`](crate::threads::run_parts), one block per claim.
+/// Each block of `out` waits behind its own lock, as in [`split_rows`].
+#[cfg(feature = "parallel")]
+#[allow(clippy::too_many_arguments)] // `product`'s operands, forwarded.
+fn split_columns(
+    x: ArrayView2<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+    out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+    kernels: Kernels<'_>,
+    width: usize,
+) {
+    use std::sync::Mutex;
+
+    let (k, n) = w.dim();
+    let parts = n.div_ceil(width).min(crate::threads::MAX_PARTS);
+    let mut blocks: [Mutex<Option<ArrayViewMut2<'_, f32>>>; crate::threads::MAX_PARTS] =
+        core::array::from_fn(|_| Mutex::new(None));
+    let mut rest = out;
+    for (part, block) in blocks.iter_mut().take(parts).enumerate() {
+        let columns = if part + 1 == parts {
+            rest.ncols()
+        } else {
+            width
+        };
+        let (this, after) = rest.split_at(Axis(1), columns);
+        *block = Mutex::new(Some(this));
+        rest = after;
+    }
+    crate::threads::run_parts(parts, &|part| {
+        let Some(out) = blocks[part].lock().ok().and_then(|mut block| block.take()) else {
+            return;
+        };
+        let j0 = part * width;
+        let columns = ndarray::Slice::from(j0..j0 + out.ncols());
+        let w = w.slice_axis(Axis(1), columns);
+        let bias = bias.map(|mut b| {
+            b.slice_axis_inplace(Axis(0), columns);
+            b
+        });
+        let kernels = match kernels {
+            // Panels of 16 columns, each `k` rows, one after the other:
+            // the block's panels are a contiguous run (`j0` is a multiple
+            // of 16, and the last block takes the padded last panel).
+            Kernels::Panels(panels) => {
+                let per_panel = k * 16;
+                let end = (j0 + out.ncols()).div_ceil(16) * per_panel;
+                panels
+                    .get(j0 / 16 * per_panel..end)
+                    .map_or(Kernels::Simd, Kernels::Panels)
+            }
+            other => other,
+        };
+        on_this_thread(x, w, bias, activation, out, accumulate, kernels);
+    });
 }
 
 /// Rows of the SIMD kernel's tiles (for products of more than 4 rows).
