@@ -5,9 +5,13 @@
 //! thread: multi-threading is opt-in twice, since at the sizes staticflow
 //! is built for (batch-1 inference) handing work to another thread costs
 //! more than it saves. With both, a matrix product of at least
-//! [`PARALLEL_MIN_WORK`] multiply-adds and enough rows splits its rows into
-//! blocks, one per thread; smaller products, and every other kernel, stay on
-//! the calling thread. Which threads share the blocks depends on the caller:
+//! [`PARALLEL_MIN_WORK`] multiply-adds splits into blocks that the threads
+//! claim one at a time: on the SIMD tile kernel, blocks of columns as wide
+//! as the kernel's strips (so that the threads share the reading of the
+//! weights instead of each reading all of them); otherwise, given enough
+//! rows, one block of rows per thread. Smaller products, and every other
+//! kernel, stay on the calling thread. Which threads share the blocks
+//! depends on the caller:
 //!
 //! - called from a thread of a rayon pool (inside `ThreadPool::install`, or
 //!   a parallel iterator), the product splits over that pool, up to its
@@ -24,9 +28,13 @@
 //! Neither allocates per product.
 //!
 //! The setting is process-wide, like `torch.set_num_threads`; it changes
-//! how fast a product runs, never its result (each row of the output is
+//! how fast a product runs, never its result (each element of the output is
 //! computed the same way, on whichever thread: results are the same bit for
 //! bit with any thread count).
+//!
+//! Only the products split: a training step's elementwise update of a
+//! weight matrix runs on the calling thread, and reads the part of the
+//! gradient a helper computed from that helper's cache.
 //!
 //! ```
 //! # #[cfg(feature = "parallel")] {
