@@ -23,6 +23,12 @@
 //! Sums run in `f32` in an order that depends on the path (blocked, with
 //! several accumulators), so paths agree to rounding, not bit for bit. Any
 //! path gives the same result for the same operands on the same machine.
+//!
+//! With the `parallel` feature and [`crate::threads::set_threads`], a large
+//! product is split into blocks of whole column strips of the tile kernel
+//! (or, off the tile kernel, into blocks of rows) that several threads
+//! compute; each element is computed as on one thread, so the result is
+//! the same bit for bit.
 
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
