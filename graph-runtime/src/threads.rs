@@ -79,8 +79,11 @@ pub(crate) const MAX_PARTS: usize = helpers::MAX_HELPERS + 1;
 pub fn set_threads(threads: usize) {
     let threads = threads.max(1);
     #[cfg(feature = "parallel")]
-    if threads > 1 {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads > helpers::spawned() + 1 {
+        // Asked once: the answer reads files under /proc and /sys on Linux.
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
         helpers::spawn_up_to(threads.min(cores) - 1);
     }
     THREADS.store(threads, Ordering::Relaxed);
