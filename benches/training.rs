@@ -12,6 +12,11 @@
 //! at all). The results are in `target/criterion/<row>/<function>/`, which
 //! `benches/report.py` reads.
 //!
+//! With `--features parallel`, the batched rows also measure
+//! `staticflow_2t`: the same generated step with
+//! `staticflow::threads::set_threads(2)`, measured right after
+//! `staticflow` so that the 2-thread/1-thread ratio comes from one run.
+//!
 //! Before a row is measured, both take one step from the same weights on the
 //! same batch and must agree on the loss and on every updated weight (to
 //! 1e-4 relative), so no row times a wrong step. `cargo bench --bench
@@ -263,6 +268,16 @@ fn compare(c: &mut Criterion, row: &str, data: &MlpData, mut generated: impl Ste
     group.bench_function("staticflow", |bencher| {
         bencher.iter(|| black_box(generated.step(black_box(data.x.view()), labels.view())));
     });
+    // With `--features parallel`: the batched rows once more with two
+    // threads, right after one, so that the ratio comes from one run.
+    #[cfg(feature = "parallel")]
+    if data.x.nrows() > 1 {
+        group.bench_function("staticflow_2t", |bencher| {
+            staticflow::threads::set_threads(2);
+            bencher.iter(|| black_box(generated.step(black_box(data.x.view()), labels.view())));
+            staticflow::threads::set_threads(1);
+        });
+    }
     group.bench_function("ndarray_tuned", |bencher| {
         bencher.iter(|| black_box(tuned.step(black_box(data.x.view()), labels.view())));
     });

@@ -22,9 +22,10 @@
 //! what `#[no_std]` graphs compile to.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
-// `unsafe` lives in two modules, which allow it explicitly: `kernels::simd`
-// (AVX2+FMA matrix kernels) and `flat::baked` (baked weights viewed as
-// `f32`s); every block there has a `SAFETY:` comment.
+// `unsafe` lives in three modules, which allow it explicitly: `kernels::simd`
+// (AVX2+FMA matrix kernels), `flat::baked` (baked weights viewed as
+// `f32`s) and `threads::helpers` (a job on the caller's stack shared with
+// helper threads); every block there has a `SAFETY:` comment.
 #![deny(unsafe_code)]
 // Kernels take ndarray views by value, as ndarray's own API does: a view is a
 // cheap handle, and by-value views accept both `x.view()` and `x.t()`.

@@ -170,6 +170,27 @@ fn dense_and_products_allocate_nothing() {
     });
 }
 
+/// With the `parallel` feature and two threads, a product split between
+/// the calling thread and a helper allocates nothing on the calling thread
+/// (the helper runs the same kernels on its block, which allocate nothing
+/// either). The helpers are started by `set_threads`, before counting.
+#[cfg(feature = "parallel")]
+#[test]
+fn split_products_allocate_nothing() {
+    use graph_runtime::threads;
+    let (x, w) = (values(64, 784, 1), values(784, 128, 2));
+    let mut out = Array2::zeros((64, 128));
+    threads::set_threads(2);
+    for _ in 0..3 {
+        assert_no_allocation("dense 64 x 784 x 128 on two threads", || {
+            for _ in 0..20 {
+                dense_into(x.view(), w.view(), None, Activation::Relu, out.view_mut());
+            }
+        });
+    }
+    threads::set_threads(1);
+}
+
 #[test]
 fn elementwise_and_activations_allocate_nothing() {
     let x = values(64, 128, 7);

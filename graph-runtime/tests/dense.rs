@@ -432,12 +432,22 @@ fn batched_into_forms_equal_allocating_forms() {
 /// With the `parallel` feature and two threads asked for, large products
 /// split their rows over two threads and give the same bits as on one:
 /// every row is computed the same way on either. The same holds for
-/// products reading packed weights.
+/// products reading packed weights or `w` stored transposed, and both for
+/// a caller outside any rayon pool (the calling thread and a helper share
+/// the rows) and for one inside a 2-thread pool (its workers share them).
 #[cfg(feature = "parallel")]
 #[test]
 fn two_threads_give_the_same_bits_as_one() {
     use graph_runtime::kernels::packed::{dense_packed_into, PackedWeights};
     use graph_runtime::{rayon, threads};
+
+    /// Where `w` comes from.
+    #[derive(Clone, Copy, Debug)]
+    enum Operand {
+        RowMajor,
+        Packed,
+        Transposed,
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
@@ -447,37 +457,50 @@ fn two_threads_give_the_same_bits_as_one() {
         (256, 64, 256),
         (97, 300, 130),
         (400, 2048, 5),
+        (24, 4096, 64),
+        (3, 2048, 1000),
+        (784, 64, 128),
     ] {
         let x = matrix(m, k, 31);
         let w = matrix(k, n, 32);
+        let w_transposed = w.t().as_standard_layout().into_owned();
         let b = Array1::linspace(-1.0, 1.0, n);
         let packed = PackedWeights::new(w.view());
-        let run = |threads_wanted: usize, from_panels: bool| {
+        let run = |threads_wanted: usize, in_pool: bool, operand: Operand| {
             threads::set_threads(threads_wanted);
             let mut out = Array2::from_elem((m, n), f32::NAN);
-            let (x, w, b) = (x.view(), w.view(), Some(b.view()));
-            pool.install(|| {
-                if from_panels {
-                    dense_packed_into(x, w, &packed, b, Activation::Relu, out.view_mut());
-                } else {
-                    dense_into(x, w, b, Activation::Relu, out.view_mut());
+            let (x, b) = (x.view(), Some(b.view()));
+            let mut product = || match operand {
+                Operand::RowMajor => dense_into(x, w.view(), b, Activation::Relu, out.view_mut()),
+                Operand::Packed => {
+                    dense_packed_into(x, w.view(), &packed, b, Activation::Relu, out.view_mut());
                 }
-            });
+                Operand::Transposed => {
+                    dense_into(x, w_transposed.t(), b, Activation::Relu, out.view_mut());
+                }
+            };
+            if in_pool {
+                pool.install(product);
+            } else {
+                product();
+            }
             threads::set_threads(1);
             out
         };
         let expected = reference(x.view(), w.view(), Some(b.view()), Activation::Relu);
-        for from_panels in [false, true] {
-            let one = run(1, from_panels);
-            let two = run(2, from_panels);
-            let context = format!("m={m} k={k} n={n}, packed: {from_panels}");
-            assert_matches(&context, two.view(), &expected);
-            assert!(
-                one.iter()
-                    .zip(&two)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{context}: one and two threads differ"
-            );
+        for operand in [Operand::RowMajor, Operand::Packed, Operand::Transposed] {
+            let one = run(1, false, operand);
+            for in_pool in [false, true] {
+                let two = run(2, in_pool, operand);
+                let context = format!("m={m} k={k} n={n}, {operand:?}, in a pool: {in_pool}");
+                assert_matches(&context, two.view(), &expected);
+                assert!(
+                    one.iter()
+                        .zip(&two)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{context}: one and two threads differ"
+                );
+            }
         }
     }
 }

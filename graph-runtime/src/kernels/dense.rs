@@ -23,6 +23,12 @@
 //! Sums run in `f32` in an order that depends on the path (blocked, with
 //! several accumulators), so paths agree to rounding, not bit for bit. Any
 //! path gives the same result for the same operands on the same machine.
+//!
+//! With the `parallel` feature and [`crate::threads::set_threads`], a large
+//! product is split into blocks of whole column strips of the tile kernel
+//! (or, off the tile kernel, into blocks of rows) that several threads
+//! compute; each element is computed as on one thread, so the result is
+//! the same bit for bit.
 
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
@@ -175,7 +181,11 @@ pub(crate) fn product(
         return;
     }
     #[cfg(feature = "parallel")]
-    {
+    if crate::threads::threads_for(m, k, n) > 1 {
+        if let Some(width) = column_block_width(&x, &w, bias.as_ref(), &out, accumulate, kernels) {
+            split_columns(x, w, bias, activation, out, accumulate, kernels, width);
+            return;
+        }
         let parts = crate::threads::parts_for(m, k, n);
         if parts > 1 {
             split_rows(x, w, bias, activation, out, accumulate, kernels, parts);
@@ -185,9 +195,131 @@ pub(crate) fn product(
     on_this_thread(x, w, bias, activation, out, accumulate, kernels);
 }
 
-/// [`product`] with its rows split into `parts` nearly equal blocks, run in
-/// parallel on rayon's pool (halving recursively, so that `rayon::join`
-/// needs no allocation).
+/// The width of the column blocks [`split_columns`] would use for this
+/// product, if it runs on the tile kernel and has at least two blocks.
+///
+/// The tile kernel sweeps `w` strip by strip (16 columns wide for more than
+/// 4 rows of `x`, up to 64 for fewer), each strip over every row of `x`:
+/// blocks of whole strips split the reading of `w` between the threads and
+/// read `x` no more often than one thread would, and compute every element
+/// exactly as one thread does. Blocks of one strip, claimed one at a time,
+/// also let the caller take over the blocks of a helper that starts late
+/// (waking a thread costs tens of microseconds on a virtual machine,
+/// a third of a 64 × 784 × 128 product); row blocks would each read all of
+/// `w` again.
+#[cfg(feature = "parallel")]
+fn column_block_width(
+    x: &ArrayView2<'_, f32>,
+    w: &ArrayView2<'_, f32>,
+    bias: Option<&ArrayView1<'_, f32>>,
+    out: &ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+    kernels: Kernels<'_>,
+) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let n = w.ncols();
+        let unit = |stride: isize| stride == 1;
+        let from_panels = matches!(kernels, Kernels::Panels(_)) && !accumulate;
+        let tiles = !matches!(kernels, Kernels::Portable)
+            && simd_available()
+            && n >= 8
+            && (from_panels || unit(w.strides()[1]))
+            && unit(out.strides()[1])
+            && bias.is_none_or(|b| unit(b.strides()[0]));
+        if !tiles {
+            return None;
+        }
+        let strip = if x.nrows() > 4 { 16 } else { 64 };
+        let strips = n.div_ceil(strip);
+        let width = strip * strips.div_ceil(crate::threads::MAX_PARTS);
+        (n > width).then_some(width)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (x, w, bias, out, accumulate, kernels);
+        None
+    }
+}
+
+/// [`product`] with the columns of `w` (and `out`, and `bias`) split into
+/// blocks of `width` (a multiple of the tile kernel's strips, see
+/// [`column_block_width`]), computed in parallel by
+/// [`threads::run_parts`](crate::threads::run_parts), one block per claim.
+/// Each block of `out` waits behind its own lock, as in [`split_rows`].
+#[cfg(feature = "parallel")]
+#[allow(clippy::too_many_arguments)] // `product`'s operands, forwarded.
+fn split_columns(
+    x: ArrayView2<'_, f32>,
+    w: ArrayView2<'_, f32>,
+    bias: Option<ArrayView1<'_, f32>>,
+    activation: Activation,
+    out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+    kernels: Kernels<'_>,
+    width: usize,
+) {
+    use std::sync::Mutex;
+
+    let (k, n) = w.dim();
+    let parts = n.div_ceil(width).min(crate::threads::MAX_PARTS);
+    let mut blocks: [Mutex<Option<ArrayViewMut2<'_, f32>>>; crate::threads::MAX_PARTS] =
+        core::array::from_fn(|_| Mutex::new(None));
+    let mut rest = out;
+    for (part, block) in blocks.iter_mut().take(parts).enumerate() {
+        let columns = if part + 1 == parts {
+            rest.ncols()
+        } else {
+            width
+        };
+        let (this, after) = rest.split_at(Axis(1), columns);
+        *block = Mutex::new(Some(this));
+        rest = after;
+    }
+    crate::threads::run_parts(parts, &|part| {
+        let Some(out) = blocks[part].lock().ok().and_then(|mut block| block.take()) else {
+            return;
+        };
+        let j0 = part * width;
+        let columns = ndarray::Slice::from(j0..j0 + out.ncols());
+        let w = w.slice_axis(Axis(1), columns);
+        let bias = bias.map(|mut b| {
+            b.slice_axis_inplace(Axis(0), columns);
+            b
+        });
+        let kernels = match kernels {
+            // Panels of 16 columns, each `k` rows, one after the other:
+            // the block's panels are a contiguous run (`j0` is a multiple
+            // of 16, and the last block takes the padded last panel).
+            Kernels::Panels(panels) => {
+                let per_panel = k * 16;
+                let end = (j0 + out.ncols()).div_ceil(16) * per_panel;
+                panels
+                    .get(j0 / 16 * per_panel..end)
+                    .map_or(Kernels::Simd, Kernels::Panels)
+            }
+            other => other,
+        };
+        on_this_thread(x, w, bias, activation, out, accumulate, kernels);
+    });
+}
+
+/// Rows of the SIMD kernel's tiles (for products of more than 4 rows).
+#[cfg(feature = "parallel")]
+const ROW_TILE: usize = 6;
+
+/// [`product`] with its rows split into `parts` nearly equal blocks (at
+/// most [`MAX_PARTS`](crate::threads::MAX_PARTS)), computed in parallel by
+/// [`threads::run_parts`](crate::threads::run_parts). Every block but the
+/// last starts and ends at a multiple of [`ROW_TILE`] rows, so that
+/// splitting adds no partial tiles; [`crate::threads::parts_for`] leaves
+/// every block at least 12 rows before that rounding, so at least 6 after
+/// it (and the kernels compute each row the same way for any block of
+/// more than 4 rows: results do not depend on the split).
+///
+/// Each block of `x` and `out` waits behind its own lock, taken once by the
+/// thread that computes the block: the blocks are disjoint, and the locks
+/// hand them out without `unsafe` and without allocating.
 #[cfg(feature = "parallel")]
 #[allow(clippy::too_many_arguments)] // `product`'s operands, forwarded.
 fn split_rows(
@@ -200,33 +332,35 @@ fn split_rows(
     kernels: Kernels<'_>,
     parts: usize,
 ) {
-    if parts <= 1 {
-        on_this_thread(x, w, bias, activation, out, accumulate, kernels);
-        return;
+    use std::sync::Mutex;
+    type Block<'x, 'o> = Mutex<Option<(ArrayView2<'x, f32>, ArrayViewMut2<'o, f32>)>>;
+
+    let parts = parts.min(crate::threads::MAX_PARTS);
+    let m = x.nrows();
+    let mut blocks: [Block<'_, '_>; crate::threads::MAX_PARTS] =
+        core::array::from_fn(|_| Mutex::new(None));
+    let (mut x_rest, mut out_rest) = (x, out);
+    let mut done = 0;
+    for (part, block) in blocks.iter_mut().take(parts).enumerate() {
+        let end = if part + 1 == parts {
+            m
+        } else {
+            // The multiple of ROW_TILE nearest to an even split, so that
+            // the blocks together run as many tiles as the whole would.
+            (m * (part + 1) / parts + ROW_TILE / 2) / ROW_TILE * ROW_TILE
+        };
+        let rows = end - done;
+        let (x_block, x_after) = x_rest.split_at(Axis(0), rows);
+        let (out_block, out_after) = out_rest.split_at(Axis(0), rows);
+        *block = Mutex::new(Some((x_block, out_block)));
+        (x_rest, out_rest, done) = (x_after, out_after, done + rows);
     }
-    let first = parts / 2;
-    let rows = x.nrows() * first / parts;
-    let (x_top, x_bottom) = x.split_at(ndarray::Axis(0), rows);
-    let (out_top, out_bottom) = out.split_at(ndarray::Axis(0), rows);
-    rayon::join(
-        || {
-            split_rows(
-                x_top, w, bias, activation, out_top, accumulate, kernels, first,
-            );
-        },
-        || {
-            split_rows(
-                x_bottom,
-                w,
-                bias,
-                activation,
-                out_bottom,
-                accumulate,
-                kernels,
-                parts - first,
-            );
-        },
-    );
+    crate::threads::run_parts(parts, &|part| {
+        let taken = blocks[part].lock().ok().and_then(|mut block| block.take());
+        if let Some((x, out)) = taken {
+            on_this_thread(x, w, bias, activation, out, accumulate, kernels);
+        }
+    });
 }
 
 /// [`product`] on the calling thread, for `m, n, k ≥ 1`.
