@@ -1,7 +1,7 @@
 //! The fused SGD update of a weight matrix, `w += scale · a·b`
 //! (`linalg::matmul_accumulate_inplace`), with the `parallel` feature: two
-//! threads split the columns and give the same bits as one, and both agree
-//! with the product followed by the update.
+//! threads split the columns and give the same bits as one (in a rayon pool
+//! and out of one), and both agree with the product followed by the update.
 
 #![cfg(feature = "parallel")]
 
@@ -25,22 +25,33 @@ fn two_threads_update_the_same_bits_as_one() {
     // with column counts that do not divide into equal halves of blocks.
     for (m, k, n) in [(256, 256, 256), (784, 64, 128), (300, 128, 72)] {
         let (w, h, delta) = (filled(m, n, 1), filled(k, m, 2), filled(k, n, 3));
-        let run = |threads_wanted: usize| {
+        // Inside a rayon pool, and outside one (the calling thread and the
+        // helper thread that `set_threads` starts).
+        let run = |threads_wanted: usize, in_pool: bool| {
             threads::set_threads(threads_wanted);
             let mut updated = w.clone();
-            pool.install(|| {
+            let mut update = || {
                 matmul_accumulate_inplace(updated.view_mut(), h.view(), delta.view(), true, -0.01);
-            });
+            };
+            if in_pool {
+                pool.install(update);
+            } else {
+                update();
+            }
             threads::set_threads(1);
             updated
         };
-        let (one, two) = (run(1), run(2));
-        assert!(
-            one.iter()
-                .zip(&two)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
-            "{m}×{k}×{n}: one and two threads differ"
-        );
+        let one = run(1, false);
+        for in_pool in [true, false] {
+            let two = run(2, in_pool);
+            assert!(
+                one.iter()
+                    .zip(&two)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{m}×{k}×{n}, in a pool: {in_pool}: one and two threads differ"
+            );
+        }
+        let two = run(2, false);
         // Against the unfused update, to the rounding of the product's sums.
         let unfused = &w - &(matmul(h.t(), delta.view()) * 0.01);
         let worst = unfused

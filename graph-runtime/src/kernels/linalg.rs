@@ -114,43 +114,58 @@ pub fn matmul_accumulate_inplace(
         shape_panic("matmul_accumulate", &[w.shape(), a.shape(), b.shape()]);
     }
     #[cfg(feature = "parallel")]
+    if crate::threads::threads_for(a.nrows(), a.ncols(), b.ncols()) > 1
+        && b.ncols() > ACCUMULATE_COLUMNS
     {
-        let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
-        let work = m.saturating_mul(k).saturating_mul(n);
-        let threads = crate::threads::threads().min(rayon::current_num_threads());
-        if threads > 1 && work >= crate::threads::PARALLEL_MIN_WORK {
-            accumulate_split(w, a, b, scale, threads);
-            return;
-        }
+        accumulate_split(w, a, b, scale);
+        return;
     }
     accumulate_blocks(w, a, b, scale);
 }
 
-/// [`matmul_accumulate_inplace`] with `w`'s columns split into `parts`
-/// ranges of whole blocks, run in parallel on rayon's pool (halving
-/// recursively, as `dense`'s row split does, so that no allocation is
-/// needed). Every element is computed as on one thread.
+/// [`matmul_accumulate_inplace`] with `w`'s columns split into blocks of
+/// whole 64-column blocks (at most [`MAX_PARTS`](crate::threads::MAX_PARTS)
+/// of them), claimed one at a time by the threads
+/// [`threads::run_parts`](crate::threads::run_parts) offers: each thread
+/// reads its share of `b` and adds into its own columns of `w`, and every
+/// element is computed as on one thread.
 #[cfg(feature = "parallel")]
 fn accumulate_split(
     w: ArrayViewMut2<'_, f32>,
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
     scale: f32,
-    parts: usize,
 ) {
-    let blocks = w.ncols().div_ceil(ACCUMULATE_COLUMNS);
-    if parts <= 1 || blocks < 2 {
-        accumulate_blocks(w, a, b, scale);
-        return;
+    use std::sync::Mutex;
+
+    let n = w.ncols();
+    let blocks = n.div_ceil(ACCUMULATE_COLUMNS);
+    let width = ACCUMULATE_COLUMNS * blocks.div_ceil(crate::threads::MAX_PARTS);
+    let parts = n.div_ceil(width);
+    let mut targets: [Mutex<Option<ArrayViewMut2<'_, f32>>>; crate::threads::MAX_PARTS] =
+        core::array::from_fn(|_| Mutex::new(None));
+    let mut rest = w;
+    for (part, target) in targets.iter_mut().take(parts).enumerate() {
+        let columns = if part + 1 == parts {
+            rest.ncols()
+        } else {
+            width
+        };
+        let (this, after) = rest.split_at(Axis(1), columns);
+        *target = Mutex::new(Some(this));
+        rest = after;
     }
-    let first = parts / 2;
-    let middle = (blocks * first / parts).max(1) * ACCUMULATE_COLUMNS;
-    let (w_left, w_right) = w.split_at(Axis(1), middle);
-    let (b_left, b_right) = b.split_at(Axis(1), middle);
-    rayon::join(
-        || accumulate_split(w_left, a, b_left, scale, first),
-        || accumulate_split(w_right, a, b_right, scale, parts - first),
-    );
+    crate::threads::run_parts(parts, &|part| {
+        let Some(w) = targets[part]
+            .lock()
+            .ok()
+            .and_then(|mut target| target.take())
+        else {
+            return;
+        };
+        let (j0, cols) = (part * width, w.ncols());
+        accumulate_blocks(w, a, b.slice(s![.., j0..j0 + cols]), scale);
+    });
 }
 
 /// [`matmul_accumulate_inplace`] on the calling thread, for checked shapes.
