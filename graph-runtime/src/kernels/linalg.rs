@@ -176,6 +176,10 @@ fn accumulate_blocks(
     b: ArrayView2<'_, f32>,
     scale: f32,
 ) {
+    if a.ncols() == 1 {
+        add_outer(w, a.column(0), b.row(0), scale);
+        return;
+    }
     let (m, n) = w.dim();
     // Blocks of whole 16-column strips (all of `n` if narrower) and whole
     // 6-row tiles, as the SIMD kernel sweeps the whole product.
@@ -207,6 +211,36 @@ fn accumulate_blocks(
             );
         }
     }
+}
+
+/// `w[i, j] += scale · (column[i] · row[j])`: the update by an outer
+/// product (a batch-1 step's weight gradient), each term made and added in
+/// one pass over `w` rather than through scratch. The term is rounded once,
+/// as the product kernels round a one-term sum (but for the sign of a zero
+/// term).
+fn add_outer(
+    mut w: ArrayViewMut2<'_, f32>,
+    column: ArrayView1<'_, f32>,
+    row: ArrayView1<'_, f32>,
+    scale: f32,
+) {
+    let body = || {
+        for (mut target, &factor) in w.rows_mut().into_iter().zip(&column) {
+            match (target.as_slice_mut(), row.as_slice()) {
+                (Some(target), Some(row)) => {
+                    for (v, &x) in target.iter_mut().zip(row) {
+                        *v += scale * (factor * x);
+                    }
+                }
+                _ => target.zip_mut_with(&row, |v, &x| *v += scale * (factor * x)),
+            }
+        }
+    };
+    // A plain loop over slices: eight lanes wide where the CPU has AVX2.
+    #[cfg(target_arch = "x86_64")]
+    super::simd::with_avx2(body);
+    #[cfg(not(target_arch = "x86_64"))]
+    body();
 }
 
 /// `target += scale · gradient`, with `gradient` the rows of `target`'s
@@ -491,12 +525,19 @@ mod tests {
     fn an_accumulated_update_is_the_product_then_the_update() {
         // Column blocks of whole 6-row tiles sum as the whole product does,
         // so fusing an SGD update changes nothing.
-        let (w, h, delta) = (filled(64, 256, 4), filled(32, 64, 5), filled(32, 256, 6));
-        let gradient = matmul(h.t(), delta.view());
-        let unfused = &w - &(gradient * 0.01);
-        let mut fused = w.clone();
-        matmul_accumulate_inplace(fused.view_mut(), h.view(), delta.view(), true, -0.01);
-        assert_eq!(fused, unfused);
+        // A batch of 32, and of 1 (an outer product, added in one pass).
+        for batch in [32, 1] {
+            let (w, h, delta) = (
+                filled(64, 256, 4),
+                filled(batch, 64, 5),
+                filled(batch, 256, 6),
+            );
+            let gradient = matmul(h.t(), delta.view());
+            let unfused = &w - &(gradient * 0.01);
+            let mut fused = w.clone();
+            matmul_accumulate_inplace(fused.view_mut(), h.view(), delta.view(), true, -0.01);
+            assert_eq!(fused, unfused, "batch {batch}");
+        }
     }
 
     #[test]
