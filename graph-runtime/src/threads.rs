@@ -123,6 +123,46 @@ pub(crate) fn parts_for(m: usize, k: usize, n: usize) -> usize {
     threads_for(m, k, n).min(m / MIN_ROWS_PER_THREAD).max(1)
 }
 
+/// The columns of `out` cut into `parts` (at most [`MAX_PARTS`]) blocks
+/// of `width` columns, the last taking the rest, each behind a lock of its
+/// own: the parts of a [`run_parts`] call take one block each
+/// ([`take_block`]), so disjoint blocks reach the threads without `unsafe`
+/// and without allocating.
+#[cfg(feature = "parallel")]
+pub(crate) type Blocks<'o> = [std::sync::Mutex<Option<ndarray::ArrayViewMut2<'o, f32>>>; MAX_PARTS];
+
+/// See [`Blocks`].
+#[cfg(feature = "parallel")]
+pub(crate) fn column_blocks(
+    out: ndarray::ArrayViewMut2<'_, f32>,
+    width: usize,
+    parts: usize,
+) -> Blocks<'_> {
+    let mut blocks: Blocks<'_> = core::array::from_fn(|_| std::sync::Mutex::new(None));
+    let parts = parts.min(MAX_PARTS);
+    let mut rest = out;
+    for (part, block) in blocks.iter_mut().take(parts).enumerate() {
+        let columns = if part + 1 == parts {
+            rest.ncols()
+        } else {
+            width.min(rest.ncols())
+        };
+        let (this, after) = rest.split_at(ndarray::Axis(1), columns);
+        *block = std::sync::Mutex::new(Some(this));
+        rest = after;
+    }
+    blocks
+}
+
+/// Block `part` of [`column_blocks`], the first time it is asked for.
+#[cfg(feature = "parallel")]
+pub(crate) fn take_block<'o>(
+    blocks: &Blocks<'o>,
+    part: usize,
+) -> Option<ndarray::ArrayViewMut2<'o, f32>> {
+    blocks.get(part)?.lock().ok()?.take()
+}
+
 /// Calls `run(0)`, …, `run(parts - 1)` on the threads available to the
 /// caller (see the module documentation), returning once all are done. A
 /// panic of any call is resumed on the calling thread.

@@ -246,7 +246,8 @@ fn column_block_width(
 /// blocks of `width` (a multiple of the tile kernel's strips, see
 /// [`column_block_width`]), computed in parallel by
 /// [`threads::run_parts`](crate::threads::run_parts), one block per claim.
-/// Each block of `out` waits behind its own lock, as in [`split_rows`].
+/// Each block of `out` waits behind its own lock
+/// ([`threads::column_blocks`](crate::threads::column_blocks)).
 #[cfg(feature = "parallel")]
 #[allow(clippy::too_many_arguments)] // `product`'s operands, forwarded.
 fn split_columns(
@@ -259,25 +260,11 @@ fn split_columns(
     kernels: Kernels<'_>,
     width: usize,
 ) {
-    use std::sync::Mutex;
-
     let (k, n) = w.dim();
     let parts = n.div_ceil(width).min(crate::threads::MAX_PARTS);
-    let mut blocks: [Mutex<Option<ArrayViewMut2<'_, f32>>>; crate::threads::MAX_PARTS] =
-        core::array::from_fn(|_| Mutex::new(None));
-    let mut rest = out;
-    for (part, block) in blocks.iter_mut().take(parts).enumerate() {
-        let columns = if part + 1 == parts {
-            rest.ncols()
-        } else {
-            width
-        };
-        let (this, after) = rest.split_at(Axis(1), columns);
-        *block = Mutex::new(Some(this));
-        rest = after;
-    }
+    let blocks = crate::threads::column_blocks(out, width, parts);
     crate::threads::run_parts(parts, &|part| {
-        let Some(out) = blocks[part].lock().ok().and_then(|mut block| block.take()) else {
+        let Some(out) = crate::threads::take_block(&blocks, part) else {
             return;
         };
         let j0 = part * width;

@@ -114,9 +114,7 @@ pub fn matmul_accumulate_inplace(
         shape_panic("matmul_accumulate", &[w.shape(), a.shape(), b.shape()]);
     }
     #[cfg(feature = "parallel")]
-    if crate::threads::threads_for(a.nrows(), a.ncols(), b.ncols()) > 1
-        && b.ncols() > ACCUMULATE_COLUMNS
-    {
+    if crate::threads::threads_for(a.nrows(), a.ncols(), b.ncols()) > 1 && b.ncols() > STRIP {
         accumulate_split(w, a, b, scale);
         return;
     }
@@ -124,11 +122,12 @@ pub fn matmul_accumulate_inplace(
 }
 
 /// [`matmul_accumulate_inplace`] with `w`'s columns split into blocks of
-/// whole 64-column blocks (at most [`MAX_PARTS`](crate::threads::MAX_PARTS)
+/// whole 16-column strips (at most [`MAX_PARTS`](crate::threads::MAX_PARTS)
 /// of them), claimed one at a time by the threads
 /// [`threads::run_parts`](crate::threads::run_parts) offers: each thread
-/// reads its share of `b` and adds into its own columns of `w`, and every
-/// element is computed as on one thread.
+/// reads its share of `b` and adds into its own columns of `w`, every
+/// element is computed as on one thread, and blocks as narrow as a strip let
+/// the caller take over most of the work of a helper that wakes late.
 #[cfg(feature = "parallel")]
 fn accumulate_split(
     w: ArrayViewMut2<'_, f32>,
@@ -136,31 +135,13 @@ fn accumulate_split(
     b: ArrayView2<'_, f32>,
     scale: f32,
 ) {
-    use std::sync::Mutex;
-
     let n = w.ncols();
-    let blocks = n.div_ceil(ACCUMULATE_COLUMNS);
-    let width = ACCUMULATE_COLUMNS * blocks.div_ceil(crate::threads::MAX_PARTS);
+    let strips = n.div_ceil(STRIP);
+    let width = STRIP * strips.div_ceil(crate::threads::MAX_PARTS);
     let parts = n.div_ceil(width);
-    let mut targets: [Mutex<Option<ArrayViewMut2<'_, f32>>>; crate::threads::MAX_PARTS] =
-        core::array::from_fn(|_| Mutex::new(None));
-    let mut rest = w;
-    for (part, target) in targets.iter_mut().take(parts).enumerate() {
-        let columns = if part + 1 == parts {
-            rest.ncols()
-        } else {
-            width
-        };
-        let (this, after) = rest.split_at(Axis(1), columns);
-        *target = Mutex::new(Some(this));
-        rest = after;
-    }
+    let targets = crate::threads::column_blocks(w, width, parts);
     crate::threads::run_parts(parts, &|part| {
-        let Some(w) = targets[part]
-            .lock()
-            .ok()
-            .and_then(|mut target| target.take())
-        else {
+        let Some(w) = crate::threads::take_block(&targets, part) else {
             return;
         };
         let (j0, cols) = (part * width, w.ncols());
@@ -277,6 +258,11 @@ fn add_scaled(mut target: ArrayViewMut2<'_, f32>, gradient: &[f32], scale: f32) 
 /// most: four strips of the SIMD kernel's 6-row tiles, which sum each
 /// element of a block as they do in the whole product.
 const ACCUMULATE_COLUMNS: usize = 64;
+
+/// Columns of the SIMD kernel's strips (for more than 4 rows): the
+/// narrowest block of columns that threads share without changing a sum.
+#[cfg(feature = "parallel")]
+const STRIP: usize = 16;
 
 /// Floats of stack scratch for one block of the product (16 KiB, so that
 /// it stays in L1 between being written and being added into `w`).
