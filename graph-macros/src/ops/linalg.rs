@@ -277,14 +277,7 @@ impl Family for Linalg {
             formula = format!("{formula} + {}", operand(2));
         }
         if let Some(activation) = activation {
-            let info = activation.info();
-            let mut arguments = vec![formula];
-            arguments.extend(
-                info.params
-                    .iter()
-                    .map(|(name, value)| format!("{name}={value}")),
-            );
-            formula = format!("{}({})", info.word, arguments.join(", "));
+            formula = activation.label_over(formula);
         }
         format!("dense: {formula}")
     }

@@ -19,22 +19,12 @@
 
 use ndarray::{ArrayView, ArrayViewMut, Dimension, Zip};
 
-use super::shape_panic;
+use super::{shape_panic, vectorised};
 
 /// The elements of `a` as a slice, if they are contiguous in standard
 /// (row-major) order.
 fn standard_slice<'a, D: Dimension>(a: &ArrayView<'a, f32, D>) -> Option<&'a [f32]> {
     a.to_slice()
-}
-
-/// Runs a loop over contiguous slices, with the widest vectors the CPU
-/// offers where the crate has a dispatch for them.
-#[inline]
-fn contiguous(body: impl FnOnce()) {
-    #[cfg(target_arch = "x86_64")]
-    super::simd::with_avx2(body);
-    #[cfg(not(target_arch = "x86_64"))]
-    body();
 }
 
 macro_rules! map_into {
@@ -58,7 +48,7 @@ macro_rules! map_into {
                 ) {
                     let len = out.len();
                     $(let $operand = &$operand[..len];)+
-                    return contiguous(|| {
+                    return vectorised(|| {
                         for (index, o) in out.iter_mut().enumerate() {
                             *o = element($($operand[index]),+);
                         }
@@ -125,7 +115,7 @@ macro_rules! map_inplace {
                     target.as_slice_mut(),
                 ) {
                     $(let $operand = &$operand[..target.len()];)*
-                    return contiguous(|| {
+                    return vectorised(|| {
                         for (_index, t) in target.iter_mut().enumerate() {
                             *t = element(*t $(, $operand[_index])*);
                         }

@@ -218,10 +218,7 @@ fn add_outer(
         }
     };
     // A plain loop over slices: eight lanes wide where the CPU has AVX2.
-    #[cfg(target_arch = "x86_64")]
-    super::simd::with_avx2(body);
-    #[cfg(not(target_arch = "x86_64"))]
-    body();
+    super::vectorised(body);
 }
 
 /// `target += scale · gradient`, with `gradient` the rows of `target`'s
@@ -248,10 +245,7 @@ fn add_scaled(mut target: ArrayViewMut2<'_, f32>, gradient: &[f32], scale: f32) 
         }
     };
     // A plain loop over slices: eight lanes wide where the CPU has AVX2.
-    #[cfg(target_arch = "x86_64")]
-    super::simd::with_avx2(body);
-    #[cfg(not(target_arch = "x86_64"))]
-    body();
+    super::vectorised(body);
 }
 
 /// Columns of one block of [`matmul_accumulate_inplace`]'s product at

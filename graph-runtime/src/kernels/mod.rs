@@ -29,6 +29,17 @@ mod simd;
 pub mod softmax;
 pub mod unary;
 
+/// Runs a loop over contiguous slices, with the widest vectors the CPU
+/// offers where the crate has a dispatch for them (AVX2 on x86-64: see
+/// `simd::with_avx2`, which keeps the results bit for bit).
+#[inline]
+pub(crate) fn vectorised(body: impl FnOnce()) {
+    #[cfg(target_arch = "x86_64")]
+    simd::with_avx2(body);
+    #[cfg(not(target_arch = "x86_64"))]
+    body();
+}
+
 /// Reports operands whose shapes a kernel cannot work with.
 ///
 /// # Panics

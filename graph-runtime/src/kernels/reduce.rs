@@ -278,8 +278,11 @@ fn keep_dims_view<'a, D: Dimension, O: Dimension>(
 
 /// Writes `fold(block)` for each block of `x` that one result covers (its
 /// extent along the reduced axes, 1 along the others), or `empty` everywhere
-/// when a reduced axis has length 0.
+/// when a reduced axis has length 0. `whole(x, out)` may write every result
+/// at once instead (a faster pass computing the same values), returning
+/// whether it did.
 #[track_caller]
+#[allow(clippy::too_many_arguments)] // The reduction's operands and its two folds.
 fn reduce_into<D: Dimension, O: Dimension>(
     kernel: &str,
     x: ArrayView<'_, f32, D>,
@@ -288,10 +291,14 @@ fn reduce_into<D: Dimension, O: Dimension>(
     out: ArrayViewMut<'_, f32, O>,
     empty: f32,
     fold: impl Fn(ArrayView<'_, f32, D>) -> f32,
+    whole: impl FnOnce(&ArrayView<'_, f32, D>, &mut ArrayViewMut<'_, f32, D>) -> bool,
 ) {
     let mut out = keep_dims_view(kernel, &x, axes, keep_dims, out);
     if axes.iter().any(|&axis| x.len_of(Axis(axis)) == 0) {
         out.fill(empty);
+        return;
+    }
+    if whole(&x, &mut out) {
         return;
     }
     Zip::from(&mut out)
@@ -316,9 +323,9 @@ fn block_dim<D: Dimension>(x: &ArrayView<'_, f32, D>, axes: &[usize]) -> D {
 ///
 /// A reduction over the leading axes of a standard-layout input (a bias
 /// gradient, the column sums of an `[n, c]` matrix) adds whole rows into a
-/// block of accumulators on the stack, rather than walking each strided
-/// column on its own: the same additions in the same order, so the same
-/// results, at the speed of a contiguous pass.
+/// block of accumulators on the stack ([`sum_leading_axes`]), rather than
+/// walking each strided column on its own: the same additions in the same
+/// order, so the same results, at the speed of a contiguous pass.
 #[track_caller]
 fn sum_reduce_into<D: Dimension, O: Dimension>(
     kernel: &str,
@@ -329,17 +336,16 @@ fn sum_reduce_into<D: Dimension, O: Dimension>(
     empty: f32,
     finish: impl Fn(f64, usize) -> f32,
 ) {
-    let mut out = keep_dims_view(kernel, &x, axes, keep_dims, out);
-    if axes.iter().any(|&axis| x.len_of(Axis(axis)) == 0) {
-        out.fill(empty);
-        return;
-    }
-    if sum_leading_axes(&x, axes, &mut out, &finish) {
-        return;
-    }
-    Zip::from(&mut out)
-        .and(x.exact_chunks(block_dim(&x, axes)))
-        .for_each(|o, block| *o = finish(block_sum(&block), block.len()));
+    reduce_into(
+        kernel,
+        x,
+        axes,
+        keep_dims,
+        out,
+        empty,
+        |block| finish(block_sum(&block), block.len()),
+        |x, out| sum_leading_axes(x, axes, out, &finish),
+    );
 }
 
 /// Columns summed per pass of [`sum_leading_axes`]: 2 KiB of `f64`
@@ -462,9 +468,16 @@ pub fn max_into<O: Dimension>(
     keep_dims: bool,
     out: ArrayViewMut<'_, f32, O>,
 ) {
-    reduce_into("max", x, axes, keep_dims, out, f32::NEG_INFINITY, |block| {
-        block.fold(f32::NEG_INFINITY, |a, &b| nan_max(a, b))
-    });
+    reduce_into(
+        "max",
+        x,
+        axes,
+        keep_dims,
+        out,
+        f32::NEG_INFINITY,
+        |block| block.fold(f32::NEG_INFINITY, |a, &b| nan_max(a, b)),
+        |_, _| false,
+    );
 }
 
 /// [`min`] into caller storage of the result's shape.
@@ -488,9 +501,16 @@ pub fn min_into<O: Dimension>(
     keep_dims: bool,
     out: ArrayViewMut<'_, f32, O>,
 ) {
-    reduce_into("min", x, axes, keep_dims, out, f32::INFINITY, |block| {
-        block.fold(f32::INFINITY, |a, &b| nan_min(a, b))
-    });
+    reduce_into(
+        "min",
+        x,
+        axes,
+        keep_dims,
+        out,
+        f32::INFINITY,
+        |block| block.fold(f32::INFINITY, |a, &b| nan_min(a, b)),
+        |_, _| false,
+    );
 }
 
 /// [`argmax`] into caller storage of the result's shape (`x`'s without

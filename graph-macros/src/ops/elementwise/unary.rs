@@ -176,6 +176,19 @@ impl Unary {
         Kernel::scalar(self.info().word)
     }
 
+    /// The op applied to `argument` in a DOT label, `word(argument,
+    /// name=value..)`: the epilogue of a fused product or convolution.
+    pub fn label_over(self, argument: String) -> String {
+        let info = self.info();
+        let mut arguments = vec![argument];
+        arguments.extend(
+            info.params
+                .iter()
+                .map(|(name, value)| format!("{name}={value}")),
+        );
+        crate::dot::call(info.word, &arguments)
+    }
+
     /// `f(x, params..)` for one element `x`.
     pub fn apply(self, x: &TokenStream) -> TokenStream {
         let info = self.info();

@@ -370,18 +370,8 @@ impl Nn {
     /// The fused node computing `self + bias`, for a bias of one value per
     /// output channel: a convolution with no epilogue yet gets one.
     pub fn with_bias(&self) -> Option<Nn> {
-        match self {
-            Nn::Conv2d {
-                strides,
-                padding,
-                dilation,
-            } => Some(Nn::FusedConv2d {
-                strides: *strides,
-                padding: *padding,
-                dilation: *dilation,
-                bias: true,
-                activation: None,
-            }),
+        match self.convolution()? {
+            (window, false, None) => Some(window.fused(true, None)),
             _ => None,
         }
     }
@@ -390,32 +380,47 @@ impl Nn {
     /// fused one with no activation yet, gets it as its epilogue (the
     /// caller checks that the runtime has it, `Unary::info().activation`).
     pub fn with_activation(&self, activation: Unary) -> Option<Nn> {
-        match self {
+        match self.convolution()? {
+            (window, bias, None) => Some(window.fused(bias, Some(activation))),
+            (_, _, Some(_)) => None,
+        }
+    }
+
+    /// A convolution's window and epilogue, `(window, bias, activation)`
+    /// (no epilogue for a plain `conv2d`); `None` for every other op.
+    fn convolution(&self) -> Option<(ConvWindow, bool, Option<Unary>)> {
+        match *self {
             Nn::Conv2d {
                 strides,
                 padding,
                 dilation,
-            } => Some(Nn::FusedConv2d {
-                strides: *strides,
-                padding: *padding,
-                dilation: *dilation,
-                bias: false,
-                activation: Some(activation),
-            }),
+            } => Some((ConvWindow(strides, padding, dilation), false, None)),
             Nn::FusedConv2d {
                 strides,
                 padding,
                 dilation,
                 bias,
-                activation: None,
-            } => Some(Nn::FusedConv2d {
-                strides: *strides,
-                padding: *padding,
-                dilation: *dilation,
-                bias: *bias,
-                activation: Some(activation),
-            }),
+                activation,
+            } => Some((ConvWindow(strides, padding, dilation), bias, activation)),
             _ => None,
+        }
+    }
+}
+
+/// A convolution's strides, padding and dilation.
+struct ConvWindow([usize; 2], Padding, [usize; 2]);
+
+impl ConvWindow {
+    /// The fused convolution over this window with the epilogue
+    /// `(bias, activation)`.
+    fn fused(self, bias: bool, activation: Option<Unary>) -> Nn {
+        let ConvWindow(strides, padding, dilation) = self;
+        Nn::FusedConv2d {
+            strides,
+            padding,
+            dilation,
+            bias,
+            activation,
         }
     }
 }
@@ -851,14 +856,7 @@ fn fused_label(
         formula = format!("{formula} + {}", operand(2));
     }
     if let Some(activation) = activation {
-        let info = activation.info();
-        let mut arguments = vec![formula];
-        arguments.extend(
-            info.params
-                .iter()
-                .map(|(name, value)| format!("{name}={value}")),
-        );
-        formula = format!("{}({})", info.word, arguments.join(", "));
+        formula = activation.label_over(formula);
     }
     format!("{word}: {formula}")
 }
