@@ -2,8 +2,9 @@
 //! replaced (`conv2d_into_direct`, one small product per output row and
 //! filter tap) on random shapes, strides, dilations and paddings, in
 //! standard and other layouts, plus the cases that take its other paths:
-//! rows too wide for the padded-row scratch, patches wider than a block,
-//! 1×1 filters, and filters with NaN or infinite weights.
+//! few output channels (the planes), rows too wide for the padded-row
+//! scratch, patches wider than a block, 1×1 filters, and filters with NaN
+//! or infinite weights.
 //!
 //! 200 cases per property by default; set `PROPTEST_CASES` for longer runs.
 
@@ -191,6 +192,37 @@ proptest! {
         };
         let input = values((batch, image.0, image.1, image.2), seed);
         let filter = values((1, 1, image.2, out_channels), seed ^ 1);
+        case.check(&input, &filter);
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// At most six output channels, a unit horizontal stride and output
+    /// rows of 8 or more take the planes (strips of 16 positions, with
+    /// partial ones at the ends of rows).
+    #[test]
+    fn few_output_channels_match_the_direct_kernel(
+        batch in 1_usize..3,
+        image in (1_usize..10, 8_usize..40, 1_usize..5),
+        kernel in (1_usize..6, 1_usize..6, 1_usize..7),
+        row_stride in 1_usize..3,
+        dilations in (1_usize..3, 1_usize..3),
+        padding in padding(),
+        seed in any::<u32>(),
+    ) {
+        let case = Case {
+            batch,
+            image,
+            kernel,
+            strides: (row_stride, 1),
+            dilations,
+            padding,
+        };
+        let (h, w, c) = image;
+        let input = values((batch, h, w, c), seed);
+        let filter = values((kernel.0, kernel.1, c, kernel.2), seed ^ 1);
         case.check(&input, &filter);
     }
 }

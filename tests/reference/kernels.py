@@ -344,6 +344,15 @@ def movement_cases():
     for axes in ([2, 0, 1], [1, 0, 2], [0, 1, 2], [2, 1, 0]):
         cases.append({"op": "permute", "name": f"{axes}", "x": tensor(x), "axes": axes,
                       "out": tensor(np.transpose(x, axes))})
+    # Permutations that are batches of matrix transposes (NHWC to NCHW and
+    # back, a plain transpose), with sides that are not multiples of 8.
+    # Their own generator, so that the draws of the cases after them stay.
+    local = np.random.default_rng(20261207)
+    for shape, axes in (((2, 9, 10, 11), [0, 3, 1, 2]), ((2, 11, 9, 10), [0, 2, 3, 1]),
+                        ((3, 17), [1, 0])):
+        y = local.standard_normal(shape).astype(F32)
+        cases.append({"op": "permute", "name": f"{list(shape)} by {axes}", "x": tensor(y),
+                      "axes": axes, "out": tensor(np.transpose(y, axes))})
     for shape in ((2, 3), (2, 3, 4), (5,)):
         y = normal(shape)
         cases.append({"op": "transpose", "name": f"{list(shape)}", "x": tensor(y), "out": tensor(y.T)})

@@ -179,7 +179,7 @@ pub fn conv2d_fused_into(
     strides: (usize, usize),
     padding: Padding,
     dilations: (usize, usize),
-    out: ArrayViewMut4<'_, f32>,
+    mut out: ArrayViewMut4<'_, f32>,
 ) {
     let (rows, cols) = check_conv(&input, &filter, strides, padding, dilations, &out);
     let (batch, _, _, channels) = input.dim();
@@ -206,13 +206,16 @@ pub fn conv2d_fused_into(
     }
     if channels == 0 {
         // No products: every sum is empty, only the epilogue is left.
-        let mut out = out;
         out.fill(0.0);
         for mut image in out.outer_iter_mut() {
             for row in image.outer_iter_mut() {
                 epilogue.apply(row);
             }
         }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if planar(input, filter, rows, cols, &mut out, &epilogue) {
         return;
     }
     let mut target = Target::new(out, positions);
@@ -318,6 +321,151 @@ fn im2col(
         }
         p0 = p1;
     }
+}
+
+/// Floats of stack scratch for [`planar`]'s planes (16 KiB): one image,
+/// a zero-padded plane per channel.
+#[cfg(target_arch = "x86_64")]
+const PLANE_SCRATCH: usize = 4096;
+
+/// Floats of stack scratch for [`planar`]'s filter (8 KiB), six per tap.
+#[cfg(target_arch = "x86_64")]
+const PLANAR_FILTER: usize = 2048;
+
+/// Narrowest output row for [`planar`]: its strips are 16 positions wide,
+/// and a narrower row would leave most of each strip's lanes idle.
+#[cfg(target_arch = "x86_64")]
+const PLANAR_MIN_WIDTH: usize = 8;
+
+/// The convolution for at most six output channels and a unit horizontal
+/// stride (a first layer over one or three input channels, say), into `out`
+/// in standard layout. Returns `false`, doing nothing, when it does not
+/// apply (or the CPU lacks AVX2, or an image does not fit the scratch), for
+/// the caller to run im2col.
+///
+/// Such a filter would fill six of the product kernel's eight lanes, over
+/// patches a few dozen floats long that im2col gathers in short runs.
+/// Here the lanes run over output positions instead: each image is copied
+/// once into planes, one per channel, its rows zero-padded left and right,
+/// and each tap of a strip of 16 positions of an output row is then 16
+/// contiguous floats of a plane, which one kernel step multiplies by the
+/// tap's weight for all six channels (`simd::conv_strip`, which also adds
+/// the bias, activates, and writes the strip's pixels). Tap rows on
+/// padding are skipped, as in the direct kernel; the caller has sent
+/// filters with non-finite weights there when padding is involved.
+#[cfg(target_arch = "x86_64")]
+fn planar(
+    input: ArrayView4<'_, f32>,
+    filter: ArrayView4<'_, f32>,
+    rows: Geometry,
+    cols: Geometry,
+    out: &mut ArrayViewMut4<'_, f32>,
+    epilogue: &Epilogue<'_>,
+) -> bool {
+    use super::simd::{self, PlaneTaps, STRIP_CHANNELS, STRIP_WIDTH};
+
+    let channels = input.dim().3;
+    let (kh, kw, _, out_channels) = filter.dim();
+    // Each plane row reaches as far as the input row with its padding
+    // before, and as far as the last position's last tap.
+    let width = (cols.before + cols.input).max(cols.output + (kw - 1) * cols.dilation);
+    let plane = rows.input * width;
+    let taps_len = kh * kw * channels;
+    let fits = cols.stride == 1
+        && out_channels <= STRIP_CHANNELS
+        && cols.output >= PLANAR_MIN_WIDTH
+        && taps_len * STRIP_CHANNELS <= PLANAR_FILTER
+        && channels * plane + STRIP_WIDTH <= PLANE_SCRATCH
+        && simd::available();
+    if !fits {
+        return false;
+    }
+    let Some(pixels) = out.as_slice_mut() else {
+        return false;
+    };
+    // The filter as six weights per tap, in the taps' order (i, j, c),
+    // channels past `out_channels` zero.
+    let mut weights = [0.0_f32; PLANAR_FILTER];
+    for (t, row) in weights
+        .chunks_exact_mut(STRIP_CHANNELS)
+        .take(taps_len)
+        .enumerate()
+    {
+        let (i, j, c) = (t / (kw * channels), t / channels % kw, t % channels);
+        for (o, weight) in row.iter_mut().take(out_channels).enumerate() {
+            *weight = filter[[i, j, c, o]];
+        }
+    }
+    let mut bias = [0.0_f32; STRIP_CHANNELS];
+    if let Some(values) = &epilogue.bias {
+        for (b, &value) in bias.iter_mut().zip(values) {
+            *b = value;
+        }
+    }
+    let bias = epilogue.bias.is_some().then_some(&bias);
+    let source = Pixels::new(input);
+    // Only the input's part of each plane row is ever written: the padding
+    // around it stays 0.
+    let mut planes = [0.0_f32; PLANE_SCRATCH];
+    let mut results = pixels.chunks_exact_mut(cols.output * out_channels);
+    for b in 0..input.dim().0 {
+        for y in 0..rows.input {
+            for c in 0..channels {
+                let start = c * plane + y * width + cols.before;
+                let target = &mut planes[start..start + cols.input];
+                match source.row(b, y) {
+                    Some(row) if channels == 1 => copy_floats(target, row),
+                    Some(row) => {
+                        let lane = row.iter().skip(c).step_by(channels);
+                        for (t, &value) in target.iter_mut().zip(lane) {
+                            *t = value;
+                        }
+                    }
+                    None => {
+                        for (x, t) in target.iter_mut().enumerate() {
+                            *t = input[[b, y, x, c]];
+                        }
+                    }
+                }
+            }
+        }
+        for y in 0..rows.output {
+            let Some(result) = results.next() else {
+                unreachable!("`out` holds a row per output row")
+            };
+            // The tap rows inside the input are consecutive: from tap row
+            // `first`, reading input row `top`, `count` of them.
+            let mut taps = rows.taps(y);
+            let (first, top) = taps.next().unwrap_or((0, 0));
+            let count = usize::from(rows.source(y, first).is_some()) + taps.count();
+            let taps = PlaneTaps {
+                rows: count,
+                kw,
+                channels,
+                dilation: cols.dilation,
+                row_stride: rows.dilation * width,
+                channel_stride: plane,
+            };
+            let strip_weights = &weights[first * kw * channels * STRIP_CHANNELS..];
+            let strips = result.chunks_mut(STRIP_WIDTH * out_channels);
+            for (strip, x0) in strips.zip((top * width..).step_by(STRIP_WIDTH)) {
+                let planes = &planes[x0..];
+                let activation = epilogue.activation;
+                if !simd::conv_strip(
+                    planes,
+                    &taps,
+                    strip_weights,
+                    bias,
+                    activation,
+                    out_channels,
+                    strip,
+                ) {
+                    unreachable!("AVX2 was found above")
+                }
+            }
+        }
+    }
+    true
 }
 
 /// What a fused convolution applies to each finished sum: the bias of its
@@ -1029,6 +1177,8 @@ pub fn max_pool2d_into(
         f32::NEG_INFINITY,
         nan_max,
         max_run,
+        max_taps,
+        max_pixels,
         None::<fn(f32, usize) -> f32>,
     );
 }
@@ -1067,6 +1217,8 @@ pub fn avg_pool2d_into(
         0.0,
         |total, v| total + v,
         add_run,
+        add_taps,
+        add_pixels,
         Some(|total, count| total / count as f32),
     );
 }
@@ -1194,6 +1346,8 @@ fn pool_into(
     init: f32,
     fold: impl Fn(f32, f32) -> f32,
     run: impl Fn(&mut [f32], &[f32]),
+    taps: impl Fn(&mut [f32], &[&[f32]]),
+    pixel_folds: impl Fn(&mut [f32], usize, &[&[f32]], usize, usize),
     finish: Option<impl Fn(f32, usize) -> f32>,
 ) {
     let parameters = [window.0, window.1, strides.0, strides.1];
@@ -1220,6 +1374,17 @@ fn pool_into(
         }
         let image_len = height * width * channels;
         let row_len = width * channels;
+        let taps_len = window.0 * window.1;
+        if !rows.padded && !cols.padded && channels >= PIXEL_CHANNELS && taps_len <= POOL_TAPS {
+            let geometry = Unpadded {
+                input: (height, width, channels),
+                output: (rows.output, cols.output),
+                window,
+                strides,
+            };
+            pool_unpadded(pixels, pooled, batch, &geometry, &pixel_folds, finish);
+            return;
+        }
         let mut scratch = [0.0_f32; POOL_SCRATCH];
         let plan = RowPlan::new(&cols, channels, scratch.len());
         let mut results = pooled.chunks_exact_mut(cols.output * channels);
@@ -1232,7 +1397,13 @@ fn pool_into(
                 let sources = covered_rows
                     .clone()
                     .map(|source_y| &image[source_y * row_len..][..row_len]);
-                pool_row(acc, sources, &plan, init, &run, &mut scratch);
+                let folds = Folds {
+                    init,
+                    run: &run,
+                    taps: &taps,
+                    pixels: &pixel_folds,
+                };
+                pool_row(acc, sources, &plan, &folds, &mut scratch);
                 let Some(finish) = &finish else {
                     continue;
                 };
@@ -1270,6 +1441,61 @@ fn pool_into(
     }
 }
 
+/// Where the windows of a pool without padding lie: the input's height,
+/// width and channels, the output's height and width, the window and the
+/// strides (each `(height, width)`).
+struct Unpadded {
+    input: (usize, usize, usize),
+    output: (usize, usize),
+    window: (usize, usize),
+    strides: (usize, usize),
+}
+
+/// A pool over slices whose windows never reach into padding (so every
+/// window counts all its taps, and `finish`, if any, divides by the
+/// window's size), with at least [`PIXEL_CHANNELS`] channels and at most
+/// [`POOL_TAPS`] taps: each output row is one run of pixels for
+/// `pixel_folds`, whose taps are the image's floats from the row's first
+/// window on.
+fn pool_unpadded(
+    pixels: &[f32],
+    pooled: &mut [f32],
+    batch: usize,
+    geometry: &Unpadded,
+    pixel_folds: &impl Fn(&mut [f32], usize, &[&[f32]], usize, usize),
+    finish: Option<impl Fn(f32, usize) -> f32>,
+) {
+    let (height, width, channels) = geometry.input;
+    let (out_height, out_width) = geometry.output;
+    let (window, strides) = (geometry.window, geometry.strides);
+    let row_len = width * channels;
+    let out_row = out_width * channels;
+    let taps_len = window.0 * window.1;
+    let images = pixels.chunks_exact((height * row_len).max(1)).take(batch);
+    for (image, first) in images.zip((0..).step_by(out_height)) {
+        let mut taps = [&[][..]; POOL_TAPS];
+        for (t, tap) in taps.iter_mut().take(taps_len).enumerate() {
+            *tap = &image[(t / window.1) * row_len + (t % window.1) * channels..];
+        }
+        for y in 0..out_height {
+            let mut row_taps = taps;
+            for tap in row_taps.iter_mut().take(taps_len) {
+                *tap = &tap[y * strides.0 * row_len..];
+            }
+            // The rest of the output from this row on: the row's last
+            // vector may land on the next row, which is written next.
+            let rest = &mut pooled[(first + y) * out_row..];
+            let (step, runs) = (strides.1 * channels, &row_taps[..taps_len]);
+            pixel_folds(rest, out_width, runs, step, channels);
+            if let Some(finish) = &finish {
+                for a in &mut rest[..out_row] {
+                    *a = finish(*a, taps_len);
+                }
+            }
+        }
+    }
+}
+
 /// Floats of stack scratch for a pool's running folds along a run of
 /// output pixels (8 KiB).
 const POOL_SCRATCH: usize = 2048;
@@ -1290,11 +1516,16 @@ fn pool_row<'a>(
     acc: &mut [f32],
     sources: impl Iterator<Item = &'a [f32]> + Clone,
     plan: &RowPlan<'_>,
-    init: f32,
-    run: &impl Fn(&mut [f32], &[f32]),
+    folds: &Folds<
+        '_,
+        impl Fn(&mut [f32], &[f32]),
+        impl Fn(&mut [f32], &[&[f32]]),
+        impl Fn(&mut [f32], usize, &[&[f32]], usize, usize),
+    >,
     scratch: &mut [f32],
 ) {
     let (cols, c) = (plan.cols, plan.channels);
+    let (init, run) = (folds.init, folds.run);
     let one_by_one = |x: usize, pixel: &mut [f32]| {
         pixel.fill(init);
         for row in sources.clone() {
@@ -1304,26 +1535,49 @@ fn pool_row<'a>(
         }
     };
     let interior = plan.interior.clone();
-    for x in (0..interior.start).chain(interior.end..cols.output) {
+    for x in 0..interior.start {
         one_by_one(x, &mut acc[x * c..][..c]);
     }
+    // The pixels after the interior come last: folding the interior
+    // pixel by pixel may store over them.
+    let right = interior.end..cols.output;
     if plan.group == 0 {
-        for x in interior {
+        for x in interior.start..cols.output {
             one_by_one(x, &mut acc[x * c..][..c]);
         }
         return;
     }
     let step = cols.stride * c;
+    let window = sources.clone().count() * cols.kernel;
     let mut x0 = interior.start;
     while x0 < interior.end {
         let x1 = (x0 + plan.group).min(interior.end);
         let folded = &mut scratch[..(x1 - 1 - x0) * step + c];
-        folded.fill(init);
         // Interior windows start inside the input, and end inside it.
         let start = (x0 * cols.stride - cols.before) * c;
-        for row in sources.clone() {
-            for j in 0..cols.kernel {
-                run(folded, &row[start + j * c..]);
+        let taps = sources
+            .clone()
+            .flat_map(|row| (0..cols.kernel).map(move |j| &row[start + j * c..]));
+        if window <= POOL_TAPS {
+            let mut runs = [&[][..]; POOL_TAPS];
+            for (slot, tap) in runs.iter_mut().zip(taps) {
+                *slot = tap;
+            }
+            let runs = &runs[..window];
+            if c >= PIXEL_CHANNELS {
+                // Pixel by pixel, straight into `acc`: a pixel's channels
+                // fill (most of) a vector. (The pixels after x1, which the
+                // last vector may cover, come later.)
+                (folds.pixels)(&mut acc[x0 * c..], x1 - x0, runs, step, c);
+                x0 = x1;
+                continue;
+            }
+            // Every tap at once, in one pass over `folded`.
+            (folds.taps)(folded, runs);
+        } else {
+            folded.fill(init);
+            for tap in taps {
+                run(folded, tap);
             }
         }
         let pixels = acc[x0 * c..x1 * c].chunks_exact_mut(c);
@@ -1332,7 +1586,27 @@ fn pool_row<'a>(
         }
         x0 = x1;
     }
+    for x in right {
+        one_by_one(x, &mut acc[x * c..][..c]);
+    }
 }
+
+/// A pool's fold: its start, over one run, over the runs of all the taps
+/// of a window at once, and over the windows of a run of pixels.
+struct Folds<'f, R, T, P> {
+    init: f32,
+    run: &'f R,
+    taps: &'f T,
+    pixels: &'f P,
+}
+
+/// Fewest channels for [`pool_row`] to fold pixel by pixel (at least half
+/// a vector's lanes busy) rather than over runs spanning several pixels.
+const PIXEL_CHANNELS: usize = 4;
+
+/// Most taps per window that [`pool_row`] folds in one pass (a 4 × 4
+/// window); larger windows fold tap by tap.
+const POOL_TAPS: usize = 16;
 
 /// What [`pool_row`] needs of the columns, the same for every row.
 struct RowPlan<'g> {
@@ -1369,6 +1643,77 @@ fn max_run(acc: &mut [f32], source: &[f32]) {
     let source = &source[..acc.len()];
     for (a, &v) in acc.iter_mut().zip(source) {
         *a = nan_max(*a, v);
+    }
+}
+
+/// `acc[i]` = −∞ folded with `taps[0][i]`, `taps[1][i]`, … in turn by
+/// `nan_max` (each tap at least as long as `acc`): max pooling's fold of a
+/// window's taps over a run, on AVX2 where the CPU has it.
+fn max_taps(acc: &mut [f32], taps: &[&[f32]]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::max_taps(acc, taps) {
+        return;
+    }
+    acc.fill(f32::NEG_INFINITY);
+    for tap in taps {
+        max_run(acc, tap);
+    }
+}
+
+/// `acc[i]` = 0 plus `taps[0][i]`, `taps[1][i]`, … in turn (each tap at
+/// least as long as `acc`): average pooling's sum of a window's taps over a
+/// run, on AVX2 where the CPU has it.
+fn add_taps(acc: &mut [f32], taps: &[&[f32]]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::add_taps(acc, taps) {
+        return;
+    }
+    acc.fill(0.0);
+    for tap in taps {
+        add_run(acc, tap);
+    }
+}
+
+/// Max pooling over a run of `count` pixels, `channels` floats each:
+/// `out[x·channels + c]` = −∞ folded by `nan_max` with `taps[t][x·step +
+/// c]` for each tap in turn, on AVX2 where the CPU has it (which may
+/// overwrite floats of `out` past the run's: see `simd::max_pixels`).
+fn max_pixels(out: &mut [f32], count: usize, taps: &[&[f32]], step: usize, channels: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::max_pixels(out, count, taps, step, channels) {
+        return;
+    }
+    let out = &mut out[..count * channels];
+    fold_pixels(out, taps, step, channels, f32::NEG_INFINITY, nan_max);
+}
+
+/// Average pooling's sums over a run of pixels, as [`max_pixels`] with 0
+/// plus each tap in turn.
+fn add_pixels(out: &mut [f32], count: usize, taps: &[&[f32]], step: usize, channels: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::add_pixels(out, count, taps, step, channels) {
+        return;
+    }
+    let out = &mut out[..count * channels];
+    fold_pixels(out, taps, step, channels, 0.0, |total, v| total + v);
+}
+
+/// [`max_pixels`] and [`add_pixels`] in plain loops, over all of `out`.
+fn fold_pixels(
+    out: &mut [f32],
+    taps: &[&[f32]],
+    step: usize,
+    channels: usize,
+    init: f32,
+    fold: impl Fn(f32, f32) -> f32,
+) {
+    for (pixel, from) in out.chunks_exact_mut(channels).zip((0..).step_by(step)) {
+        pixel.fill(init);
+        for tap in taps {
+            for (a, &v) in pixel.iter_mut().zip(&tap[from..from + channels]) {
+                *a = fold(*a, v);
+            }
+        }
     }
 }
 
@@ -1694,6 +2039,80 @@ mod tests {
         let filter = Array4::from_shape_simple_fn((1, 1, 4, 5), &mut next);
         let bias = ndarray::Array1::from_shape_simple_fn(5, &mut next);
         check_fused(&image, &filter, Some(&bias), (1, 1), Padding::Same);
+    }
+
+    /// The planes' path (few output channels) with each kind of epilogue:
+    /// none, a bias, activations applied in registers and after them, on
+    /// strips that end inside an output row.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn planes_apply_every_epilogue() {
+        let mut next = spread(3);
+        let image = Array4::from_shape_simple_fn((2, 5, 21, 2), &mut next);
+        let activations = [
+            Activation::Identity,
+            Activation::Relu,
+            Activation::LeakyRelu(0.25),
+            Activation::Sigmoid,
+            Activation::GeluExact,
+        ];
+        for out_channels in 1..=6 {
+            let filter = Array4::from_shape_simple_fn((3, 4, 2, out_channels), &mut next);
+            let bias = ndarray::Array1::from_shape_simple_fn(out_channels, &mut next);
+            let shape = (2, 5, 21, out_channels);
+            let mut plain = Array4::zeros(shape);
+            let geometry = ((1, 1), Padding::Same, (1, 1));
+            let (strides, padding, dilations) = geometry;
+            conv2d_into_direct(
+                image.view(),
+                filter.view(),
+                strides,
+                padding,
+                dilations,
+                plain.view_mut(),
+            );
+            for activation in activations {
+                for bias in [None, Some(bias.view())] {
+                    let want = plain.mapv(|v| v);
+                    let mut want = want;
+                    for mut pixel in want.rows_mut() {
+                        for (o, v) in pixel.iter_mut().enumerate() {
+                            let sum = *v + bias.as_ref().map_or(0.0, |b| b[o]);
+                            *v = activation.apply(sum);
+                        }
+                    }
+                    let (rows, cols) = check_conv(
+                        &image.view(),
+                        &filter.view(),
+                        strides,
+                        padding,
+                        dilations,
+                        &Array4::zeros(shape).view_mut(),
+                    );
+                    let mut got = Array4::from_elem(shape, f32::NAN);
+                    let epilogue = Epilogue { bias, activation };
+                    let ran = planar(
+                        image.view(),
+                        filter.view(),
+                        rows,
+                        cols,
+                        &mut got.view_mut(),
+                        &epilogue,
+                    );
+                    assert_eq!(ran, super::super::simd::available());
+                    if !ran {
+                        return;
+                    }
+                    let case = (out_channels, activation, epilogue.bias.is_some());
+                    for (&g, &w) in got.iter().zip(&want) {
+                        assert!(
+                            (g - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                            "{case:?}: {g} against {w}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -283,9 +283,72 @@ pub fn permute_into<D: Dimension>(
     if !fits {
         shape_panic("permute", &[x.shape(), axes, out.shape()]);
     }
+    if let Some((batch, rows, cols)) = batched_transpose(x.shape(), axes) {
+        if let (Some(source), Some(target)) = (x.as_slice(), out.as_slice_mut()) {
+            transpose_blocks(source, target, batch, rows, cols);
+            return;
+        }
+    }
     let mut order = D::zeros(x.ndim());
     order.slice_mut().copy_from_slice(axes);
     out.assign(&x.permuted_axes(order));
+}
+
+/// When permuting `shape` by `axes` keeps some leading axes and swaps the
+/// two groups of axes after them (`[0, 3, 1, 2]`, NHWC to NCHW, swaps
+/// `[h, w]` with `[c]`), the permutation of a row-major array is a batch
+/// of matrix transposes: `(batch, rows, cols)`, the products of the sizes
+/// of the three groups, the input holding `batch` matrices of
+/// `rows × cols` and the output their transposes.
+fn batched_transpose(shape: &[usize], axes: &[usize]) -> Option<(usize, usize, usize)> {
+    let kept = axes
+        .iter()
+        .enumerate()
+        .take_while(|&(k, &a)| k == a)
+        .count();
+    let rest = &axes[kept..];
+    let split = *rest.first()?;
+    let swapped = (split..axes.len()).chain(kept..split);
+    if split <= kept || !rest.iter().copied().eq(swapped) {
+        return None;
+    }
+    let product = |range: core::ops::Range<usize>| shape[range].iter().product::<usize>();
+    Some((
+        product(0..kept),
+        product(kept..split),
+        product(split..axes.len()),
+    ))
+}
+
+/// `target[b][j][i] = source[b][i][j]` for `batch` matrices of
+/// `rows × cols` stored one after another, in blocks of 8 × 8 so that
+/// both sides are read and written a few cache lines at a time.
+fn transpose_blocks(source: &[f32], target: &mut [f32], batch: usize, rows: usize, cols: usize) {
+    const BLOCK: usize = 8;
+    let size = rows * cols;
+    if rows == 1 || cols == 1 {
+        // A vector's transpose is the vector: one copy.
+        target[..batch * size].copy_from_slice(&source[..batch * size]);
+        return;
+    }
+    if size == 0 {
+        return;
+    }
+    let matrices = source.chunks_exact(size).zip(target.chunks_exact_mut(size));
+    for (from, to) in matrices.take(batch) {
+        for i0 in (0..rows).step_by(BLOCK) {
+            let i1 = (i0 + BLOCK).min(rows);
+            for j0 in (0..cols).step_by(BLOCK) {
+                let j1 = (j0 + BLOCK).min(cols);
+                for i in i0..i1 {
+                    let row = &from[i * cols + j0..i * cols + j1];
+                    for (column, &value) in to[j0 * rows + i..].iter_mut().step_by(rows).zip(row) {
+                        *column = value;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// [`transpose`] into caller storage of the reversed shape.
@@ -617,6 +680,19 @@ pub fn pad_into<D: Dimension>(
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // Expected values are exact by construction.
 mod tests {
+
+    #[test]
+    fn batched_transposes_are_recognised() {
+        let shape = [2, 3, 4, 5];
+        assert_eq!(batched_transpose(&shape, &[0, 3, 1, 2]), Some((2, 12, 5)));
+        assert_eq!(batched_transpose(&shape, &[0, 2, 3, 1]), Some((2, 3, 20)));
+        assert_eq!(batched_transpose(&shape, &[2, 3, 0, 1]), Some((1, 6, 20)));
+        assert_eq!(batched_transpose(&shape, &[0, 1, 3, 2]), Some((6, 4, 5)));
+        // Not two swapped groups: the general path.
+        for axes in [[0, 1, 2, 3], [1, 0, 3, 2], [3, 2, 1, 0], [0, 2, 1, 3]] {
+            assert_eq!(batched_transpose(&shape, &axes), None, "{axes:?}");
+        }
+    }
     use super::*;
     use ndarray::{array, Array0, Array1, Array2, Array3};
 

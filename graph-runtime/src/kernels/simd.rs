@@ -28,8 +28,9 @@
 use core::arch::x86_64::{
     __m256, __m256i, _mm256_add_ps, _mm256_andnot_ps, _mm256_blendv_ps, _mm256_castps256_ps128,
     _mm256_cmp_ps, _mm256_cmpgt_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
-    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_mul_ps, _mm256_set1_epi32,
-    _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_storeu_ps, _mm_add_ps, _mm_add_ss,
+    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_mul_ps, _mm256_permute2f128_ps,
+    _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_shuffle_ps,
+    _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps, _mm_add_ps, _mm_add_ss,
     _mm_cvtss_f32, _mm_movehdup_ps, _mm_movehl_ps, _CMP_LT_OQ, _CMP_UNORD_Q,
 };
 use std::mem::MaybeUninit;
@@ -222,10 +223,240 @@ pub(super) fn add_run(acc: &mut [f32], source: &[f32]) -> bool {
     true
 }
 
-/// [`max_run`]'s loop, eight floats at a time: `max_ps(new, kept)` is
+/// `acc[i]` = −∞ folded by `nan_max` with `taps[0][i]`, `taps[1][i]`, …
+/// in turn: max pooling's fold of all the taps of a window over a run, in
+/// one pass that keeps each vector of `acc` in a register. Returns
+/// `false`, doing nothing, when AVX2/FMA are missing.
+///
+/// # Panics
+/// If a tap is shorter than `acc`.
+pub(super) fn max_taps(acc: &mut [f32], taps: &[&[f32]]) -> bool {
+    fold_taps::<true>(acc, taps)
+}
+
+/// `acc[i]` = 0 plus `taps[0][i]`, `taps[1][i]`, … in turn: average
+/// pooling's sum of all the taps of a window over a run, in one pass.
+/// Returns `false`, doing nothing, when AVX2/FMA are missing.
+///
+/// # Panics
+/// If a tap is shorter than `acc`.
+pub(super) fn add_taps(acc: &mut [f32], taps: &[&[f32]]) -> bool {
+    fold_taps::<false>(acc, taps)
+}
+
+/// [`max_taps`] (`MAX`) or [`add_taps`].
+fn fold_taps<const MAX: bool>(acc: &mut [f32], taps: &[&[f32]]) -> bool {
+    assert!(
+        taps.iter().all(|tap| tap.len() >= acc.len()),
+        "fold_taps: a tap shorter than the run"
+    );
+    if !available() {
+        return false;
+    }
+    // SAFETY: `available()` has just confirmed AVX2 and FMA, the features
+    // `fold_taps_avx2` is compiled for; the assertion above makes every tap
+    // at least as long as `acc`.
+    unsafe { fold_taps_avx2::<MAX>(acc, taps) };
+    true
+}
+
+/// [`fold_taps`]'s loop: eight floats of `acc` at a time, folding every
+/// tap into one register. A run that is not a whole number of vectors
+/// ends with the vector of its last eight floats, which overlaps the one
+/// before: `acc` is only written, never read, so the overlap is computed
+/// twice to the same values (a masked tail would be several times slower).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; every tap must hold at least
+/// `acc.len()` floats.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fold_taps_avx2<const MAX: bool>(acc: &mut [f32], taps: &[&[f32]]) {
+    let len = acc.len();
+    if len < 8 {
+        for (i, a) in acc.iter_mut().enumerate() {
+            let mut kept = if MAX { f32::NEG_INFINITY } else { 0.0 };
+            for tap in taps {
+                let new = tap[i];
+                kept = if MAX {
+                    super::reduce::nan_max(kept, new)
+                } else {
+                    kept + new
+                };
+            }
+            *a = kept;
+        }
+        return;
+    }
+    let init = _mm256_set1_ps(if MAX { f32::NEG_INFINITY } else { 0.0 });
+    let mut i = 0;
+    loop {
+        let at = i.min(len - 8);
+        let mut kept = init;
+        for tap in taps {
+            // SAFETY: `at + 8 ≤ len ≤ tap.len()`.
+            let new = unsafe { _mm256_loadu_ps(tap.as_ptr().add(at)) };
+            kept = if MAX {
+                nan_max_vector(kept, new)
+            } else {
+                _mm256_add_ps(kept, new)
+            };
+        }
+        // SAFETY: `at + 8 ≤ len`, inside `acc`, borrowed mutably.
+        unsafe { _mm256_storeu_ps(acc.as_mut_ptr().add(at), kept) };
+        if at + 8 == len {
+            break;
+        }
+        i += 8;
+    }
+}
+
+/// Max pooling's fold of the windows of a run of `count` pixels, pixel by
+/// pixel: for pixel `x < count` and channel `c`, `out[x·channels + c]` =
+/// −∞ folded by `nan_max` with `taps[t][x·step + c]` for each tap `t` in
+/// turn (`step` floats between the windows of consecutive pixels). The
+/// floats of `out` after the run's may be overwritten with others (a run
+/// of pixels stores its last channels' vectors into the next run's
+/// place, when `out` reaches there): runs are to be folded in order.
+/// Returns `false`, doing nothing, when AVX2/FMA are missing.
+///
+/// # Panics
+/// If `channels` is 0, `out` is shorter than the run, or a tap is too short
+/// for a pixel's channels.
+pub(super) fn max_pixels(
+    out: &mut [f32],
+    count: usize,
+    taps: &[&[f32]],
+    step: usize,
+    channels: usize,
+) -> bool {
+    fold_pixels::<true>(out, count, taps, step, channels)
+}
+
+/// Average pooling's sums of the windows of a run of pixels, as
+/// [`max_pixels`] with 0 plus each tap in turn.
+///
+/// # Panics
+/// As [`max_pixels`].
+pub(super) fn add_pixels(
+    out: &mut [f32],
+    count: usize,
+    taps: &[&[f32]],
+    step: usize,
+    channels: usize,
+) -> bool {
+    fold_pixels::<false>(out, count, taps, step, channels)
+}
+
+/// [`max_pixels`] (`MAX`) or [`add_pixels`].
+fn fold_pixels<const MAX: bool>(
+    out: &mut [f32],
+    count: usize,
+    taps: &[&[f32]],
+    step: usize,
+    channels: usize,
+) -> bool {
+    assert!(
+        channels > 0 && out.len() >= count * channels,
+        "fold_pixels: {} floats for {count} pixels of {channels} channels",
+        out.len()
+    );
+    if let Some(last) = count.checked_sub(1) {
+        let reach = last * step + channels;
+        assert!(
+            taps.iter().all(|tap| tap.len() >= reach),
+            "fold_pixels: a tap shorter than the pixels' windows"
+        );
+    }
+    if !available() {
+        return false;
+    }
+    // SAFETY: `available()` has just confirmed AVX2 and FMA, the features
+    // `fold_pixels_avx2` is compiled for; it is safe code otherwise.
+    unsafe { fold_pixels_avx2::<MAX>(out, count, taps, step, channels) };
+    true
+}
+
+/// [`fold_pixels`]'s loop: each pixel's channels eight at a time, every tap
+/// folded into one register. A pixel of fewer than eight channels still
+/// takes one vector: the lanes past its channels read the floats after
+/// them and are stored over the next pixel's first channels, which that
+/// pixel's own store, coming after, replaces. More channels than a whole
+/// number of vectors end with their last eight, overlapping the vector
+/// before with the same values. Where a vector would read past a tap or
+/// write past `out` (the last pixels of the image), the channels are
+/// folded one by one.
+#[target_feature(enable = "avx2,fma")]
+fn fold_pixels_avx2<const MAX: bool>(
+    out: &mut [f32],
+    count: usize,
+    taps: &[&[f32]],
+    step: usize,
+    channels: usize,
+) {
+    let init = if MAX { f32::NEG_INFINITY } else { 0.0 };
+    let reach = taps.iter().map(|tap| tap.len()).min().unwrap_or(usize::MAX);
+    let len = out.len();
+    for x in 0..count {
+        let (from, at) = (x * step, x * channels);
+        let mut k = 0;
+        loop {
+            let lane = if channels >= 8 {
+                k.min(channels - 8)
+            } else {
+                0
+            };
+            if from + lane + 8 <= reach && at + lane + 8 <= len {
+                let mut kept = _mm256_set1_ps(init);
+                for tap in taps {
+                    // SAFETY: `from + lane + 8 ≤ reach ≤ tap.len()`.
+                    let new = unsafe { _mm256_loadu_ps(tap.as_ptr().add(from + lane)) };
+                    kept = if MAX {
+                        nan_max_vector(kept, new)
+                    } else {
+                        _mm256_add_ps(kept, new)
+                    };
+                }
+                // SAFETY: `at + lane + 8 ≤ len`, inside `out`, borrowed
+                // mutably.
+                unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(at + lane), kept) };
+            } else {
+                for c in lane..(lane + 8).min(channels) {
+                    let mut kept = init;
+                    for tap in taps {
+                        let new = tap[from + c];
+                        kept = if MAX {
+                            super::reduce::nan_max(kept, new)
+                        } else {
+                            kept + new
+                        };
+                    }
+                    out[at + c] = kept;
+                }
+            }
+            if lane + 8 >= channels {
+                break;
+            }
+            k += 8;
+        }
+    }
+}
+
+/// `nan_max(kept, new)` on each lane: `max_ps(new, kept)` is
 /// `new > kept ? new : kept`, right but where `new` alone is NaN, which a
-/// blend then takes. (Written as one blend of `kept` and `new`, the
-/// compiler turns it into a masked store, several times slower.)
+/// blend then takes.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn nan_max_vector(kept: __m256, new: __m256) -> __m256 {
+    let only_new_nan = _mm256_andnot_ps(
+        _mm256_cmp_ps::<_CMP_UNORD_Q>(kept, kept),
+        _mm256_cmp_ps::<_CMP_UNORD_Q>(new, new),
+    );
+    _mm256_blendv_ps(_mm256_max_ps(new, kept), new, only_new_nan)
+}
+
+/// [`max_run`]'s loop, eight floats at a time by [`nan_max_vector`]. (Written
+/// as one blend of `kept` and `new`, the compiler turns it into a masked
+/// store, several times slower.)
 #[target_feature(enable = "avx2,fma")]
 fn max_run_avx2(acc: &mut [f32], source: &[f32]) {
     let mut accs = acc.chunks_exact_mut(8);
@@ -236,12 +467,7 @@ fn max_run_avx2(acc: &mut [f32], source: &[f32]) {
         unsafe {
             let kept = _mm256_loadu_ps(a.as_ptr());
             let new = _mm256_loadu_ps(v.as_ptr());
-            let only_new_nan = _mm256_andnot_ps(
-                _mm256_cmp_ps::<_CMP_UNORD_Q>(kept, kept),
-                _mm256_cmp_ps::<_CMP_UNORD_Q>(new, new),
-            );
-            let larger = _mm256_max_ps(new, kept);
-            _mm256_storeu_ps(a.as_mut_ptr(), _mm256_blendv_ps(larger, new, only_new_nan));
+            _mm256_storeu_ps(a.as_mut_ptr(), nan_max_vector(kept, new));
         }
     }
     for (a, &v) in accs.into_remainder().iter_mut().zip(sources.remainder()) {
@@ -1107,6 +1333,234 @@ fn horizontal_sum(v: __m256) -> f32 {
     let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
     let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
     _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)))
+}
+
+/// Output channels of one strip of [`conv_strip`].
+pub(super) const STRIP_CHANNELS: usize = 6;
+
+/// Output positions of one strip of [`conv_strip`].
+pub(super) const STRIP_WIDTH: usize = 16;
+
+/// Where [`conv_strip`] finds its taps: `rows` tap rows of `kw` taps,
+/// `dilation` floats apart, over `channels` channels. Tap `(r, j, c)` of
+/// the strip's first position is float `r·row_stride + c·channel_stride +
+/// j·dilation` of the planes, and the strip's other positions follow it:
+/// the planes hold each channel of the input as rows of floats, zero-padded.
+pub(super) struct PlaneTaps {
+    pub rows: usize,
+    pub kw: usize,
+    pub channels: usize,
+    pub dilation: usize,
+    pub row_stride: usize,
+    pub channel_stride: usize,
+}
+
+impl PlaneTaps {
+    /// Taps (filter rows) per strip: `rows · kw · channels`.
+    pub(super) fn len(&self) -> usize {
+        self.rows * self.kw * self.channels
+    }
+
+    /// The float of the planes that the strip's last tap starts at.
+    fn last(&self) -> usize {
+        (self.rows - 1) * self.row_stride
+            + (self.channels - 1) * self.channel_stride
+            + (self.kw - 1) * self.dilation
+    }
+}
+
+/// One strip of a convolution whose output channels are few, written out:
+/// for the [`STRIP_CHANNELS`] channels `o` and the [`STRIP_WIDTH`]
+/// positions `x` of the strip, the sum over the taps
+/// `t = (r·kw + j)·channels + c`, in that order, of `weights[t·6 + o]` times
+/// the float `x` past tap `(r, j, c)`'s start in `planes` (see
+/// [`PlaneTaps`]), one fused multiply-add per tap into each sum, plus
+/// `bias[o]` when there is a bias, through `act`, is stored at
+/// `pixels[x·out_channels + o]` for the first `out_channels` channels and
+/// as many positions as `pixels` holds.
+///
+/// Each tap is one row of 16 contiguous floats, which two loads bring in
+/// for all six channels: the output channels fill the kernel's rows, not
+/// its lanes. Positions past the end of the output row read whatever
+/// follows in `planes` and are not stored. Returns `false`, doing nothing,
+/// when AVX2/FMA are missing.
+///
+/// # Panics
+/// If a tap's 16 floats reach past the end of `planes`, `weights` holds
+/// fewer than six floats per tap, `out_channels` is 0 or above six, or
+/// `pixels` holds more than 16 positions or a partial one.
+pub(super) fn conv_strip(
+    planes: &[f32],
+    taps: &PlaneTaps,
+    weights: &[f32],
+    bias: Option<&[f32; STRIP_CHANNELS]>,
+    act: Activation,
+    out_channels: usize,
+    pixels: &mut [f32],
+) -> bool {
+    if taps.len() > 0 {
+        assert!(
+            taps.last() + STRIP_WIDTH <= planes.len()
+                && taps.len() * STRIP_CHANNELS <= weights.len(),
+            "conv_strip: taps outside the planes or the weights"
+        );
+    }
+    assert!(
+        (1..=STRIP_CHANNELS).contains(&out_channels)
+            && pixels.len().is_multiple_of(out_channels)
+            && pixels.len() <= STRIP_WIDTH * out_channels,
+        "conv_strip: {} floats of pixels for {out_channels} channels",
+        pixels.len()
+    );
+    if !available() {
+        return false;
+    }
+    // SAFETY: `available()` has just confirmed AVX2 and FMA; the assertion
+    // above bounds every tap's 16 floats inside `planes` and every tap's 6
+    // weights inside `weights`.
+    let mut sums = unsafe { conv_strip_sums(planes.as_ptr(), taps, weights.as_ptr(), bias, act) };
+    if !vector_activation(act) {
+        for half in sums.iter_mut().flatten() {
+            let mut lanes = [0.0_f32; 8];
+            // SAFETY: AVX2 is present; `lanes` holds 8 writable floats.
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *half) };
+            for lane in &mut lanes {
+                *lane = act.apply(*lane);
+            }
+            // SAFETY: as above, 8 readable floats.
+            *half = unsafe { _mm256_loadu_ps(lanes.as_ptr()) };
+        }
+    }
+    // SAFETY: AVX2 is present; the assertion above sizes `pixels`.
+    unsafe { write_strip(&sums, out_channels, pixels) };
+    true
+}
+
+/// [`conv_strip`]'s sums, with the bias and the activations that
+/// [`activate_vector`] handles applied in registers: 12 accumulators (6
+/// channels × 2 vectors), 2 loads and 6 broadcasts per tap.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; for every tap `(r, j, c)`, the 16
+/// floats from its start (see [`PlaneTaps`]) must be readable, and
+/// `weights` must hold `6 · taps.len()` readable floats.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn conv_strip_sums(
+    planes: *const f32,
+    taps: &PlaneTaps,
+    weights: *const f32,
+    bias: Option<&[f32; STRIP_CHANNELS]>,
+    act: Activation,
+) -> [[__m256; 2]; STRIP_CHANNELS] {
+    let mut acc = [[_mm256_setzero_ps(); 2]; STRIP_CHANNELS];
+    let mut weight = weights;
+    for r in 0..taps.rows {
+        for j in 0..taps.kw {
+            // Addresses are formed with `wrapping_add`: the one past the
+            // last channel is computed but never read.
+            let mut source = planes.wrapping_add(r * taps.row_stride + j * taps.dilation);
+            for _ in 0..taps.channels {
+                // SAFETY: tap (r, j, c) of the strip: 16 readable floats
+                // from `source`, and its 6 weights from `weight`, by the
+                // caller's contract.
+                unsafe {
+                    let low = _mm256_loadu_ps(source);
+                    let high = _mm256_loadu_ps(source.add(8));
+                    for (o, sum) in acc.iter_mut().enumerate() {
+                        let w = _mm256_set1_ps(weight.add(o).read());
+                        sum[0] = _mm256_fmadd_ps(w, low, sum[0]);
+                        sum[1] = _mm256_fmadd_ps(w, high, sum[1]);
+                    }
+                }
+                weight = weight.wrapping_add(STRIP_CHANNELS);
+                source = source.wrapping_add(taps.channel_stride);
+            }
+        }
+    }
+    for (sum, o) in acc.iter_mut().zip(0..) {
+        for half in sum.iter_mut() {
+            // Without a bias nothing is added (`−0 + 0` would be `+0`).
+            if let Some(bias) = bias {
+                *half = _mm256_add_ps(*half, _mm256_set1_ps(bias[o]));
+            }
+            *half = activate_vector(act, *half);
+        }
+    }
+    acc
+}
+
+/// Writes a strip's sums (per channel, two vectors of 8 positions) into
+/// `pixels`, `out_channels` floats per position: each block of 8 positions
+/// is transposed in registers into one vector per position, which is
+/// stored whole at its pixel, the lanes past `out_channels` landing on the
+/// next pixel before that one's own store replaces them; the strip's last
+/// position is stored masked.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA (the function is safe code
+/// otherwise); `pixels` must hold at most 16 positions of `out_channels ≤ 6`
+/// floats.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::cast_possible_wrap)] // At most six channels.
+fn write_strip(sums: &[[__m256; 2]; STRIP_CHANNELS], out_channels: usize, pixels: &mut [f32]) {
+    let positions = pixels.len() / out_channels;
+    let zero = _mm256_setzero_ps();
+    let last = lane_mask(out_channels as isize);
+    for half in 0..2 {
+        let mut rows = [zero; 8];
+        for (row, sum) in rows.iter_mut().zip(sums) {
+            *row = sum[half];
+        }
+        let columns = transpose8(rows);
+        let first = 8 * half;
+        for (x, column) in (first..positions.min(first + 8)).zip(columns) {
+            let at = x * out_channels;
+            if at + 8 <= pixels.len() {
+                // SAFETY: 8 floats from `at` lie inside `pixels`, which is
+                // borrowed mutably.
+                unsafe { _mm256_storeu_ps(pixels.as_mut_ptr().add(at), column) };
+            } else {
+                // SAFETY: the mask selects `out_channels` lanes, the floats
+                // of position x, inside `pixels`.
+                unsafe { _mm256_maskstore_ps(pixels.as_mut_ptr().add(at), last, column) };
+            }
+        }
+    }
+}
+
+/// The transpose of an 8 × 8 block held as 8 row vectors: lane `i` of
+/// vector `j` of the result is lane `j` of row `i`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn transpose8(rows: [__m256; 8]) -> [__m256; 8] {
+    let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
+    // Pairs of rows interleaved, then quads, then the 128-bit halves.
+    let t0 = _mm256_unpacklo_ps(r0, r1);
+    let t1 = _mm256_unpackhi_ps(r0, r1);
+    let t2 = _mm256_unpacklo_ps(r2, r3);
+    let t3 = _mm256_unpackhi_ps(r2, r3);
+    let t4 = _mm256_unpacklo_ps(r4, r5);
+    let t5 = _mm256_unpackhi_ps(r4, r5);
+    let t6 = _mm256_unpacklo_ps(r6, r7);
+    let t7 = _mm256_unpackhi_ps(r6, r7);
+    let q0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let q1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let q2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let q3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let q4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let q5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let q6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let q7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    [
+        _mm256_permute2f128_ps::<0x20>(q0, q4),
+        _mm256_permute2f128_ps::<0x20>(q1, q5),
+        _mm256_permute2f128_ps::<0x20>(q2, q6),
+        _mm256_permute2f128_ps::<0x20>(q3, q7),
+        _mm256_permute2f128_ps::<0x31>(q0, q4),
+        _mm256_permute2f128_ps::<0x31>(q1, q5),
+        _mm256_permute2f128_ps::<0x31>(q2, q6),
+        _mm256_permute2f128_ps::<0x31>(q3, q7),
+    ]
 }
 
 #[cfg(test)]
