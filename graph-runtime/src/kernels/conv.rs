@@ -38,9 +38,21 @@
 //! activation in the product's epilogue, when a block's last columns
 //! finish its sums.
 //!
-//! The pools fold each window tap, for a run of an output row's pixels at
-//! once, over the contiguous floats their windows span (on AVX2 for the
-//! maximum), so that the loops are not a few channels long.
+//! A filter of at most six output channels with a unit horizontal stride
+//! (a first layer over one or three channels, say) would fill six of the
+//! product kernel's eight lanes over short patches; it runs on planes
+//! instead (`planar`): each image is copied once into one zero-padded
+//! plane per channel, and a kernel with its lanes over 16 output positions
+//! and its rows over the six channels sums each tap as 16 contiguous
+//! floats of a plane, then adds the bias, activates, and writes the
+//! pixels.
+//!
+//! The pools fold all the taps of a window at once (on AVX2 where the CPU
+//! has it): pixel by pixel when a pixel's channels fill at least half a
+//! vector, else over the contiguous floats that a run of an output row's
+//! windows span, so that the loops are not a few channels long. Windows
+//! that never reach into padding take a path without border checks, a row
+//! of output pixels at a time.
 
 use ndarray::{
     s, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2, ArrayViewMut4, Axis, Slice, Zip,
