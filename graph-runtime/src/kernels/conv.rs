@@ -1663,7 +1663,7 @@ fn max_run(acc: &mut [f32], source: &[f32]) {
 /// window's taps over a run, on AVX2 where the CPU has it.
 fn max_taps(acc: &mut [f32], taps: &[&[f32]]) {
     #[cfg(target_arch = "x86_64")]
-    if super::simd::max_taps(acc, taps) {
+    if super::simd::fold_taps::<true>(acc, taps) {
         return;
     }
     acc.fill(f32::NEG_INFINITY);
@@ -1677,7 +1677,7 @@ fn max_taps(acc: &mut [f32], taps: &[&[f32]]) {
 /// run, on AVX2 where the CPU has it.
 fn add_taps(acc: &mut [f32], taps: &[&[f32]]) {
     #[cfg(target_arch = "x86_64")]
-    if super::simd::add_taps(acc, taps) {
+    if super::simd::fold_taps::<false>(acc, taps) {
         return;
     }
     acc.fill(0.0);
@@ -1689,10 +1689,10 @@ fn add_taps(acc: &mut [f32], taps: &[&[f32]]) {
 /// Max pooling over a run of `count` pixels, `channels` floats each:
 /// `out[x·channels + c]` = −∞ folded by `nan_max` with `taps[t][x·step +
 /// c]` for each tap in turn, on AVX2 where the CPU has it (which may
-/// overwrite floats of `out` past the run's: see `simd::max_pixels`).
+/// overwrite floats of `out` past the run's: see `simd::fold_pixels`).
 fn max_pixels(out: &mut [f32], count: usize, taps: &[&[f32]], step: usize, channels: usize) {
     #[cfg(target_arch = "x86_64")]
-    if super::simd::max_pixels(out, count, taps, step, channels) {
+    if super::simd::fold_pixels::<true>(out, count, taps, step, channels) {
         return;
     }
     let out = &mut out[..count * channels];
@@ -1703,7 +1703,7 @@ fn max_pixels(out: &mut [f32], count: usize, taps: &[&[f32]], step: usize, chann
 /// plus each tap in turn.
 fn add_pixels(out: &mut [f32], count: usize, taps: &[&[f32]], step: usize, channels: usize) {
     #[cfg(target_arch = "x86_64")]
-    if super::simd::add_pixels(out, count, taps, step, channels) {
+    if super::simd::fold_pixels::<false>(out, count, taps, step, channels) {
         return;
     }
     let out = &mut out[..count * channels];

@@ -223,29 +223,15 @@ pub(super) fn add_run(acc: &mut [f32], source: &[f32]) -> bool {
     true
 }
 
-/// `acc[i]` = −∞ folded by `nan_max` with `taps[0][i]`, `taps[1][i]`, …
-/// in turn: max pooling's fold of all the taps of a window over a run, in
-/// one pass that keeps each vector of `acc` in a register. Returns
-/// `false`, doing nothing, when AVX2/FMA are missing.
+/// `acc[i]` = −∞ folded by `nan_max` (with `MAX`; else 0 plus each in
+/// turn) with `taps[0][i]`, `taps[1][i]`, … in turn: a pool's fold of all
+/// the taps of a window over a run, in one pass that keeps each vector of
+/// `acc` in a register. Returns `false`, doing nothing, when AVX2/FMA are
+/// missing.
 ///
 /// # Panics
 /// If a tap is shorter than `acc`.
-pub(super) fn max_taps(acc: &mut [f32], taps: &[&[f32]]) -> bool {
-    fold_taps::<true>(acc, taps)
-}
-
-/// `acc[i]` = 0 plus `taps[0][i]`, `taps[1][i]`, … in turn: average
-/// pooling's sum of all the taps of a window over a run, in one pass.
-/// Returns `false`, doing nothing, when AVX2/FMA are missing.
-///
-/// # Panics
-/// If a tap is shorter than `acc`.
-pub(super) fn add_taps(acc: &mut [f32], taps: &[&[f32]]) -> bool {
-    fold_taps::<false>(acc, taps)
-}
-
-/// [`max_taps`] (`MAX`) or [`add_taps`].
-fn fold_taps<const MAX: bool>(acc: &mut [f32], taps: &[&[f32]]) -> bool {
+pub(super) fn fold_taps<const MAX: bool>(acc: &mut [f32], taps: &[&[f32]]) -> bool {
     assert!(
         taps.iter().all(|tap| tap.len() >= acc.len()),
         "fold_taps: a tap shorter than the run"
@@ -310,45 +296,20 @@ unsafe fn fold_taps_avx2<const MAX: bool>(acc: &mut [f32], taps: &[&[f32]]) {
     }
 }
 
-/// Max pooling's fold of the windows of a run of `count` pixels, pixel by
-/// pixel: for pixel `x < count` and channel `c`, `out[x·channels + c]` =
-/// −∞ folded by `nan_max` with `taps[t][x·step + c]` for each tap `t` in
-/// turn (`step` floats between the windows of consecutive pixels). The
-/// floats of `out` after the run's may be overwritten with others (a run
-/// of pixels stores its last channels' vectors into the next run's
-/// place, when `out` reaches there): runs are to be folded in order.
-/// Returns `false`, doing nothing, when AVX2/FMA are missing.
+/// Pooling's fold of the windows of a run of `count` pixels, pixel by
+/// pixel: for pixel `x < count` and channel `c`, `out[x·channels + c]` is
+/// −∞ folded by `nan_max` (with `MAX`; else 0 plus each in turn) with
+/// `taps[t][x·step + c]` for each tap `t` in turn (`step` floats between
+/// the windows of consecutive pixels). The floats of `out` after the run's
+/// may be overwritten with others (a run of pixels stores its last
+/// channels' vectors into the next run's place, when `out` reaches
+/// there): runs are to be folded in order. Returns `false`, doing nothing,
+/// when AVX2/FMA are missing.
 ///
 /// # Panics
 /// If `channels` is 0, `out` is shorter than the run, or a tap is too short
 /// for a pixel's channels.
-pub(super) fn max_pixels(
-    out: &mut [f32],
-    count: usize,
-    taps: &[&[f32]],
-    step: usize,
-    channels: usize,
-) -> bool {
-    fold_pixels::<true>(out, count, taps, step, channels)
-}
-
-/// Average pooling's sums of the windows of a run of pixels, as
-/// [`max_pixels`] with 0 plus each tap in turn.
-///
-/// # Panics
-/// As [`max_pixels`].
-pub(super) fn add_pixels(
-    out: &mut [f32],
-    count: usize,
-    taps: &[&[f32]],
-    step: usize,
-    channels: usize,
-) -> bool {
-    fold_pixels::<false>(out, count, taps, step, channels)
-}
-
-/// [`max_pixels`] (`MAX`) or [`add_pixels`].
-fn fold_pixels<const MAX: bool>(
+pub(super) fn fold_pixels<const MAX: bool>(
     out: &mut [f32],
     count: usize,
     taps: &[&[f32]],
