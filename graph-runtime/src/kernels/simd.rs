@@ -18,7 +18,13 @@
 //!   columns (a matrix-vector product, or `w` transposed in memory): dot
 //!   products, several sharing each load.
 //!
-//! Both are safe functions: they check the CPU features (detected once) and
+//! Behind [`conv`](super::conv), the module also holds [`conv_strip`], the
+//! planes kernel of convolutions with at most six output channels (lanes
+//! over 16 output positions, rows over the channels, the sums transposed
+//! into pixels in registers), and the pools' folds ([`fold_taps`],
+//! [`fold_pixels`], `max_run`, `add_run`).
+//!
+//! All are safe functions: they check the CPU features (detected once) and
 //! the layout, and return `false`, having done nothing, when they cannot run,
 //! so the caller can fall back to the portable kernels. Shapes are checked
 //! by the caller ([`dense`](super::dense) panics on a mismatch before calling
