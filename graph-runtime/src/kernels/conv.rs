@@ -669,7 +669,7 @@ impl<'a> Pixels<'a> {
         match self {
             Pixels::Slice { data, row, image } => {
                 let from = b * image + y * row + start;
-                target.copy_from_slice(&data[from..from + target.len()]);
+                copy_floats(target, &data[from..from + target.len()]);
             }
             Pixels::View(view) => {
                 let channels = view.dim().3;

@@ -322,7 +322,8 @@ fn batched_transpose(shape: &[usize], axes: &[usize]) -> Option<(usize, usize, u
 
 /// `target[b][j][i] = source[b][i][j]` for `batch` matrices of
 /// `rows × cols` stored one after another, in blocks of 8 × 8 so that
-/// both sides are read and written a few cache lines at a time.
+/// both sides are read and written a few cache lines at a time (whole
+/// blocks transposed in registers on AVX2).
 fn transpose_blocks(source: &[f32], target: &mut [f32], batch: usize, rows: usize, cols: usize) {
     const BLOCK: usize = 8;
     let size = rows * cols;
@@ -340,6 +341,13 @@ fn transpose_blocks(source: &[f32], target: &mut [f32], batch: usize, rows: usiz
             let i1 = (i0 + BLOCK).min(rows);
             for j0 in (0..cols).step_by(BLOCK) {
                 let j1 = (j0 + BLOCK).min(cols);
+                #[cfg(target_arch = "x86_64")]
+                if i1 - i0 == BLOCK && j1 - j0 == BLOCK {
+                    let (from, to) = (&from[i0 * cols + j0..], &mut to[j0 * rows + i0..]);
+                    if super::simd::transpose_block8(from, cols, to, rows) {
+                        continue;
+                    }
+                }
                 for i in i0..i1 {
                     let row = &from[i * cols + j0..i * cols + j1];
                     for (column, &value) in to[j0 * rows + i..].iter_mut().step_by(rows).zip(row) {

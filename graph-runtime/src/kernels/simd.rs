@@ -1495,6 +1495,58 @@ fn write_strip(sums: &[[__m256; 2]; STRIP_CHANNELS], out_channels: usize, pixels
     }
 }
 
+/// Transposes the 8 × 8 block of `source` whose rows start `source_stride`
+/// floats apart into `target`, whose rows start `target_stride` floats
+/// apart: `target[j·target_stride + i] = source[i·source_stride + j]` for
+/// `i, j < 8`. Returns `false`, doing nothing, when AVX2/FMA are missing.
+///
+/// # Panics
+/// If a row of either block reaches past the end of its slice.
+pub(super) fn transpose_block8(
+    source: &[f32],
+    source_stride: usize,
+    target: &mut [f32],
+    target_stride: usize,
+) -> bool {
+    assert!(
+        7 * source_stride + 8 <= source.len() && 7 * target_stride + 8 <= target.len(),
+        "transpose_block8: a block row outside its slice"
+    );
+    if !available() {
+        return false;
+    }
+    let (from, to) = (source.as_ptr(), target.as_mut_ptr());
+    // SAFETY: `available()` has just confirmed AVX2 and FMA; the assertion
+    // above keeps the 8 rows of 8 floats on each side inside the slices.
+    unsafe { transpose_block8_avx2(from, source_stride, to, target_stride) };
+    true
+}
+
+/// [`transpose_block8`]'s body: eight row loads, [`transpose8`], eight
+/// stores.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; rows `0..8` of 8 floats from
+/// `source` (`source_stride` apart) must be readable and those from
+/// `target` (`target_stride` apart) writable, and unaliased.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn transpose_block8_avx2(
+    source: *const f32,
+    source_stride: usize,
+    target: *mut f32,
+    target_stride: usize,
+) {
+    let mut rows = [_mm256_setzero_ps(); 8];
+    for (i, row) in rows.iter_mut().enumerate() {
+        // SAFETY: row i of the source block, per the contract.
+        *row = unsafe { _mm256_loadu_ps(source.add(i * source_stride)) };
+    }
+    for (j, column) in transpose8(rows).into_iter().enumerate() {
+        // SAFETY: row j of the target block, per the contract.
+        unsafe { _mm256_storeu_ps(target.add(j * target_stride), column) };
+    }
+}
+
 /// The transpose of an 8 × 8 block held as 8 row vectors: lane `i` of
 /// vector `j` of the result is lane `j` of row `i`.
 #[inline]

@@ -16,8 +16,9 @@
 //!   the caller as well as by the helpers, so a helper that gets its core
 //!   late takes fewer parts, and one that never does takes none: the caller
 //!   then does every part, never waiting for a thread that has not started;
-//! - a helper without a job parks, and the caller offering one unparks it
-//!   (see [`helper_loop`] for why it does not spin instead);
+//! - a helper without a job watches its mailbox for a short while, then
+//!   parks, and the caller offering one unparks it (see [`helper_loop`]
+//!   for why it watches, and how);
 //! - handing over a job allocates nothing: the job lives on the caller's
 //!   stack, and the caller does not return before every helper that took
 //!   it has let go of it.
@@ -41,6 +42,18 @@ pub(super) const MAX_HELPERS: usize = 15;
 /// at most for the products that split), and waking a parked thread on a
 /// virtual machine costs tens of microseconds itself.
 const WAIT_SPIN: Duration = Duration::from_micros(100);
+
+/// How long a helper that has finished a job watches its mailbox for the
+/// next before it parks: longer than the serial stretch between the split
+/// products of a training step at batch 64 (about 30 µs), so that the
+/// helper is awake for the next product instead of waiting to be woken.
+const IDLE_WATCH: Duration = Duration::from_micros(60);
+
+/// A gap between two of the watching helper's looks at the clock longer
+/// than this means it lost its core meanwhile: it parks at once, so that a
+/// core shared with the caller (or with anything else) is not held by a
+/// thread with nothing to do.
+const PREEMPTED: Duration = Duration::from_micros(10);
 
 /// A job: `parts` calls `run(0)`, …, `run(parts - 1)`, each made once, by
 /// whichever thread claims it.
@@ -122,18 +135,24 @@ pub(super) fn spawned() -> usize {
     SPAWNED.load(Ordering::Acquire)
 }
 
-/// The life of a helper: take an offered job, work on it, park until the
-/// next one.
+/// The life of a helper: take an offered job, work on it, watch for the
+/// next a short while ([`watch`]), and park until one comes.
 ///
-/// It parks as soon as it finds no job, rather than spinning a while for
-/// the next: on a machine whose cores other processes also want (measured
-/// on the 2-core benchmark machine with background builds), a spinning
-/// helper used up its share of a core and lost it mid-product: spinning
-/// 50 to 100 µs after each job, 2-thread inference and training steps took
-/// 1.3 to 1.9 times as long as 1-thread ones (medians of 500 calls), where
-/// a parking helper kept them at 1.04 to 1.27 times.
+/// Parking at once after each job cost a wake-up per training step: on
+/// this project's 2-core virtual machine a parked helper ran about 21 µs
+/// after being unparked (`perf sched timehist`), and the 784-128-10 step at
+/// batch 64 took 0.74 to 0.81 times its 1-thread time with 2 threads.
+/// Watching the mailbox with plain loads for 60 µs, and parking as soon
+/// as the watch is interrupted by the scheduler, brought it to 0.62 to 0.69
+/// in most runs (runs in which the machine gave the process less than two
+/// cores stay near 0.9 either way). Two earlier forms of waiting made
+/// things worse and were dropped: polling by swapping the mailbox (which
+/// writes its cache line) for 50 to 100 µs, 1.3 to 1.9 times the 1-thread
+/// time under background builds and 0.93 to 0.99 on the quiet machine; and
+/// yielding to the scheduler between polls, 0.73 to 0.95.
 fn helper_loop(helper: &Helper) {
     loop {
+        watch(helper);
         let job = helper.offer.swap(ptr::null_mut(), Ordering::Acquire);
         if !job.is_null() {
             // SAFETY: a non-null offer points to a job on the stack of a
@@ -152,6 +171,28 @@ fn helper_loop(helper: &Helper) {
             thread::park();
         }
         helper.sleeping.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Watches `helper`'s mailbox with plain loads until a job is offered,
+/// [`IDLE_WATCH`] has passed, or the helper finds it was descheduled
+/// ([`PREEMPTED`]). Loads only: taking the job (a swap) writes the
+/// mailbox's cache line, which the caller writes to offer the job, and
+/// polling with swaps kept that line moving between the cores.
+fn watch(helper: &Helper) {
+    let start = Instant::now();
+    let mut last = start;
+    let mut polls = 0_u32;
+    while helper.offer.load(Ordering::Relaxed).is_null() {
+        polls = polls.wrapping_add(1);
+        if polls.is_multiple_of(64) {
+            let now = Instant::now();
+            if now - start > IDLE_WATCH || now - last > PREEMPTED {
+                return;
+            }
+            last = now;
+        }
+        core::hint::spin_loop();
     }
 }
 
