@@ -447,9 +447,11 @@ fn planar(
             };
             // The tap rows inside the input are consecutive: from tap row
             // `first`, reading input row `top`, `count` of them.
-            let mut taps = rows.taps(y);
-            let (first, top) = taps.next().unwrap_or((0, 0));
-            let count = usize::from(rows.source(y, first).is_some()) + taps.count();
+            let mut inside = rows.taps(y);
+            let (first, top, count) = match inside.next() {
+                Some((first, top)) => (first, top, 1 + inside.count()),
+                None => (0, 0, 0),
+            };
             let taps = PlaneTaps {
                 rows: count,
                 kw,
@@ -1179,20 +1181,7 @@ pub fn max_pool2d_into(
     padding: Padding,
     out: ArrayViewMut4<'_, f32>,
 ) {
-    pool_into(
-        "max_pool2d",
-        input,
-        window,
-        strides,
-        padding,
-        out,
-        f32::NEG_INFINITY,
-        nan_max,
-        max_run,
-        max_taps,
-        max_pixels,
-        None::<fn(f32, usize) -> f32>,
-    );
+    pool_into::<true>("max_pool2d", input, window, strides, padding, out);
 }
 
 /// [`avg_pool2d`] into caller storage of the output's shape, with no
@@ -1219,20 +1208,7 @@ pub fn avg_pool2d_into(
     padding: Padding,
     out: ArrayViewMut4<'_, f32>,
 ) {
-    pool_into(
-        "avg_pool2d",
-        input,
-        window,
-        strides,
-        padding,
-        out,
-        0.0,
-        |total, v| total + v,
-        add_run,
-        add_taps,
-        add_pixels,
-        Some(|total, count| total / count as f32),
-    );
+    pool_into::<false>("avg_pool2d", input, window, strides, padding, out);
 }
 
 /// The output shape of a pool, or an empty one when a window size or
@@ -1337,30 +1313,22 @@ impl Geometry {
 }
 
 /// Slides a window over every image and channel: for each output pixel,
-/// each channel starts at `init`, `fold(acc, value)` takes in the value of
-/// each window position inside the input, in row-major window order, and
-/// `finish(acc, count)`, if any, ends it with the number of those
-/// positions. `run(acc, values)` is `fold` over runs of floats, element by
-/// element.
+/// each channel starts at [`Fold::INIT`], takes in the value of each window
+/// position inside the input by [`Fold::value`], in row-major window
+/// order, and (for the average) ends by [`Fold::finish`] with the number
+/// of those positions. `MAX` chooses max pooling, else average pooling.
 ///
 /// Operands in standard layout are read as slices, a contiguous lane of
 /// channels per window position (plain loops, which vectorise); others
 /// through views.
 #[track_caller]
-#[allow(clippy::too_many_arguments)] // Private: the two pools' shared body.
-fn pool_into(
+fn pool_into<const MAX: bool>(
     kernel: &str,
     input: ArrayView4<'_, f32>,
     window: (usize, usize),
     strides: (usize, usize),
     padding: Padding,
     mut out: ArrayViewMut4<'_, f32>,
-    init: f32,
-    fold: impl Fn(f32, f32) -> f32,
-    run: impl Fn(&mut [f32], &[f32]),
-    taps: impl Fn(&mut [f32], &[&[f32]]),
-    pixel_folds: impl Fn(&mut [f32], usize, &[&[f32]], usize, usize),
-    finish: Option<impl Fn(f32, usize) -> f32>,
 ) {
     let parameters = [window.0, window.1, strides.0, strides.1];
     if parameters.contains(&0) {
@@ -1394,7 +1362,7 @@ fn pool_into(
                 window,
                 strides,
             };
-            pool_unpadded(pixels, pooled, batch, &geometry, &pixel_folds, finish);
+            pool_unpadded::<MAX>(pixels, pooled, batch, &geometry);
             return;
         }
         let mut scratch = [0.0_f32; POOL_SCRATCH];
@@ -1409,22 +1377,16 @@ fn pool_into(
                 let sources = covered_rows
                     .clone()
                     .map(|source_y| &image[source_y * row_len..][..row_len]);
-                let folds = Folds {
-                    init,
-                    run: &run,
-                    taps: &taps,
-                    pixels: &pixel_folds,
-                };
-                pool_row(acc, sources, &plan, &folds, &mut scratch);
-                let Some(finish) = &finish else {
+                pool_row::<MAX>(acc, sources, &plan, &mut scratch);
+                if MAX {
                     continue;
-                };
+                }
                 // A window always overlaps the input (padding before is
                 // less than the window), so the count is at least 1.
                 for (x, pixel) in acc.chunks_exact_mut(channels).enumerate() {
                     let count = covered_rows.len() * cols.covered(x).len();
                     for a in pixel {
-                        *a = finish(*a, count);
+                        *a = Fold::<MAX>::finish(*a, count);
                     }
                 }
             }
@@ -1434,19 +1396,19 @@ fn pool_into(
     for (image, mut result) in input.outer_iter().zip(out.outer_iter_mut()) {
         for (y, mut result_row) in result.outer_iter_mut().enumerate() {
             for (x, mut acc) in result_row.outer_iter_mut().enumerate() {
-                acc.fill(init);
+                acc.fill(Fold::<MAX>::INIT);
                 let mut count = 0;
                 for (_, source_y) in rows.taps(y) {
                     let source_row = image.index_axis(Axis(0), source_y);
                     for (_, source_x) in cols.taps(x) {
                         Zip::from(&mut acc)
                             .and(&source_row.index_axis(Axis(0), source_x))
-                            .for_each(|a, &v| *a = fold(*a, v));
+                            .for_each(|a, &v| *a = Fold::<MAX>::value(*a, v));
                         count += 1;
                     }
                 }
-                if let Some(finish) = &finish {
-                    acc.mapv_inplace(|a| finish(a, count));
+                if !MAX {
+                    acc.mapv_inplace(|a| Fold::<MAX>::finish(a, count));
                 }
             }
         }
@@ -1464,18 +1426,16 @@ struct Unpadded {
 }
 
 /// A pool over slices whose windows never reach into padding (so every
-/// window counts all its taps, and `finish`, if any, divides by the
-/// window's size), with at least [`PIXEL_CHANNELS`] channels and at most
+/// window counts all its taps, and the average divides by the window's
+/// size), with at least [`PIXEL_CHANNELS`] channels and at most
 /// [`POOL_TAPS`] taps: each output row is one run of pixels for
-/// `pixel_folds`, whose taps are the image's floats from the row's first
-/// window on.
-fn pool_unpadded(
+/// [`Fold::pixels`], whose taps are the image's floats from the row's
+/// first window on.
+fn pool_unpadded<const MAX: bool>(
     pixels: &[f32],
     pooled: &mut [f32],
     batch: usize,
     geometry: &Unpadded,
-    pixel_folds: &impl Fn(&mut [f32], usize, &[&[f32]], usize, usize),
-    finish: Option<impl Fn(f32, usize) -> f32>,
 ) {
     let (height, width, channels) = geometry.input;
     let (out_height, out_width) = geometry.output;
@@ -1498,10 +1458,10 @@ fn pool_unpadded(
             // vector may land on the next row, which is written next.
             let rest = &mut pooled[(first + y) * out_row..];
             let (step, runs) = (strides.1 * channels, &row_taps[..taps_len]);
-            pixel_folds(rest, out_width, runs, step, channels);
-            if let Some(finish) = &finish {
+            Fold::<MAX>::pixels(rest, out_width, runs, step, channels);
+            if !MAX {
                 for a in &mut rest[..out_row] {
-                    *a = finish(*a, taps_len);
+                    *a = Fold::<MAX>::finish(*a, taps_len);
                 }
             }
         }
@@ -1512,8 +1472,8 @@ fn pool_unpadded(
 /// output pixels (8 KiB).
 const POOL_SCRATCH: usize = 2048;
 
-/// One output row of a pool over slices, before `finish`: for each pixel,
-/// `init` folded with every window position inside the input (`sources`
+/// One output row of a pool over slices, before the average's finish: for
+/// each pixel, [`Fold::INIT`] folded with every window position inside the input (`sources`
 /// are the input rows the windows cover, in order), in row-major window
 /// order, a lane of `channels` floats at a time.
 ///
@@ -1524,25 +1484,18 @@ const POOL_SCRATCH: usize = 2048;
 /// the loops would be a few channels long); each pixel then takes its lane
 /// from where its window starts (the floats between, with strides wider
 /// than one pixel, are folded for nothing).
-fn pool_row<'a>(
+fn pool_row<'a, const MAX: bool>(
     acc: &mut [f32],
     sources: impl Iterator<Item = &'a [f32]> + Clone,
     plan: &RowPlan<'_>,
-    folds: &Folds<
-        '_,
-        impl Fn(&mut [f32], &[f32]),
-        impl Fn(&mut [f32], &[&[f32]]),
-        impl Fn(&mut [f32], usize, &[&[f32]], usize, usize),
-    >,
     scratch: &mut [f32],
 ) {
     let (cols, c) = (plan.cols, plan.channels);
-    let (init, run) = (folds.init, folds.run);
     let one_by_one = |x: usize, pixel: &mut [f32]| {
-        pixel.fill(init);
+        pixel.fill(Fold::<MAX>::INIT);
         for row in sources.clone() {
             for source_x in cols.covered(x) {
-                run(pixel, &row[source_x * c..]);
+                Fold::<MAX>::run(pixel, &row[source_x * c..]);
             }
         }
     };
@@ -1580,16 +1533,16 @@ fn pool_row<'a>(
                 // Pixel by pixel, straight into `acc`: a pixel's channels
                 // fill (most of) a vector. (The pixels after x1, which the
                 // last vector may cover, come later.)
-                (folds.pixels)(&mut acc[x0 * c..], x1 - x0, runs, step, c);
+                Fold::<MAX>::pixels(&mut acc[x0 * c..], x1 - x0, runs, step, c);
                 x0 = x1;
                 continue;
             }
             // Every tap at once, in one pass over `folded`.
-            (folds.taps)(folded, runs);
+            Fold::<MAX>::taps(folded, runs);
         } else {
-            folded.fill(init);
+            folded.fill(Fold::<MAX>::INIT);
             for tap in taps {
-                run(folded, tap);
+                Fold::<MAX>::run(folded, tap);
             }
         }
         let pixels = acc[x0 * c..x1 * c].chunks_exact_mut(c);
@@ -1601,15 +1554,6 @@ fn pool_row<'a>(
     for x in right {
         one_by_one(x, &mut acc[x * c..][..c]);
     }
-}
-
-/// A pool's fold: its start, over one run, over the runs of all the taps
-/// of a window at once, and over the windows of a run of pixels.
-struct Folds<'f, R, T, P> {
-    init: f32,
-    run: &'f R,
-    taps: &'f T,
-    pixels: &'f P,
 }
 
 /// Fewest channels for [`pool_row`] to fold pixel by pixel (at least half
@@ -1645,100 +1589,84 @@ impl<'g> RowPlan<'g> {
     }
 }
 
-/// `acc[i] = nan_max(acc[i], source[i])` over `acc` (`source` at least as
-/// long): max pooling's fold of a run, on AVX2 where the CPU has it.
-fn max_run(acc: &mut [f32], source: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if super::simd::max_run(acc, source) {
-        return;
-    }
-    let source = &source[..acc.len()];
-    for (a, &v) in acc.iter_mut().zip(source) {
-        *a = nan_max(*a, v);
-    }
-}
+/// The arithmetic of max pooling (`MAX`) and average pooling: where each
+/// window's fold starts, how it takes in one value, a run of values, all
+/// the taps of a window over a run, or the windows of a run of pixels (the
+/// last three on AVX2 where the CPU has it, with the same results), and
+/// how the average ends.
+struct Fold<const MAX: bool>;
 
-/// `acc[i]` = −∞ folded with `taps[0][i]`, `taps[1][i]`, … in turn by
-/// `nan_max` (each tap at least as long as `acc`): max pooling's fold of a
-/// window's taps over a run, on AVX2 where the CPU has it.
-fn max_taps(acc: &mut [f32], taps: &[&[f32]]) {
-    #[cfg(target_arch = "x86_64")]
-    if super::simd::fold_taps::<true>(acc, taps) {
-        return;
-    }
-    acc.fill(f32::NEG_INFINITY);
-    for tap in taps {
-        max_run(acc, tap);
-    }
-}
+impl<const MAX: bool> Fold<MAX> {
+    /// Where each window's fold starts.
+    const INIT: f32 = if MAX { f32::NEG_INFINITY } else { 0.0 };
 
-/// `acc[i]` = 0 plus `taps[0][i]`, `taps[1][i]`, … in turn (each tap at
-/// least as long as `acc`): average pooling's sum of a window's taps over a
-/// run, on AVX2 where the CPU has it.
-fn add_taps(acc: &mut [f32], taps: &[&[f32]]) {
-    #[cfg(target_arch = "x86_64")]
-    if super::simd::fold_taps::<false>(acc, taps) {
-        return;
-    }
-    acc.fill(0.0);
-    for tap in taps {
-        add_run(acc, tap);
-    }
-}
-
-/// Max pooling over a run of `count` pixels, `channels` floats each:
-/// `out[x·channels + c]` = −∞ folded by `nan_max` with `taps[t][x·step +
-/// c]` for each tap in turn, on AVX2 where the CPU has it (which may
-/// overwrite floats of `out` past the run's: see `simd::fold_pixels`).
-fn max_pixels(out: &mut [f32], count: usize, taps: &[&[f32]], step: usize, channels: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if super::simd::fold_pixels::<true>(out, count, taps, step, channels) {
-        return;
-    }
-    let out = &mut out[..count * channels];
-    fold_pixels(out, taps, step, channels, f32::NEG_INFINITY, nan_max);
-}
-
-/// Average pooling's sums over a run of pixels, as [`max_pixels`] with 0
-/// plus each tap in turn.
-fn add_pixels(out: &mut [f32], count: usize, taps: &[&[f32]], step: usize, channels: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if super::simd::fold_pixels::<false>(out, count, taps, step, channels) {
-        return;
-    }
-    let out = &mut out[..count * channels];
-    fold_pixels(out, taps, step, channels, 0.0, |total, v| total + v);
-}
-
-/// [`max_pixels`] and [`add_pixels`] in plain loops, over all of `out`.
-fn fold_pixels(
-    out: &mut [f32],
-    taps: &[&[f32]],
-    step: usize,
-    channels: usize,
-    init: f32,
-    fold: impl Fn(f32, f32) -> f32,
-) {
-    for (pixel, from) in out.chunks_exact_mut(channels).zip((0..).step_by(step)) {
-        pixel.fill(init);
-        for tap in taps {
-            for (a, &v) in pixel.iter_mut().zip(&tap[from..from + channels]) {
-                *a = fold(*a, v);
-            }
+    /// `acc` with `v` taken in: `nan_max` (NaN wins from either side, else
+    /// the larger, `acc` on ties), or the sum.
+    fn value(acc: f32, v: f32) -> f32 {
+        if MAX {
+            nan_max(acc, v)
+        } else {
+            acc + v
         }
     }
-}
 
-/// `acc[i] += source[i]` over `acc` (`source` at least as long): average
-/// pooling's fold of a run, on AVX2 where the CPU has it.
-fn add_run(acc: &mut [f32], source: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if super::simd::add_run(acc, source) {
-        return;
+    /// The average of a window's `count` values, from their sum.
+    fn finish(total: f32, count: usize) -> f32 {
+        total / count as f32
     }
-    let source = &source[..acc.len()];
-    for (a, &v) in acc.iter_mut().zip(source) {
-        *a += v;
+
+    /// `acc[i] = value(acc[i], source[i])` over `acc` (`source` at least
+    /// as long): the fold of one window tap over a run.
+    fn run(acc: &mut [f32], source: &[f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let simd = if MAX {
+                super::simd::max_run
+            } else {
+                super::simd::add_run
+            };
+            if simd(acc, source) {
+                return;
+            }
+        }
+        let source = &source[..acc.len()];
+        for (a, &v) in acc.iter_mut().zip(source) {
+            *a = Self::value(*a, v);
+        }
+    }
+
+    /// `acc[i]` = [`Self::INIT`] folded with `taps[0][i]`, `taps[1][i]`, …
+    /// in turn (each tap at least as long as `acc`): the fold of a
+    /// window's taps over a run.
+    fn taps(acc: &mut [f32], taps: &[&[f32]]) {
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::fold_taps::<MAX>(acc, taps) {
+            return;
+        }
+        acc.fill(Self::INIT);
+        for tap in taps {
+            Self::run(acc, tap);
+        }
+    }
+
+    /// The fold over a run of `count` pixels, `channels` floats each:
+    /// `out[x·channels + c]` = [`Self::INIT`] folded with
+    /// `taps[t][x·step + c]` for each tap in turn (on AVX2 this may
+    /// overwrite floats of `out` past the run's: see `simd::fold_pixels`).
+    fn pixels(out: &mut [f32], count: usize, taps: &[&[f32]], step: usize, channels: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::fold_pixels::<MAX>(out, count, taps, step, channels) {
+            return;
+        }
+        let out = &mut out[..count * channels];
+        for (pixel, from) in out.chunks_exact_mut(channels).zip((0..).step_by(step)) {
+            pixel.fill(Self::INIT);
+            for tap in taps {
+                for (a, &v) in pixel.iter_mut().zip(&tap[from..from + channels]) {
+                    *a = Self::value(*a, v);
+                }
+            }
+        }
     }
 }
 
@@ -2073,8 +2001,7 @@ mod tests {
             let bias = ndarray::Array1::from_shape_simple_fn(out_channels, &mut next);
             let shape = (2, 5, 21, out_channels);
             let mut plain = Array4::zeros(shape);
-            let geometry = ((1, 1), Padding::Same, (1, 1));
-            let (strides, padding, dilations) = geometry;
+            let (strides, padding, dilations) = ((1, 1), Padding::Same, (1, 1));
             conv2d_into_direct(
                 image.view(),
                 filter.view(),
@@ -2085,8 +2012,7 @@ mod tests {
             );
             for activation in activations {
                 for bias in [None, Some(bias.view())] {
-                    let want = plain.mapv(|v| v);
-                    let mut want = want;
+                    let mut want = plain.clone();
                     for mut pixel in want.rows_mut() {
                         for (o, v) in pixel.iter_mut().enumerate() {
                             let sum = *v + bias.as_ref().map_or(0.0, |b| b[o]);

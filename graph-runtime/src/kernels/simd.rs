@@ -268,12 +268,7 @@ unsafe fn fold_taps_avx2<const MAX: bool>(acc: &mut [f32], taps: &[&[f32]]) {
         for (i, a) in acc.iter_mut().enumerate() {
             let mut kept = if MAX { f32::NEG_INFINITY } else { 0.0 };
             for tap in taps {
-                let new = tap[i];
-                kept = if MAX {
-                    super::reduce::nan_max(kept, new)
-                } else {
-                    kept + new
-                };
+                kept = fold_lane::<MAX>(kept, tap[i]);
             }
             *a = kept;
         }
@@ -287,11 +282,7 @@ unsafe fn fold_taps_avx2<const MAX: bool>(acc: &mut [f32], taps: &[&[f32]]) {
         for tap in taps {
             // SAFETY: `at + 8 ≤ len ≤ tap.len()`.
             let new = unsafe { _mm256_loadu_ps(tap.as_ptr().add(at)) };
-            kept = if MAX {
-                nan_max_vector(kept, new)
-            } else {
-                _mm256_add_ps(kept, new)
-            };
+            kept = fold_vector::<MAX>(kept, new);
         }
         // SAFETY: `at + 8 ≤ len`, inside `acc`, borrowed mutably.
         unsafe { _mm256_storeu_ps(acc.as_mut_ptr().add(at), kept) };
@@ -377,11 +368,7 @@ fn fold_pixels_avx2<const MAX: bool>(
                 for tap in taps {
                     // SAFETY: `from + lane + 8 ≤ reach ≤ tap.len()`.
                     let new = unsafe { _mm256_loadu_ps(tap.as_ptr().add(from + lane)) };
-                    kept = if MAX {
-                        nan_max_vector(kept, new)
-                    } else {
-                        _mm256_add_ps(kept, new)
-                    };
+                    kept = fold_vector::<MAX>(kept, new);
                 }
                 // SAFETY: `at + lane + 8 ≤ len`, inside `out`, borrowed
                 // mutably.
@@ -390,12 +377,7 @@ fn fold_pixels_avx2<const MAX: bool>(
                 for c in lane..(lane + 8).min(channels) {
                     let mut kept = init;
                     for tap in taps {
-                        let new = tap[from + c];
-                        kept = if MAX {
-                            super::reduce::nan_max(kept, new)
-                        } else {
-                            kept + new
-                        };
+                        kept = fold_lane::<MAX>(kept, tap[from + c]);
                     }
                     out[at + c] = kept;
                 }
@@ -405,6 +387,28 @@ fn fold_pixels_avx2<const MAX: bool>(
             }
             k += 8;
         }
+    }
+}
+
+/// A pool's fold of one value: `nan_max(kept, new)` with `MAX`, else the
+/// sum.
+#[inline]
+fn fold_lane<const MAX: bool>(kept: f32, new: f32) -> f32 {
+    if MAX {
+        super::reduce::nan_max(kept, new)
+    } else {
+        kept + new
+    }
+}
+
+/// [`fold_lane`] on each of eight lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn fold_vector<const MAX: bool>(kept: __m256, new: __m256) -> __m256 {
+    if MAX {
+        nan_max_vector(kept, new)
+    } else {
+        _mm256_add_ps(kept, new)
     }
 }
 
