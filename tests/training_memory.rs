@@ -3,7 +3,8 @@
 //! plus the activations the backward pass must keep, because each update is
 //! applied in its variable as soon as its gradient is final (the memory
 //! order), relu's gradient reads relu's output so the pre-activations are
-//! never stored, and the transposed activations a product reads are views.
+//! never stored, and the transposed activations and weights a product
+//! reads are views.
 
 use staticflow::graph;
 
@@ -94,6 +95,21 @@ fn an_mlp_64_256_256_10_step_keeps_one_gradient_at_a_time() {
     // The largest gradient is w2's (256 × 256); the backward pass keeps
     // both hidden activations (256 × 256 each).
     let bound = Mlp2Inference::WORKSPACE_BYTES + 256 * 256 * F32 + 2 * 256 * 256 * F32;
+    assert!(
+        Mlp2Step::WORKSPACE_BYTES <= bound,
+        "{} > {bound}",
+        Mlp2Step::WORKSPACE_BYTES
+    );
+}
+
+#[test]
+fn an_mlp_64_256_256_10_step_reads_transposed_weights_in_place() {
+    // Beyond inference's two 256 × 256 slots, at most three 256 × 256
+    // values live at once (h1, the gradient at layer 2's pre-activation
+    // and h1's gradient), with the batch's logits, probabilities and their
+    // gradient (256 × 10 each). `w2ᵀ` in `δ·w2ᵀ` is a view of `w2`: a copy
+    // would take 256 × 256 floats more.
+    let bound = Mlp2Inference::WORKSPACE_BYTES + 256 * 256 * F32 + 3 * 256 * 10 * F32;
     assert!(
         Mlp2Step::WORKSPACE_BYTES <= bound,
         "{} > {bound}",

@@ -299,6 +299,40 @@ fn copied_and_streamed_strips_of_w() {
 }
 
 /// `a` with a zero column after each column.
+/// `w` stored transposed (`w_t.t()`, unit row stride) with more than 4
+/// rows of `x`: the SIMD kernel packs each 16-column strip through 8 × 8
+/// register transposes, with steps and columns left over past whole
+/// blocks of 8, partial last strips, and inner dimensions of one and of
+/// two blocks (257 and 300 steps).
+#[test]
+fn transposed_w_through_packed_strips() {
+    for &(m, k, n) in &[
+        (6, 1, 8),
+        (7, 13, 16),
+        (12, 8, 9),
+        (30, 64, 17),
+        (61, 257, 40),
+        (5, 300, 33),
+    ] {
+        let x = matrix(m, k, 41);
+        let w_t = matrix(n, k, 42);
+        let w = w_t.t();
+        let b = Array1::linspace(-1.0, 1.0, n);
+        for activation in [Activation::Identity, Activation::Relu] {
+            let expected = reference(x.view(), w, Some(b.view()), activation);
+            for (path, kernel) in paths() {
+                let mut out = Array2::from_elem((m, n), f32::NAN);
+                kernel(x.view(), w, Some(b.view()), activation, out.view_mut());
+                let context = format!("{path} m={m} k={k} n={n} {activation:?}");
+                assert_matches(&context, out.view(), &expected);
+            }
+        }
+        let expected = reference(x.view(), w, None, Activation::Identity);
+        let context = format!("matmul with wᵀ m={m} k={k} n={n}");
+        assert_matches(&context, linalg::matmul(x.view(), w).view(), &expected);
+    }
+}
+
 fn wide(a: &Array2<f32>) -> Array2<f32> {
     Array2::from_shape_fn((a.nrows(), 2 * a.ncols()), |(i, j)| {
         if j % 2 == 0 {
@@ -391,6 +425,69 @@ fn linalg_products_match_reference() {
                     f64::from((got - want).abs()) <= tolerance,
                     "vecmat {context} at {j}"
                 );
+            }
+        }
+    }
+}
+
+/// The SGD update `w += scale·aᵀ·δ` (`matmul_accumulate_inplace`) over
+/// shapes that cross every edge of the tile kernel, which adds each tile's
+/// update as it finishes it: row counts around its 6-row tiles, column
+/// counts around its 16-column strips (at least 8: fewer take the dot
+/// kernel), and inner dimensions up to and past its 256-step block (past
+/// it, the product goes through scratch blocks). Against the f64 reference,
+/// and bit for bit against the product followed by the update wherever
+/// the tiles add it (their sums are the product kernel's).
+#[test]
+fn accumulated_updates_across_tile_edges() {
+    let scale = -0.01_f32;
+    for m in [1, 4, 5, 6, 7, 61] {
+        for k in [1, 7, 64, 256, 257] {
+            for n in [8, 9, 17, 40] {
+                let w = matrix(m, n, 31);
+                let h = matrix(k, m, 32); // read transposed: a = hᵀ
+                let delta = matrix(k, n, 33);
+                let (product, magnitude) =
+                    reference(h.t(), delta.view(), None, Activation::Identity);
+                let context = format!("m={m} k={k} n={n}");
+                let mut updated = w.clone();
+                linalg::matmul_accumulate_inplace(
+                    updated.view_mut(),
+                    h.view(),
+                    delta.view(),
+                    true,
+                    scale,
+                );
+                for ((i, j), &got) in updated.indexed_iter() {
+                    let want = f64::from(w[[i, j]]) + f64::from(scale) * f64::from(product[[i, j]]);
+                    let tolerance = 1e-6 * (1.0 + f64::from(w[[i, j]]).abs() + magnitude[[i, j]]);
+                    assert!(
+                        (f64::from(got) - want).abs() <= tolerance,
+                        "{context} at [{i}, {j}]: {got} against {want}"
+                    );
+                }
+                // `a` given untransposed (rows of `hᵀ` contiguous) updates alike.
+                let copied = h.t().as_standard_layout().into_owned();
+                let mut plain = w.clone();
+                linalg::matmul_accumulate_inplace(
+                    plain.view_mut(),
+                    copied.view(),
+                    delta.view(),
+                    false,
+                    scale,
+                );
+                assert_eq!(plain, updated, "{context}: a transposed or not");
+                if k <= 256 && simd_available() {
+                    let gradient = linalg::matmul(h.t(), delta.view());
+                    let unfused = &w + &(gradient * scale);
+                    assert!(
+                        unfused
+                            .iter()
+                            .zip(&updated)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{context}: not the product then the update"
+                    );
+                }
             }
         }
     }

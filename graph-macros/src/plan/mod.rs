@@ -350,20 +350,19 @@ fn last_uses(graph: &Graph, views: Option<&[bool]>) -> Vec<usize> {
 
 /// Per node, whether it is a transpose of a matrix that the std backend
 /// emits as a view of its operand (`reversed_axes`), with no slot and no
-/// copy: one that only products read, as their left operand (`xᵀ·g` in the
-/// backward pass of every `matmul`), which the tile kernel reads with any
-/// strides at full speed. A transposed right operand (`g·wᵀ`) stays a copy:
-/// the dot-product kernel that would read it in place is slower than the
-/// copy and the tile kernel together (measured on the training-step
-/// benchmark: MLP 64-256-256-10 at batch 256 took 2.5 ms with every
-/// transpose a view, 1.5 ms with left operands only, 1.8 ms with copies).
+/// copy: one that only products read, as either operand (`xᵀ·g` and `g·wᵀ`
+/// in the backward pass of every `matmul`). The tile kernel reads a
+/// transposed left operand with any strides at full speed, and packs a
+/// transposed right operand strip by strip through registers, which costs
+/// less than copying it whole first (and needs no workspace); products of
+/// at most 4 rows read it in place with the dot kernel.
 /// Outputs and update values stay copies, which their callers own or keep,
 /// and so does everything in an `#[optimize(off)]` graph, the reference
 /// computed as written.
 /// Linear in the nodes and their operands.
 pub fn views(graph: &Graph) -> Vec<bool> {
     let count = graph.nodes.len();
-    let mut left_of_products = vec![true; count];
+    let mut only_products_read = vec![true; count];
     for reader in &graph.nodes {
         let product = matches!(
             reader.op,
@@ -372,8 +371,9 @@ pub fn views(graph: &Graph) -> Vec<bool> {
             )
         );
         for (position, operand) in reader.operands.iter().enumerate() {
-            if !product || position != 0 {
-                left_of_products[operand.0] = false;
+            // The two factors; a dense node's bias comes third.
+            if !product || position > 1 {
+                only_products_read[operand.0] = false;
             }
         }
     }
@@ -383,12 +383,12 @@ pub fn views(graph: &Graph) -> Vec<bool> {
         .map(|o| o.node)
         .chain(graph.updates.iter().map(|u| u.value))
     {
-        left_of_products[root.0] = false;
+        only_products_read[root.0] = false;
     }
     (0..count)
         .map(|index| {
             graph.optimize
-                && left_of_products[index]
+                && only_products_read[index]
                 && matches!(
                     &graph.nodes[index].op,
                     Op::Movement(crate::ops::movement::Movement::Transpose(axes))

@@ -221,10 +221,13 @@ fn column_block_width(
         let n = w.ncols();
         let unit = |stride: isize| stride == 1;
         let from_panels = matches!(kernels, Kernels::Panels(_)) && !accumulate;
+        // `w` stored transposed runs on the tiles too, for more than 4
+        // rows (see `simd::gemm_tiles`), each thread packing its own strips.
+        let transposed = unit(w.strides()[0]) && x.nrows() > 4;
         let tiles = !matches!(kernels, Kernels::Portable)
             && simd_available()
             && n >= 8
-            && (from_panels || unit(w.strides()[1]))
+            && (from_panels || unit(w.strides()[1]) || transposed)
             && unit(out.strides()[1])
             && bias.is_none_or(|b| unit(b.strides()[0]));
         if !tiles {
@@ -233,7 +236,12 @@ fn column_block_width(
         let strip = if x.nrows() > 4 { 16 } else { 64 };
         let strips = n.div_ceil(strip);
         let width = strip * strips.div_ceil(crate::threads::MAX_PARTS);
-        (n > width).then_some(width)
+        // A last block of fewer than 8 columns would take the dot kernel
+        // where `w`'s columns are contiguous, and sum differently from the
+        // tiles of the whole product: no split then.
+        let last = n % width;
+        let dots_tail = last != 0 && last < 8 && (unit(w.strides()[0]) || w.nrows() <= 1);
+        (n > width && !dots_tail).then_some(width)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -76,10 +76,13 @@ pub fn matmul_accumulate_into(
 /// which the optimizer fuses into one node so that no step stores the
 /// gradient of a layer.
 ///
-/// The product is made a block of at most 64 columns at a time, into
-/// 16 KiB of stack scratch that stays in L1, by the kernels of
-/// [`matmul_into`], and each block is added into `w` at once: the gradient
-/// costs no workspace and no second pass over memory. Each element of `w`
+/// Where the CPU has AVX2 and FMA and the inner dimension (the batch) is
+/// at most 256, the SIMD tile kernel adds each tile's `scale·g` into `w`
+/// as it finishes the tile. Otherwise the product is made a block of at
+/// most 64 columns at a time, into 16 KiB of stack scratch that stays in
+/// L1, by the kernels of [`matmul_into`], and each block is added into `w`
+/// at once. Either way the gradient costs no workspace and no second pass
+/// over memory. Each element of `w`
 /// gets `w + scale·g`, with `g` its entry of `a·b` as the product kernels
 /// sum it, so the result is that of the product followed by the update
 /// (`scale·g` is exact to negate: `w + (−lr)·g` is `w − lr·g`), to the
@@ -162,8 +165,15 @@ fn accumulate_blocks(
         return;
     }
     let (m, n) = w.dim();
-    // Blocks of whole 16-column strips (all of `n` if narrower) and whole
-    // 6-row tiles, as the SIMD kernel sweeps the whole product.
+    // The tile kernel adds each tile's update as it finishes, where the
+    // product alone would run on it too (at least 8 columns: fewer take
+    // the dot kernel) and is a single block of its inner dimension.
+    #[cfg(target_arch = "x86_64")]
+    if n >= 8 && super::simd::gemm_update(&a, &b, scale, &mut w) {
+        return;
+    }
+    // Otherwise blocks of whole 16-column strips (all of `n` if narrower)
+    // and whole 6-row tiles, as the SIMD kernel sweeps the whole product.
     let cols_per_block = n.min(ACCUMULATE_COLUMNS);
     let rows_per_block = (ACCUMULATE_SCRATCH / cols_per_block / 6 * 6).max(6);
     let mut scratch = [0.0_f32; ACCUMULATE_SCRATCH];
@@ -463,13 +473,16 @@ mod tests {
     #[test]
     fn accumulated_updates_match_a_float64_reference() {
         // (m, k, n): a batch-1 outer product, a layer crossing the row
-        // blocks, tail columns (20 = 16 + 4), tiny operands, one column.
+        // blocks, tail columns (20 = 16 + 4), tiny operands, one column, a
+        // whole block of the tile kernel's inner dimension, and a batch
+        // longer than one (the product in scratch blocks, then the update).
         for (m, k, n) in [
             (784, 1, 128),
             (300, 64, 40),
             (5, 3, 20),
             (2, 2, 1),
             (256, 256, 256),
+            (40, 300, 24),
         ] {
             let w = filled(m, n, 1);
             let h = filled(k, m, 2); // read transposed: a = hᵀ

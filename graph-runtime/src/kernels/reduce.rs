@@ -376,21 +376,25 @@ fn sum_leading_axes<D: Dimension>(
         return false;
     }
     let mut totals = [0.0_f64; COLUMN_BLOCK];
-    for c0 in (0..columns).step_by(COLUMN_BLOCK) {
-        let width = COLUMN_BLOCK.min(columns - c0);
-        let totals = &mut totals[..width];
-        // −0.0 is the identity of `+` (0.0 is not, for −0.0 itself), as
-        // in the serial sum of a strided block.
-        totals.fill(-0.0);
-        for row in values.chunks_exact(columns) {
-            for (total, &v) in totals.iter_mut().zip(&row[c0..c0 + width]) {
-                *total += f64::from(v);
+    // Four columns per AVX2 vector of `f64`s where the CPU has it (twice
+    // the baseline's two), each column still summed row after row.
+    super::vectorised(|| {
+        for c0 in (0..columns).step_by(COLUMN_BLOCK) {
+            let width = COLUMN_BLOCK.min(columns - c0);
+            let totals = &mut totals[..width];
+            // −0.0 is the identity of `+` (0.0 is not, for −0.0 itself), as
+            // in the serial sum of a strided block.
+            totals.fill(-0.0);
+            for row in values.chunks_exact(columns) {
+                for (total, &v) in totals.iter_mut().zip(&row[c0..c0 + width]) {
+                    *total += f64::from(v);
+                }
+            }
+            for (result, &total) in results[c0..c0 + width].iter_mut().zip(totals.iter()) {
+                *result = finish(total, rows);
             }
         }
-        for (result, &total) in results[c0..c0 + width].iter_mut().zip(totals.iter()) {
-            *result = finish(total, rows);
-        }
-    }
+    });
     true
 }
 

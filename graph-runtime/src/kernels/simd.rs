@@ -13,10 +13,15 @@
 //!   the others right after, while the tile is still in L1.
 //!   [`gemm_panels`] runs the same tiles over `w` packed in 16-column panels
 //!   ([`super::packed::PackedWeights`]): every strip a tile reads is then
-//!   contiguous and padded to whole vectors, so no load needs a mask.
+//!   contiguous and padded to whole vectors, so no load needs a mask. With
+//!   more than 4 rows of `x`, `gemm_tiles` also takes `w` stored transposed
+//!   (`g·wᵀ` in a backward pass), copying each strip into the tiles'
+//!   buffer through 8 × 8 register transposes. [`gemm_update`] runs the
+//!   tiles for an optimizer's update, `w += scale·x·b`, adding each tile's
+//!   block into `w` as it finishes.
 //! - [`gemm_dots`] for `x` with contiguous rows and `w` with contiguous
-//!   columns (a matrix-vector product, or `w` transposed in memory): dot
-//!   products, several sharing each load.
+//!   columns (a matrix-vector product, or `w` transposed in memory with at
+//!   most 4 rows of `x`): dot products, several sharing each load.
 //!
 //! Behind [`conv`](super::conv), the module also holds [`conv_strip`], the
 //! planes kernel of convolutions with at most six output channels (lanes
@@ -107,8 +112,9 @@ struct Operands {
     /// ([`super::packed::PackedWeights`]): `k` rows of [`PANEL`] columns
     /// each, panel after panel, and this is `k`.
     panel_rows: usize,
-    /// Column stride of `b` (used by the dot kernel only; the tile kernel
-    /// requires 1).
+    /// Column stride of `b`: for the tile kernel, 1, or (with `rsb = 1`,
+    /// `b` transposed in memory) the distance between its columns, whose
+    /// strips the tiles then always read from a packed copy.
     csb: isize,
     c: *mut f32,
     rsc: isize,
@@ -120,11 +126,16 @@ struct Operands {
     /// Stride of `bias` (the tile kernel requires 1).
     bias_stride: isize,
     act: Activation,
+    /// `Some(scale)`: finished tiles add `scale · (a·b)` into what `c`
+    /// holds ([`gemm_update`]: an optimizer's update of a weight matrix by
+    /// its gradient) instead of storing `act(a·b + bias)`.
+    update: Option<f32>,
 }
 
 /// `out = act(β·out + x·w + bias)` with the tile kernel. Returns `false`,
-/// doing nothing, when AVX2/FMA are missing or `w`, `out` or `bias` do not
-/// have unit column stride.
+/// doing nothing, when AVX2/FMA are missing, `out` or `bias` do not have
+/// unit column stride, or `w` has neither unit column stride nor, with
+/// more than 4 rows of `x`, unit row stride.
 ///
 /// # Panics
 /// If the shapes do not fit (`x` m × k, `w` k × n, `bias` n, `out` m × n).
@@ -143,20 +154,83 @@ pub(super) fn gemm_tiles(
         w.nrows() == k && out.dim() == (m, n) && bias.is_none_or(|b| b.len() == n),
         "gemm_tiles: shapes do not fit"
     );
-    if !unit(w.strides()[1], n) || !tile_layout(out, bias, n) || !available() {
+    // `w` stored transposed (`b.t()` of a row-major `b`) is packed strip by
+    // strip, through the 6-row tiles' 16-column buffer: for more than 4
+    // rows only (fewer take wider strips, and the dot kernel reads such a
+    // `w` in place at full speed).
+    let transposed = !unit(w.strides()[1], n) && unit(w.strides()[0], k) && m > 4;
+    if !(unit(w.strides()[1], n) || transposed) || !tile_layout(out, bias, n) || !available() {
         return false;
     }
     if m == 0 || n == 0 {
         return true;
     }
-    let ops = tile_operands(x, w.as_ptr(), w.strides()[0], 0, bias, act, out);
+    let ops = Operands {
+        csb: if transposed { w.strides()[1] } else { 1 },
+        ..tile_operands(x, w.as_ptr(), w.strides()[0], 0, bias, act, out)
+    };
     // SAFETY: `available()` has just confirmed AVX2 and FMA, the only
     // features `tiles` is compiled for. The operands satisfy its contract:
     // `x` is m × k, `w` k × n, `out` m × n and `bias` n long (asserted
-    // above), m and n are at least 1, `w`, `out` and `bias` have unit
-    // column stride (checked above), every pointer and stride comes from a
-    // live view, and `out` is borrowed mutably, so it aliases neither input.
+    // above), m and n are at least 1, `out` and `bias` have unit column
+    // stride and `w` unit column stride or, with m > 4, unit row stride
+    // (checked above; `csb` tells which), every pointer and stride comes
+    // from a live view, and `out` is borrowed mutably, so it aliases
+    // neither input.
     unsafe { tiles(&ops, m, k, n, accumulate) };
+    true
+}
+
+/// `w += scale · x·b` with the tile kernel: each tile adds `scale·g` to
+/// its block of `w` as it finishes, `g` summed as [`gemm_tiles`] sums it
+/// and the update rounded as a separate pass would round it (`w + (scale·g)`),
+/// so the gradient needs no storage of its own and no second pass. Returns
+/// `false`, doing nothing, when AVX2/FMA are missing, `b` or `w` do not
+/// have unit column stride, or the inner dimension is longer than one block
+/// of the kernel (`KC`), whose partial sums would need storage.
+///
+/// # Panics
+/// If the shapes do not fit (`x` m × k, `b` k × n, `w` m × n).
+#[allow(clippy::many_single_char_names)] // The matrix-product letters.
+pub(super) fn gemm_update(
+    x: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    scale: f32,
+    w: &mut ArrayViewMut2<'_, f32>,
+) -> bool {
+    let (m, k) = x.dim();
+    let n = b.ncols();
+    assert!(
+        b.nrows() == k && w.dim() == (m, n),
+        "gemm_update: shapes do not fit"
+    );
+    if !unit(b.strides()[1], n) || !tile_layout(w, None, n) || k > KC || !available() {
+        return false;
+    }
+    if m == 0 || n == 0 || k == 0 {
+        return true;
+    }
+    let ops = Operands {
+        update: Some(scale),
+        ..tile_operands(
+            x,
+            b.as_ptr(),
+            b.strides()[0],
+            0,
+            None,
+            Activation::Identity,
+            w,
+        )
+    };
+    // SAFETY: `available()` has just confirmed AVX2 and FMA, the only
+    // features `tiles` is compiled for. The operands satisfy its contract:
+    // `x` is m × k, `b` k × n and `w` m × n (asserted above), m, n and k
+    // are at least 1, `b` and `w` have unit column stride (checked above),
+    // every pointer and stride comes from a live view, and `w` is borrowed
+    // mutably, so it aliases neither input. With `k ≤ KC` the product is
+    // one block, so each tile starts from zero and finishes, adding its
+    // update, in the same pass.
+    unsafe { tiles(&ops, m, k, n, false) };
     true
 }
 
@@ -191,6 +265,7 @@ fn tile_operands(
         bias: bias.map_or(core::ptr::null(), ArrayView1::as_ptr),
         bias_stride: 1,
         act,
+        update: None,
     }
 }
 
@@ -543,6 +618,7 @@ pub(super) fn gemm_dots(
         bias: bias.map_or(core::ptr::null(), ArrayView1::as_ptr),
         bias_stride: bias.map_or(0, |b| b.strides()[0]),
         act,
+        update: None,
     };
     // SAFETY: `available()` has just confirmed AVX2 and FMA, the only
     // features `dots` is compiled for. The operands satisfy its contract:
@@ -659,7 +735,8 @@ fn vector_activation(act: Activation) -> bool {
 /// The CPU must support AVX2 and FMA, and `ops` must describe `a` (m × k,
 /// any strides), `b` (k × n, unit column stride; or, with `panel_rows = k`,
 /// in ⌈n / PANEL⌉ panels of k rows of [`PANEL`] floats, the last one
-/// padded to full width), `c` (m × n, unit column
+/// padded to full width; or, for m > 4, unit row stride and column stride
+/// `csb ≠ 1`), `c` (m × n, unit column
 /// stride) and `bias` (null, or n floats with unit stride) inside live
 /// allocations, with `c` aliasing none of the others; `m, n ≥ 1`.
 #[target_feature(enable = "avx2,fma")]
@@ -802,7 +879,9 @@ unsafe fn panel<
     packed: &mut Packed,
 ) {
     let width = 8 * NV;
-    let pack = width <= PACK_WIDTH && worth_packing(i1 - i0, ops.rsb);
+    // A transposed `b` (`csb ≠ 1`) comes here only with 16-column strips
+    // (6-row tiles, m > 4), which always fit the packing buffer.
+    let pack = width <= PACK_WIDTH && (ops.csb != 1 || worth_packing(i1 - i0, ops.rsb));
     let mut j0 = 0;
     // SAFETY (for every call): forwarded from this function's contract;
     // each tile covers rows `i..i + rows` within `i0..i1` and columns
@@ -940,9 +1019,9 @@ fn strip_in_place(ops: &Operands, step: &Step, j0: usize) -> Strip {
 /// row with zeros after column `cols`.
 ///
 /// # Safety
-/// `ops.b` must describe `b` (k × n, unit column stride) inside a live
-/// allocation, with `step.k0 + step.kc ≤ k`, `j0 + cols ≤ n` and
-/// `cols ≤ width ≤ PACK_WIDTH`.
+/// `ops.b` must describe `b` (k × n, unit column stride, or unit row
+/// stride with `ops.csb ≠ 1`) inside a live allocation, with
+/// `step.k0 + step.kc ≤ k`, `j0 + cols ≤ n` and `cols ≤ width ≤ PACK_WIDTH`.
 #[inline]
 #[allow(clippy::cast_possible_wrap)] // As in `strip_in_place`.
 unsafe fn pack_strip(
@@ -953,7 +1032,32 @@ unsafe fn pack_strip(
     width: usize,
     packed: &mut Packed,
 ) {
+    if ops.csb != 1 {
+        // SAFETY: forwarded; `b` has unit row stride here.
+        unsafe { pack_transposed_strip(ops, step, j0, cols, width, packed) };
+        return;
+    }
     let strip = strip_in_place(ops, step, j0);
+    if cols == PACK_WIDTH {
+        // A whole strip: rows of a fixed length, which compile to vector
+        // moves (the general loop below runs element by element, and cost
+        // a tenth of a 256 × 256 × 256 product).
+        for (p, row) in packed
+            .0
+            .chunks_exact_mut(PACK_WIDTH)
+            .take(step.kc)
+            .enumerate()
+        {
+            let source = strip.start.wrapping_offset(p as isize * strip.row_stride);
+            // SAFETY: row `k0 + p` < k and columns `j0..j0 + PACK_WIDTH`,
+            // all below n, of `b`; `row` is PACK_WIDTH floats of `packed`,
+            // which `b` (borrowed shared by the caller) does not overlap.
+            unsafe {
+                core::ptr::copy_nonoverlapping(source, row.as_mut_ptr().cast::<f32>(), PACK_WIDTH);
+            }
+        }
+        return;
+    }
     for (p, row) in packed.0.chunks_exact_mut(width).take(step.kc).enumerate() {
         let source = strip.start.wrapping_offset(p as isize * strip.row_stride);
         for (j, slot) in row.iter_mut().enumerate() {
@@ -963,6 +1067,76 @@ unsafe fn pack_strip(
             } else {
                 0.0
             });
+        }
+    }
+}
+
+/// [`pack_strip`] for `b` stored transposed (unit row stride, columns
+/// `csb` apart): column `j0 + j` of the strip is a contiguous run of `b`'s
+/// memory, written down column `j` of `packed`; columns from `cols` to
+/// `width` are zeros.
+///
+/// # Safety
+/// As [`pack_strip`], with `b` of unit row stride and column stride
+/// `ops.csb`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::cast_possible_wrap)] // As in `strip_in_place`.
+unsafe fn pack_transposed_strip(
+    ops: &Operands,
+    step: &Step,
+    j0: usize,
+    cols: usize,
+    width: usize,
+    packed: &mut Packed,
+) {
+    let column = |j: usize| {
+        ops.b
+            .wrapping_offset(step.k0 as isize + (j0 + j) as isize * ops.csb)
+    };
+    // Whole 8 × 8 blocks (8 columns, 8 steps) through registers: each
+    // column's 8 floats are one load, and the transpose gives the 8 rows.
+    let (blocked_cols, blocked_steps) = (cols / 8 * 8, step.kc / 8 * 8);
+    let target = packed.0.as_mut_ptr().cast::<f32>();
+    for j in (0..blocked_cols).step_by(8) {
+        for p in (0..blocked_steps).step_by(8) {
+            let mut lanes = [_mm256_setzero_ps(); 8];
+            for (i, lane) in lanes.iter_mut().enumerate() {
+                // SAFETY: column `j0 + j + i` < n (j + i < cols), rows
+                // `k0 + p..k0 + p + 8` ≤ k0 + kc ≤ k of `b`, contiguous.
+                *lane = unsafe { _mm256_loadu_ps(column(j + i).add(p)) };
+            }
+            for (t, row) in transpose8(lanes).into_iter().enumerate() {
+                // SAFETY: floats `j..j + 8` (j + 8 ≤ cols ≤ width) of row
+                // `p + t` < kc ≤ KC of `packed`, which holds KC rows of
+                // `width ≤ PACK_WIDTH` floats and overlaps no operand.
+                unsafe { _mm256_storeu_ps(target.add((p + t) * width + j), row) };
+            }
+        }
+    }
+    let rows = &mut packed.0[..step.kc * width];
+    // The steps past the last whole block of 8, for those columns.
+    for j in 0..blocked_cols {
+        let column = column(j);
+        for p in blocked_steps..step.kc {
+            // SAFETY: as below.
+            rows[p * width + j].write(unsafe { column.add(p).read() });
+        }
+    }
+    // The other columns, and zeros past the strip's last.
+    for j in blocked_cols..width {
+        if j < cols {
+            let column = column(j);
+            for (p, slot) in rows.iter_mut().skip(j).step_by(width).enumerate() {
+                // SAFETY: row `k0 + p` < k (p < kc) and column `j0 + j` < n
+                // of `b`, at `k0 + p` floats (unit row stride) past the
+                // column's start.
+                slot.write(unsafe { column.add(p).read() });
+            }
+        } else {
+            for slot in rows.iter_mut().skip(j).step_by(width) {
+                slot.write(0.0);
+            }
         }
     }
 }
@@ -1048,7 +1222,20 @@ unsafe fn tile<const MR: usize, const NV: usize, const KU: usize, const MASKED: 
         }
     }
 
-    if step.last {
+    if let (true, Some(scale)) = (step.last, ops.update) {
+        let scale = _mm256_set1_ps(scale);
+        for (r, row) in sum.iter_mut().enumerate() {
+            for (v, value) in row.iter_mut().enumerate() {
+                let ptr = c.wrapping_offset(r as isize * ops.rsc + 8 * v as isize);
+                // SAFETY: row `i0 + r` < m, and the lanes the mask selects
+                // are columns below `j0 + cols ≤ n` of `c`.
+                let kept = unsafe { load::<MASKED>(ptr, masks[v]) };
+                // Rounded twice, as `w += scale * g` is: the product, then
+                // the sum (no FMA).
+                *value = _mm256_add_ps(kept, _mm256_mul_ps(scale, *value));
+            }
+        }
+    } else if step.last {
         if !ops.bias.is_null() {
             let bias = ops.bias.wrapping_add(j0);
             for v in 0..NV {
@@ -1591,8 +1778,8 @@ mod tests {
     use ndarray::{Array1, Array2};
 
     use super::{
-        add_run, available, gemm_dots, gemm_panels, gemm_tiles, max_run, worth_packing, Activation,
-        PANEL,
+        add_run, available, gemm_dots, gemm_panels, gemm_tiles, gemm_update, max_run,
+        worth_packing, Activation, PANEL,
     };
 
     /// The pools' run kernels, on 19 floats (two vectors and a tail), with
@@ -1700,6 +1887,39 @@ mod tests {
         assert_eq!(ran, simd, "dot kernel");
         if ran {
             assert_eq!(out, reference, "dot kernel");
+        }
+
+        // More than 4 rows: the tiles take the transposed `w` too, packing
+        // its strips, and add an update into a matrix (small integers, so
+        // every sum is exact).
+        let m = 7;
+        let x = Array2::from_shape_fn((m, k), |(i, p)| ((i + 2 * p) % 5) as f32 - 2.0);
+        let product = Array2::from_shape_fn((m, n), |(i, j)| {
+            (0..k).map(|p| x[[i, p]] * w[[p, j]]).sum::<f32>()
+        });
+        let mut out = Array2::from_elem((m, n), f32::NAN);
+        let ran = gemm_tiles(
+            &x.view(),
+            &columns.t(),
+            None,
+            act,
+            &mut out.view_mut(),
+            false,
+        );
+        assert_eq!(ran, simd, "tile kernel on a transposed w");
+        if ran {
+            assert_eq!(out, product, "tile kernel on a transposed w");
+        }
+        let start = Array2::from_shape_fn((m, n), |(i, j)| (i * n + j) as f32);
+        let mut updated = start.clone();
+        let ran = gemm_update(&x.view(), &w.view(), -2.0, &mut updated.view_mut());
+        assert_eq!(ran, simd, "tile kernel adding an update");
+        if ran {
+            assert_eq!(
+                updated,
+                &start - &(&product * 2.0),
+                "tile kernel adding an update"
+            );
         }
     }
 
