@@ -23,7 +23,10 @@
 //!   has taken when the caller is done with its own is computed by the
 //!   caller, so a helper that is slow to get a core delays nothing (under
 //!   load from other processes, two threads then take about as long as
-//!   one, rather than waiting for a thread that is not running).
+//!   one, rather than waiting for a thread that is not running). The
+//!   caller claims blocks from the first on and the helpers from the last
+//!   back, so that a layer's forward product and its weight update, which
+//!   split the same columns, mostly give each thread the same blocks.
 //!
 //! Neither allocates per product.
 //!

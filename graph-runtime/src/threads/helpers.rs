@@ -60,8 +60,12 @@ const PREEMPTED: Duration = Duration::from_micros(10);
 struct Job<'a> {
     run: &'a (dyn Fn(usize) + Sync),
     parts: usize,
-    /// The next part to claim; `parts` or more once all are claimed.
+    /// Parts claimed so far; `parts` or more once all are.
     next: AtomicUsize,
+    /// Parts the caller has taken, from the first on.
+    front: AtomicUsize,
+    /// Parts the helpers have taken, from the last back.
+    back: AtomicUsize,
     /// Helpers that took the job and have let go of it.
     released: AtomicUsize,
     /// The first panic of a part run by a helper, for the caller to resume.
@@ -71,13 +75,20 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Claims and runs parts until none are left.
-    fn work(&self) {
-        loop {
-            let part = self.next.fetch_add(1, Ordering::Relaxed);
-            if part >= self.parts {
-                return;
-            }
+    /// Claims and runs parts until none are left: the caller from the first
+    /// part on, helpers from the last back. Consecutive jobs over the same
+    /// blocks (a layer's forward product and its weight update both split
+    /// the weight matrix's columns) then mostly give each thread the same
+    /// blocks, whose data stays in that core's cache, while a helper that
+    /// starts late still leaves its parts to the caller.
+    fn work(&self, helper: bool) {
+        // At most `parts` claims succeed, so the two ends never meet.
+        while self.next.fetch_add(1, Ordering::Relaxed) < self.parts {
+            let part = if helper {
+                self.parts - 1 - self.back.fetch_add(1, Ordering::Relaxed)
+            } else {
+                self.front.fetch_add(1, Ordering::Relaxed)
+            };
             (self.run)(part);
         }
     }
@@ -205,7 +216,7 @@ unsafe fn work_on(job: *const Job<'static>) {
     let caller = {
         // SAFETY: live until the increment below, per the contract.
         let job = unsafe { &*job };
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job.work())) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job.work(true))) {
             let mut first = job.panic.lock().unwrap_or_else(PoisonError::into_inner);
             first.get_or_insert(payload);
         }
@@ -233,6 +244,8 @@ pub(super) fn run_parts(parts: usize, helpers: usize, run: &(dyn Fn(usize) + Syn
         run,
         parts,
         next: AtomicUsize::new(0),
+        front: AtomicUsize::new(0),
+        back: AtomicUsize::new(0),
         released: AtomicUsize::new(0),
         panic: Mutex::new(None),
         caller: thread::current(),
@@ -253,7 +266,7 @@ pub(super) fn run_parts(parts: usize, helpers: usize, run: &(dyn Fn(usize) + Syn
                 }
             }
         }
-        job.work();
+        job.work(false);
     }
     let payload = job
         .panic
