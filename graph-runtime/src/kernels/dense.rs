@@ -218,16 +218,14 @@ fn column_block_width(
 ) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
+        use super::simd::{dots_read, tiles_read};
         let n = w.ncols();
         let unit = |stride: isize| stride == 1;
         let from_panels = matches!(kernels, Kernels::Panels(_)) && !accumulate;
-        // `w` stored transposed runs on the tiles too, for more than 4
-        // rows (see `simd::gemm_tiles`), each thread packing its own strips.
-        let transposed = unit(w.strides()[0]) && x.nrows() > 4;
         let tiles = !matches!(kernels, Kernels::Portable)
             && simd_available()
             && n >= 8
-            && (from_panels || unit(w.strides()[1]) || transposed)
+            && (from_panels || tiles_read(w, x.nrows()))
             && unit(out.strides()[1])
             && bias.is_none_or(|b| unit(b.strides()[0]));
         if !tiles {
@@ -240,7 +238,7 @@ fn column_block_width(
         // where `w`'s columns are contiguous, and sum differently from the
         // tiles of the whole product: no split then.
         let last = n % width;
-        let dots_tail = last != 0 && last < 8 && (unit(w.strides()[0]) || w.nrows() <= 1);
+        let dots_tail = last != 0 && last < 8 && dots_read(w);
         (n > width && !dots_tail).then_some(width)
     }
     #[cfg(not(target_arch = "x86_64"))]

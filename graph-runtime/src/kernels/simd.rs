@@ -154,14 +154,10 @@ pub(super) fn gemm_tiles(
         w.nrows() == k && out.dim() == (m, n) && bias.is_none_or(|b| b.len() == n),
         "gemm_tiles: shapes do not fit"
     );
-    // `w` stored transposed (`b.t()` of a row-major `b`) is packed strip by
-    // strip, through the 6-row tiles' 16-column buffer: for more than 4
-    // rows only (fewer take wider strips, and the dot kernel reads such a
-    // `w` in place at full speed).
-    let transposed = !unit(w.strides()[1], n) && unit(w.strides()[0], k) && m > 4;
-    if !(unit(w.strides()[1], n) || transposed) || !tile_layout(out, bias, n) || !available() {
+    if !tiles_read(w, m) || !tile_layout(out, bias, n) || !available() {
         return false;
     }
+    let transposed = stored_transposed(w, m);
     if m == 0 || n == 0 {
         return true;
     }
@@ -179,6 +175,28 @@ pub(super) fn gemm_tiles(
     // neither input.
     unsafe { tiles(&ops, m, k, n, accumulate) };
     true
+}
+
+/// Whether the tile kernel reads `w` (k × n) in a product with `rows`
+/// rows of `x`: with unit column stride, or stored transposed (see
+/// [`stored_transposed`]).
+pub(super) fn tiles_read(w: &ArrayView2<'_, f32>, rows: usize) -> bool {
+    unit(w.strides()[1], w.ncols()) || stored_transposed(w, rows)
+}
+
+/// Whether the tile kernel reads `w` as stored transposed (`b.t()` of a
+/// row-major `b`: unit row stride only), packing it strip by strip through
+/// the 6-row tiles' 16-column buffer: for more than 4 rows of `x` only
+/// (fewer take wider strips, and the dot kernel reads such a `w` in place
+/// at full speed).
+fn stored_transposed(w: &ArrayView2<'_, f32>, rows: usize) -> bool {
+    let (k, n) = w.dim();
+    !unit(w.strides()[1], n) && unit(w.strides()[0], k) && rows > 4
+}
+
+/// Whether the dot kernel reads `w` (k × n): with its columns contiguous.
+pub(super) fn dots_read(w: &ArrayView2<'_, f32>) -> bool {
+    unit(w.strides()[0], w.nrows())
 }
 
 /// `w += scale · x·b` with the tile kernel: each tile adds `scale·g` to
@@ -598,7 +616,7 @@ pub(super) fn gemm_dots(
         w.nrows() == k && out.dim() == (m, n) && bias.is_none_or(|b| b.len() == n),
         "gemm_dots: shapes do not fit"
     );
-    if !unit(x.strides()[1], k) || !unit(w.strides()[0], k) || !available() {
+    if !unit(x.strides()[1], k) || !dots_read(w) || !available() {
         return false;
     }
     if m == 0 || n == 0 {

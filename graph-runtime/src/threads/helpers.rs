@@ -62,9 +62,8 @@ struct Job<'a> {
     parts: usize,
     /// Parts claimed so far; `parts` or more once all are.
     next: AtomicUsize,
-    /// Parts the caller has taken, from the first on.
-    front: AtomicUsize,
-    /// Parts the helpers have taken, from the last back.
+    /// Parts the helpers have taken, from the last back (the caller counts
+    /// its own, from the first on).
     back: AtomicUsize,
     /// Helpers that took the job and have let go of it.
     released: AtomicUsize,
@@ -82,12 +81,14 @@ impl Job<'_> {
     /// blocks, whose data stays in that core's cache, while a helper that
     /// starts late still leaves its parts to the caller.
     fn work(&self, helper: bool) {
+        let mut front = 0;
         // At most `parts` claims succeed, so the two ends never meet.
         while self.next.fetch_add(1, Ordering::Relaxed) < self.parts {
             let part = if helper {
                 self.parts - 1 - self.back.fetch_add(1, Ordering::Relaxed)
             } else {
-                self.front.fetch_add(1, Ordering::Relaxed)
+                front += 1;
+                front - 1
             };
             (self.run)(part);
         }
@@ -244,7 +245,6 @@ pub(super) fn run_parts(parts: usize, helpers: usize, run: &(dyn Fn(usize) + Syn
         run,
         parts,
         next: AtomicUsize::new(0),
-        front: AtomicUsize::new(0),
         back: AtomicUsize::new(0),
         released: AtomicUsize::new(0),
         panic: Mutex::new(None),
